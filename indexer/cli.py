@@ -1,0 +1,290 @@
+"""The `pixcept` command line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from .config import CollectionOptions, Settings, default_data_dir
+from .errors import PixceptError
+from .library import Library
+
+log = logging.getLogger("indexer")
+
+
+def _settings(params: dict) -> Settings:
+    options = CollectionOptions(
+        shard_number=params.pop("shards", None),
+        replication_factor=params.pop("replicas", None),
+        write_consistency_factor=params.pop("write_consistency", None),
+        on_disk=bool(params.pop("on_disk", False)),
+        quantization=(lambda q: None if q in (None, "none") else q)(params.pop("quantization", None)),
+        hnsw_m=params.pop("hnsw_m", None),
+        hnsw_ef_construct=params.pop("hnsw_ef_construct", None),
+    )
+    return Settings(
+        data_dir=Path(params.pop("data_dir") or default_data_dir()).expanduser(),
+        model=params.pop("model") or None,
+        qdrant_url=params.pop("qdrant_url") or None,
+        qdrant_api_key=params.pop("qdrant_api_key") or None,
+        collection_prefix=params.pop("collection_prefix"),
+        collection_options=options,
+        device=params.pop("device") or None,
+    )
+
+
+def library_options(command):
+    """Options every command shares: where the library is and which model reads it."""
+    decorators = [
+        click.option("--data-dir", envvar="PIXCEPT_DATA_DIR", type=click.Path(file_okay=False),
+                     help="Library folder (manifest, thumbnails, embedded store). Default: per-user data folder."),
+        click.option("--model", envvar="PIXCEPT_MODEL",
+                     help="CLIP model: ARCH:TAG (default ViT-B-32:laion2b_s34b_b79k), ARCH:/weights.pt, "
+                          "local-dir:/folder or hf-hub:org/repo. Read commands default to the library's model."),
+        click.option("--qdrant-url", envvar="QDRANT_URL", help="Use this Qdrant server instead of the embedded store."),
+        click.option("--qdrant-api-key", envvar="QDRANT_API_KEY", help="API key for the Qdrant server."),
+        click.option("--collection-prefix", envvar="PIXCEPT_COLLECTION_PREFIX", default="pixcept", show_default=True,
+                     help="Prefix of the collection names, so several libraries can share one server."),
+        click.option("--device", envvar="PIXCEPT_DEVICE", help="torch device (default: cuda when available)."),
+    ]
+    return functools.reduce(lambda cmd, deco: deco(cmd), reversed(decorators), command)
+
+
+def collection_options(command):
+    """Server-only collection settings, applied when a command creates the collections."""
+    decorators = [
+        click.option("--shards", envvar="PIXCEPT_QDRANT_SHARDS", type=click.IntRange(1), help="Qdrant shard_number."),
+        click.option("--replicas", envvar="PIXCEPT_QDRANT_REPLICAS", type=click.IntRange(1),
+                     help="Qdrant replication_factor."),
+        click.option("--write-consistency", envvar="PIXCEPT_QDRANT_WRITE_CONSISTENCY", type=click.IntRange(1),
+                     help="Qdrant write_consistency_factor."),
+        click.option("--on-disk/--in-memory", envvar="PIXCEPT_QDRANT_ON_DISK", default=False,
+                     help="Keep vectors on disk (server)."),
+        click.option("--quantization", envvar="PIXCEPT_QDRANT_QUANTIZATION", type=click.Choice(["none", "int8"]),
+                     help="Scalar int8 quantization (server)."),
+        click.option("--hnsw-m", envvar="PIXCEPT_QDRANT_HNSW_M", type=click.IntRange(4), help="HNSW m (server)."),
+        click.option("--hnsw-ef-construct", envvar="PIXCEPT_QDRANT_HNSW_EF_CONSTRUCT", type=click.IntRange(4),
+                     help="HNSW ef_construct (server)."),
+    ]
+    return functools.reduce(lambda cmd, deco: deco(cmd), reversed(decorators), command)
+
+
+def _open(params: dict, command: str) -> Library:
+    return Library.open(_settings(params), command=command)
+
+
+class _Bar:
+    """tqdm progress for the terminal (silent when stderr is not a terminal)."""
+
+    def __init__(self, unit: str):
+        self.unit = unit
+        self.bar = None
+
+    def start(self, total: int, done: int = 0) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, initial=done, unit=self.unit, file=sys.stderr, disable=None, dynamic_ncols=True)
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
+@click.version_option(package_name="pixcept")
+def cli(verbose: bool) -> None:
+    """pixcept: semantic image search with concepts, self-hosted."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        # open_clip logs download failures on the root logger; pixcept reports them itself, with advice.
+        logging.getLogger().addFilter(lambda record: record.name != "root")
+
+
+@cli.command()
+@click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--prune", is_flag=True, help="Remove images whose files are gone from these folders.")
+@click.option("--reindex", is_flag=True, help="Drop all vectors and rebuild with the (new) model.")
+@click.option("--batch-size", type=click.IntRange(1, 1024), default=32, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), help="Decoding threads (default: up to 4).")
+@library_options
+@collection_options
+def index(folders, prune, reindex, batch_size, workers, **params) -> None:
+    """Index the images under FOLDERS (recursively, incrementally)."""
+    from .index import index_folders
+
+    bar = _Bar("img")
+    with _open(params, "pixcept index") as library:
+        _say_loading(library)
+        try:
+            summary = index_folders(library, list(folders), prune=prune, reindex=reindex, batch_size=batch_size,
+                                    workers=workers, progress=bar)
+        finally:
+            bar.close()
+    click.echo(summary.describe())
+    problems = summary.failed + summary.skipped
+    for problem in problems[:10]:
+        click.echo(f"  {problem.path}: {problem.reason}", err=True)
+    if len(problems) > 10:
+        click.echo(f"  ... and {len(problems) - 10} more", err=True)
+    if summary.report_path:
+        click.echo(f"Files not indexed, with reasons: {summary.report_path}", err=True)
+    if summary.missing:
+        click.echo(f"{summary.missing} indexed images were not found in these folders any more; "
+                   "`pixcept index --prune FOLDER` removes them.", err=True)
+
+
+@cli.command()
+@click.argument("action", required=False, type=click.Choice(["add"]))
+@click.argument("file", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@library_options
+@collection_options
+def vocab(action, file, **params) -> None:
+    """Embed the vocabulary that labels concepts.
+
+    `pixcept vocab` embeds pixcept's default vocabulary (several thousand visual words); `pixcept vocab add FILE`
+    adds your own words and phrases (one a line, # for comments). Words already embedded are skipped.
+    """
+    from .vocab import DEFAULT_SOURCE, USER_SOURCE, default_vocabulary, read_entries_file
+
+    if action == "add":
+        if file is None:
+            raise click.UsageError("`pixcept vocab add` needs a FILE with one word or phrase a line.")
+        _add_vocabulary(params, read_entries_file(file), USER_SOURCE, f"user:{file.name}", "pixcept vocab add")
+        return
+    if file is not None:
+        raise click.UsageError("Did you mean `pixcept vocab add FILE`?")
+    version, entries = default_vocabulary()
+    _add_vocabulary(params, entries, DEFAULT_SOURCE, version, "pixcept vocab")
+
+
+def _add_vocabulary(params: dict, entries: list[str], source: str, version: str, command: str) -> None:
+    from .vocab import add_entries
+
+    bar = _Bar("word")
+
+    def progress(done: int, total: int) -> None:
+        if bar.bar is None:
+            bar.start(total)
+        else:
+            bar.bar.n = done
+            bar.bar.refresh()
+
+    with _open(params, command) as library:
+        _say_loading(library)
+        try:
+            summary = add_entries(library, entries, source, version, progress=progress)
+        finally:
+            bar.close()
+    click.echo(f"{summary.added} words added, {summary.present} already present ({source} vocabulary {version}).")
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--image", "images", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Query image (repeat to combine; combines with TEXT too).")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0)
+@click.option("--folder", "folders", multiple=True, help="Only images under this folder (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {path, score, ...}, best first.")
+@library_options
+def search(text, images, limit, offset, folders, as_json, **params) -> None:
+    """Search by TEXT ("beach -people": '-' excludes) and/or --image PATH."""
+    from .search import folder_filter, load_query_image, search_images
+
+    with _open(params, "pixcept search") as library:
+        query_images = []
+        if images:
+            size = library.embedder().image_size
+            query_images = [load_query_image(path, size) for path in images]
+        results = search_images(library, text, query_images, limit=limit, offset=offset,
+                                where=folder_filter(folders))
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results], indent=2))
+        return
+    if not results:
+        click.echo("No matching images.", err=True)
+    for result in results:
+        click.echo(f"{result.score:.4f}  {result.path}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@library_options
+def status(as_json, **params) -> None:
+    """Where the library is, which model built it, and what it holds."""
+    from .lock import StoreLockedError
+    from .manifest import read_manifest
+    from .store import IMAGES, VOCABULARY
+
+    settings = _settings(params)
+    manifest = read_manifest(settings.data_dir)
+    info = {
+        "data_dir": str(settings.data_dir),
+        "store": settings.qdrant_url or "embedded (qdrant-client local mode)",
+        "model": manifest.get("model"),
+        "roots": manifest.get("roots", []),
+        "vocabularies": manifest.get("vocabularies") or {},
+    }
+    try:
+        with Library.open(settings, command="pixcept status") as library:
+            identity = library.recorded_identity()
+            info["model"] = {**identity.to_dict(), "spec": library.recorded_model_spec()} if identity else None
+            info["images"] = library.store.count(IMAGES)
+            info["vocabulary"] = library.store.count(VOCABULARY)
+    except StoreLockedError as exc:
+        info["in_use"] = str(exc)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    model = info["model"]
+    lines = [
+        f"data dir:    {info['data_dir']}",
+        f"store:       {info['store']}",
+        f"model:       {model['name'] + ' ' + model['pretrained'] + ' (' + str(model['dim']) + '-d)' if model else '-'}",
+        f"images:      {info.get('images', '?')}",
+        f"vocabulary:  {info.get('vocabulary', '?')} words",
+        f"folders:     {', '.join(info['roots']) or '-'}",
+    ]
+    if "in_use" in info:
+        lines.append(f"note:        {info['in_use']}")
+    click.echo("\n".join(lines))
+
+
+def _say_loading(library: Library) -> None:
+    spec = library.settings.model or library.recorded_model_spec()
+    click.echo(f"Loading CLIP model {spec or 'ViT-B-32:laion2b_s34b_b79k (default)'}...", err=True)
+
+
+def main() -> None:
+    """Entry point: pixcept's own errors become one clear message and an exit code, never a stack trace."""
+    try:
+        code = cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except PixceptError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted. Everything finished so far is saved; run the command again to continue.", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

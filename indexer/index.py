@@ -1,0 +1,332 @@
+"""Indexing: folders of files -> CLIP vectors and payloads in the store, incrementally and safely.
+
+How a run works:
+1. One scroll loads what is indexed (content hash and files of every point), never one query per file.
+2. The folders are walked; a file whose size and mtime match its record is unchanged and not even read.
+3. Other files are read and hashed in worker threads; only content never seen before is decoded, thumbnailed and
+   preprocessed there, while the main thread runs the model on full batches (decoding overlaps the model).
+4. Each batch is written in an order that survives a kill at any point: thumbnails, then new points, then path moves,
+   then points whose content is gone from every path. A re-run repairs whatever a kill left half-done.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+from .embed import Embedder
+from .errors import UsageError
+from .files import (BadImage, FoundFile, Skipped, content_hash, decode_image, read_file, thumbnail_path, walk_images,
+                    write_thumbnail)
+from .library import Library
+from .store import IMAGES, Point, files_payload, point_id
+
+log = logging.getLogger(__name__)
+
+THUMBNAIL_SIZE = 256
+MTIME_TOLERANCE = 1e-6
+
+
+@dataclass
+class IndexSummary:
+    indexed: int = 0  # new content embedded
+    updated: int = 0  # known content at a new or changed path: no embedding needed
+    unchanged: int = 0
+    failed: list[Skipped] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    removed: int = 0  # points deleted: content no longer at any path (changed files, --prune)
+    missing: int = 0  # points whose every file is gone, kept because --prune was not given
+    report_path: Path | None = None
+    seconds: float = 0.0
+
+    def describe(self) -> str:
+        parts = [f"{self.indexed} indexed", f"{self.updated} updated", f"{self.unchanged} unchanged",
+                 f"{len(self.failed)} failed"]
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        if self.removed:
+            parts.append(f"{self.removed} removed")
+        return ", ".join(parts) + f" in {self.seconds:.1f} s"
+
+
+class Progress:
+    """Where a run reports how far it is; the CLI and the server subclass it. Does nothing by default."""
+
+    def start(self, total: int, done: int) -> None:
+        pass
+
+    def advance(self, n: int) -> None:
+        pass
+
+
+@dataclass
+class _Record:
+    """What the run knows about one point."""
+
+    sha256: str
+    files: dict[str, dict]
+    new: bool = False
+    vector: object = None
+    extra: dict = field(default_factory=dict)  # payload beyond the path fields, for new points
+
+
+@dataclass
+class _Work:
+    found: FoundFile
+    sha256: str | None = None
+    tensor: object = None
+    extra: dict | None = None
+    error: str | None = None
+
+
+class Indexer:
+    def __init__(self, library: Library, embedder: Embedder, batch_size: int = 32, workers: int | None = None,
+                 progress: Progress | None = None):
+        self.library = library
+        self.store = library.store
+        self.embedder = embedder
+        self.batch_size = batch_size
+        self.workers = workers or min(4, os.cpu_count() or 2)
+        self.progress = progress or Progress()
+        self.records: dict[str, _Record] = {}
+        self.by_sha: dict[str, str] = {}
+        self.by_path: dict[str, set[str]] = {}
+        self.dirty: set[str] = set()
+        self.summary = IndexSummary()
+
+    # -- state ------------------------------------------------------------------------------------------------------
+
+    def load_state(self) -> None:
+        for point in self.store.scroll(IMAGES, fields=["sha256", "files"]):
+            files = {f["path"]: {"size": f["size"], "mtime": f["mtime"]} for f in point.payload.get("files", [])}
+            self.records[point.id] = _Record(point.payload["sha256"], files)
+            self.by_sha[point.payload["sha256"]] = point.id
+            for path in files:
+                self.by_path.setdefault(path, set()).add(point.id)
+
+    def is_unchanged(self, found: FoundFile) -> bool:
+        owners = self.by_path.get(found.path, ())
+        if len(owners) != 1:  # unknown, or left in two points by a killed run: look again
+            return False
+        known = self.records[next(iter(owners))].files[found.path]
+        return known["size"] == found.size and abs(known["mtime"] - found.mtime) < MTIME_TOLERANCE
+
+    # -- the run ----------------------------------------------------------------------------------------------------
+
+    def run(self, roots: list[Path], prune: bool = False) -> IndexSummary:
+        started = time.monotonic()
+        roots = _check_roots(roots)
+        self.load_state()
+        listing = list(walk_images(roots))
+        found = [f for f in listing if isinstance(f, FoundFile)]
+        self.summary.failed = [s for s in listing if isinstance(s, Skipped) and s.failure]
+        self.summary.skipped = [s for s in listing if isinstance(s, Skipped) and not s.failure]
+        if prune:
+            _refuse_prune_of_empty_roots(roots, found)
+        todo = [entry for entry in found if not self.is_unchanged(entry)]
+        self.summary.unchanged = len(found) - len(todo)
+        self.progress.start(total=len(found), done=self.summary.unchanged)
+        try:
+            self._process(todo)
+        except KeyboardInterrupt:
+            self._flush()  # keep every batch already embedded
+            raise
+        self._forget_paths_not_seen(roots, {entry.path for entry in listing}, prune)
+        self._flush(final=True)
+        self.summary.seconds = time.monotonic() - started
+        return self.summary
+
+    def _process(self, todo: list[FoundFile]) -> None:
+        pending: list[_Work] = []
+        for work in self._prepared(todo):
+            self.progress.advance(1)
+            if work.error:
+                self.summary.failed.append(Skipped(work.found.path, work.error))
+                continue
+            if self._attach(work):
+                pending.append(work)
+            if len(pending) >= self.batch_size:
+                self._embed(pending)
+                self._flush()
+                pending = []
+        self._embed(pending)
+
+    def _prepared(self, todo: list[FoundFile]) -> Iterable[_Work]:
+        """Works read, hashed and (for new content) decoded in threads, yielded in order with bounded look-ahead."""
+        window = self.workers * 4
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="pixcept-decode") as pool:
+            queue: deque[Future] = deque()
+            items = iter(todo)
+            for item in items:
+                queue.append(pool.submit(self._prepare, item))
+                if len(queue) >= window:
+                    yield queue.popleft().result()
+            while queue:
+                yield queue.popleft().result()
+
+    def _prepare(self, found: FoundFile) -> _Work:
+        work = _Work(found)
+        try:
+            data = read_file(found.path)
+            work.sha256 = content_hash(data)
+            if work.sha256 in self.by_sha:
+                return work  # known content: no decoding, no embedding
+            decoded = decode_image(data, min_side=max(self.embedder.image_size, THUMBNAIL_SIZE))
+            write_thumbnail(decoded.image, thumbnail_path(self.library.thumbnail_dir, work.sha256), THUMBNAIL_SIZE)
+            work.tensor = self.embedder.preprocess_image(decoded.image)
+            work.extra = {"width": decoded.width, "height": decoded.height, "format": decoded.format,
+                          "size": found.size, **decoded.metadata}
+        except BadImage as exc:
+            work.error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - one odd file must never stop the run
+            log.debug("unexpected failure on %s", found.path, exc_info=True)
+            work.error = f"could not be processed ({type(exc).__name__}: {exc})"
+        return work
+
+    def _attach(self, work: _Work) -> bool:
+        """Record `work`'s path under its content. True when the content is new and needs embedding."""
+        path, stat = work.found.path, {"size": work.found.size, "mtime": work.found.mtime}
+        pid = self.by_sha.get(work.sha256)
+        is_new = pid is None
+        if is_new:
+            if work.tensor is None:  # content became known after the worker looked; decode it is not needed
+                return False
+            pid = point_id(work.sha256)
+            self.records[pid] = _Record(work.sha256, {}, new=True, extra=work.extra)
+            self.by_sha[work.sha256] = pid
+            self.summary.indexed += 1
+        else:
+            self.summary.updated += 1
+        for other in self.by_path.get(path, set()) - {pid}:
+            self._drop_path(other, path)
+        self.records[pid].files[path] = stat
+        self.by_path[path] = {pid}
+        self.dirty.add(pid)
+        return is_new
+
+    def _drop_path(self, pid: str, path: str) -> None:
+        self.records[pid].files.pop(path, None)
+        owners = self.by_path.get(path)
+        if owners:
+            owners.discard(pid)
+        self.dirty.add(pid)
+
+    def _embed(self, works: list[_Work]) -> None:
+        if not works:
+            return
+        vectors = self.embedder.embed_tensors([w.tensor for w in works])
+        for work, vector in zip(works, vectors):
+            self.records[point_id(work.sha256)].vector = vector
+            work.tensor = None
+
+    def _flush(self, final: bool = False) -> None:
+        """Write every dirty point, in the kill-safe order described in the module docstring.
+
+        Points left without files are removed only at the end of a run: their content may still turn up at a path
+        not processed yet (a file renamed while another took its name).
+        """
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        new_points, moved, emptied = [], {}, []
+        for pid in sorted(self.dirty):
+            record = self.records[pid]
+            if record.new:
+                if record.vector is None:
+                    continue  # waits for its batch's embedding
+                payload = {"sha256": record.sha256, "indexed_at": now, **record.extra, **files_payload(record.files)}
+                new_points.append(Point(pid, payload, record.vector))
+            elif record.files:
+                moved[pid] = files_payload(record.files)
+            elif final:
+                emptied.append(pid)
+        self.store.upsert(IMAGES, new_points)
+        self.store.set_payloads(IMAGES, moved)
+        self._remove(emptied)
+        for point in new_points:
+            self.records[point.id].new = False
+            self.records[point.id].vector = None
+        self.dirty -= {p.id for p in new_points} | set(moved) | set(emptied)
+
+    def _remove(self, pids: list[str]) -> None:
+        if not pids:
+            return
+        self.store.delete(IMAGES, pids)
+        for pid in pids:
+            record = self.records.pop(pid)
+            if self.by_sha.get(record.sha256) == pid:
+                del self.by_sha[record.sha256]
+            thumbnail_path(self.library.thumbnail_dir, record.sha256).unlink(missing_ok=True)
+        self.summary.removed += len(pids)
+
+    def _forget_paths_not_seen(self, roots: list[Path], seen: set[str], prune: bool) -> None:
+        """Paths under this run's roots that no longer exist: moved files lose their old path; points with no file
+        left are removed with --prune and otherwise kept (an unmounted disk must not wipe the library)."""
+        prefixes = tuple(str(root).rstrip(os.sep) + os.sep for root in roots)
+        for pid, record in list(self.records.items()):
+            gone = [p for p in record.files if p.startswith(prefixes) and p not in seen]
+            if not gone:
+                continue
+            if len(gone) < len(record.files) or prune:
+                for path in gone:
+                    self._drop_path(pid, path)
+            else:
+                self.summary.missing += 1
+
+
+def _check_roots(roots: Iterable[Path]) -> list[Path]:
+    resolved = []
+    for root in roots:
+        path = Path(root).expanduser()
+        if not path.is_dir():
+            raise UsageError(f"Folder not found: {root}" if not path.exists() else f"Not a folder: {root}")
+        resolved.append(path.resolve())
+    if not resolved:
+        raise UsageError("Name at least one folder to index.")
+    return resolved
+
+
+def _refuse_prune_of_empty_roots(roots: list[Path], found: list[FoundFile]) -> None:
+    for root in roots:
+        prefix = str(root).rstrip(os.sep) + os.sep
+        if not any(f.path.startswith(prefix) for f in found):
+            raise UsageError(
+                f"Refusing to prune: {root} holds no images (an unmounted disk or an emptied folder?). Nothing was "
+                "removed. Run without --prune, or check the folder.")
+
+
+def write_failure_report(library: Library, summary: IndexSummary) -> Path | None:
+    """A tab-separated list of every file that could not be indexed, and why."""
+    problems = summary.failed + summary.skipped
+    if not problems:
+        return None
+    library.reports_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = library.reports_dir / f"index-{stamp}-{os.getpid()}.tsv"
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("path\treason\n")
+        for problem in problems:
+            out.write(f"{problem.path}\t{problem.reason}\n")
+    summary.report_path = path
+    return path
+
+
+def index_folders(library: Library, roots: list[Path], prune: bool = False, reindex: bool = False,
+                  batch_size: int = 32, workers: int | None = None, progress: Progress | None = None) -> IndexSummary:
+    """Index `roots` into the library, reporting to `progress`."""
+    roots = _check_roots(roots)
+    embedder = library.prepare_for_indexing(reindex=reindex)
+    indexer = Indexer(library, embedder, batch_size=batch_size, workers=workers, progress=progress)
+    try:
+        summary = indexer.run(roots, prune=prune)
+    finally:
+        known = set(library.manifest.get("roots", []))
+        library.update_manifest(roots=sorted(known | {str(r) for r in roots}))
+    write_failure_report(library, summary)
+    return summary
+

@@ -1,0 +1,120 @@
+"""The word vocabulary: words and phrases embedded into the image space, later used to label concepts.
+
+Each entry is embedded through several prompt templates ("a photo of a {}."), averaged and re-normalised, which
+places a bare word closer to the photos it describes than the word alone would be.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .embed import Embedder
+from .errors import UsageError
+from .library import Library
+from .store import VOCABULARY, Point, point_id
+
+TEMPLATES = (
+    "a photo of a {}.",
+    "a photo of the {}.",
+    "a close-up photo of a {}.",
+    "a photo of a small {}.",
+    "a photo of a large {}.",
+    "a bright photo of a {}.",
+    "a dark photo of a {}.",
+)
+TEMPLATES_VERSION = "t1"
+MAX_ENTRY_CHARS = 100
+DEFAULT_SOURCE = "default"
+USER_SOURCE = "user"
+
+
+@dataclass
+class VocabSummary:
+    added: int
+    present: int
+    source: str
+    version: str
+
+
+def default_vocabulary() -> tuple[str, list[str]]:
+    """(version, entries) of the vocabulary shipped with pixcept."""
+    text = resources.files("indexer.data").joinpath("vocabulary.txt").read_text(encoding="utf-8")
+    version = "default-1"
+    for line in text.splitlines():
+        if line.startswith("# pixcept default vocabulary, version "):
+            version = "default-" + line.split("version ", 1)[1].split(":", 1)[0]
+            break
+    return version, parse_entries(text.splitlines())
+
+
+def parse_entries(lines: Iterable[str]) -> list[str]:
+    """One entry a line; blank lines and # comments are passed over; duplicates (ignoring case) kept once."""
+    entries, seen = [], set()
+    for raw in lines:
+        entry = " ".join(raw.split("#", 1)[0].split())
+        if not entry:
+            continue
+        if len(entry) > MAX_ENTRY_CHARS:
+            raise UsageError(f"Vocabulary entry too long ({len(entry)} characters, limit {MAX_ENTRY_CHARS}): "
+                             f"{entry[:40]}...")
+        if entry.lower() not in seen:
+            seen.add(entry.lower())
+            entries.append(entry)
+    return entries
+
+
+def read_entries_file(path: Path) -> list[str]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not a UTF-8 text file (one word or phrase a line).") from exc
+    except OSError as exc:
+        raise UsageError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    entries = parse_entries(text.splitlines())
+    if not entries:
+        raise UsageError(f"{path} holds no words (one word or phrase a line; # starts a comment).")
+    return entries
+
+
+def entry_id(entry: str) -> str:
+    return point_id("word:" + entry.lower())
+
+
+def embed_entries(embedder: Embedder, entries: list[str]) -> np.ndarray:
+    """(N, dim) normalised vectors: the mean over TEMPLATES of each entry's prompt embeddings."""
+    prompts = [template.format(entry) for entry in entries for template in TEMPLATES]
+    vectors = embedder.embed_texts(prompts).reshape(len(entries), len(TEMPLATES), -1).mean(axis=1)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def add_entries(library: Library, entries: list[str], source: str, version: str, chunk: int = 256,
+                progress: Callable[[int, int], None] | None = None) -> VocabSummary:
+    """Embed and store the entries not yet in the vocabulary (incremental: present ones cost nothing)."""
+    embedder = library.prepare_for_indexing()
+    present: set[str] = set()
+    if library.manifest.get("templates") == TEMPLATES_VERSION:  # other templates: every entry is embedded anew
+        present = {p.id for p in library.store.scroll(VOCABULARY, fields=False)}
+    missing = [e for e in entries if entry_id(e) not in present]
+    report = progress or (lambda done, total: None)
+    report(0, len(missing))
+    for start in range(0, len(missing), chunk):
+        batch = missing[start:start + chunk]
+        vectors = embed_entries(embedder, batch)
+        library.store.upsert(VOCABULARY, [
+            Point(entry_id(e), {"word": e, "source": source, "vocab_version": version, "templates": TEMPLATES_VERSION},
+                  v) for e, v in zip(batch, vectors)])
+        report(start + len(batch), len(missing))
+    vocabularies = dict(library.manifest.get("vocabularies") or {})
+    vocabularies[source] = version
+    library.update_manifest(vocabularies=vocabularies, templates=TEMPLATES_VERSION)
+    return VocabSummary(len(missing), len(entries) - len(missing), source, version)
+
+
+def search_words(library: Library, vector: np.ndarray, limit: int = 10) -> list[tuple[str, float]]:
+    hits = library.store.search(VOCABULARY, vector, limit=limit)
+    return [(hit.payload["word"], hit.score) for hit in hits]
