@@ -99,7 +99,27 @@ class _Bar:
             self.bar.close()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class _PixceptError(click.ClickException):
+    def __init__(self, error: PixceptError):
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+
+
+class PixceptGroup(click.Group):
+    """pixcept's own errors become one clear message and an exit code, never a stack trace."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PixceptError as exc:
+            raise _PixceptError(exc) from exc
+        except KeyboardInterrupt:
+            click.echo("Interrupted. Everything finished so far is saved; run the command again to continue.",
+                       err=True)
+            raise click.exceptions.Exit(130) from None
+
+
+@click.group(cls=PixceptGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
 @click.version_option(package_name="pixcept")
 def cli(verbose: bool) -> None:
@@ -120,8 +140,9 @@ def cli(verbose: bool) -> None:
 @collection_options
 def index(folders, prune, reindex, batch_size, workers, **params) -> None:
     """Index the images under FOLDERS (recursively, incrementally)."""
-    from .index import index_folders
+    from .index import check_roots, index_folders
 
+    check_roots(folders)
     bar = _Bar("img")
     with _open(params, "pixcept index") as library:
         _say_loading(library)
@@ -188,8 +209,8 @@ def _add_vocabulary(params: dict, entries: list[str], source: str, version: str,
     click.echo(f"{summary.added} words added, {summary.present} already present ({source} vocabulary {version}).")
 
 
-@cli.command()
-@click.argument("text", required=False)
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("words", nargs=-1)
 @click.option("--image", "images", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
               help="Query image (repeat to combine; combines with TEXT too).")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
@@ -197,9 +218,14 @@ def _add_vocabulary(params: dict, entries: list[str], source: str, version: str,
 @click.option("--folder", "folders", multiple=True, help="Only images under this folder (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {path, score, ...}, best first.")
 @library_options
-def search(text, images, limit, offset, folders, as_json, **params) -> None:
-    """Search by TEXT ("beach -people": '-' excludes) and/or --image PATH."""
+def search(words, images, limit, offset, folders, as_json, **params) -> None:
+    """Search by WORDS and/or --image PATH. A word starting with '-' excludes: pixcept search beach -people"""
     from .search import folder_filter, load_query_image, search_images
+
+    unknown = [w for w in words if w.startswith("--")]
+    if unknown:
+        raise click.UsageError(f"No such option: {unknown[0]}")
+    text = " ".join(words)
 
     with _open(params, "pixcept search") as library:
         query_images = []
@@ -266,24 +292,7 @@ def _say_loading(library: Library) -> None:
 
 
 def main() -> None:
-    """Entry point: pixcept's own errors become one clear message and an exit code, never a stack trace."""
-    try:
-        code = cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except PixceptError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("Interrupted. Everything finished so far is saved; run the command again to continue.", err=True)
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+    cli(prog_name="pixcept")
 
 
 if __name__ == "__main__":

@@ -122,7 +122,7 @@ class Indexer:
 
     def run(self, roots: list[Path], prune: bool = False) -> IndexSummary:
         started = time.monotonic()
-        roots = _check_roots(roots)
+        roots = check_roots(roots)
         self.load_state()
         listing = list(walk_images(roots))
         found = [f for f in listing if isinstance(f, FoundFile)]
@@ -279,7 +279,7 @@ class Indexer:
                 self.summary.missing += 1
 
 
-def _check_roots(roots: Iterable[Path]) -> list[Path]:
+def check_roots(roots: Iterable[Path]) -> list[Path]:
     resolved = []
     for root in roots:
         path = Path(root).expanduser()
@@ -319,7 +319,7 @@ def write_failure_report(library: Library, summary: IndexSummary) -> Path | None
 def index_folders(library: Library, roots: list[Path], prune: bool = False, reindex: bool = False,
                   batch_size: int = 32, workers: int | None = None, progress: Progress | None = None) -> IndexSummary:
     """Index `roots` into the library, reporting to `progress`."""
-    roots = _check_roots(roots)
+    roots = check_roots(roots)
     embedder = library.prepare_for_indexing(reindex=reindex)
     indexer = Indexer(library, embedder, batch_size=batch_size, workers=workers, progress=progress)
     try:

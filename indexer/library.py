@@ -102,14 +102,12 @@ class Library:
 
     def embedder(self, for_writing: bool = False) -> Embedder:
         """The library's CLIP model, loaded once. Refuses a model whose vectors would not match the stored ones."""
-        if self._embedder is None:
-            spec = self.settings.model or self.recorded_model_spec()
-            if spec is None:
-                if not for_writing:
-                    raise EmptyLibraryError(self._empty_message())
-                spec = DEFAULT_MODEL
-            self._embedder = load_embedder(spec, device=self.settings.device)
         recorded = self.recorded_identity()
+        if recorded is None and not for_writing:
+            raise EmptyLibraryError(self._empty_message())
+        if self._embedder is None:
+            spec = self.settings.model or self.recorded_model_spec() or DEFAULT_MODEL
+            self._embedder = load_embedder(spec, device=self.settings.device)
         if recorded and recorded != self._embedder.identity and not for_writing:
             raise ModelMismatchError(self._mismatch_message(recorded, self._embedder.identity))
         return self._embedder

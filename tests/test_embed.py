@@ -1,0 +1,93 @@
+"""The CLIP module: loading by spec, batching, exact text trimming, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import pixcept_process
+from helpers import make_image, write_tiny_model
+from indexer.embed import ModelIdentity, ModelSpec, ModelUnavailableError, load_embedder
+
+TEXTS = [
+    "red",
+    "a photo of a red circle",
+    "a blurry photo of a very small yellow triangle on a dark background, seen from far away",
+    "dog",
+    " ".join(["word"] * 120),  # longer than the context: the tokenizer truncates it
+    "",
+]
+
+
+def test_tiny_model_loads_through_local_dir(embedder, tiny_model_dir):
+    assert embedder.dim == 64
+    assert embedder.identity.name == "local-dir"
+    assert embedder.identity.pretrained.startswith("sha256:")
+    assert not embedder.model.training  # eval mode, or BatchNorm towers drift
+    assert embedder.image_size == 224
+    assert embedder.trims_text
+
+
+def test_identity_follows_weights_not_path(tmp_path, embedder, tiny_model_dir):
+    copy = write_tiny_model(tmp_path / "copy", seed=0)
+    other = write_tiny_model(tmp_path / "other", seed=1)
+    assert load_embedder(f"local-dir:{copy}").identity == embedder.identity
+    assert load_embedder(str(other)).identity != embedder.identity  # a bare folder is a local-dir spec too
+
+
+def test_trimmed_text_batches_equal_full_length(embedder):
+    trimmed = embedder.embed_texts(TEXTS, trim=True)
+    full = embedder.embed_texts(TEXTS, trim=False)
+    assert trimmed.dtype == np.float32
+    assert np.abs(trimmed - full).max() < 1e-5
+    np.testing.assert_allclose(np.linalg.norm(trimmed, axis=1), 1.0, atol=1e-5)
+
+
+def test_text_batches_keep_input_order(embedder):
+    together = embedder.embed_texts(TEXTS, batch_size=2)
+    one_by_one = np.stack([embedder.embed_text(t) for t in TEXTS])
+    assert np.abs(together - one_by_one).max() < 1e-5
+    assert not np.allclose(together[0], together[1])
+
+
+def test_image_batches_equal_single_images(embedder, tmp_path):
+    images = [Image.open(make_image(tmp_path / f"{i}.png", colour, seed=i)).convert("RGB")
+              for i, colour in enumerate(["red", "blue", "green"])]
+    batch = embedder.embed_images(images)
+    singles = np.concatenate([embedder.embed_images([image]) for image in images])
+    assert batch.shape == (3, 64)
+    assert np.abs(batch - singles).max() < 1e-5
+    np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("ViT-B-32", "names no weights"),
+    ("", "empty"),
+    ("NoSuchNet-9:foo", "Unknown CLIP architecture"),
+    ("ViT-B-32:not-a-tag", "neither a pretrained tag"),
+    ("local-dir:/no/such/folder", "not an open_clip checkpoint folder"),
+])
+def test_bad_model_specs_say_what_to_do(spec, message):
+    with pytest.raises(ModelUnavailableError, match=message):
+        load_embedder(spec)
+
+
+def test_spec_parsing():
+    spec = ModelSpec.parse("ViT-B-32:laion2b_s34b_b79k")
+    assert (spec.architecture, spec.pretrained) == ("ViT-B-32", "laion2b_s34b_b79k")
+    assert ModelSpec.parse("local-dir:/x").local_dir is not None
+    assert ModelIdentity.from_dict(ModelIdentity("a", "b", 3).to_dict()) == ModelIdentity("a", "b", 3)
+
+
+def test_offline_download_failure_is_one_clear_paragraph(tmp_path):
+    """Pretrained weights cannot be downloaded here: the command must explain how to provide them."""
+    make_image(tmp_path / "photos" / "a.jpg")
+    env = {"PIXCEPT_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1",
+           "PIXCEPT_MODEL": "ViT-B-32:laion2b_s34b_b79k", "HF_HOME": str(tmp_path / "hf")}
+    process = pixcept_process("index", tmp_path / "photos", env=env)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 1, err
+    assert "Traceback" not in err
+    assert "could not be downloaded" in err
+    assert "local-dir:" in err and "--model" in err

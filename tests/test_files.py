@@ -1,0 +1,166 @@
+"""Finding and decoding files: every format and mode, EXIF, draft decoding, and every kind of bad file."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import make_image
+from indexer import files
+from indexer.files import BadImage, FoundFile, Skipped, decode_image, read_metadata, walk_images
+
+
+def _decode(path: Path, min_side: int = 224):
+    return decode_image(path.read_bytes(), min_side)
+
+
+@pytest.mark.parametrize("name, fmt, mode", [
+    ("a.jpg", "JPEG", "RGB"), ("a.png", "PNG", "RGBA"), ("p.png", "PNG", "P"), ("l.png", "PNG", "L"),
+    ("a.gif", "GIF", "P"), ("a.webp", "WEBP", "RGB"), ("a.bmp", "BMP", "RGB"), ("c.tif", "TIFF", "CMYK"),
+    ("g.jpg", "JPEG", "L"), ("la.png", "PNG", "LA"),
+])
+def test_formats_and_modes_decode_to_rgb(tmp_path, name, fmt, mode):
+    path = make_image(tmp_path / name, "red", size=(300, 200), fmt=fmt, mode=mode)
+    decoded = _decode(path)
+    assert decoded.image.mode == "RGB"
+    assert (decoded.width, decoded.height) == (300, 200)
+    assert decoded.format == fmt
+    assert files.is_image_name(name)
+
+
+def test_multi_frame_files_use_the_first_frame(tmp_path):
+    for name, fmt, extra in (("stereo.mpo", "MPO", {}), ("anim.gif", "GIF", {}),
+                             ("pages.tif", "TIFF", {"compression": "tiff_lzw"})):
+        frames = [Image.new("RGB", (120, 80), colour) for colour in ((250, 0, 0), (0, 0, 250))]
+        frames[0].save(tmp_path / name, fmt, save_all=True, append_images=frames[1:], **extra)
+        decoded = _decode(tmp_path / name)
+        assert decoded.format == fmt
+        red, _, blue = decoded.image.getpixel((60, 40))
+        assert red > 200 and blue < 50, name
+
+
+def test_sixteen_bit_greyscale_keeps_its_contrast(tmp_path):
+    ramp = (np.arange(256 * 64, dtype=np.uint16).reshape(64, 256) * 4).astype(np.uint16)
+    path = tmp_path / "deep.png"
+    Image.fromarray(ramp).save(path)
+    assert Image.open(path).mode.startswith("I")
+    pixels = np.asarray(_decode(path).image)
+    assert pixels.min() == 0 and pixels.max() == 255  # not clipped to white
+
+
+def test_transparent_areas_become_white(tmp_path):
+    path = tmp_path / "clear.png"
+    Image.new("RGBA", (50, 50), (255, 0, 0, 0)).save(path)
+    assert _decode(path).image.getpixel((10, 10)) == (255, 255, 255)
+
+
+def test_heif_support_is_registered():
+    assert {".heic", ".heif"} <= files.IMAGE_SUFFIXES
+    assert ".heic" in Image.registered_extensions()
+
+
+def test_exif_orientation_and_metadata(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to view
+    exif[0x010F], exif[0x0110] = "Canon", "EOS 5D"
+    exif.get_ifd(0x8769)[0x9003] = "2021:07:14 18:30:05"
+    exif.get_ifd(0x8825).update({1: "N", 2: (52.0, 31.0, 12.0), 3: "W", 4: (0.0, 7.0, 30.0)})
+    path = make_image(tmp_path / "rotated.jpg", size=(300, 200), exif=exif)
+    decoded = _decode(path)
+    assert decoded.image.size == (200, 300)
+    assert (decoded.width, decoded.height) == (200, 300)
+    meta = decoded.metadata
+    assert meta["orientation"] == 6
+    assert meta["camera"] == "Canon EOS 5D"
+    assert meta["taken_at"].startswith("2021-07-14T18:30:05")
+    assert meta["gps"]["lat"] == pytest.approx(52.52, abs=1e-3)
+    assert meta["gps"]["lon"] == pytest.approx(-0.125, abs=1e-3)
+
+
+def test_broken_exif_costs_only_the_metadata():
+    image = Image.new("RGB", (10, 10))
+    assert read_metadata(image) == {}
+
+
+def test_large_jpeg_is_draft_decoded(tmp_path):
+    path = make_image(tmp_path / "camera.jpg", size=(4000, 3000))
+    decoded = _decode(path, min_side=256)
+    assert (decoded.width, decoded.height) == (4000, 3000)  # the payload keeps the real size
+    assert decoded.image.size == (500, 375)  # DCT-scaled 1/8, still >= 256 on the short side
+
+
+def test_bomb_is_judged_by_decoded_size(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "MAX_DECODED_PIXELS", 5_000_000)
+    panorama = make_image(tmp_path / "panorama.jpg", size=(6000, 1500))  # 9 MP, decodes to 1/4 with draft
+    assert _decode(panorama, min_side=256).width == 6000
+    png = make_image(tmp_path / "big.png", size=(3000, 2000))  # 6 MP, no draft decoding for PNG
+    with pytest.raises(BadImage, match="decompression bomb"):
+        _decode(png)
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims a huge size (a classic decompression bomb)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + \
+        chunk(b"IEND", b"")
+
+
+def test_bomb_header_is_refused_before_decoding():
+    with pytest.raises(BadImage, match="decompression bomb"):
+        decode_image(_png_claiming(50_000, 50_000), 224)
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"", "empty file"),
+    (b"this is a text file, not an image\n", "not an image"),
+    (b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8, "corrupt|truncated|not an image"),
+])
+def test_bad_bytes_give_reasons(data, reason):
+    with pytest.raises(BadImage, match=reason):
+        decode_image(data, 224)
+
+
+def test_truncated_jpeg(tmp_path):
+    data = make_image(tmp_path / "whole.jpg", size=(640, 480)).read_bytes()
+    with pytest.raises(BadImage, match="truncated"):
+        decode_image(data[: len(data) // 2], 224)
+
+
+def test_walk_finds_images_and_passes_over_the_rest(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    make_image(root / "a.jpg")
+    make_image(root / "sub" / "b.PNG", fmt="PNG")
+    make_image(root / ".hidden" / "c.jpg")
+    make_image(root / "._d.jpg")
+    (root / "notes.txt").write_text("not an image")
+    make_image(outside / "e.jpg")
+    os.symlink(outside / "e.jpg", root / "link_out.jpg")
+    os.symlink(root / "a.jpg", root / "link_in.jpg")
+    os.symlink(outside, root / "dirlink")
+    os.symlink("loop.jpg", root / "loop.jpg")
+    entries = {Path(e.path).name: e for e in walk_images([root])}
+    assert isinstance(entries["a.jpg"], FoundFile) and isinstance(entries["b.PNG"], FoundFile)
+    assert isinstance(entries["link_in.jpg"], FoundFile)
+    assert entries["link_out.jpg"] == Skipped(str(root / "link_out.jpg"),
+                                              "symlink points outside the indexed folders (not followed)", False)
+    assert entries["loop.jpg"].reason == "symlink loop" and entries["loop.jpg"].failure
+    assert not {"c.jpg", "._d.jpg", "notes.txt", "e.jpg"} & set(entries)
+
+
+def test_thumbnail_is_written_whole_and_small(tmp_path):
+    image = Image.open(make_image(tmp_path / "x.png", size=(800, 400), fmt="PNG")).convert("RGB")
+    target = files.thumbnail_path(tmp_path / "thumbs", "ab" * 32)
+    files.write_thumbnail(image, target, 256)
+    assert target.parent.parent.name == "ab" and target.parent.name == "ab"
+    assert Image.open(target).size == (256, 128)
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temporary file left behind
+    assert Image.open(io.BytesIO(target.read_bytes())).format == "JPEG"
