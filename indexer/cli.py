@@ -135,7 +135,7 @@ def cli(verbose: bool) -> None:
 @click.option("--prune", is_flag=True, help="Remove images whose files are gone from these folders.")
 @click.option("--reindex", is_flag=True, help="Drop all vectors and rebuild with the (new) model.")
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=32, show_default=True)
-@click.option("--workers", type=click.IntRange(1, 64), help="Decoding threads (default: up to 4).")
+@click.option("--workers", type=click.IntRange(1, 64), help="Decoding threads (default: one per core, up to 8).")
 @library_options
 @collection_options
 def index(folders, prune, reindex, batch_size, workers, **params) -> None:

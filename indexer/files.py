@@ -142,8 +142,9 @@ def decode_image(data: bytes, min_side: int) -> DecodedImage:
                 image.draft("RGB", (min_side, min_side))
             _check_bomb(image)
             image.load()
+            if metadata.get("orientation", 1) != 1:
+                image = ImageOps.exif_transpose(image)  # before any conversion, which may drop the EXIF
             image = _to_rgb(image)
-            image = ImageOps.exif_transpose(image) if metadata.get("orientation", 1) != 1 else image
         except BadImage:
             raise
         except Image.DecompressionBombError as exc:

@@ -29,11 +29,11 @@ class EmptyLibraryError(PixceptError):
 
 
 class Library:
-    def __init__(self, settings: Settings, store: QdrantClientStore, lock: DataDirLock | None):
+    def __init__(self, settings: Settings, store: QdrantClientStore, lock: DataDirLock | None, manifest: dict):
         self.settings = settings
         self.store = store
         self.lock = lock
-        self.manifest = read_manifest(settings.data_dir)
+        self.manifest = manifest
         self._embedder: Embedder | None = None
 
     @classmethod
@@ -45,13 +45,13 @@ class Library:
             if lock.previous_owner:
                 log.info("took over a stale lock left by pid %s", lock.previous_owner.get("pid"))
         try:
-            read_manifest(settings.data_dir)  # a broken manifest is reported before the store is touched
+            manifest = read_manifest(settings.data_dir)  # a broken manifest is reported before the store is touched
             store = open_store(settings, **client_kwargs)
         except BaseException:
             if lock:
                 lock.release()
             raise
-        return cls(settings, store, lock)
+        return cls(settings, store, lock, manifest)
 
     def close(self) -> None:
         self.store.close()

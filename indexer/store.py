@@ -193,23 +193,26 @@ class QdrantClientStore:
 
     # -- reads ------------------------------------------------------------------------------------------------------
 
-    @_server_errors
     def scroll(self, name: str, fields: Sequence[str] | bool = True, with_vectors: bool = False,
                where: Filter | None = None, page_size: int = 1000) -> Iterator[Point]:
-        from qdrant_client import models
-
-        with_payload = list(fields) if isinstance(fields, (list, tuple)) else fields
-        if isinstance(with_payload, list):
-            with_payload = models.PayloadSelectorInclude(include=with_payload)
+        """Every point (matching `where`), page by page; `fields` picks payload keys (True: all, False: none)."""
         offset = None
         while True:
-            records, offset = self.client.scroll(
-                self.collection(name), scroll_filter=self._filter(where), limit=page_size, offset=offset,
-                with_payload=with_payload, with_vectors=with_vectors)
-            for record in records:
-                yield Point(str(record.id), record.payload or {}, _vector(record.vector))
+            points, offset = self._scroll_page(name, fields, with_vectors, where, page_size, offset)
+            yield from points
             if offset is None:
                 return
+
+    @_server_errors
+    def _scroll_page(self, name, fields, with_vectors, where, page_size, offset):
+        from qdrant_client import models
+
+        with_payload = models.PayloadSelectorInclude(include=list(fields)) if isinstance(fields, (list, tuple)) \
+            else fields
+        records, offset = self.client.scroll(
+            self.collection(name), scroll_filter=self._filter(where), limit=page_size, offset=offset,
+            with_payload=with_payload, with_vectors=with_vectors)
+        return [Point(str(r.id), r.payload or {}, _vector(r.vector)) for r in records], offset
 
     @_server_errors
     def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool = False) -> list[Point]:

@@ -84,6 +84,15 @@ def test_exif_orientation_and_metadata(tmp_path):
     assert meta["gps"]["lon"] == pytest.approx(-0.125, abs=1e-3)
 
 
+def test_orientation_survives_mode_conversion(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    path = tmp_path / "rotated.png"
+    Image.new("RGBA", (300, 200), (0, 200, 0, 255)).save(path, exif=exif)
+    decoded = _decode(path)
+    assert decoded.image.mode == "RGB" and decoded.image.size == (200, 300)
+
+
 def test_broken_exif_costs_only_the_metadata():
     image = Image.new("RGB", (10, 10))
     assert read_metadata(image) == {}
@@ -147,12 +156,16 @@ def test_walk_finds_images_and_passes_over_the_rest(tmp_path):
     os.symlink(root / "a.jpg", root / "link_in.jpg")
     os.symlink(outside, root / "dirlink")
     os.symlink("loop.jpg", root / "loop.jpg")
+    os.symlink(root / "deleted.jpg", root / "dangling.jpg")
+    os.mkfifo(root / "pipe.jpg")  # reading it would block the run forever
     entries = {Path(e.path).name: e for e in walk_images([root])}
     assert isinstance(entries["a.jpg"], FoundFile) and isinstance(entries["b.PNG"], FoundFile)
     assert isinstance(entries["link_in.jpg"], FoundFile)
     assert entries["link_out.jpg"] == Skipped(str(root / "link_out.jpg"),
                                               "symlink points outside the indexed folders (not followed)", False)
     assert entries["loop.jpg"].reason == "symlink loop" and entries["loop.jpg"].failure
+    assert entries["dangling.jpg"].reason == "unreadable: No such file or directory"
+    assert entries["pipe.jpg"].reason == "not a regular file"
     assert not {"c.jpg", "._d.jpg", "notes.txt", "e.jpg"} & set(entries)
 
 

@@ -1,0 +1,61 @@
+"""Shared pieces of pixcept's benchmarks: a random-weight ViT-B-32 checkpoint and generated photos."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def write_random_checkpoint(folder: Path, architecture: str = "ViT-B-32") -> str:
+    """open_clip's `architecture` with random weights, saved as a local-dir checkpoint (no download needed)."""
+    import open_clip
+    import torch
+    from safetensors.torch import save_file
+
+    if not (folder / "open_clip_model.safetensors").exists():
+        torch.manual_seed(0)
+        model = open_clip.create_model(architecture)
+        folder.mkdir(parents=True, exist_ok=True)
+        config = {"model_cfg": open_clip.get_model_config(architecture), "model_name": architecture,
+                  "preprocess_cfg": {"mean": list(open_clip.OPENAI_DATASET_MEAN),
+                                     "std": list(open_clip.OPENAI_DATASET_STD)}}
+        (folder / "open_clip_config.json").write_text(json.dumps(config))
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "open_clip_model.safetensors"))
+    return f"local-dir:{folder}"
+
+
+def write_photos(folder: Path, count: int, size: tuple[int, int], seed: int = 0) -> list[Path]:
+    """JPEGs that compress like photos (smooth regions, edges, sensor-like noise), quality 90."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(count):
+        path = folder / f"photo_{i:04d}.jpg"
+        paths.append(path)
+        if path.exists():
+            continue
+        small = Image.new("RGB", (size[0] // 8, size[1] // 8), tuple(int(v) for v in rng.integers(0, 255, 3)))
+        draw = ImageDraw.Draw(small)
+        for _ in range(12):
+            x, y = rng.integers(0, small.width), rng.integers(0, small.height)
+            r = int(rng.integers(10, max(11, small.width // 3)))
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=tuple(int(v) for v in rng.integers(0, 255, 3)))
+        image = small.filter(ImageFilter.GaussianBlur(3)).resize(size, Image.Resampling.BILINEAR)
+        noise = rng.normal(0, 6, (size[1], size[0], 1)).astype(np.int16)
+        pixels = np.clip(np.asarray(image, np.int16) + noise, 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(path, "JPEG", quality=90)
+    return paths
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns), "  ".join("-" * widths[c] for c in columns)]
+    lines += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines)
