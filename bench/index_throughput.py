@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -83,6 +84,7 @@ def text_rates(embedder, words: list[str]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=64, help="images per size")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (the median is shown)")
     parser.add_argument("--words", type=int, default=300, help="vocabulary words (x7 prompts)")
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "pixcept-bench")
     args = parser.parse_args()
@@ -96,13 +98,15 @@ def main() -> None:
     embedder = load_embedder(spec)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {embedder.device}")
     cores = torch.get_num_threads()
-    base = model_only(embedder)
+    # This machine's speed wanders by +-20 % from minute to minute, so every figure is a median of repeats.
+    base = statistics.median(model_only(embedder, seconds=4) for _ in range(args.repeat))
     rows = [{"case": "model only (batch 32)", "images/s": f"{base:.1f}", "ratio": "1.00"}]
     for label, size in (("12 MP camera JPEG", (4000, 3000)), ("24 MP camera JPEG", (6000, 4000)),
                         ("1024x768 JPEG", (1024, 768))):
         photos = args.work_dir / f"photos-{size[0]}x{size[1]}"
         write_photos(photos, args.images, size)
-        rate, per_file = end_to_end(spec, photos, args.work_dir)
+        runs = [end_to_end(spec, photos, args.work_dir) for _ in range(args.repeat)]
+        rate, per_file = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
         # On a CPU the model already keeps every core busy, so file work adds to it: at best the run reaches
         # cores / (cores / base + per_file) images/s. On a GPU the ceiling is the decoders' rate instead.
         ceiling = 1 / (1 + per_file * base / cores) if embedder.device == "cpu" else float("nan")
