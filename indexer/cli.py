@@ -35,6 +35,7 @@ def _settings(params: dict) -> Settings:
         collection_prefix=params.pop("collection_prefix"),
         collection_options=options,
         device=params.pop("device") or None,
+        store=params.pop("store") or None,
     )
 
 
@@ -51,6 +52,8 @@ def library_options(command):
         click.option("--collection-prefix", envvar="PIXCEPT_COLLECTION_PREFIX", default="pixcept", show_default=True,
                      help="Prefix of the collection names, so several libraries can share one server."),
         click.option("--device", envvar="PIXCEPT_DEVICE", help="torch device (default: cuda when available)."),
+        click.option("--store", envvar="PIXCEPT_STORE", type=click.Choice(["edge", "local"]),
+                     help="Embedded store for a new library: Qdrant Edge (default) or qdrant-client local mode."),
     ]
     return functools.reduce(lambda cmd, deco: deco(cmd), reversed(decorators), command)
 
@@ -151,6 +154,8 @@ def index(folders, prune, reindex, batch_size, workers, **params) -> None:
                                     workers=workers, progress=bar)
         finally:
             bar.close()
+        if library.store.optimizing:
+            click.echo("Building the search index for fast queries...", err=True)
     click.echo(summary.describe())
     problems = summary.failed + summary.skipped
     for problem in problems[:10]:
@@ -256,7 +261,7 @@ def status(as_json, **params) -> None:
     manifest = read_manifest(settings.data_dir)
     info = {
         "data_dir": str(settings.data_dir),
-        "store": settings.qdrant_url or "embedded (qdrant-client local mode)",
+        "store": settings.qdrant_url or (manifest.get("store") or {}).get("kind", "-"),
         "model": manifest.get("model"),
         "roots": manifest.get("roots", []),
         "vocabularies": manifest.get("vocabularies") or {},
@@ -265,6 +270,7 @@ def status(as_json, **params) -> None:
         with Library.open(settings, command="pixcept status") as library:
             identity = library.recorded_identity()
             info["model"] = {**identity.to_dict(), "spec": library.recorded_model_spec()} if identity else None
+            info["store"] = f"{library.store.kind} ({library.store.location})"
             info["images"] = library.store.count(IMAGES)
             info["vocabulary"] = library.store.count(VOCABULARY)
     except StoreLockedError as exc:
@@ -284,6 +290,65 @@ def status(as_json, **params) -> None:
     if "in_use" in info:
         lines.append(f"note:        {info['in_use']}")
     click.echo("\n".join(lines))
+
+
+@cli.command()
+@click.option("--to", "url", help="Copy the library to the Qdrant server at this URL (API key: --qdrant-api-key).")
+@library_options
+@collection_options
+def migrate(url, **params) -> None:
+    """Move the library to another store without re-embedding.
+
+    Without --to: from qdrant-client local mode to Qdrant Edge, the faster embedded engine. With --to URL: from the
+    embedded store to a Qdrant server (or cluster), which the library then uses. The old embedded folder is kept,
+    renamed, as a backup.
+    """
+    from .migrate import migrate_to_edge, migrate_to_server
+
+    settings = _settings(params)
+
+    def progress(name: str, done: int, total: int) -> None:
+        click.echo(f"\r{name}: {done}/{total}", nl=False, err=True)
+
+    if url:
+        counts, backup = migrate_to_server(settings, url, progress)
+        where = f"the Qdrant server at {url}; set QDRANT_API_KEY when the server needs it"
+    else:
+        counts, backup = migrate_to_edge(settings, progress)
+        where = "Qdrant Edge"
+    click.echo("", err=True)
+    moved = ", ".join(f"{n} {name}" for name, n in counts.items())
+    click.echo(f"Moved {moved} to {where}. The old store is kept in {backup}; delete it once all is well.")
+
+
+@cli.command()
+@click.argument("folder", required=False, type=click.Path(path_type=Path, file_okay=False), default="pixcept-demo")
+@click.option("--per-pair", type=click.IntRange(1, 50), default=4, show_default=True,
+              help="Pictures of each colour x shape pair.")
+def demo(folder: Path, per_pair: int) -> None:
+    """Try pixcept offline: generate a sample library of coloured shapes in FOLDER and index it with the demo model.
+
+    The demo model is a tiny CLIP trained on this closed world only: it knows 8 colours and 6 shapes, nothing else.
+    """
+    from .demo import demo_model_spec, demo_vocabulary
+    from .demo.world import write_library
+    from .index import index_folders
+    from .vocab import add_entries
+
+    photos, data_dir = folder / "photos", folder / "data"
+    click.echo(f"Drawing {per_pair * 48} pictures into {photos}...", err=True)
+    written = write_library(photos, per_pair=per_pair)
+    settings = Settings(data_dir=data_dir, model=demo_model_spec())
+    with Library.open(settings, command="pixcept demo") as library:
+        summary = index_folders(library, [photos])
+        add_entries(library, demo_vocabulary(), "demo", "demo-1")
+    sample = next(iter(written))
+    env = f"PIXCEPT_DATA_DIR={data_dir}"
+    click.echo(f"{summary.describe()}.\n\nTry next:\n"
+               f"  {env} pixcept search red circle\n"
+               f"  {env} pixcept search star -yellow\n"
+               f"  {env} pixcept search --image {sample}\n"
+               f"  {env} pixcept status")
 
 
 def _say_loading(library: Library) -> None:

@@ -39,6 +39,7 @@ class Settings:
     collection_prefix: str = "pixcept"
     collection_options: CollectionOptions = field(default_factory=CollectionOptions)
     device: str | None = None
+    store: str | None = None  # embedded backend for a new library: "edge" (default) or "local"
 
     @property
     def uses_server(self) -> bool:

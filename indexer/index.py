@@ -141,6 +141,7 @@ class Indexer:
             raise
         self._forget_paths_not_seen(roots, {entry.path for entry in listing}, prune)
         self._flush(final=True)
+        self.store.writes_done()
         self.summary.seconds = time.monotonic() - started
         return self.summary
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from .config import Settings
@@ -13,7 +14,7 @@ from .embed import DEFAULT_MODEL, Embedder, ModelIdentity, load_embedder
 from .errors import PixceptError
 from .lock import DataDirLock
 from .manifest import read_manifest, write_manifest
-from .store import IMAGES, VOCABULARY, QdrantClientStore, open_store
+from .store import IMAGES, VOCABULARY, Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class EmptyLibraryError(PixceptError):
 
 
 class Library:
-    def __init__(self, settings: Settings, store: QdrantClientStore, lock: DataDirLock | None, manifest: dict):
+    def __init__(self, settings: Settings, store: Store, lock: DataDirLock | None, manifest: dict):
         self.settings = settings
         self.store = store
         self.lock = lock
@@ -39,14 +40,17 @@ class Library:
     @classmethod
     def open(cls, settings: Settings, command: str = "pixcept", **client_kwargs) -> "Library":
         """Open the library; embedded stores are locked to this process until `close()`."""
+        manifest = read_manifest(settings.data_dir)  # a broken manifest is reported before anything is opened
+        recorded = manifest.get("store") or {}
+        if recorded.get("kind") == "server" and not settings.uses_server:  # moved by `pixcept migrate --to URL`
+            settings = replace(settings, qdrant_url=recorded["location"])
         lock = None
         if not settings.uses_server:
             lock = DataDirLock(settings.data_dir, command).acquire()
             if lock.previous_owner:
                 log.info("took over a stale lock left by pid %s", lock.previous_owner.get("pid"))
         try:
-            manifest = read_manifest(settings.data_dir)  # a broken manifest is reported before the store is touched
-            store = open_store(settings, **client_kwargs)
+            store = open_store(settings, recorded.get("kind"), **client_kwargs)
         except BaseException:
             if lock:
                 lock.release()

@@ -64,9 +64,13 @@ def folder_filter(folders: Sequence[str]) -> Filter | None:
     return Filter(must=(Match("folders", tuple(str(Path(f).expanduser().resolve()) for f in folders)),))
 
 
-def query_vectors(library: Library, text: str | None = None, images: Sequence[Image.Image] = ()
-                  ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The query vector (mean of the text and image vectors, normalised) and the negative-term vectors."""
+def query_vector(library: Library, text: str | None = None, images: Sequence[Image.Image] = ()) -> np.ndarray:
+    """One query vector: the mean of the text and image vectors, minus the mean of the negative terms' vectors.
+
+    Subtracting ranks by (similarity to what was asked) - (similarity to what was excluded), so "circle -red" puts
+    circles of every other colour before red ones. (Measured on the demo world: Qdrant's best-score recommendation
+    kept red circles, since a red circle is closer to "circle" than to "red".)
+    """
     parsed = parse_text_query(text or "")
     if not parsed.positive and not images:
         raise UsageError("Give something to search for: words, an image, or both (negative terms alone "
@@ -77,18 +81,19 @@ def query_vectors(library: Library, text: str | None = None, images: Sequence[Im
         parts.append(embedder.embed_text(parsed.positive))
     if images:
         parts.extend(embedder.embed_images(list(images)))
-    vector = np.mean(parts, axis=0)
-    vector /= max(float(np.linalg.norm(vector)), 1e-12)
-    negatives = list(embedder.embed_texts(list(parsed.negatives))) if parsed.negatives else []
-    return vector, negatives
+    vector = _unit(np.mean(parts, axis=0))
+    if parsed.negatives:
+        vector = _unit(vector - embedder.embed_texts(list(parsed.negatives)).mean(axis=0))
+    return vector
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
 
 def search_images(library: Library, text: str | None = None, images: Sequence[Image.Image] = (), limit: int = 20,
                   offset: int = 0, where: Filter | None = None) -> list[SearchResult]:
     if not 1 <= limit <= 1000:
         raise UsageError("The limit must be between 1 and 1000.")
-    vector, negatives = query_vectors(library, text, images)
-    hits = library.store.search(IMAGES, vector, limit=limit, offset=offset, where=where, negatives=negatives)
-    # With negative terms, a negative score means "closer to what was excluded than to what was asked".
-    return [SearchResult(h.id, h.score, h.payload.get("path", ""), h.payload)
-            for h in hits if not negatives or h.score > 0]
+    hits = library.store.search(IMAGES, query_vector(library, text, images), limit=limit, offset=offset, where=where)
+    return [SearchResult(h.id, h.score, h.payload.get("path", ""), h.payload) for h in hits]

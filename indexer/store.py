@@ -8,13 +8,17 @@ A further embedded backend implements the same methods without callers changing.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import shutil
+import threading
 import uuid
 import warnings
 from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -88,6 +92,32 @@ class Filter:
 
     def __bool__(self) -> bool:
         return bool(self.must or self.must_not)
+
+
+class Store(Protocol):
+    """What every backend offers. Collections are named without the prefix (IMAGES, VOCABULARY)."""
+
+    kind: str  # "edge", "local" or "server"
+    location: str
+
+    def collection(self, name: str) -> str: ...
+    def has_collection(self, name: str) -> bool: ...
+    def create_collection(self, name: str, dim: int, metadata: dict | None = None) -> None: ...
+    def collection_metadata(self, name: str) -> dict: ...
+    def drop_collection(self, name: str) -> None: ...
+    def upsert(self, name: str, points: Sequence[Point]) -> None: ...
+    def set_payloads(self, name: str, updates: dict[str, dict]) -> None: ...
+    def delete(self, name: str, ids: Iterable[str]) -> None: ...
+    def scroll(self, name: str, fields: Sequence[str] | bool = True, with_vectors: bool = False,
+               where: Filter | None = None, page_size: int = 1000) -> Iterator[Point]: ...
+    def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool = False) -> list[Point]: ...
+    def search(self, name: str, vector: np.ndarray, limit: int = 20, offset: int = 0,
+               where: Filter | None = None) -> list[Hit]: ...
+    def count(self, name: str, where: Filter | None = None) -> int: ...
+    def writes_done(self) -> bool: ...
+    @property
+    def optimizing(self) -> bool: ...
+    def close(self) -> None: ...
 
 
 def _server_errors(method):
@@ -196,6 +226,8 @@ class QdrantClientStore:
     def scroll(self, name: str, fields: Sequence[str] | bool = True, with_vectors: bool = False,
                where: Filter | None = None, page_size: int = 1000) -> Iterator[Point]:
         """Every point (matching `where`), page by page; `fields` picks payload keys (True: all, False: none)."""
+        if not self.has_collection(name):
+            return
         offset = None
         while True:
             points, offset = self._scroll_page(name, fields, with_vectors, where, page_size, offset)
@@ -221,19 +253,10 @@ class QdrantClientStore:
         return [Point(str(r.id), r.payload or {}, _vector(r.vector)) for r in records]
 
     @_server_errors
-    def search(self, name: str, vector: np.ndarray, limit: int = 20, offset: int = 0, where: Filter | None = None,
-               negatives: Sequence[np.ndarray] = ()) -> list[Hit]:
-        """Nearest points by cosine. With `negatives`, Qdrant's best-score recommendation: a point closer to a
-        negative than to the query gets a negative score."""
-        from qdrant_client import models
-
-        query = np.asarray(vector, np.float32).tolist()
-        if len(negatives):
-            query = models.RecommendQuery(recommend=models.RecommendInput(
-                positive=[query], negative=[np.asarray(n, np.float32).tolist() for n in negatives],
-                strategy=models.RecommendStrategy.BEST_SCORE))
+    def search(self, name: str, vector: np.ndarray, limit: int = 20, offset: int = 0,
+               where: Filter | None = None) -> list[Hit]:
         response = self.client.query_points(
-            self.collection(name), query=query, limit=limit, offset=offset or None,
+            self.collection(name), query=np.asarray(vector, np.float32).tolist(), limit=limit, offset=offset or None,
             query_filter=self._filter(where), with_payload=True)
         return [Hit(str(p.id), float(p.score), p.payload or {}) for p in response.points]
 
@@ -242,6 +265,12 @@ class QdrantClientStore:
         if not self.client.collection_exists(self.collection(name)):
             return 0
         return int(self.client.count(self.collection(name), count_filter=self._filter(where), exact=True).count)
+
+    def writes_done(self) -> bool:
+        """A server optimises by itself, and local mode has no indexes to build."""
+        return False
+
+    optimizing = False
 
     def close(self) -> None:
         try:
@@ -291,17 +320,242 @@ def _vector(value) -> np.ndarray | None:
     return None if value is None else np.asarray(value, np.float32)
 
 
-def open_store(settings: Settings, **client_kwargs) -> QdrantClientStore:
-    """Open the store that `settings` name. `client_kwargs` reach qdrant-client (tests pass an httpx transport)."""
-    from qdrant_client import QdrantClient
+class EdgeStore:
+    """The embedded default: Qdrant Edge (Qdrant's engine in-process), one shard folder per collection.
 
+    Edge has no collection metadata, so it lives in a JSON file beside each shard. A shard can be opened once per
+    process, so this object opens each on first use and keeps it until `close()`. Edge builds no index by itself:
+    after a run of writes (`writes_done`) the HNSW and payload indexes are rebuilt by `optimize()` in a background
+    thread (it releases the GIL), while searches go on over the segments as they are.
+    """
+
+    kind = "edge"
+    OPTIMIZE_AFTER_WRITES = 2_000
+
+    def __init__(self, folder: Path, prefix: str = "pixcept"):
+        self.folder = Path(folder)
+        self.location = str(self.folder)
+        self.prefix = prefix
+        self._shards: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._writes_since_optimize = 0
+        self._optimizer: threading.Thread | None = None
+
+    def collection(self, name: str) -> str:
+        return f"{self.prefix}_{name}"
+
+    def _path(self, name: str) -> Path:
+        return self.folder / self.collection(name)
+
+    def _shard(self, name: str):
+        with self._lock:
+            if name not in self._shards:
+                from qdrant_edge import EdgeShard
+
+                if not self._path(name).is_dir():
+                    raise StoreUnavailableError(f"The collection {self.collection(name)} does not exist yet.")
+                self._shards[name] = EdgeShard.load(str(self._path(name)))
+            return self._shards[name]
+
+    # -- collections ------------------------------------------------------------------------------------------------
+
+    def has_collection(self, name: str) -> bool:
+        return name in self._shards or self._path(name).is_dir()
+
+    def create_collection(self, name: str, dim: int, metadata: dict | None = None) -> None:
+        import qdrant_edge as edge
+
+        config = edge.EdgeConfig(vectors=edge.EdgeVectorParams(size=dim, distance=edge.Distance.Cosine))
+        shard = edge.EdgeShard.create(str(self._path(name)), config)
+        for key, schema in PAYLOAD_INDEXES.get(name, {}).items():
+            shard.update(edge.UpdateOperation.create_field_index(key, _EDGE_SCHEMAS[schema]))
+        with self._lock:
+            self._shards[name] = shard
+        _write_json(self._path(name).with_suffix(".json"), {"metadata": metadata or {}})
+
+    def collection_metadata(self, name: str) -> dict:
+        try:
+            return json.loads(self._path(name).with_suffix(".json").read_text()).get("metadata", {})
+        except (OSError, ValueError):
+            return {}
+
+    def drop_collection(self, name: str) -> None:
+        self.wait_for_optimizer()
+        with self._lock:
+            shard = self._shards.pop(name, None)
+        if shard is not None:
+            shard.close()
+        shutil.rmtree(self._path(name), ignore_errors=True)
+        self._path(name).with_suffix(".json").unlink(missing_ok=True)
+
+    # -- writes -----------------------------------------------------------------------------------------------------
+
+    def upsert(self, name: str, points: Sequence[Point]) -> None:
+        import qdrant_edge as edge
+
+        if points:
+            self._shard(name).update(edge.UpdateOperation.upsert_points(
+                [edge.Point(p.id, np.asarray(p.vector, np.float32).tolist(), p.payload) for p in points]))
+            self._wrote(len(points))
+
+    def set_payloads(self, name: str, updates: dict[str, dict]) -> None:
+        import qdrant_edge as edge
+
+        shard = self._shard(name) if updates else None
+        for pid, payload in updates.items():
+            shard.update(edge.UpdateOperation.set_payload([pid], payload))
+        self._wrote(len(updates))
+
+    def delete(self, name: str, ids: Iterable[str]) -> None:
+        import qdrant_edge as edge
+
+        ids = list(ids)
+        if ids:
+            self._shard(name).update(edge.UpdateOperation.delete_points(ids))
+            self._wrote(len(ids))
+
+    # -- reads ------------------------------------------------------------------------------------------------------
+
+    def scroll(self, name: str, fields: Sequence[str] | bool = True, with_vectors: bool = False,
+               where: Filter | None = None, page_size: int = 1000) -> Iterator[Point]:
+        import qdrant_edge as edge
+
+        if not self.has_collection(name):
+            return
+        shard = self._shard(name)
+        with_payload = list(fields) if isinstance(fields, (list, tuple)) else bool(fields)
+        offset = None
+        while True:
+            records, offset = shard.scroll(edge.ScrollRequest(
+                offset=offset, limit=page_size, filter=_edge_filter(where), with_payload=with_payload,
+                with_vector=with_vectors))
+            for record in records:
+                yield Point(str(record.id), record.payload or {}, _vector(record.vector) if with_vectors else None)
+            if offset is None:
+                return
+
+    def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool = False) -> list[Point]:
+        records = self._shard(name).retrieve(list(ids), with_payload=True, with_vector=with_vectors)
+        return [Point(str(r.id), r.payload or {}, _vector(r.vector) if with_vectors else None) for r in records]
+
+    def search(self, name: str, vector: np.ndarray, limit: int = 20, offset: int = 0,
+               where: Filter | None = None) -> list[Hit]:
+        import qdrant_edge as edge
+
+        points = self._shard(name).query(edge.QueryRequest(
+            limit=limit, offset=offset or None, query=edge.Query.Nearest(np.asarray(vector, np.float32).tolist()),
+            filter=_edge_filter(where), with_payload=True))
+        return [Hit(str(p.id), float(p.score), p.payload or {}) for p in points]
+
+    def count(self, name: str, where: Filter | None = None) -> int:
+        import qdrant_edge as edge
+
+        if not self.has_collection(name):
+            return 0
+        return int(self._shard(name).count(edge.CountRequest(exact=True, filter=_edge_filter(where))))
+
+    # -- lifetime ---------------------------------------------------------------------------------------------------
+
+    def _wrote(self, count: int) -> None:
+        self._writes_since_optimize += count
+
+    def writes_done(self) -> bool:
+        """Called after a batch of writes (an indexing run): starts rebuilding the HNSW and payload indexes in the
+        background when enough changed. True when it did; `close()` waits for it."""
+        if self._writes_since_optimize < self.OPTIMIZE_AFTER_WRITES or self.optimizing:
+            return False
+        self._writes_since_optimize = 0
+        shards = list(self._shards.values())
+        self._optimizer = threading.Thread(target=lambda: [shard.optimize() for shard in shards],
+                                           name="pixcept-optimize", daemon=True)
+        self._optimizer.start()
+        return True
+
+    @property
+    def optimizing(self) -> bool:
+        return self._optimizer is not None and self._optimizer.is_alive()
+
+    def wait_for_optimizer(self) -> None:
+        if self._optimizer is not None:
+            self._optimizer.join()
+
+    def close(self) -> None:
+        self.wait_for_optimizer()  # closing a shard under a running optimize() would lose its work
+        with self._lock:
+            shards, self._shards = list(self._shards.values()), {}
+        for shard in shards:
+            try:
+                shard.flush()
+                shard.close()
+            except Exception:  # noqa: BLE001 - closing must never hide the real outcome of a command
+                log.debug("closing an Edge shard failed", exc_info=True)
+
+
+def _edge_filter(where: Filter | None):
+    import qdrant_edge as edge
+
+    if not where:
+        return None
+
+    def condition(c):
+        if isinstance(c, Match):
+            return edge.FieldCondition(c.key, match=edge.MatchAny(list(c.values)))
+        return edge.FieldCondition(c.key, range=edge.RangeFloat(gte=c.gte, lt=c.lt))
+
+    return edge.Filter(must=[condition(c) for c in where.must] or None,
+                       must_not=[condition(c) for c in where.must_not] or None)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(data))
+    os.replace(temporary, path)
+
+
+def _edge_schemas() -> dict:
+    try:
+        import qdrant_edge as edge
+    except ImportError:  # pragma: no cover
+        return {}
+    types = edge.PayloadSchemaType
+    return {"keyword": types.Keyword, "integer": types.Integer, "float": types.Float, "geo": types.Geo}
+
+
+_EDGE_SCHEMAS = _edge_schemas()
+
+
+STORE_KINDS = ("edge", "local")
+
+
+def embedded_kind(settings: Settings, recorded: str | None = None) -> str:
+    """Which embedded backend a data folder uses: the one it was built with, else the requested one, else Edge."""
+    data_dir = Path(settings.data_dir)
+    found = recorded if recorded in STORE_KINDS else \
+        "local" if (data_dir / "qdrant").is_dir() else "edge" if (data_dir / "edge").is_dir() else None
+    if settings.store and found and settings.store != found:
+        raise StoreUnavailableError(
+            f"The library in {data_dir} uses the '{found}' store, not '{settings.store}'. "
+            + ("Run `pixcept migrate` to move it to Qdrant Edge." if found == "local" else
+               "Leave out --store to keep using it."))
+    return settings.store or found or "edge"
+
+
+def open_store(settings: Settings, recorded_kind: str | None = None, **client_kwargs):
+    """Open the store that `settings` name. `client_kwargs` reach qdrant-client (tests pass an httpx transport)."""
     if settings.uses_server:
+        from qdrant_client import QdrantClient
+
         client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key or None,
                               check_compatibility=False, **client_kwargs)
         store = QdrantClientStore(client, "server", settings.qdrant_url, settings.collection_prefix,
                                   settings.collection_options)
         store.has_collection(IMAGES)  # fail now, with a clear message, when the server is unreachable
         return store
+    kind = embedded_kind(settings, recorded_kind)
+    if kind == "edge":
+        return EdgeStore(Path(settings.data_dir) / "edge", settings.collection_prefix)
+    from qdrant_client import QdrantClient
+
     path = Path(settings.data_dir) / "qdrant"
     try:
         with warnings.catch_warnings():

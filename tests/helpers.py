@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+
+import httpx
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -63,3 +65,40 @@ def make_library(root: Path, count: int = 12, offset: int = 0) -> list[Path]:
         colour = colours[i % len(colours)]
         paths.append(make_image(root / colour / f"img_{i:03d}.jpg", colour, seed=i))
     return paths
+
+
+class FakeQdrantServer:
+    """Answers qdrant-client's HTTP calls at the transport level, keeping every request and the upserted point IDs,
+    to check what a real server would be sent (no Qdrant server can run on the build machines)."""
+
+    def __init__(self, status: int = 200):
+        self.requests: list[httpx.Request] = []
+        self.status = status
+        self.points: dict[str, set] = {}
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.status != 200:
+            return httpx.Response(self.status, json={"status": {"error": "forbidden"}, "time": 0})
+        path = request.url.path
+        name = path.split("/")[2] if path.startswith("/collections/") else ""
+        if path.endswith("/exists"):
+            return self._ok({"exists": name in self.points})
+        if request.method == "PUT" and path == f"/collections/{name}":
+            self.points[name] = set()
+            return self._ok(True)
+        if request.method == "PUT" and path.endswith("/points"):
+            self.points[name].update(p["id"] for p in json.loads(request.content)["points"])
+            return self._ok({"operation_id": 1, "status": "completed"})
+        if path.endswith("/points/count"):
+            return self._ok({"count": len(self.points.get(name, ()))})
+        if path.endswith("/index"):
+            return self._ok({"operation_id": 1, "status": "completed"})
+        return self._ok(True)
+
+    @staticmethod
+    def _ok(result) -> httpx.Response:
+        return httpx.Response(200, json={"result": result, "status": "ok", "time": 0})
+
+    def bodies(self, method: str, suffix: str) -> list[dict]:
+        return [json.loads(r.content) for r in self.requests if r.method == method and r.url.path.endswith(suffix)]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import uuid
 
 import httpx
 import numpy as np
 import pytest
 from qdrant_client import models
 
+from helpers import FakeQdrantServer
 from indexer.config import CollectionOptions, Settings
 from indexer.store import (IMAGES, PAYLOAD_INDEXES, VOCABULARY, Filter, Match, Point, Range, StoreUnavailableError,
                            files_payload, open_store, point_id)
@@ -19,11 +22,28 @@ def unit(*values) -> np.ndarray:
     return vector / np.linalg.norm(vector)
 
 
+BACKENDS = ["edge", "local"] + (["server"] if os.environ.get("QDRANT_URL") else [])
+
+
+def backend_settings(kind: str, data_dir, prefix: str = "pixcept") -> Settings:
+    if kind == "server":  # a real Qdrant server, when the environment names one; collections get a unique prefix
+        return Settings(data_dir=data_dir, qdrant_url=os.environ["QDRANT_URL"],
+                        qdrant_api_key=os.environ.get("QDRANT_API_KEY"), collection_prefix=prefix)
+    return Settings(data_dir=data_dir, store=kind, collection_prefix=prefix)
+
+
+@pytest.fixture(params=BACKENDS)
+def store_settings(request, tmp_path) -> Settings:
+    return backend_settings(request.param, tmp_path, prefix=f"test{uuid.uuid4().hex[:8]}")
+
+
 @pytest.fixture
-def store(tmp_path):
-    opened = open_store(Settings(data_dir=tmp_path))
+def store(store_settings):
+    opened = open_store(store_settings)
     opened.create_collection(IMAGES, 4)
     yield opened
+    if opened.kind == "server":
+        opened.drop_collection(IMAGES)
     opened.close()
 
 
@@ -38,59 +58,70 @@ def test_files_payload_lists_paths_and_every_ancestor_folder():
     assert payload["files"][1] == {"path": "/p/b/2.jpg", "size": 2, "mtime": 2.0}
 
 
-def test_local_store_round_trip(store, tmp_path):
+def test_round_trip(store, store_settings):
     points = [Point(point_id(str(i)), {"sha256": str(i), "folders": [f"/f{i % 2}"], "taken_ts": float(i)},
                     unit(1, i, 0, 0)) for i in range(5)]
     store.upsert(IMAGES, points)
+    assert store.has_collection(IMAGES) and not store.has_collection(VOCABULARY)
     assert store.count(IMAGES) == 5
     hits = store.search(IMAGES, unit(1, 0, 0, 0), limit=3)
     assert hits[0].id == point_id("0") and hits[0].score == pytest.approx(1.0)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert [h.id for h in store.search(IMAGES, unit(1, 0, 0, 0), limit=2, offset=1)] == [h.id for h in hits[1:3]]
     in_f1 = store.search(IMAGES, unit(1, 0, 0, 0), where=Filter(must=(Match("folders", ("/f1",)),)))
     assert {h.payload["sha256"] for h in in_f1} == {"1", "3"}
-    recent = store.count(IMAGES, where=Filter(must=(Range("taken_ts", gte=2.0, lt=4.0),)))
-    assert recent == 2
-    store.set_payloads(IMAGES, {point_id("0"): {"concept_id": 7}})
+    assert store.count(IMAGES, where=Filter(must_not=(Match("folders", ("/f1",)),))) == 3
+    assert store.count(IMAGES, where=Filter(must=(Range("taken_ts", gte=2.0, lt=4.0),))) == 2
+    store.set_payloads(IMAGES, {point_id("0"): {"concept_id": 7}, point_id("1"): {"concept_id": 8}})
     kept = store.retrieve(IMAGES, [point_id("0")], with_vectors=True)[0]
     assert kept.payload == {"sha256": "0", "folders": ["/f0"], "taken_ts": 0.0, "concept_id": 7}
     np.testing.assert_allclose(kept.vector, unit(1, 0, 0, 0), atol=1e-6)
-    assert len(list(store.scroll(IMAGES, fields=["sha256"], page_size=2))) == 5
+    scrolled = list(store.scroll(IMAGES, fields=["sha256"], page_size=2))
+    assert sorted(p.payload["sha256"] for p in scrolled) == ["0", "1", "2", "3", "4"]
+    assert all(set(p.payload) == {"sha256"} and p.vector is None for p in scrolled)
+    eights = {p.id for p in store.scroll(IMAGES, fields=False, where=Filter(must=(Match("concept_id", (8,)),)))}
+    assert eights == {point_id("1")}
+    store.upsert(IMAGES, points[:2])  # same IDs again: replaced, not duplicated
+    assert store.count(IMAGES) == 5
     store.delete(IMAGES, [point_id("0"), point_id("1")])
     assert store.count(IMAGES) == 3
     store.close()
-    reopened = open_store(Settings(data_dir=tmp_path))
+    reopened = open_store(store_settings)
     assert reopened.count(IMAGES) == 3 and reopened.count(VOCABULARY) == 0
+    assert {p.payload["sha256"] for p in reopened.scroll(IMAGES)} == {"2", "3", "4"}
     reopened.close()
 
 
-def test_negative_vectors_push_matches_below_zero(store):
-    store.upsert(IMAGES, [Point(point_id("a"), {"n": "a"}, unit(1, 0.1, 0, 0)),
-                          Point(point_id("b"), {"n": "b"}, unit(0.1, 1, 0, 0))])
-    hits = store.search(IMAGES, unit(1, 1, 0, 0), negatives=[unit(0, 1, 0, 0)])
-    scores = {h.payload["n"]: h.score for h in hits}
-    assert scores["a"] > 0 > scores["b"]
+def test_metadata_and_drop(store):
+    store.create_collection(VOCABULARY, 4, metadata={"pixcept_model": {"name": "x", "dim": 4}})
+    assert store.collection_metadata(VOCABULARY) == {"pixcept_model": {"name": "x", "dim": 4}}
+    store.upsert(VOCABULARY, [Point(point_id("w"), {"word": "w"}, unit(0, 0, 1, 0))])
+    store.drop_collection(VOCABULARY)
+    assert not store.has_collection(VOCABULARY) and store.count(VOCABULARY) == 0
+    assert list(store.scroll(VOCABULARY)) == []
 
 
-class FakeQdrantServer:
-    """Answers qdrant-client's HTTP calls and keeps every request, to check what a real server would be sent."""
+@pytest.mark.parametrize("kind", ["edge", "local"])
+def test_embedded_stores_lock_their_folder_to_one_process(tmp_path, kind):
+    from indexer.library import Library
+    from indexer.lock import StoreLockedError
 
-    def __init__(self, status: int = 200):
-        self.requests: list[httpx.Request] = []
-        self.status = status
+    settings = backend_settings(kind, tmp_path)
+    with Library.open(settings, command="first"):
+        with pytest.raises(StoreLockedError, match="`first`"):
+            Library.open(settings, command="second")
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if self.status != 200:
-            return httpx.Response(self.status, json={"status": {"error": "forbidden"}, "time": 0})
-        if request.url.path.endswith("/exists"):
-            return httpx.Response(200, json={"result": {"exists": False}, "status": "ok", "time": 0})
-        if request.url.path.endswith("/index"):
-            return httpx.Response(200, json={"result": {"operation_id": 1, "status": "completed"}, "status": "ok",
-                                             "time": 0})
-        return httpx.Response(200, json={"result": True, "status": "ok", "time": 0})
 
-    def bodies(self, method: str, suffix: str) -> list[dict]:
-        return [json.loads(r.content) for r in self.requests if r.method == method and r.url.path.endswith(suffix)]
+def test_a_library_keeps_its_backend(tmp_path):
+    local = open_store(backend_settings("local", tmp_path))
+    local.create_collection(IMAGES, 4)
+    local.close()
+    reopened = open_store(Settings(data_dir=tmp_path))  # no --store: the folder's own backend
+    assert reopened.kind == "local" and reopened.has_collection(IMAGES)
+    reopened.close()
+    with pytest.raises(StoreUnavailableError, match="pixcept migrate"):
+        open_store(backend_settings("edge", tmp_path))
+    assert open_store(Settings(data_dir=tmp_path / "new")).kind == "edge"
 
 
 def server_settings(**options) -> Settings:
@@ -139,3 +170,20 @@ def test_unreachable_server_is_a_clear_error():
 def test_wrong_api_key_is_a_clear_error():
     with pytest.raises(StoreUnavailableError, match="QDRANT_API_KEY"):
         open_store(server_settings(), transport=httpx.MockTransport(FakeQdrantServer(status=403)))
+
+
+def test_edge_rebuilds_its_indexes_in_the_background_after_many_writes(tmp_path, monkeypatch):
+    from indexer.store import EdgeStore
+
+    monkeypatch.setattr(EdgeStore, "OPTIMIZE_AFTER_WRITES", 50)
+    store = open_store(backend_settings("edge", tmp_path))
+    store.create_collection(IMAGES, 4)
+    store.upsert(IMAGES, [Point(point_id(str(i)), {"folders": ["/a"]}, unit(1, i, 1, 0)) for i in range(30)])
+    assert not store.writes_done() and not store.optimizing  # too few writes to be worth a rebuild
+    store.upsert(IMAGES, [Point(point_id(str(i)), {"folders": ["/b"]}, unit(1, i, 0, 1)) for i in range(30, 60)])
+    assert store.writes_done()
+    assert len(store.search(IMAGES, unit(1, 0, 1, 0), limit=5)) == 5  # searches go on meanwhile
+    store.wait_for_optimizer()
+    assert not store.optimizing and not store.writes_done()
+    assert store.count(IMAGES, where=Filter(must=(Match("folders", ("/b",)),))) == 30
+    store.close()

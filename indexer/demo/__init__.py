@@ -1,1 +1,24 @@
-"""pixcept demo: a generated closed world of coloured shapes and a tiny CLIP trained on it."""
+"""pixcept's demo world: generated pictures of coloured shapes and a tiny CLIP trained on them.
+
+`pixcept demo` uses it so a newcomer can try the whole product offline; the tests use it to check meaning, not just
+plumbing (a random model would pass a test that labels concepts with the wrong words).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .world import BACKGROUNDS, COLOURS, SHAPES, SIZES
+
+MODEL_DIR = Path(__file__).with_name("model")
+
+
+def demo_model_spec() -> str:
+    """The trained demo checkpoint, as a model spec pixcept loads like any other."""
+    return f"local-dir:{MODEL_DIR}"
+
+
+def demo_vocabulary() -> list[str]:
+    """The words the demo model was trained on: colours, shapes, sizes, backgrounds, and their pairs."""
+    words = [*COLOURS, *SHAPES, *SIZES, *(f"{b} background" for b in BACKGROUNDS)]
+    return words + [f"{colour} {shape}" for colour in COLOURS for shape in SHAPES]

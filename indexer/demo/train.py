@@ -1,12 +1,12 @@
 """Train the demo CLIP: a tiny open_clip model that really knows the closed world of `indexer.demo.world`.
 
-    python -m indexer.demo.train [--out indexer/demo/model] [--steps 1300] [--seed 0]
+    python -m indexer.demo.train [--out indexer/demo/model] [--steps 1100] [--seed 0]
 
 Recipe (recorded in the checkpoint's open_clip_config.json): open_clip CLIP with its small ResNet image tower (64 px,
 width 16, layers [1, 1, 1, 1]) and a 3-layer, 64-wide text tower over a 32-token context; standard contrastive loss;
 AdamW (lr 2e-3, weight decay 0.1 on weights only), batch 128, 100 warm-up steps then cosine decay; scenes generated on
 the fly (25 % with two things). One CPU thread, so the same seed gives the same weights; about 8 minutes on the build
-machine. Saved in open_clip's local-dir format with fp16 weights (about 9 MB).
+machine (1100 steps). Saved in open_clip's local-dir format with fp16 weights (about 9 MB).
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def evaluate(model, preprocess, tokenizer) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=MODEL_DIR)
-    parser.add_argument("--steps", type=int, default=1300)
+    parser.add_argument("--steps", type=int, default=1100)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     recipe = train(args.out, args.steps, args.seed)

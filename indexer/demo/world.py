@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -92,9 +93,10 @@ def _background(kind: str, size: int, rng: random.Random) -> Image.Image:
         start, end = rng.randint(30, 120), rng.randint(150, 250)
         ramp = Image.linear_gradient("L").resize((size, size)).point(lambda v: start + (end - start) * v // 255)
         return ramp.rotate(rng.choice([0, 90, 180, 270])).convert("RGB")
-    grey = rng.randint(90, 200)
-    noise = Image.effect_noise((size, size), rng.uniform(15, 40)).point(lambda v: max(0, min(255, v - 128 + grey)))
-    return noise.convert("RGB")
+    # Seeded noise (Pillow's effect_noise draws from an unseeded global generator).
+    grey, sigma = rng.randint(90, 200), rng.uniform(15, 40)
+    noise = np.random.default_rng(rng.randrange(2**32)).normal(grey, sigma, (size, size))
+    return Image.fromarray(np.clip(noise, 0, 255).astype(np.uint8), "L").convert("RGB")
 
 
 def _polygon(cx: float, cy: float, radii: list[float], turn: float) -> list[tuple[float, float]]:
