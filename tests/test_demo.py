@@ -78,3 +78,14 @@ def test_quality_bench_explains_missing_weights(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "local-dir:" in result.stderr
 
+
+
+def test_training_is_reproducible(tmp_path):
+    from indexer.demo.train import train
+
+    first = train(tmp_path / "a", steps=3, seed=7, batch=16, log_every=100)
+    train(tmp_path / "b", steps=3, seed=7, batch=16, log_every=100)
+    weights = [(tmp_path / d / "open_clip_model.safetensors").read_bytes() for d in "ab"]
+    assert weights[0] == weights[1]
+    assert first["steps"] == 3 and (tmp_path / "a" / "open_clip_config.json").exists()
+    load_embedder(f"local-dir:{tmp_path / 'a'}", device="cpu")  # loads through the normal path
