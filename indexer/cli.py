@@ -100,6 +100,11 @@ class _Bar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
+
+    def note(self, text: str) -> None:
+        self.close()
+        click.echo(text, err=True)
 
 
 class _PixceptError(click.ClickException):
@@ -154,8 +159,6 @@ def index(folders, prune, reindex, batch_size, workers, **params) -> None:
                                     workers=workers, progress=bar)
         finally:
             bar.close()
-        if library.store.optimizing:
-            click.echo("Building the search index for fast queries...", err=True)
     click.echo(summary.describe())
     problems = summary.failed + summary.skipped
     for problem in problems[:10]:

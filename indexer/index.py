@@ -65,6 +65,9 @@ class Progress:
     def advance(self, n: int) -> None:
         pass
 
+    def note(self, text: str) -> None:
+        """A stage worth telling the person about."""
+
 
 @dataclass
 class _Record:
@@ -141,7 +144,9 @@ class Indexer:
             raise
         self._forget_paths_not_seen(roots, {entry.path for entry in listing}, prune)
         self._flush(final=True)
-        self.store.writes_done()
+        if self.store.index_due():
+            self.progress.note("Building the search index for fast queries (a minute or so per 100k images)...")
+            self.store.build_index()
         self.summary.seconds = time.monotonic() - started
         return self.summary
 

@@ -78,9 +78,10 @@ def migrate_to_edge(settings: Settings, progress=None) -> tuple[dict[str, int], 
         target = EdgeStore(edge_folder, settings.collection_prefix)
         try:
             counts = copy_collections(library.store, target, dim, metadata, progress)
-            target.writes_done()
+            if target.index_due():
+                target.build_index()
         finally:
-            target.close()  # waits for the index build
+            target.close()
         library.store.close()
         backup = _retire(library.data_dir / "qdrant")
         library.update_manifest(store={"kind": "edge", "location": str(edge_folder)})

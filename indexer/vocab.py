@@ -109,7 +109,8 @@ def add_entries(library: Library, entries: list[str], source: str, version: str,
             Point(entry_id(e), {"word": e, "source": source, "vocab_version": version, "templates": TEMPLATES_VERSION},
                   v) for e, v in zip(batch, vectors)])
         report(start + len(batch), len(missing))
-    library.store.writes_done()
+    if library.store.index_due():
+        library.store.build_index()
     vocabularies = dict(library.manifest.get("vocabularies") or {})
     vocabularies[source] = version
     library.update_manifest(vocabularies=vocabularies, templates=TEMPLATES_VERSION)

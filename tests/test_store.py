@@ -172,18 +172,20 @@ def test_wrong_api_key_is_a_clear_error():
         open_store(server_settings(), transport=httpx.MockTransport(FakeQdrantServer(status=403)))
 
 
-def test_edge_rebuilds_its_indexes_in_the_background_after_many_writes(tmp_path, monkeypatch):
+def test_edge_builds_its_index_only_for_large_collections(tmp_path, monkeypatch):
     from indexer.store import EdgeStore
 
-    monkeypatch.setattr(EdgeStore, "OPTIMIZE_AFTER_WRITES", 50)
+    monkeypatch.setattr(EdgeStore, "HNSW_MIN_POINTS", 50)
     store = open_store(backend_settings("edge", tmp_path))
     store.create_collection(IMAGES, 4)
     store.upsert(IMAGES, [Point(point_id(str(i)), {"folders": ["/a"]}, unit(1, i, 1, 0)) for i in range(30)])
-    assert not store.writes_done() and not store.optimizing  # too few writes to be worth a rebuild
+    assert not store.index_due()  # too few points to be worth an index
     store.upsert(IMAGES, [Point(point_id(str(i)), {"folders": ["/b"]}, unit(1, i, 0, 1)) for i in range(30, 60)])
-    assert store.writes_done()
-    assert len(store.search(IMAGES, unit(1, 0, 1, 0), limit=5)) == 5  # searches go on meanwhile
-    store.wait_for_optimizer()
-    assert not store.optimizing and not store.writes_done()
+    assert store.index_due()
+    store.build_index()
+    assert not store.index_due()
+    store.set_payloads(IMAGES, {point_id("1"): {"concept_id": 1}})
+    assert not store.index_due()  # one change in sixty is not worth a rebuild
     assert store.count(IMAGES, where=Filter(must=(Match("folders", ("/b",)),))) == 30
+    assert len(store.search(IMAGES, unit(1, 0, 1, 0), limit=5)) == 5
     store.close()
