@@ -144,7 +144,7 @@ def decode_image(data: bytes, min_side: int) -> DecodedImage:
             image.load()
             if metadata.get("orientation", 1) != 1:
                 image = ImageOps.exif_transpose(image)  # before any conversion, which may drop the EXIF
-            image = _to_rgb(image)
+            image = to_rgb(image)
         except BadImage:
             raise
         except Image.DecompressionBombError as exc:
@@ -176,7 +176,7 @@ def _decode_reason(exc: Exception) -> str:
     return f"corrupt image data ({text})"
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def to_rgb(image: Image.Image) -> Image.Image:
     mode = image.mode
     if mode == "RGB":
         return image

@@ -1,0 +1,83 @@
+"""Benchmark: concept modeling (`indexer.concepts.fit_concepts`) on noisy synthetic embeddings.
+
+    .venv/bin/python bench/concepts.py [--sizes 10000,50000,100000]
+
+Data: 512-d clustered embeddings, 50 concepts of uneven size, 10 % background images that belong to no concept
+(indexer.demo.synthetic). Every configuration runs in a fresh process, which fits twice: "cold" is the first fit
+(numba compiles UMAP's kernels, or loads them from its cache in ~/.cache/pixcept/numba), "warm" the second.
+Seeded fits are reproducible and run UMAP single-threaded; unseeded ones use both cores.
+Reported: wall time, peak RSS, ARI against the truth on the concept members, outlier share and outlier recall.
+Goals on 2 cores at 50k: warm <= 20 s, cold <= 45 s, ARI >= 0.99; peak RSS at 100k <= 1 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def child(n: int, seeded: bool) -> dict:
+    started = time.perf_counter()
+    from sklearn.metrics import adjusted_rand_score
+
+    from indexer.concepts import ConceptSettings, fit_concepts
+    from indexer.demo.synthetic import clustered_embeddings
+
+    vectors, truth = clustered_embeddings(n, concepts=50, background=0.1, seed=0)
+    settings = ConceptSettings(seed=7 if seeded else None)
+    result = {"points": n, "seeded": seeded, "imports_s": time.perf_counter() - started}
+    for run in ("cold", "warm"):
+        t = time.perf_counter()
+        concepts = fit_concepts(vectors, settings)
+        result[f"{run}_s"] = time.perf_counter() - t
+    members, background = truth >= 0, truth < 0
+    result["ari"] = adjusted_rand_score(truth[members], concepts.labels[members])
+    result["concepts"] = concepts.count
+    result["outlier_share"] = concepts.outlier_share
+    result["outlier_recall"] = float((concepts.labels[background] < 0).mean())
+    result["rss_mb"] = peak_rss_mb()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,50000,100000")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(int(args.child[0]), args.child[1] == "seeded")))
+        return
+    rows = []
+    for n in [int(s) for s in args.sizes.split(",")]:
+        for seeded in (False, True):
+            out = subprocess.run([sys.executable, __file__, "--child", str(n), "seeded" if seeded else "unseeded"],
+                                 capture_output=True, text=True)
+            if out.returncode:
+                raise SystemExit(out.stderr[-3000:])
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    header = f"{'points':>8} {'seeded':>7} {'cold s':>7} {'warm s':>7} {'peak MB':>8} {'ARI':>6} {'concepts':>8} " \
+             f"{'outliers':>8} {'outlier recall':>14}"
+    print(header)
+    for r in rows:
+        print(f"{r['points']:>8,} {str(r['seeded']):>7} {r['cold_s']:>7.1f} {r['warm_s']:>7.1f} {r['rss_mb']:>8.0f} "
+              f"{r['ari']:>6.3f} {r['concepts']:>8} {r['outlier_share']:>8.3f} {r['outlier_recall']:>14.3f}")
+    print("cold = first fit in a fresh process (after imports), warm = second fit; ARI on the concept members.")
+
+
+if __name__ == "__main__":
+    main()

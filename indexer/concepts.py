@@ -1,0 +1,299 @@
+"""Concept modeling on arrays: image vectors in, concepts out (topic modeling generalised to images).
+
+1. Reduce: optional PCA (to ~50-d, for speed), then UMAP to a few cosine dimensions.
+2. Cluster: HDBSCAN; its outliers are concept -1. UMAP tends to pull background images into clusters, so clusters no
+   more coherent than the library as a whole, and members far from their concept in the original space (below the
+   concept's similarity threshold), are made outliers as well.
+3. Describe: each concept's embedding (normalised mean of its members), a parent in HDBSCAN's condensed tree, diverse
+   exemplars (MMR), distinctive vocabulary labels, and a similarity threshold for assigning new images.
+
+No data directory is involved: the job that runs this over a library calls `fit_concepts` and writes the results.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import UsageError
+
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "pixcept", "numba"))
+
+
+def default_min_concept_size(n: int) -> int:
+    """Grows with the library: half the square root of N (12 at 576 images, 50 at 10k, 500 at 1M), at least 5.
+
+    A fixed size gives thousands of tiny concepts on large libraries and none on small ones. A concept smaller than
+    this cannot be found: it becomes part of a larger one, or outliers.
+    """
+    return int(max(5, min(1000, round(math.sqrt(max(n, 1)) / 2))))
+
+
+@dataclass
+class ConceptSettings:
+    min_concept_size: int | None = None  # None: default_min_concept_size(N)
+    min_samples: int | None = None  # HDBSCAN's; None: min(min_concept_size, 10)
+    n_neighbors: int = 15
+    n_components: int = 5
+    pca_components: int | None = 50  # None: UMAP on the full vectors
+    seed: int | None = None  # a seed makes UMAP reproducible, and single-threaded (slower)
+    outlier_mads: float = 4.0  # members this many MADs below their concept's median similarity become outliers
+    min_coherence: float = 0.5  # see _dissolve_incoherent
+    n_exemplars: int = 9
+    diversity: float = 0.3
+
+
+@dataclass
+class Concepts:
+    """The result of a fit. Concept k is row k of every per-concept array; image labels are concept ids or -1."""
+
+    labels: np.ndarray  # (N,) int
+    embeddings: np.ndarray  # (K, dim) float32, normalised
+    thresholds: np.ndarray  # (K,) lowest similarity to the embedding that still belongs to the concept
+    exemplars: list[list[int]]  # per concept, indices into the fitted vectors, most typical first
+    parents: np.ndarray  # (K,) id of the concept's group in `hierarchy`, -1 at the top
+    hierarchy: list[dict]  # condensed-tree groups: {"id", "parent", "size", "concepts"}, broad to fine
+    min_concept_size: int
+    settings: ConceptSettings = field(default_factory=ConceptSettings)
+
+    @property
+    def count(self) -> int:
+        return len(self.embeddings)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.bincount(self.labels[self.labels >= 0], minlength=self.count)
+
+    @property
+    def outliers(self) -> int:
+        return int((self.labels < 0).sum())
+
+    @property
+    def outlier_share(self) -> float:
+        return self.outliers / max(1, len(self.labels))
+
+
+# -- fitting ------------------------------------------------------------------------------------------------------------
+
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def reduce(vectors: np.ndarray, settings: ConceptSettings) -> np.ndarray:
+    """Vectors -> a few UMAP dimensions (cosine), after PCA when that helps."""
+    import umap
+
+    data = vectors
+    if settings.pca_components and vectors.shape[1] > settings.pca_components and len(vectors) > settings.pca_components:
+        from sklearn.decomposition import PCA
+
+        data = PCA(settings.pca_components, random_state=settings.seed or 0).fit_transform(vectors)
+        data = _normalised(data)  # cosine after PCA, as before it
+    n_neighbors = min(settings.n_neighbors, len(vectors) - 1)
+    reducer = umap.UMAP(n_neighbors=n_neighbors, n_components=settings.n_components, metric="cosine", min_dist=0.0,
+                        random_state=settings.seed, n_jobs=1 if settings.seed is not None else -1,
+                        low_memory=True, init="spectral" if len(vectors) > settings.n_components + 2 else "random")
+    return reducer.fit_transform(data)
+
+
+def fit_concepts(vectors: np.ndarray, settings: ConceptSettings | None = None, reducer=None,
+                 clusterer=None) -> Concepts:
+    """Find concepts among N image vectors (N, dim). Works for any N >= 2; tiny inputs give no concepts.
+
+    `reducer` (with fit_transform) and `clusterer` (with fit_predict) replace pixcept's UMAP and HDBSCAN; a clusterer
+    without HDBSCAN's condensed tree gives no hierarchy.
+    """
+    settings = settings or ConceptSettings()
+    vectors = _normalised(vectors)
+    n = len(vectors)
+    if vectors.ndim != 2 or n < 2:
+        raise UsageError("Concept modeling needs at least two image vectors.")
+    min_size = settings.min_concept_size or default_min_concept_size(n)
+    if n < max(min_size * 2, settings.n_components + 3):
+        labels, clusterer = np.full(n, -1), None  # too few images for two concepts: all outliers
+    else:
+        reduced = reducer.fit_transform(vectors) if reducer is not None else reduce(vectors, settings)
+        if clusterer is None:
+            import hdbscan
+
+            clusterer = hdbscan.HDBSCAN(min_cluster_size=min_size, min_samples=settings.min_samples or
+                                        min(min_size, 10), cluster_selection_method="eom")
+        labels = np.asarray(clusterer.fit_predict(reduced))
+    labels = _dissolve_incoherent(vectors, labels, settings.min_coherence)
+    embeddings, thresholds = _describe(vectors, labels, settings.outlier_mads)
+    labels = _drop_far_members(vectors, labels, embeddings, thresholds)
+    labels, embeddings, thresholds, kept = _drop_small(vectors, labels, min_size, settings.outlier_mads)
+    parents, hierarchy = _hierarchy(clusterer, kept)
+    exemplars = [mmr(vectors, np.flatnonzero(labels == k), embeddings[k], settings.n_exemplars, settings.diversity)
+                 for k in range(len(embeddings))]
+    return Concepts(labels, embeddings, thresholds, exemplars, parents, hierarchy, min_size, settings)
+
+
+def _describe(vectors: np.ndarray, labels: np.ndarray, mads: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per concept: normalised mean of the members, and a robust lower bound of their similarity to it."""
+    count = labels.max() + 1 if len(labels) else 0
+    embeddings = np.zeros((count, vectors.shape[1]), np.float32)
+    thresholds = np.zeros(count, np.float32)
+    for k in range(count):
+        members = vectors[labels == k]
+        if not len(members):
+            continue
+        embeddings[k] = _normalised(members.mean(axis=0, keepdims=True))[0]
+        similarity = members @ embeddings[k]
+        median = np.median(similarity)
+        spread = max(float(np.median(np.abs(similarity - median))) * 1.4826, 0.01)
+        thresholds[k] = median - mads * spread
+    return embeddings, thresholds
+
+
+def _dissolve_incoherent(vectors: np.ndarray, labels: np.ndarray, min_coherence: float) -> np.ndarray:
+    """UMAP gathers background images into clusters of their own. Such a cluster's members agree no more than the
+    library as a whole does, so a concept whose coherence (length of its members' mean vector) rises less than
+    `min_coherence` of the way from the library's to the typical concept's becomes outliers."""
+    ids = [k for k in range(int(labels.max()) + 1) if (labels == k).any()] if len(labels) else []
+    if len(ids) < 2:
+        return labels
+    coherence = {k: float(np.linalg.norm(vectors[labels == k].mean(axis=0))) for k in ids}
+    library = float(np.linalg.norm(vectors.mean(axis=0)))
+    typical = float(np.median(list(coherence.values())))
+    floor = library + min_coherence * (typical - library)
+    labels = labels.copy()
+    for k, value in coherence.items():
+        if value < floor:
+            labels[labels == k] = -1
+    return labels
+
+
+def _drop_far_members(vectors, labels, embeddings, thresholds) -> np.ndarray:
+    members = np.flatnonzero(labels >= 0)
+    similarity = np.einsum("nd,nd->n", vectors[members], embeddings[labels[members]])
+    labels = labels.copy()
+    labels[members[similarity < thresholds[labels[members]]]] = -1
+    return labels
+
+
+def _drop_small(vectors, labels, min_size, mads):
+    """Concepts that lost members to the outlier check and fell below the minimum size dissolve into outliers;
+    the rest are renumbered 0..K-1 by size. Returns the new labels, embeddings, thresholds and kept old ids."""
+    sizes = np.bincount(labels[labels >= 0], minlength=int(labels.max()) + 1) if (labels >= 0).any() else \
+        np.zeros(0, int)
+    kept = [k for k in np.argsort(-sizes, kind="stable") if sizes[k] >= min_size]
+    mapping = np.full(len(sizes) + 1, -1)
+    for new, old in enumerate(kept):
+        mapping[old] = new
+    labels = np.where(labels >= 0, mapping[np.maximum(labels, 0)], -1)
+    embeddings, thresholds = _describe(vectors, labels, mads)
+    return labels, embeddings, thresholds, kept
+
+
+def _hierarchy(clusterer, kept: list[int]) -> tuple[np.ndarray, list[dict]]:
+    """Groups of concepts from HDBSCAN's condensed tree: every tree cluster above two or more concepts."""
+    if not hasattr(clusterer, "condensed_tree_") or not kept:
+        return np.full(len(kept), -1), []
+    tree = clusterer.condensed_tree_.to_numpy()
+    selected = sorted(clusterer.condensed_tree_._select_clusters())
+    node_of = {new: selected[old] for new, old in enumerate(kept)}
+    clusters = tree[tree["child_size"] > 1]
+    parent_of = dict(zip(clusters["child"].tolist(), clusters["parent"].tolist()))
+    below: dict[int, set[int]] = {}
+    for concept, node in node_of.items():
+        while node in parent_of:
+            node = parent_of[node]
+            below.setdefault(node, set()).add(concept)
+    groups = sorted((node for node, concepts in below.items() if len(concepts) >= 2), key=lambda n: -len(below[n]))
+    group_ids = {node: i for i, node in enumerate(groups)}
+
+    def nearest_group(node):
+        while node in parent_of:
+            node = parent_of[node]
+            if node in group_ids:
+                return group_ids[node]
+        return -1
+
+    sizes: dict[int, int] = {}
+    for parent, size in zip(tree["parent"].tolist(), tree["child_size"].tolist()):
+        sizes[parent] = sizes.get(parent, 0) + int(size)
+    hierarchy = [{"id": group_ids[node], "parent": nearest_group(node), "size": sizes.get(node, 0),
+                  "concepts": sorted(below[node])} for node in groups]
+    parents = np.array([nearest_group(node_of[k]) for k in range(len(kept))])
+    return parents, hierarchy
+
+
+# -- describing ---------------------------------------------------------------------------------------------------------
+
+def mmr(vectors: np.ndarray, members: np.ndarray, embedding: np.ndarray, k: int, diversity: float) -> list[int]:
+    """Maximal marginal relevance: the member closest to the embedding first, then ones both typical and unlike
+    those already chosen. Returns indices into `vectors`."""
+    if not len(members):
+        return []
+    candidates = vectors[members]
+    relevance = candidates @ embedding
+    chosen = [int(np.argmax(relevance))]
+    closest_chosen = candidates @ candidates[chosen[0]]
+    while len(chosen) < min(k, len(members)):
+        score = (1 - diversity) * relevance - diversity * closest_chosen
+        score[chosen] = -np.inf
+        pick = int(np.argmax(score))
+        chosen.append(pick)
+        closest_chosen = np.maximum(closest_chosen, candidates @ candidates[pick])
+    return [int(members[i]) for i in chosen]
+
+
+def distinctive_words(embeddings: np.ndarray, word_vectors: np.ndarray, words: list[str], top_n: int = 10
+                      ) -> list[list[tuple[str, float]]]:
+    """Per row of `embeddings`, the words most distinctive of it: similarity to this row minus the word's mean
+    similarity over all rows, so words close to everything ("photo", "image") do not top every list."""
+    if not len(embeddings) or not len(words):
+        return [[] for _ in range(len(embeddings))]
+    similarity = embeddings @ np.asarray(word_vectors, np.float32).T
+    scores = similarity - similarity.mean(axis=0, keepdims=True) if len(embeddings) > 1 else similarity
+    top = np.argsort(-scores, axis=1)[:, :top_n]
+    return [[(words[j], float(scores[i, j])) for j in row] for i, row in enumerate(top)]
+
+
+def image_tags(vectors: np.ndarray, word_vectors: np.ndarray, words: list[str], top_n: int = 5,
+               chunk: int = 8192) -> list[list[tuple[str, float]]]:
+    """Suggested tags per image: its most distinctive words against the library's mean similarity to each word,
+    computed as batched matrix products (chunks bound the memory at N x vocabulary)."""
+    word_vectors = np.asarray(word_vectors, np.float32)
+    mean = np.zeros(len(words), np.float32)
+    for start in range(0, len(vectors), chunk):
+        mean += (vectors[start:start + chunk] @ word_vectors.T).sum(axis=0)
+    mean /= max(1, len(vectors))
+    tags = []
+    for start in range(0, len(vectors), chunk):
+        scores = vectors[start:start + chunk] @ word_vectors.T - mean
+        top = np.argsort(-scores, axis=1)[:, :top_n]
+        tags.extend([[(words[j], float(scores[i, j])) for j in row] for i, row in enumerate(top)])
+    return tags
+
+
+def assign(vectors: np.ndarray, embeddings: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Concept of new vectors: the nearest concept embedding, or -1 below that concept's threshold. (UMAP's own
+    transform is slower and holds the GIL for seconds; this is one matrix product.)"""
+    vectors = _normalised(vectors)
+    if not len(embeddings):
+        return np.full(len(vectors), -1)
+    similarity = vectors @ embeddings.T
+    best = similarity.argmax(axis=1)
+    return np.where(similarity[np.arange(len(vectors)), best] >= thresholds[best], best, -1)
+
+
+def montage(images: list, size: int = 768, columns: int | None = None, background=(245, 245, 245)):
+    """A grid of the images, each letterboxed into its square tile (aspect ratio kept, nothing cropped)."""
+    from PIL import Image, ImageOps
+
+    columns = columns or max(1, math.ceil(math.sqrt(len(images))))
+    rows = max(1, math.ceil(len(images) / columns))
+    tile = size // columns
+    sheet = Image.new("RGB", (tile * columns, tile * rows), background)
+    for i, image in enumerate(images):
+        fitted = ImageOps.contain(image.convert("RGB"), (tile - 4, tile - 4))
+        x = (i % columns) * tile + (tile - fitted.width) // 2
+        y = (i // columns) * tile + (tile - fitted.height) // 2
+        sheet.paste(fitted, (x, y))
+    return sheet

@@ -1,0 +1,182 @@
+"""Concept modeling: the algorithm on noisy synthetic embeddings, the Concept-compatible API, and meaning on the
+demo world. UMAP's first fit in a process pays ~10 s of JIT, so the fits live in module-scoped fixtures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.metrics import adjusted_rand_score
+
+from helpers import make_image
+from indexer import concept_model as concept_model_module
+from indexer.concept_model import ConceptModel
+from indexer.concepts import (ConceptSettings, assign, default_min_concept_size, distinctive_words, fit_concepts,
+                              mmr, montage)
+from indexer.demo import demo_model_spec, demo_vocabulary
+from indexer.demo.synthetic import clustered_embeddings
+from indexer.demo.world import COLOURS, grid_scenes, render
+from indexer.errors import UsageError
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    vectors, truth = clustered_embeddings(3000, concepts=20, background=0.1, seed=1)
+    concepts = fit_concepts(vectors, ConceptSettings(seed=42))
+    return vectors, truth, concepts
+
+
+def test_noisy_clusters_are_found_and_background_is_reported(synthetic):
+    vectors, truth, concepts = synthetic
+    members = truth >= 0
+    ari = adjusted_rand_score(truth[members], concepts.labels[members])
+    flagged, background = concepts.labels < 0, truth < 0
+    precision = (flagged & background).sum() / max(1, flagged.sum())
+    recall = (flagged & background).sum() / background.sum()
+    print(f"ARI {ari:.3f}, outlier precision {precision:.3f} recall {recall:.3f}, {concepts.count} concepts, "
+          f"outlier share {concepts.outlier_share:.3f}")
+    assert ari >= 0.95
+    assert recall >= 0.9 and precision >= 0.9  # background is not silently absorbed
+    assert concepts.count == 20
+    assert concepts.outliers == int(flagged.sum())
+    assert list(concepts.sizes) == sorted(concepts.sizes, reverse=True)
+    np.testing.assert_allclose(np.linalg.norm(concepts.embeddings, axis=1), 1, atol=1e-5)
+
+
+def test_same_seed_same_concepts(synthetic):
+    vectors, _, concepts = synthetic
+    again = fit_concepts(vectors, ConceptSettings(seed=42))
+    assert np.array_equal(again.labels, concepts.labels)
+
+
+def test_new_vectors_are_assigned_to_the_nearest_concept_or_none(synthetic):
+    vectors, truth, concepts = synthetic
+    fresh, fresh_truth = clustered_embeddings(600, concepts=20, background=0.1, seed=1)  # same centres, new draws
+    assigned = assign(fresh, concepts.embeddings, concepts.thresholds)
+    members = fresh_truth >= 0
+    assert adjusted_rand_score(fresh_truth[members], assigned[members]) >= 0.95
+    assert (assigned[~members] == -1).mean() >= 0.9
+
+
+def test_exemplars_are_typical_first_then_diverse(synthetic):
+    vectors, _, concepts = synthetic
+    for k, exemplars in enumerate(concepts.exemplars):
+        members = np.flatnonzero(concepts.labels == k)
+        assert exemplars[0] == members[np.argmax(vectors[members] @ concepts.embeddings[k])]
+        assert len(set(exemplars)) == len(exemplars) == min(9, len(members))
+    k = 0
+    members = np.flatnonzero(concepts.labels == k)
+    plain = mmr(vectors, members, concepts.embeddings[k], 9, diversity=0.0)
+    diverse = mmr(vectors, members, concepts.embeddings[k], 9, diversity=0.7)
+    spread = lambda idx: -np.mean(vectors[idx] @ vectors[idx].T)  # noqa: E731
+    assert spread(diverse) > spread(plain)
+
+
+def test_hierarchy_groups_concepts(synthetic):
+    _, _, concepts = synthetic
+    assert concepts.hierarchy, "HDBSCAN's condensed tree gives groups of concepts"
+    ids = {g["id"] for g in concepts.hierarchy}
+    for group in concepts.hierarchy:
+        assert len(group["concepts"]) >= 2 and (group["parent"] == -1 or group["parent"] in ids)
+    assert all(p == -1 or p in ids for p in concepts.parents)
+
+
+def test_min_concept_size_grows_with_the_library():
+    sizes = [default_min_concept_size(n) for n in (10, 576, 10_000, 1_000_000)]
+    assert sizes == [5, 12, 50, 500]
+
+
+def test_distinctive_words_beat_hub_words():
+    rng = np.random.default_rng(0)
+    concepts = np.eye(3, 8, dtype=np.float32)
+    hub = np.full(8, 0.35, np.float32)  # close to everything
+    words = np.stack([concepts[0] * 0.5 + 0.1, concepts[1] * 0.5 + 0.1, concepts[2] * 0.5 + 0.1, hub])
+    words += rng.normal(scale=0.001, size=words.shape).astype(np.float32)
+    ranked = distinctive_words(concepts, words, ["zero", "one", "two", "photo"], top_n=2)
+    assert [r[0][0] for r in ranked] == ["zero", "one", "two"]
+
+
+def test_montage_letterboxes_without_cropping():
+    tall = Image.new("RGB", (100, 400), (255, 0, 0))
+    sheet = montage([tall, tall], size=400, columns=2)
+    assert sheet.size == (400, 200)
+    assert sheet.getpixel((100, 100)) == (255, 0, 0)  # the middle of the first tile
+    assert sheet.getpixel((5, 100)) != (255, 0, 0)  # bars beside it: the image was not stretched or cropped
+
+
+# -- the Concept-compatible API ---------------------------------------------------------------------------------------
+
+def test_api_on_precomputed_embeddings_never_loads_a_model(synthetic, monkeypatch, tmp_path):
+    vectors, truth, _ = synthetic
+    monkeypatch.setattr(concept_model_module.ConceptModel, "_embedder_or_load",
+                        lambda self: pytest.fail("the embedder was called"))
+    model = ConceptModel(min_concept_size=30, seed=42)
+    labels = model.fit_transform(image_embeddings=vectors)
+    assert len(labels) == 3000 and max(labels) == 19
+    frequency = model.frequency
+    assert frequency.index.name == "Cluster" and list(frequency.columns) == ["Count"]
+    assert -1 not in frequency.index and list(frequency.Count) == sorted(frequency.Count, reverse=True)
+    assert len(model.cluster_embeddings) == 20 and model.cluster_labels == labels
+    assert model.cluster_images[0][0] == model.concepts.exemplars[0][0]  # indices when there are no images
+    assert model.outliers["count"] == labels.count(-1)
+    assert model.transform(image_embeddings=vectors[:50]) == assign(vectors[:50], model.concepts.embeddings,
+                                                                    model.concepts.thresholds).tolist()
+    model.save(tmp_path / "saved")
+    loaded = ConceptModel.load(tmp_path / "saved")
+    assert loaded.cluster_labels == labels and loaded.hierarchy == model.hierarchy
+    assert loaded.transform(image_embeddings=vectors[:50]) == model.transform(image_embeddings=vectors[:50])
+
+
+def test_api_edge_cases(tiny_model_spec, tmp_path):
+    with pytest.raises(UsageError, match="fit"):
+        ConceptModel().transform(image_embeddings=np.ones((2, 4)))
+    # no outliers at all, clusters smaller than 8, more concepts asked for than exist
+    rng = np.random.default_rng(0)
+    blobs = np.repeat(np.eye(4, 64, dtype=np.float32), 10, axis=0) + rng.normal(scale=0.02, size=(40, 64))
+    model = ConceptModel(min_concept_size=3, embedding_model=tiny_model_spec, seed=0)
+    labels = model.fit_transform(image_embeddings=blobs, docs=["red apple", "green pear", "a blue car"])
+    assert labels.count(-1) == 0 and len(set(labels)) == 4
+    assert len(model.find_concepts("apple", top_n=50)) == 4
+    assert set(model.topics) == {0, 1, 2, 3} and all(model.topics.values())
+    with pytest.raises(UsageError, match="dimensions"):
+        ConceptModel(min_concept_size=3, embedding_model=tiny_model_spec).fit_transform(
+            image_embeddings=np.ones((20, 16)), docs=["red"])
+    modes = []
+    for i, (mode, fmt) in enumerate([("RGBA", "PNG"), ("P", "PNG"), ("CMYK", "TIFF"), ("L", "PNG"),
+                                      ("RGB", "JPEG"), ("LA", "PNG")]):
+        modes.append(make_image(tmp_path / f"m{i}.{fmt.lower()}", "red", fmt=fmt, mode=mode, seed=i))
+    sixteen = tmp_path / "deep.png"
+    Image.fromarray((np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 16)).save(sixteen)
+    pictures = [*modes, sixteen, Image.new("P", (40, 30)), Image.new("I;16", (30, 40))]
+    fitted = ConceptModel(min_concept_size=3, embedding_model=tiny_model_spec, seed=0)
+    assert len(fitted.fit_transform(pictures, docs=["red", "green"])) == len(pictures)
+    figure = fitted.visualize_concepts(top_n=50)
+    assert figure.axes
+
+
+@pytest.fixture(scope="module")
+def world_model():
+    scenes = grid_scenes(per_pair=10, seed=11)  # 480 pictures: 8 colours x 6 shapes x 10
+    images = [render(scene, 96) for scene in scenes]
+    model = ConceptModel(min_concept_size=20, embedding_model=demo_model_spec(), seed=3)
+    labels = model.fit_transform(images, docs=demo_vocabulary())
+    return model, np.array(labels), [scene.main for scene in scenes]
+
+
+def test_demo_world_concepts_follow_colour_and_are_named_by_it(world_model):
+    """The demo model sees colour most strongly (and shape too: orange and yellow circles may share a concept)."""
+    model, labels, things = world_model
+    colours = np.array([t.colour for t in things])
+    majority_members, named = 0, {}
+    for k in range(model.concepts.count):
+        values, counts = np.unique(colours[labels == k], return_counts=True)
+        majority, purity = values[counts.argmax()], counts.max() / counts.sum()
+        majority_members += counts.max()
+        top_word = model.labels_with_scores[k][0][0]
+        if purity >= 0.8:
+            assert top_word == majority, (k, dict(zip(values, counts)), model.topics[k])
+            named[majority] = top_word
+    assert majority_members / (labels >= 0).sum() >= 0.9  # overall colour purity
+    assert set(named) == set(COLOURS)  # every colour has a concept of its own, labelled with its name
+    found = model.find_concepts("blue", top_n=1)[0][0]
+    assert np.unique(colours[labels == found]).tolist() == ["blue"]
