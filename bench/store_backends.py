@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -26,8 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import peak_rss_mb  # noqa: E402  (also puts the project on sys.path)
 
 DIM = 512
 CLUSTERS = 200
@@ -130,14 +128,6 @@ def child_reopen(kind: str, folder: Path, data: Path) -> dict:
     rss = peak_rss_mb()
     store.close()
     return {"reopen_s": seconds, "rss_mb": rss}
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (VmHWM; ru_maxrss would carry the parent's peak over exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _uuid(i: int):

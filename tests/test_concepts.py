@@ -180,3 +180,26 @@ def test_demo_world_concepts_follow_colour_and_are_named_by_it(world_model):
     assert set(named) == set(COLOURS)  # every colour has a concept of its own, labelled with its name
     found = model.find_concepts("blue", top_n=1)[0][0]
     assert np.unique(colours[labels == found]).tolist() == ["blue"]
+
+
+def test_demo_world_tags_and_image_search_of_concepts(world_model):
+    model, labels, things = world_model
+    red = next(i for i, t in enumerate(things) if t.colour == "red" and labels[i] >= 0)
+    assert model.tags[red][0][0] == "red"  # the picture's most distinctive word
+    picture = render(grid_scenes(per_pair=1, seed=99)[0], 96)  # a red circle the model has not seen
+    best = model.find_concepts(picture, top_n=2)[0][0]
+    values, counts = np.unique([t.colour for t, label in zip(things, labels) if label == best], return_counts=True)
+    assert values[counts.argmax()] == "red"
+
+
+def test_ctfidf_labels(world_model):
+    model, labels, things = world_model
+    ctfidf = ConceptModel(min_concept_size=20, embedding_model=demo_model_spec(), seed=3, ctfidf=True)
+    ctfidf_labels = np.array(ctfidf.fit_transform(image_embeddings=model.image_embeddings, docs=demo_vocabulary()))
+    colours = np.array([t.colour for t in things])
+    named = 0
+    for k, words in ctfidf.labels_with_scores.items():
+        values, counts = np.unique(colours[ctfidf_labels == k], return_counts=True)
+        assert words and [s for _, s in words] == sorted((s for _, s in words), reverse=True)
+        named += counts.max() / counts.sum() >= 0.8 and words[0][0] == values[counts.argmax()]
+    assert named >= len(COLOURS) - 1
