@@ -51,7 +51,7 @@ def test_same_seed_same_concepts(synthetic):
 
 def test_new_vectors_are_assigned_to_the_nearest_concept_or_none(synthetic):
     vectors, truth, concepts = synthetic
-    fresh, fresh_truth = clustered_embeddings(600, concepts=20, background=0.1, seed=1)  # same centres, new draws
+    fresh, fresh_truth = clustered_embeddings(600, concepts=20, background=0.1, seed=1, draw_seed=2)
     assigned = assign(fresh, concepts.embeddings, concepts.thresholds)
     members = fresh_truth >= 0
     assert adjusted_rand_score(fresh_truth[members], assigned[members]) >= 0.95
@@ -184,12 +184,17 @@ def test_demo_world_concepts_follow_colour_and_are_named_by_it(world_model):
 
 def test_demo_world_tags_and_image_search_of_concepts(world_model):
     model, labels, things = world_model
-    red = next(i for i, t in enumerate(things) if t.colour == "red" and labels[i] >= 0)
-    assert model.tags[red][0][0] == "red"  # the picture's most distinctive word
+    reds = [i for i, t in enumerate(things) if t.colour == "red"]
+    tagged = [i for i in reds if "red" in [word for word, _ in model.tags[i][:3]]]
+    assert len(tagged) >= 0.9 * len(reds)  # among each picture's most distinctive words
     picture = render(grid_scenes(per_pair=1, seed=99)[0], 96)  # a red circle the model has not seen
-    best = model.find_concepts(picture, top_n=2)[0][0]
-    values, counts = np.unique([t.colour for t, label in zip(things, labels) if label == best], return_counts=True)
-    assert values[counts.argmax()] == "red"
+    found = [k for k, _ in model.find_concepts(picture, top_n=2)]
+    assert model.transform([picture]) in ([found[0]], [-1])  # the nearest concept, unless none is near enough
+    majorities = []
+    for k in found:
+        values, counts = np.unique([t.colour for t, label in zip(things, labels) if label == k], return_counts=True)
+        majorities.append(values[counts.argmax()])
+    assert "red" in majorities  # a red concept, or a concept of circles of a neighbouring colour, and then red
 
 
 def test_ctfidf_labels(world_model):
