@@ -38,6 +38,11 @@ class ConceptSettings:
     min_samples: int | None = None  # HDBSCAN's; None: min(min_concept_size, 10)
     n_neighbors: int = 15
     n_components: int = 5
+    # Measured at 50k (bench/concepts.py): PCA initialisation and 100 epochs cut UMAP from 24 s to 9 s with the same
+    # clusters (ARI 1.0) as spectral initialisation and UMAP's default 200 epochs. On a few thousand images they
+    # cost quality (outlier precision 0.97 -> 0.89 at 3k) while saving little, so small inputs keep the defaults.
+    n_epochs: int | None = None  # None: 200 up to 10k images, 100 above
+    init: str | None = None  # None: "spectral" up to 10k images, "pca" above
     pca_components: int | None = 50  # None: UMAP on the full vectors
     seed: int | None = None  # a seed makes UMAP reproducible, and single-threaded (slower)
     outlier_mads: float = 4.0  # members this many MADs below their concept's median similarity become outliers
@@ -94,9 +99,14 @@ def reduce(vectors: np.ndarray, settings: ConceptSettings) -> np.ndarray:
         data = PCA(settings.pca_components, random_state=settings.seed or 0).fit_transform(vectors)
         data = _normalised(data)  # cosine after PCA, as before it
     n_neighbors = min(settings.n_neighbors, len(vectors) - 1)
+    large = len(vectors) > 10_000
+    epochs = settings.n_epochs or (100 if large else 200)
+    init = settings.init or ("pca" if large else "spectral")
+    if len(vectors) <= settings.n_components + 2:
+        init = "random"  # spectral and PCA initialisation need more points than dimensions
     reducer = umap.UMAP(n_neighbors=n_neighbors, n_components=settings.n_components, metric="cosine", min_dist=0.0,
-                        random_state=settings.seed, n_jobs=1 if settings.seed is not None else -1,
-                        low_memory=True, init="spectral" if len(vectors) > settings.n_components + 2 else "random")
+                        n_epochs=epochs, init=init, random_state=settings.seed,
+                        n_jobs=1 if settings.seed is not None else -1, low_memory=True)
     return reducer.fit_transform(data)
 
 

@@ -1,9 +1,9 @@
 """The one place that knows Qdrant: collections, payload schema, queries.
 
 Callers see `Store` and plain data (`Point`, `Hit`, `Filter`). Backends behind it:
-- "local": qdrant-client local mode in `<data dir>/qdrant` (embedded, one process);
+- "edge": Qdrant Edge, Qdrant's engine in-process, in `<data dir>/edge` (the embedded default, one process);
+- "local": qdrant-client local mode in `<data dir>/qdrant` (embedded, one process; pure Python, brute force);
 - "server": a Qdrant server or cluster at QDRANT_URL (shards, replicas, quantization honoured there).
-A further embedded backend implements the same methods without callers changing.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 IMAGES = "images"
 VOCABULARY = "vocabulary"
 
-# Payload fields that search filters on, with their Qdrant index types. Only a server builds these indexes.
+# Payload fields that search filters on, with their Qdrant index types (built by a server and by Edge; local mode
+# has none).
 PAYLOAD_INDEXES = {
     IMAGES: {
         "sha256": "keyword",

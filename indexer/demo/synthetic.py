@@ -17,11 +17,11 @@ def clustered_embeddings(n: int, concepts: int = 20, dim: int = 512, background:
     fresh images of the same concepts can be made.
     """
     rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(concepts, dim))
+    centres = rng.normal(size=(concepts, dim)).astype(np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    directions = rng.normal(size=(concepts, 16, dim))
+    directions = rng.normal(size=(concepts, 16, dim)).astype(np.float32)
     directions /= np.linalg.norm(directions, axis=2, keepdims=True)
-    scales = spread * 0.8 ** np.arange(16)
+    scales = (spread * 0.8 ** np.arange(16)).astype(np.float32)
     weights = 1.0 / np.arange(1, concepts + 1) ** 0.7  # uneven: the largest concept ~8x the smallest at 20
     weights /= weights.sum()
     members = n - int(round(n * background))
@@ -30,10 +30,10 @@ def clustered_embeddings(n: int, concepts: int = 20, dim: int = 512, background:
     draw = np.random.default_rng(seed if draw_seed is None else draw_seed)
     parts, truth = [], []
     for k, size in enumerate(sizes):
-        offsets = (draw.normal(size=(size, 16)) * scales) @ directions[k]
-        parts.append(centres[k] + offsets + draw.normal(scale=0.01, size=(size, dim)))
+        offsets = (draw.normal(size=(size, 16)).astype(np.float32) * scales) @ directions[k]
+        parts.append(centres[k] + offsets + draw.normal(scale=0.01, size=(size, dim)).astype(np.float32))
         truth.append(np.full(size, k))
-    parts.append(draw.normal(size=(n - members, dim)))
+    parts.append(draw.normal(size=(n - members, dim)).astype(np.float32))
     truth.append(np.full(n - members, -1))
     vectors = np.concatenate(parts).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
