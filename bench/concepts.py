@@ -6,7 +6,8 @@ Data: 512-d clustered embeddings, 50 concepts of uneven size, 10 % background im
 (indexer.demo.synthetic). Every configuration runs in a fresh process, which fits twice: "cold" is the first fit
 (numba compiles UMAP's kernels, or loads them from its cache in ~/.cache/pixcept/numba), "warm" the second.
 Seeded fits are reproducible and run UMAP single-threaded; unseeded ones use both cores.
-Reported: wall time, peak RSS during the fits (the input vectors included), ARI against the truth on the concept
+Reported: wall time, peak RSS of the fitting process (the input vectors, loaded from disk, included), ARI against
+the truth on the concept
 members, outlier share and outlier recall, and how well each kind of concept embedding assigns new images.
 Goals on 2 cores at 50k: warm <= 20 s, cold <= 45 s, ARI >= 0.99; peak RSS at 100k <= 1 GB.
 """
@@ -17,32 +18,25 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from common import peak_rss_mb  # noqa: E402  (also puts the project on sys.path)
 
 
-def reset_peak_rss() -> None:
-    """Start VmHWM afresh (Linux: writing 5 to clear_refs), so data generation does not count."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
-def child(n: int, seeded: bool) -> dict:
+def child(data: Path, seeded: bool) -> dict:
+    """Fit twice on the vectors saved in `data`; the process's peak RSS is then the fit's plus the input's."""
     started = time.perf_counter()
-    from sklearn.metrics import adjusted_rand_score
-
     import numpy as np
+    from sklearn.metrics import adjusted_rand_score
 
     from indexer.concepts import ConceptSettings, assign, fit_concepts
     from indexer.demo.synthetic import clustered_embeddings
 
-    vectors, truth = clustered_embeddings(n, concepts=50, background=0.1, seed=0)
+    vectors, truth = np.load(data / "vectors.npy"), np.load(data / "truth.npy")
+    n = len(vectors)
     settings = ConceptSettings(seed=7 if seeded else None)
-    reset_peak_rss()  # from here on the peak is the fit's (with the input vectors, float32, resident)
     result = {"points": n, "seeded": seeded, "imports_s": time.perf_counter() - started}
     for run in ("cold", "warm"):
         t = time.perf_counter()
@@ -71,17 +65,27 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(int(args.child[0]), args.child[1] == "seeded")))
+        print(json.dumps(child(Path(args.child[0]), args.child[1] == "seeded")))
         return
+    import numpy as np
+
+    from indexer.demo.synthetic import clustered_embeddings
+
     rows = []
-    for n in [int(s) for s in args.sizes.split(",")]:
-        for seeded in (False, True):
-            out = subprocess.run([sys.executable, __file__, "--child", str(n), "seeded" if seeded else "unseeded"],
-                                 capture_output=True, text=True)
-            if out.returncode:
-                raise SystemExit(out.stderr[-3000:])
-            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(prefix="pixcept-concept-bench-") as work:
+        for n in [int(s) for s in args.sizes.split(",")]:
+            data = Path(work) / str(n)
+            data.mkdir()
+            vectors, truth = clustered_embeddings(n, concepts=50, background=0.1, seed=0)
+            np.save(data / "vectors.npy", vectors)
+            np.save(data / "truth.npy", truth)
+            for seeded in (False, True):
+                out = subprocess.run([sys.executable, __file__, "--child", str(data),
+                                      "seeded" if seeded else "unseeded"], capture_output=True, text=True)
+                if out.returncode:
+                    raise SystemExit(out.stderr[-3000:])
+                rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     header = f"{'points':>8} {'seeded':>7} {'cold s':>7} {'warm s':>7} {'peak MB':>8} {'ARI':>6} {'concepts':>8} " \
              f"{'outliers':>8} {'outlier recall':>14}"
     print(header)

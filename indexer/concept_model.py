@@ -66,8 +66,9 @@ class ConceptModel:
         if images is not None and len(images) != len(vectors):
             raise UsageError(f"{len(images)} images but {len(vectors)} embeddings.")
         self._images = list(images) if images is not None else []
-        self.image_names = list(image_names) if image_names is not None else \
-            [str(i) if not isinstance(i, Image.Image) else f"image {n}" for n, i in enumerate(self._images)] or None
+        if image_names is None and self._images:  # paths name themselves; in-memory images get their position
+            image_names = [f"image {n}" if isinstance(i, Image.Image) else str(i) for n, i in enumerate(self._images)]
+        self.image_names = list(image_names) if image_names is not None else None
         self.image_embeddings = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         settings = ConceptSettings(min_concept_size=self.min_concept_size, diversity=self.diversity, seed=self.seed)
         self.concepts = fit_concepts(self.image_embeddings, settings, reducer=self.umap_model,
