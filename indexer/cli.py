@@ -13,6 +13,7 @@ import click
 from .config import CollectionOptions, Settings, default_data_dir
 from .errors import PixceptError
 from .library import Library
+from .progress import Progress
 
 log = logging.getLogger("indexer")
 
@@ -81,7 +82,7 @@ def _open(params: dict, command: str) -> Library:
     return Library.open(_settings(params), command=command)
 
 
-class _Bar:
+class _Bar(Progress):
     """tqdm progress for the terminal (silent when stderr is not a terminal)."""
 
     def __init__(self, unit: str):
@@ -200,18 +201,10 @@ def _add_vocabulary(params: dict, entries: list[str], source: str, version: str,
     from .vocab import add_entries
 
     bar = _Bar("word")
-
-    def progress(done: int, total: int) -> None:
-        if bar.bar is None:
-            bar.start(total)
-        else:
-            bar.bar.n = done
-            bar.bar.refresh()
-
     with _open(params, command) as library:
         _say_loading(library)
         try:
-            summary = add_entries(library, entries, source, version, progress=progress)
+            summary = add_entries(library, entries, source, version, progress=bar)
         finally:
             bar.close()
     click.echo(f"{summary.added} words added, {summary.present} already present ({source} vocabulary {version}).")

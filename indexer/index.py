@@ -26,6 +26,7 @@ from .errors import UsageError
 from .files import (BadImage, FoundFile, Skipped, content_hash, decode_image, read_file, thumbnail_path, walk_images,
                     write_thumbnail)
 from .library import Library
+from .progress import Progress
 from .store import IMAGES, Point, files_payload, point_id
 
 log = logging.getLogger(__name__)
@@ -54,19 +55,6 @@ class IndexSummary:
         if self.removed:
             parts.append(f"{self.removed} removed")
         return ", ".join(parts) + f" in {self.seconds:.1f} s"
-
-
-class Progress:
-    """Where a run reports how far it is; the CLI and the server subclass it. Does nothing by default."""
-
-    def start(self, total: int, done: int) -> None:
-        pass
-
-    def advance(self, n: int) -> None:
-        pass
-
-    def note(self, text: str) -> None:
-        """A stage worth telling the person about."""
 
 
 @dataclass

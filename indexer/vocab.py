@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
 from .embed import Embedder
 from .errors import UsageError
 from .library import Library
+from .progress import Progress
 from .store import VOCABULARY, Point, point_id
 
 TEMPLATES = (
@@ -93,22 +94,22 @@ def embed_entries(embedder: Embedder, entries: list[str]) -> np.ndarray:
 
 
 def add_entries(library: Library, entries: list[str], source: str, version: str, chunk: int = 256,
-                progress: Callable[[int, int], None] | None = None) -> VocabSummary:
+                progress: Progress | None = None) -> VocabSummary:
     """Embed and store the entries not yet in the vocabulary (incremental: present ones cost nothing)."""
     embedder = library.prepare_for_indexing()
     present: set[str] = set()
     if library.manifest.get("templates") == TEMPLATES_VERSION:  # other templates: every entry is embedded anew
         present = {p.id for p in library.store.scroll(VOCABULARY, fields=False)}
     missing = [e for e in entries if entry_id(e) not in present]
-    report = progress or (lambda done, total: None)
-    report(0, len(missing))
+    progress = progress or Progress()
+    progress.start(total=len(missing), done=0)
     for start in range(0, len(missing), chunk):
         batch = missing[start:start + chunk]
         vectors = embed_entries(embedder, batch)
         library.store.upsert(VOCABULARY, [
             Point(entry_id(e), {"word": e, "source": source, "vocab_version": version, "templates": TEMPLATES_VERSION},
                   v) for e, v in zip(batch, vectors)])
-        report(start + len(batch), len(missing))
+        progress.advance(len(batch))
     if library.store.index_due():
         library.store.build_index()
     vocabularies = dict(library.manifest.get("vocabularies") or {})
