@@ -179,10 +179,10 @@ def _dissolve_incoherent(vectors: np.ndarray, labels: np.ndarray, min_coherence:
 
 
 def _drop_far_members(vectors, labels, embeddings, thresholds) -> np.ndarray:
-    members = np.flatnonzero(labels >= 0)
-    similarity = np.einsum("nd,nd->n", vectors[members], embeddings[labels[members]])
     labels = labels.copy()
-    labels[members[similarity < thresholds[labels[members]]]] = -1
+    for k in range(len(embeddings)):  # concept by concept: gathering all members at once doubled the peak memory
+        members = np.flatnonzero(labels == k)
+        labels[members[vectors[members] @ embeddings[k] < thresholds[k]]] = -1
     return labels
 
 
