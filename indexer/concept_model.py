@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from .concepts import ConceptSettings, Concepts, assign, distinctive_words, fit_concepts, image_tags, montage
+from .embed import normalise_rows
 from .errors import UsageError
 from .files import BadImage, decode_image, read_file, to_rgb
 
@@ -69,7 +70,7 @@ class ConceptModel:
         if image_names is None and self._images:  # paths name themselves; in-memory images get their position
             image_names = [f"image {n}" if isinstance(i, Image.Image) else str(i) for n, i in enumerate(self._images)]
         self.image_names = list(image_names) if image_names is not None else None
-        self.image_embeddings = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        self.image_embeddings = normalise_rows(vectors)
         settings = ConceptSettings(min_concept_size=self.min_concept_size, diversity=self.diversity, seed=self.seed)
         self.concepts = fit_concepts(self.image_embeddings, settings, reducer=self.umap_model,
                                      clusterer=self.hdbscan_model)

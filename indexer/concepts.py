@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .embed import normalise_rows
 from .errors import UsageError
 
 os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "pixcept", "numba"))
@@ -83,11 +84,6 @@ class Concepts:
 
 # -- fitting ------------------------------------------------------------------------------------------------------------
 
-def _normalised(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, np.float32)
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-
-
 def reduce(vectors: np.ndarray, settings: ConceptSettings) -> np.ndarray:
     """Vectors -> a few UMAP dimensions (cosine), after PCA when that helps."""
     import umap
@@ -97,7 +93,7 @@ def reduce(vectors: np.ndarray, settings: ConceptSettings) -> np.ndarray:
         from sklearn.decomposition import PCA
 
         data = PCA(settings.pca_components, random_state=settings.seed or 0).fit_transform(vectors)
-        data = _normalised(data)  # cosine after PCA, as before it
+        data = normalise_rows(data)  # cosine after PCA, as before it
     n_neighbors = min(settings.n_neighbors, len(vectors) - 1)
     large = len(vectors) > 10_000
     epochs = settings.n_epochs or (100 if large else 200)
@@ -118,7 +114,7 @@ def fit_concepts(vectors: np.ndarray, settings: ConceptSettings | None = None, r
     without HDBSCAN's condensed tree gives no hierarchy.
     """
     settings = settings or ConceptSettings()
-    vectors = _normalised(vectors)
+    vectors = normalise_rows(vectors)
     n = len(vectors)
     if vectors.ndim != 2 or n < 2:
         raise UsageError("Concept modeling needs at least two image vectors.")
@@ -152,7 +148,7 @@ def _describe(vectors: np.ndarray, labels: np.ndarray, mads: float) -> tuple[np.
         members = vectors[labels == k]
         if not len(members):
             continue
-        embeddings[k] = _normalised(members.mean(axis=0, keepdims=True))[0]
+        embeddings[k] = normalise_rows(members.mean(axis=0, keepdims=True))[0]
         similarity = members @ embeddings[k]
         median = np.median(similarity)
         spread = max(float(np.median(np.abs(similarity - median))) * 1.4826, 0.01)
@@ -285,7 +281,7 @@ def image_tags(vectors: np.ndarray, word_vectors: np.ndarray, words: list[str], 
 def assign(vectors: np.ndarray, embeddings: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """Concept of new vectors: the nearest concept embedding, or -1 below that concept's threshold. (UMAP's own
     transform is slower and holds the GIL for seconds; this is one matrix product.)"""
-    vectors = _normalised(vectors)
+    vectors = normalise_rows(vectors)
     if not len(embeddings):
         return np.full(len(vectors), -1)
     similarity = vectors @ embeddings.T

@@ -232,9 +232,13 @@ class Embedder:
 
 
 def _normalise(features) -> np.ndarray:
-    array = features.float().cpu().numpy().astype(np.float32, copy=False)
-    norms = np.linalg.norm(array, axis=1, keepdims=True)
-    return array / np.maximum(norms, 1e-12)
+    return normalise_rows(features.float().cpu().numpy())
+
+
+def normalise_rows(vectors) -> np.ndarray:
+    """Rows scaled to unit length, as float32 (pixcept's vectors are compared by cosine everywhere)."""
+    vectors = np.asarray(vectors, np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
 
 
 def model_identity_for(spec: ModelSpec, dim: int) -> ModelIdentity:

@@ -9,6 +9,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from .embed import normalise_rows
 from .errors import UsageError
 from .files import BadImage, decode_image, read_file
 from .library import Library
@@ -81,14 +82,10 @@ def query_vector(library: Library, text: str | None = None, images: Sequence[Ima
         parts.append(embedder.embed_text(parsed.positive))
     if images:
         parts.extend(embedder.embed_images(list(images)))
-    vector = _unit(np.mean(parts, axis=0))
+    vector = normalise_rows(np.mean(parts, axis=0))
     if parsed.negatives:
-        vector = _unit(vector - embedder.embed_texts(list(parsed.negatives)).mean(axis=0))
+        vector = normalise_rows(vector - embedder.embed_texts(list(parsed.negatives)).mean(axis=0))
     return vector
-
-
-def _unit(vector: np.ndarray) -> np.ndarray:
-    return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
 
 def search_images(library: Library, text: str | None = None, images: Sequence[Image.Image] = (), limit: int = 20,

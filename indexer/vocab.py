@@ -13,7 +13,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .embed import Embedder
+from .embed import Embedder, normalise_rows
 from .errors import UsageError
 from .library import Library
 from .progress import Progress
@@ -89,8 +89,7 @@ def entry_id(entry: str) -> str:
 def embed_entries(embedder: Embedder, entries: list[str]) -> np.ndarray:
     """(N, dim) normalised vectors: the mean over TEMPLATES of each entry's prompt embeddings."""
     prompts = [template.format(entry) for entry in entries for template in TEMPLATES]
-    vectors = embedder.embed_texts(prompts).reshape(len(entries), len(TEMPLATES), -1).mean(axis=1)
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return normalise_rows(embedder.embed_texts(prompts).reshape(len(entries), len(TEMPLATES), -1).mean(axis=1))
 
 
 def add_entries(library: Library, entries: list[str], source: str, version: str, chunk: int = 256,
