@@ -264,8 +264,7 @@ def status(as_json, **params) -> None:
     }
     try:
         with Library.open(settings, command="pixcept status") as library:
-            identity = library.recorded_identity()
-            info["model"] = {**identity.to_dict(), "spec": library.recorded_model_spec()} if identity else None
+            info["model"] = library.recorded_model()
             info["store"] = f"{library.store.kind} ({library.store.location})"
             info["images"] = library.store.count(IMAGES)
             info["vocabulary"] = library.store.count(VOCABULARY)

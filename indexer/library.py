@@ -19,6 +19,7 @@ from .store import IMAGES, VOCABULARY, Store, open_store
 log = logging.getLogger(__name__)
 
 MODEL_METADATA_KEY = "pixcept_model"
+_UNKNOWN = object()  # not looked up yet
 
 
 class ModelMismatchError(PixceptError):
@@ -36,6 +37,7 @@ class Library:
         self.lock = lock
         self.manifest = manifest
         self._embedder: Embedder | None = None
+        self._recorded: dict | None | object = _UNKNOWN
 
     @classmethod
     def open(cls, settings: Settings, command: str = "pixcept", **client_kwargs) -> "Library":
@@ -84,25 +86,27 @@ class Library:
 
     def update_manifest(self, **changes) -> None:
         self.manifest = write_manifest(self.data_dir, {**self.manifest, **changes})
+        self._recorded = _UNKNOWN
 
     # -- model ------------------------------------------------------------------------------------------------------
 
+    def recorded_model(self) -> dict | None:
+        """The model the stored vectors came from ({name, pretrained, dim, spec}). A server's collection metadata wins
+        over the local manifest, since other machines may write to the same server. Asked once per open library
+        (a server lookup is two requests), and again after `prepare_for_indexing` or a manifest change."""
+        if self._recorded is _UNKNOWN:
+            recorded = None
+            if self.store.kind == "server" and self.store.has_collection(IMAGES):
+                recorded = self.store.collection_metadata(IMAGES).get(MODEL_METADATA_KEY)
+            self._recorded = recorded or self.manifest.get("model") or None
+        return self._recorded
+
     def recorded_identity(self) -> ModelIdentity | None:
-        """The model the stored vectors came from. A server's collection metadata wins over the local manifest,
-        since other machines may write to the same server."""
-        if self.store.kind == "server" and self.store.has_collection(IMAGES):
-            recorded = self.store.collection_metadata(IMAGES).get(MODEL_METADATA_KEY)
-            if recorded:
-                return ModelIdentity.from_dict(recorded)
-        recorded = self.manifest.get("model")
+        recorded = self.recorded_model()
         return ModelIdentity.from_dict(recorded) if recorded else None
 
     def recorded_model_spec(self) -> str | None:
-        if self.store.kind == "server" and self.store.has_collection(IMAGES):
-            spec = self.store.collection_metadata(IMAGES).get(MODEL_METADATA_KEY, {}).get("spec")
-            if spec:
-                return spec
-        return (self.manifest.get("model") or {}).get("spec")
+        return (self.recorded_model() or {}).get("spec")
 
     def embedder(self, for_writing: bool = False) -> Embedder:
         """The library's CLIP model, loaded once. Refuses a model whose vectors would not match the stored ones."""
@@ -132,6 +136,7 @@ class Library:
         for name in (IMAGES, VOCABULARY):
             if not self.store.has_collection(name):
                 self.store.create_collection(name, embedder.dim, metadata=metadata)
+        self._recorded = _UNKNOWN
         if self.manifest.get("model") != metadata[MODEL_METADATA_KEY]:
             self.update_manifest(model=metadata[MODEL_METADATA_KEY],
                                  store={"kind": self.store.kind, "location": self.store.location})
