@@ -11,3 +11,9 @@ class UsageError(PixceptError):
     """The command was asked for something that cannot be done as asked (missing folder, bad query)."""
 
     exit_code = 2
+
+
+class NotFoundError(PixceptError):
+    """Something asked for by ID (an image, a job) does not exist."""
+
+    exit_code = 2

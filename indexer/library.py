@@ -5,9 +5,12 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 from .config import Settings
 from .embed import DEFAULT_MODEL, Embedder, ModelIdentity, load_embedder
@@ -38,6 +41,7 @@ class Library:
         self.manifest = manifest
         self._embedder: Embedder | None = None
         self._recorded: dict | None | object = _UNKNOWN
+        self._centroid: tuple[int, np.ndarray | None] = (0, None)
 
     @classmethod
     def open(cls, settings: Settings, command: str = "pixcept", **client_kwargs) -> "Library":
@@ -87,6 +91,21 @@ class Library:
     def update_manifest(self, **changes) -> None:
         self.manifest = write_manifest(self.data_dir, {**self.manifest, **changes})
         self._recorded = _UNKNOWN
+
+    # -- statistics -------------------------------------------------------------------------------------------------
+
+    def image_centroid(self, sample: int = 5000) -> np.ndarray | None:
+        """The mean image vector, from a sample (point IDs are hashes, so the first IDs are a random sample).
+        A query's mean score over the library is `centroid @ query`, the baseline of the relevance cutoff.
+        Recomputed when the number of images changed by more than a twentieth."""
+        count = self.store.count(IMAGES)
+        cached_count, centroid = self._centroid
+        if centroid is None or abs(count - cached_count) > cached_count / 20:
+            vectors = [p.vector for p in itertools.islice(self.store.scroll(IMAGES, fields=False, with_vectors=True),
+                                                          sample)]
+            centroid = np.mean(vectors, axis=0) if vectors else None
+            self._centroid = (count, centroid)
+        return centroid
 
     # -- model ------------------------------------------------------------------------------------------------------
 

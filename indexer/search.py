@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Sequence
 
@@ -10,13 +11,17 @@ import numpy as np
 from PIL import Image
 
 from .embed import normalise_rows
-from .errors import UsageError
+from .errors import NotFoundError, UsageError
 from .files import BadImage, decode_image, read_file
 from .library import Library
-from .store import IMAGES, Filter, Match
+from .store import IMAGES, Filter, HasId, Match, Range
 
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 16
+CANDIDATES = 1000  # best scores looked at to set the relevance threshold
+RELATIVE_CUTOFF = 0.5
+MIN_RESULTS = 10
+GAP_SHARE = 0.15
 
 
 @dataclass(frozen=True)
@@ -59,21 +64,40 @@ def load_query_image(path: Path, min_side: int) -> Image.Image:
         raise UsageError(f"Cannot use {path} as a query image: {exc}.") from exc
 
 
+def search_filter(folders: Sequence[str] = (), taken_from: date | None = None,
+                  taken_to: date | None = None) -> Filter | None:
+    """Images under any of `folders`, taken (EXIF date) from `taken_from` to `taken_to`, both days included."""
+    must = []
+    if folders:
+        must.append(Match("folders", tuple(str(Path(f).expanduser().resolve()) for f in folders)))
+    if taken_from or taken_to:
+        if taken_from and taken_to and taken_from > taken_to:
+            raise UsageError(f"The date range is empty: {taken_from} is after {taken_to}.")
+        must.append(Range("taken_ts", gte=_day_start(taken_from) if taken_from else None,
+                          lt=_day_start(taken_to + timedelta(days=1)) if taken_to else None))
+    return Filter(must=tuple(must)) if must else None
+
+
 def folder_filter(folders: Sequence[str]) -> Filter | None:
-    if not folders:
-        return None
-    return Filter(must=(Match("folders", tuple(str(Path(f).expanduser().resolve()) for f in folders)),))
+    return search_filter(folders)
 
 
-def query_vector(library: Library, text: str | None = None, images: Sequence[Image.Image] = ()) -> np.ndarray:
-    """One query vector: the mean of the text and image vectors, minus the mean of the negative terms' vectors.
+def _day_start(day: date) -> float:
+    # EXIF times carry no zone and are stored as if UTC (files.py), so days are compared in UTC too
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
+
+
+def query_vector(library: Library, text: str | None = None, images: Sequence[Image.Image] = (),
+                 like: Sequence[str] = ()) -> np.ndarray:
+    """One query vector: the mean of the text, image and `like` (indexed image IDs) vectors, minus the mean of the
+    negative terms' vectors.
 
     Subtracting ranks by (similarity to what was asked) - (similarity to what was excluded), so "circle -red" puts
     circles of every other colour before red ones. (Measured on the demo world: Qdrant's best-score recommendation
     kept red circles, since a red circle is closer to "circle" than to "red".)
     """
     parsed = parse_text_query(text or "")
-    if not parsed.positive and not images:
+    if not parsed.positive and not images and not like:
         raise UsageError("Give something to search for: words, an image, or both (negative terms alone "
                          "match nothing).")
     embedder = library.embedder()
@@ -82,15 +106,91 @@ def query_vector(library: Library, text: str | None = None, images: Sequence[Ima
         parts.append(embedder.embed_text(parsed.positive))
     if images:
         parts.extend(embedder.embed_images(list(images)))
+    if like:
+        parts.extend(indexed_vectors(library, like))
     vector = normalise_rows(np.mean(parts, axis=0))
     if parsed.negatives:
         vector = normalise_rows(vector - embedder.embed_texts(list(parsed.negatives)).mean(axis=0))
     return vector
 
 
-def search_images(library: Library, text: str | None = None, images: Sequence[Image.Image] = (), limit: int = 20,
-                  offset: int = 0, where: Filter | None = None) -> list[SearchResult]:
+def indexed_vectors(library: Library, ids: Sequence[str]) -> list[np.ndarray]:
+    points = {p.id: p for p in library.store.retrieve(IMAGES, list(ids), with_vectors=True)}
+    missing = [i for i in ids if i not in points]
+    if missing:
+        raise NotFoundError(f"No indexed image with ID {missing[0]}.")
+    return [points[i].vector for i in ids]
+
+
+def relevance_threshold(scores: np.ndarray, baseline: float, relative: float = RELATIVE_CUTOFF,
+                        min_results: int = MIN_RESULTS, gap_share: float = GAP_SHARE) -> float:
+    """The lowest score still worth showing, from the best scores (sorted, best first) and the library's mean score
+    for the same query (`baseline`). Relative, never a fixed cosine: models and queries differ in scale.
+
+    1. Keep what rises at least `relative` of the way from the baseline to the top score.
+    2. Within that, cut at the widest drop between neighbours if it is at least `gap_share` of the top's rise above
+       the baseline, after at least `min_results` results: a group that stands apart ("red circle" among red
+       squares and blue circles) ends there. A query for something absent has a flat tail and few results pass 1.
+    """
+    if len(scores) == 0:
+        return 1.0
+    top = float(scores[0])
+    rise = top - baseline
+    if rise <= 0:
+        return top
+    threshold = baseline + relative * rise
+    kept = scores[scores >= threshold]
+    if len(kept) > min_results:
+        drops = kept[min_results - 1:-1] - kept[min_results:]
+        widest = int(np.argmax(drops))
+        if drops[widest] >= gap_share * rise:
+            threshold = float(kept[min_results + widest - 1])
+    return float(threshold)
+
+
+@dataclass
+class SearchPage:
+    results: list[SearchResult]
+    threshold: float | None  # lowest score shown; None without a cutoff
+    has_more: bool
+
+
+def search_page(library: Library, text: str | None = None, images: Sequence[Image.Image] = (),
+                like: Sequence[str] = (), limit: int = 20, offset: int = 0, where: Filter | None = None,
+                relative: float | None = RELATIVE_CUTOFF, threshold: float | None = None,
+                vector: np.ndarray | None = None) -> SearchPage:
+    """One page of results, best first. With `relative` (0..1), results below the relevance threshold are left
+    out (pass the first page's `threshold` back with later pages to skip recomputing it); None returns everything.
+    Images given by `like` are left out of their own results."""
     if not 1 <= limit <= 1000:
         raise UsageError("The limit must be between 1 and 1000.")
-    hits = library.store.search(IMAGES, query_vector(library, text, images), limit=limit, offset=offset, where=where)
-    return [SearchResult(h.id, h.score, h.payload.get("path", ""), h.payload) for h in hits]
+    if relative is not None and not 0 <= relative <= 1:
+        raise UsageError("The relevance cutoff must be between 0 and 1.")
+    if vector is None:
+        vector = query_vector(library, text, images, like)
+    if like:
+        excluded = Filter(must_not=(HasId(tuple(like)),))
+        where = Filter(must=where.must, must_not=where.must_not + excluded.must_not) if where else excluded
+    if relative is not None and threshold is None:
+        threshold = _threshold(library, vector, where, relative)
+    hits = library.store.search(IMAGES, vector, limit=limit + 1, offset=offset, where=where)
+    if threshold is not None:
+        hits = [h for h in hits if h.score >= threshold]
+    results = [SearchResult(h.id, h.score, h.payload.get("path", ""), h.payload) for h in hits[:limit]]
+    return SearchPage(results, threshold, has_more=len(hits) > limit)
+
+
+def _threshold(library: Library, vector: np.ndarray, where: Filter | None, relative: float) -> float | None:
+    best = library.store.search(IMAGES, vector, limit=CANDIDATES, where=where, with_payload=False)
+    centroid = library.image_centroid()
+    if not best or centroid is None:
+        return None
+    return relevance_threshold(np.array([h.score for h in best]), float(centroid @ vector), relative)
+
+
+def search_images(library: Library, text: str | None = None, images: Sequence[Image.Image] = (), limit: int = 20,
+                  offset: int = 0, where: Filter | None = None, relative: float | None = None,
+                  like: Sequence[str] = ()) -> list[SearchResult]:
+    """The results of `search_page` alone; no cutoff unless `relative` is given."""
+    return search_page(library, text, images, like, limit=limit, offset=offset, where=where,
+                       relative=relative).results

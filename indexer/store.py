@@ -87,6 +87,13 @@ class Range:
 
 
 @dataclass(frozen=True)
+class HasId:
+    """The point is one of `ids`."""
+
+    ids: tuple
+
+
+@dataclass(frozen=True)
 class Filter:
     must: tuple = ()
     must_not: tuple = ()
@@ -113,7 +120,7 @@ class Store(Protocol):
                where: Filter | None = None, page_size: int = 1000) -> Iterator[Point]: ...
     def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool = False) -> list[Point]: ...
     def search(self, name: str, vector: np.ndarray, limit: int = 20, offset: int = 0,
-               where: Filter | None = None) -> list[Hit]: ...
+               where: Filter | None = None, with_payload: bool = True) -> list[Hit]: ...
     def count(self, name: str, where: Filter | None = None) -> int: ...
     def index_due(self) -> bool: ...
     def build_index(self) -> None: ...
@@ -254,10 +261,10 @@ class QdrantClientStore:
 
     @_server_errors
     def search(self, name: str, vector: np.ndarray, limit: int = 20, offset: int = 0,
-               where: Filter | None = None) -> list[Hit]:
+               where: Filter | None = None, with_payload: bool = True) -> list[Hit]:
         response = self.client.query_points(
             self.collection(name), query=np.asarray(vector, np.float32).tolist(), limit=limit, offset=offset or None,
-            query_filter=self._filter(where), with_payload=True)
+            query_filter=self._filter(where), with_payload=with_payload)
         return [Hit(str(p.id), float(p.score), p.payload or {}) for p in response.points]
 
     @_server_errors
@@ -291,6 +298,8 @@ class QdrantClientStore:
         def condition(c):
             if isinstance(c, Match):
                 return models.FieldCondition(key=c.key, match=models.MatchAny(any=list(c.values)))
+            if isinstance(c, HasId):
+                return models.HasIdCondition(has_id=list(c.ids))
             return models.FieldCondition(key=c.key, range=models.Range(gte=c.gte, lt=c.lt))
 
         return models.Filter(must=[condition(c) for c in where.must] or None,
@@ -441,12 +450,12 @@ class EdgeStore:
         return [Point(str(r.id), r.payload or {}, _vector(r.vector) if with_vectors else None) for r in records]
 
     def search(self, name: str, vector: np.ndarray, limit: int = 20, offset: int = 0,
-               where: Filter | None = None) -> list[Hit]:
+               where: Filter | None = None, with_payload: bool = True) -> list[Hit]:
         import qdrant_edge as edge
 
         points = self._shard(name).query(edge.QueryRequest(
             limit=limit, offset=offset or None, query=edge.Query.Nearest(np.asarray(vector, np.float32).tolist()),
-            filter=_edge_filter(where), with_payload=True))
+            filter=_edge_filter(where), with_payload=with_payload))
         return [Hit(str(p.id), float(p.score), p.payload or {}) for p in points]
 
     def count(self, name: str, where: Filter | None = None) -> int:
@@ -497,6 +506,8 @@ def _edge_filter(where: Filter | None):
     def condition(c):
         if isinstance(c, Match):
             return edge.FieldCondition(c.key, match=edge.MatchAny(list(c.values)))
+        if isinstance(c, HasId):
+            return edge.HasIdCondition(set(c.ids))
         return edge.FieldCondition(c.key, range=edge.RangeFloat(gte=c.gte, lt=c.lt))
 
     return edge.Filter(must=[condition(c) for c in where.must] or None,
