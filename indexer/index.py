@@ -26,7 +26,7 @@ from .errors import UsageError
 from .files import (BadImage, FoundFile, Skipped, content_hash, decode_image, read_file, thumbnail_path, walk_images,
                     write_thumbnail)
 from .library import Library
-from .progress import Progress
+from .progress import Cancelled, Progress
 from .store import IMAGES, Point, files_payload, point_id
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,18 @@ class IndexSummary:
         if self.removed:
             parts.append(f"{self.removed} removed")
         return ", ".join(parts) + f" in {self.seconds:.1f} s"
+
+    def to_dict(self, problems: int = 20) -> dict:
+        """JSON-ready, with the first `problems` files that were not indexed (the report file has them all)."""
+        listed = self.failed + self.skipped
+        return {
+            "indexed": self.indexed, "updated": self.updated, "unchanged": self.unchanged,
+            "failed": len(self.failed), "skipped": len(self.skipped), "removed": self.removed,
+            "missing": self.missing, "seconds": round(self.seconds, 2), "summary": self.describe(),
+            "problems": [{"path": p.path, "reason": p.reason} for p in listed[:problems]],
+            "problem_count": len(listed),
+            "report_path": str(self.report_path) if self.report_path else None,
+        }
 
 
 @dataclass
@@ -127,7 +139,7 @@ class Indexer:
         self.progress.start(total=len(found), done=self.summary.unchanged)
         try:
             self._process(todo)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Cancelled):
             self._flush()  # keep every batch already embedded
             raise
         self._forget_paths_not_seen(roots, {entry.path for entry in listing}, prune)
@@ -310,11 +322,13 @@ def write_failure_report(library: Library, summary: IndexSummary) -> Path | None
 
 
 def index_folders(library: Library, roots: list[Path], prune: bool = False, reindex: bool = False,
-                  batch_size: int = 32, workers: int | None = None, progress: Progress | None = None) -> IndexSummary:
-    """Index `roots` into the library, reporting to `progress`."""
+                  batch_size: int = 32, workers: int | None = None, progress: Progress | None = None,
+                  embedder: Embedder | None = None) -> IndexSummary:
+    """Index `roots` into the library, reporting to `progress`. `embedder` runs the model instead of the library's
+    own (the server passes one that runs it in its worker process)."""
     roots = check_roots(roots)
-    embedder = library.prepare_for_indexing(reindex=reindex)
-    indexer = Indexer(library, embedder, batch_size=batch_size, workers=workers, progress=progress)
+    local = library.prepare_for_indexing(reindex=reindex)
+    indexer = Indexer(library, embedder or local, batch_size=batch_size, workers=workers, progress=progress)
     try:
         summary = indexer.run(roots, prune=prune)
     finally:

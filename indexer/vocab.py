@@ -41,6 +41,13 @@ class VocabSummary:
     source: str
     version: str
 
+    def describe(self) -> str:
+        return f"{self.added} words added, {self.present} already present ({self.source} vocabulary {self.version})."
+
+    def to_dict(self) -> dict:
+        return {"added": self.added, "present": self.present, "source": self.source, "version": self.version,
+                "summary": self.describe()}
+
 
 def default_vocabulary() -> tuple[str, list[str]]:
     """(version, entries) of the vocabulary shipped with pixcept."""
@@ -93,9 +100,11 @@ def embed_entries(embedder: Embedder, entries: list[str]) -> np.ndarray:
 
 
 def add_entries(library: Library, entries: list[str], source: str, version: str, chunk: int = 256,
-                progress: Progress | None = None) -> VocabSummary:
-    """Embed and store the entries not yet in the vocabulary (incremental: present ones cost nothing)."""
-    embedder = library.prepare_for_indexing()
+                progress: Progress | None = None, embedder: Embedder | None = None) -> VocabSummary:
+    """Embed and store the entries not yet in the vocabulary (incremental: present ones cost nothing).
+    `embedder` runs the model instead of the library's own (see `index_folders`)."""
+    local = library.prepare_for_indexing()
+    embedder = embedder or local
     present: set[str] = set()
     if library.manifest.get("templates") == TEMPLATES_VERSION:  # other templates: every entry is embedded anew
         present = {p.id for p in library.store.scroll(VOCABULARY, fields=False)}

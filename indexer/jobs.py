@@ -1,0 +1,290 @@
+"""Long runs (indexing, vocabulary) as jobs: queued, run one at a time, persisted, cancellable and resumable.
+
+The server runs them in a background thread of the process that owns the store, with the model in a niced worker
+process (`worker.py`), so searches keep priority. Each job's state is a JSON file under `<data dir>/jobs/`; a job
+found "running" when the server starts was interrupted, and resuming it runs it again: indexing and vocabulary
+embedding are incremental, so only what was not saved is done again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from .errors import NotFoundError, PixceptError, UsageError
+from .library import Library
+from .progress import Cancelled, Progress
+
+log = logging.getLogger(__name__)
+
+JOB_KINDS = ("index", "vocab")
+FINISHED = ("done", "failed", "cancelled", "interrupted")
+JOB_NICENESS = 10  # the job thread (and the decode threads it starts) yield the cores to request threads
+SAVE_INTERVAL = 1.0  # seconds between progress writes of a job's file
+KEEP_JOBS = 200  # finished job files kept on disk
+
+
+class JobNotFound(NotFoundError):
+    pass
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class Job:
+    id: str
+    kind: str
+    params: dict
+    state: str = "queued"  # queued -> running -> done | failed | cancelled; interrupted (server stopped)
+    created_at: str = field(default_factory=_now)
+    started_at: str | None = None
+    finished_at: str | None = None
+    total: int = 0
+    done: int = 0
+    notes: list[str] = field(default_factory=list)
+    result: dict | None = None
+    error: str | None = None
+    resumed_from: str | None = None
+    version: int = 0  # bumped on every change, so watchers can wait for the next one
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+
+class _JobProgress(Progress):
+    def __init__(self, runner: "JobRunner", job: Job):
+        self.runner, self.job = runner, job
+
+    def _check(self) -> None:
+        if self.runner.cancel_requested(self.job.id):
+            raise Cancelled()
+
+    def start(self, total: int, done: int = 0) -> None:
+        self.runner.update(self.job, total=total, done=done)
+        self._check()
+
+    def advance(self, n: int) -> None:
+        self.runner.update(self.job, done=self.job.done + n)
+        self._check()
+
+    def note(self, text: str) -> None:
+        self.runner.update(self.job, notes=self.job.notes + [text])
+
+
+def _run_index(library: Library, params: dict, progress: Progress, embedder) -> dict:
+    from .index import index_folders
+
+    summary = index_folders(library, [Path(f) for f in params["folders"]], prune=bool(params.get("prune")),
+                            reindex=bool(params.get("reindex")), progress=progress, embedder=embedder)
+    return summary.to_dict()
+
+
+def _run_vocab(library: Library, params: dict, progress: Progress, embedder) -> dict:
+    from .vocab import DEFAULT_SOURCE, USER_SOURCE, add_entries, default_vocabulary
+
+    if params.get("entries"):
+        entries, source, version = params["entries"], USER_SOURCE, params.get("version") or "user"
+    else:
+        (version, entries), source = default_vocabulary(), DEFAULT_SOURCE
+    return add_entries(library, entries, source, version, progress=progress, embedder=embedder).to_dict()
+
+
+RUNNERS: dict[str, Callable] = {"index": _run_index, "vocab": _run_vocab}
+
+
+def check_params(kind: str, params: dict) -> dict:
+    """Refuse a job that cannot run before it is queued, with the message the person needs."""
+    from .index import check_roots
+
+    if kind not in JOB_KINDS:
+        raise UsageError(f"Unknown job kind {kind!r}; known: {', '.join(JOB_KINDS)}.")
+    if kind == "index":
+        folders = params.get("folders")
+        if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
+            raise UsageError("An index job needs `folders`: a list of folder paths on the server.")
+        return {"folders": [str(p) for p in check_roots(folders)], "prune": bool(params.get("prune")),
+                "reindex": bool(params.get("reindex"))}
+    entries = params.get("entries") or []
+    if not isinstance(entries, list) or not all(isinstance(e, str) and e.strip() for e in entries):
+        raise UsageError("`entries` must be a list of words or phrases.")
+    return {"entries": entries, "version": str(params.get("version") or "user")} if entries else {}
+
+
+class JobRunner:
+    """Runs jobs one after another in a background thread of the process that owns the library."""
+
+    def __init__(self, library: Library, embedder_factory: Callable[[], object] | None = None):
+        self.library = library
+        self.embedder_factory = embedder_factory  # the embedder jobs compute with (None: the library's own)
+        self.folder = library.data_dir / "jobs"
+        self.jobs: dict[str, Job] = {}
+        self._cancel: set[str] = set()
+        self._changed = threading.Condition()
+        self._queue: list[str] = []
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._saved_at: dict[str, float] = {}
+
+    # -- lifecycle --------------------------------------------------------------------------------------------------
+
+    def start(self) -> "JobRunner":
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._load()
+        self._thread = threading.Thread(target=self._loop, name="pixcept-jobs", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Cancel the running job (it keeps what it finished) and wait for the thread to end."""
+        with self._changed:
+            self._stopping = True
+            self._cancel.update(self._queue)
+            self._cancel.update(j.id for j in self.jobs.values() if j.state == "running")
+            self._changed.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _load(self) -> None:
+        for path in sorted(self.folder.glob("*.json")):
+            try:
+                job = Job(**json.loads(path.read_text()))
+            except (OSError, ValueError, TypeError):
+                log.warning("ignoring unreadable job file %s", path)
+                continue
+            if not job.finished:
+                job.state, job.finished_at = "interrupted", _now()
+                job.notes.append("The server stopped before this job finished; what it saved is kept. Resume it "
+                                 "to finish the rest.")
+                self._save(job)
+            self.jobs[job.id] = job
+
+    # -- requests ---------------------------------------------------------------------------------------------------
+
+    def submit(self, kind: str, params: dict, resumed_from: str | None = None) -> Job:
+        params = check_params(kind, params)
+        job = Job(id=f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}", kind=kind,
+                  params=params, resumed_from=resumed_from)
+        with self._changed:
+            if self._stopping:
+                raise PixceptError("The server is shutting down; the job was not started.")
+            self.jobs[job.id] = job
+            self._queue.append(job.id)
+            self._save(job)
+            self._changed.notify_all()
+        self._prune_old()
+        return job
+
+    def resume(self, job_id: str) -> Job:
+        job = self.get(job_id)
+        if job.state not in ("interrupted", "failed", "cancelled"):
+            raise UsageError(f"Job {job_id} is {job.state}; only interrupted, failed or cancelled jobs can be resumed.")
+        return self.submit(job.kind, job.params, resumed_from=job.id)
+
+    def cancel(self, job_id: str) -> Job:
+        job = self.get(job_id)
+        with self._changed:
+            if job.state == "queued":
+                self._queue.remove(job_id)
+                self._finish(job, "cancelled")
+            elif job.state == "running":
+                self._cancel.add(job_id)
+        return job
+
+    def get(self, job_id: str) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise JobNotFound(f"No job {job_id!r}.")
+        return job
+
+    def list(self, limit: int = 50) -> list[Job]:
+        return sorted(self.jobs.values(), key=lambda j: j.id, reverse=True)[:limit]
+
+    def wait(self, job_id: str, after_version: int, timeout: float) -> Job:
+        """The job once its version passes `after_version` (or it finished, or `timeout` passed): a long poll."""
+        job = self.get(job_id)
+        with self._changed:
+            self._changed.wait_for(lambda: job.version > after_version or job.finished, timeout)
+        return job
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return job_id in self._cancel
+
+    @property
+    def busy(self) -> bool:
+        return any(j.state == "running" for j in self.jobs.values())
+
+    # -- state ------------------------------------------------------------------------------------------------------
+
+    def update(self, job: Job, **changes) -> None:
+        with self._changed:
+            for key, value in changes.items():
+                setattr(job, key, value)
+            job.version += 1
+            self._changed.notify_all()
+        if time.monotonic() - self._saved_at.get(job.id, 0) >= SAVE_INTERVAL or "notes" in changes:
+            self._save(job)
+
+    def _finish(self, job: Job, state: str, **changes) -> None:
+        self._cancel.discard(job.id)
+        self.update(job, state=state, finished_at=_now(), **changes)
+        self._save(job)
+
+    def _save(self, job: Job) -> None:
+        path = self.folder / f"{job.id}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(job.to_dict()))
+        os.replace(tmp, path)
+        self._saved_at[job.id] = time.monotonic()
+
+    def _prune_old(self) -> None:
+        finished = [j for j in self.list(limit=len(self.jobs)) if j.finished]
+        for job in finished[KEEP_JOBS:]:
+            (self.folder / f"{job.id}.json").unlink(missing_ok=True)
+            self.jobs.pop(job.id, None)
+
+    # -- the thread -------------------------------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        try:  # Linux: per-thread niceness, inherited by the threads this one starts
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), JOB_NICENESS)
+        except (AttributeError, OSError):
+            pass
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._queue or self._stopping)
+                if self._stopping:
+                    return
+                job = self.jobs[self._queue.pop(0)]
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        self.update(job, state="running", started_at=_now())
+        log.info("job %s (%s) started", job.id, job.kind)
+        try:
+            embedder = self.embedder_factory() if self.embedder_factory else None
+            result = RUNNERS[job.kind](self.library, job.params, _JobProgress(self, job), embedder)
+        except Cancelled:
+            self._finish(job, "interrupted" if self._stopping else "cancelled",
+                         notes=job.notes + ["Stopped on request; what was finished is kept."])
+        except PixceptError as exc:
+            self._finish(job, "failed", error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - a job's bug must not kill the runner
+            log.exception("job %s failed", job.id)
+            self._finish(job, "failed", error=f"Unexpected error: {type(exc).__name__}: {exc}")
+        else:
+            self._finish(job, "done", result=result)
+        log.info("job %s %s", job.id, job.state)
