@@ -1,0 +1,146 @@
+"""The Flask app factory: pages, JSON API, metrics, auth and error handling around one `Services`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, jsonify, make_response, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from indexer.config import Settings
+from indexer.errors import NotFoundError, PixceptError, UsageError
+from indexer.library import EmptyLibraryError, ModelMismatchError
+from indexer.lock import StoreLockedError
+
+from . import auth
+from .metrics import Metrics
+from .ratelimit import RateLimiter
+from .services import Services
+
+log = logging.getLogger(__name__)
+
+WEB = Path(__file__).resolve().parents[1] / "web"
+ERROR_STATUS = {UsageError: 400, NotFoundError: 404, EmptyLibraryError: 409, ModelMismatchError: 409,
+                StoreLockedError: 503}
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    read_token: str | None = None  # None: reading is open (only allowed on localhost: see serve.py)
+    admin_token: str | None = None  # None: a local one is made in the data directory
+    max_upload_mb: float = 20.0
+    searches_per_minute: float = 300.0  # per client; 0 turns the limit off
+    search_burst: int = 60
+    run_jobs_in_worker: bool = True
+
+
+def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start: bool = True) -> Flask:
+    """The app. With `start=False` the library is opened later by `app.extensions["pixcept"].start()` (gunicorn
+    does it in each worker process after forking: an open store or a loaded model must never cross a fork)."""
+    app = Flask(__name__, template_folder=str(WEB / "templates"), static_folder=str(WEB / "static"),
+                static_url_path="/static")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app.config.update(
+        SECRET_KEY=auth.session_secret(settings.data_dir),
+        SESSION_COOKIE_NAME="pixcept_session", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=int(config.max_upload_mb * 1024 * 1024),
+        PIXCEPT_READ_TOKEN=config.read_token,
+        PIXCEPT_ADMIN_TOKEN=config.admin_token or auth.local_admin_token(settings.data_dir),
+    )
+    app.json.sort_keys = False
+    services = Services(settings, run_jobs_in_worker=config.run_jobs_in_worker)
+    app.extensions["pixcept"] = services
+    if config.searches_per_minute > 0:
+        app.extensions["pixcept_limiter"] = RateLimiter(config.searches_per_minute, config.search_burst)
+    metrics = Metrics()
+    metrics.install(app)
+    app.extensions["pixcept_metrics"] = metrics
+
+    from .api import api
+    from .pages import pages
+
+    app.register_blueprint(api)
+    app.register_blueprint(pages)
+    _install_guards(app)
+    _install_error_handlers(app)
+
+    @app.get("/metrics")
+    def metrics_view():
+        auth.require(auth.READ)
+        images = services.image_count() if services.ready else None
+        states = [j.state for j in services.runner.jobs.values()] if services.runner else []
+        return metrics.exposition(images, states)
+
+    @app.context_processor
+    def template_globals():
+        return {"csrf_token": auth.csrf_token, "access_level": auth.current_level}
+
+    if start:
+        services.start()
+    return app
+
+
+def _install_guards(app: Flask) -> None:
+    @app.before_request
+    def _guard():
+        view = app.view_functions.get(request.endpoint)
+        if view is None or request.endpoint == "static":
+            return None
+        level = getattr(view, "auth_level", auth.READ)
+        if level is not None and auth.current_level() is None and not request.path.startswith("/api/"):
+            return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+        if level is not None:
+            auth.require(level)
+        auth.check_csrf()
+        if level is not None and not app.extensions["pixcept"].ready:
+            return _error(503, "Starting: opening the library and loading the model. Try again in a moment.")
+        return None
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
+                                    "script-src 'self'; frame-ancestors 'none'")
+        return response
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/metrics" or request.accept_mimetypes.best == \
+        "application/json"
+
+
+def _error(status: int, message: str, headers: dict | None = None):
+    if _wants_json():
+        response = jsonify({"error": {"status": status, "message": message}})
+    else:
+        response = make_response(render_template("error.html", status=status, message=message))
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        headers = {k: v for k, v in exc.get_headers() if k == "Retry-After"}
+        message = exc.description or exc.name
+        if exc.code == 413:
+            message = (f"The upload is too large (limit {app.config['MAX_CONTENT_LENGTH'] // (1024 * 1024)} MB). "
+                       "Use a smaller image.")
+        return _error(exc.code or 500, message, headers)
+
+    @app.errorhandler(PixceptError)
+    def _pixcept_error(exc: PixceptError):
+        status = next((code for kind, code in ERROR_STATUS.items() if isinstance(exc, kind)), 500)
+        return _error(status, str(exc))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unexpected error on %s", request.path)
+        return _error(500, "Something went wrong on the server; the log has details.")

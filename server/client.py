@@ -1,0 +1,128 @@
+"""The CLI's way into a running `pixcept serve`: when a server holds the library, commands go through its API."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+from indexer.errors import PixceptError
+from indexer.lock import live_holder
+from indexer.progress import Progress
+
+from .auth import ADMIN_TOKEN_FILE
+
+POLL_SECONDS = 10
+
+
+class ServerError(PixceptError):
+    """The server answered with an error, or could not be reached."""
+
+
+class ServerClient:
+    def __init__(self, url: str, token: str | None = None, timeout: float = 60.0):
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    @classmethod
+    def for_data_dir(cls, data_dir: Path) -> "ServerClient | None":
+        """The server holding `data_dir` on this machine, if one does, with the admin token it left for its user."""
+        info = live_holder(data_dir)
+        if not info or not info.get("url"):
+            return None
+        token = os.environ.get("PIXCEPT_ADMIN_TOKEN")
+        token_file = Path(data_dir) / ADMIN_TOKEN_FILE
+        if not token and token_file.exists():
+            try:
+                token = token_file.read_text().strip()
+            except OSError:
+                token = None
+        return cls(info["url"], token)
+
+    def request(self, method: str, path: str, body: dict | None = None, params: dict | list | None = None,
+                timeout: float | None = None, raw: tuple[bytes, str] | None = None) -> dict:
+        url = self.url + path + ("?" + urllib.parse.urlencode(params, doseq=True) if params else "")
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+        elif raw is not None:
+            data, headers["Content-Type"] = raw
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as response:
+                return json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read())["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = f"HTTP {exc.code}"
+            if exc.code in (401, 403):
+                message += (" The CLI uses PIXCEPT_ADMIN_TOKEN, or the token the server keeps in its data directory "
+                            "for the user who started it.")
+            error = ServerError(f"The pixcept server at {self.url} answered: {message}")
+            error.exit_code = 2 if 400 <= exc.code < 500 else 1
+            raise error from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise ServerError(f"Cannot reach the pixcept server at {self.url} ({exc}). Is it still running?") from None
+
+    def upload(self, path: Path) -> str:
+        """Upload a query image (multipart, as a browser would); returns its upload ID."""
+        boundary = uuid.uuid4().hex
+        head = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{Path(path).name}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n").encode()
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise PixceptError(f"Cannot read {path}: {exc.strerror}.") from None
+        body = head + data + f"\r\n--{boundary}--\r\n".encode()
+        return self.request("POST", "/api/uploads", raw=(body, f"multipart/form-data; boundary={boundary}"))["id"]
+
+    def search(self, text: str, images=(), limit: int = 20, offset: int = 0, folders=(),
+               relative: float | None = None) -> list[dict]:
+        params = [("q", text), ("limit", limit), ("offset", offset), ("cutoff", relative or 0)]
+        params += [("upload", self.upload(path)) for path in images]
+        params += [("folder", str(Path(f).expanduser().resolve())) for f in folders]
+        results = []
+        while len(results) < limit:  # the API pages at 200
+            params = [p for p in params if p[0] not in ("limit", "offset")]
+            params += [("limit", min(200, limit - len(results))), ("offset", offset + len(results))]
+            page = self.request("GET", "/api/search", params=params)
+            results += [{"id": r["id"], "score": r["score"], "path": r["path"], "paths": r["paths"]}
+                        for r in page["results"]]
+            if not page["has_more"]:
+                break
+            params = [p for p in params if p[0] != "threshold"] + ([("threshold", page["threshold"])]
+                                                                  if page["threshold"] is not None else [])
+        return results
+
+    def run_job(self, kind: str, params: dict, progress: Progress) -> dict:
+        """Start a job on the server and follow it until it ends; Ctrl-C cancels it there (finished work is kept)."""
+        job = self.request("POST", "/api/jobs", {"kind": kind, "params": params})
+        seen_notes, started = 0, False
+        try:
+            while True:
+                if job["total"] and not started:
+                    progress.start(total=job["total"], done=job["done"])
+                    started, shown = True, job["done"]
+                if started and job["done"] > shown:
+                    progress.advance(job["done"] - shown)
+                    shown = job["done"]
+                for note in job["notes"][seen_notes:]:
+                    progress.note(note)
+                seen_notes = len(job["notes"])
+                if job["state"] not in ("queued", "running"):
+                    return job
+                job = self.request("GET", f"/api/jobs/{job['id']}", params={"after": job["version"],
+                                                                            "wait": POLL_SECONDS},
+                                   timeout=POLL_SECONDS + 30)
+        except KeyboardInterrupt:
+            self.request("POST", f"/api/jobs/{job['id']}/cancel")
+            raise

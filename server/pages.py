@@ -1,0 +1,64 @@
+"""The HTML pages: search (results drawn by web/static/search.js from the JSON API), one image, sign-in."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+
+from indexer.search import MAX_QUERY_CHARS
+
+from . import auth
+from .api import _checked_point, image_json, services
+
+pages = Blueprint("pages", __name__)
+
+
+@pages.get("/")
+def search_page():
+    library = services().library
+    return render_template("search.html", query=request.args.get("q", ""), max_query=MAX_QUERY_CHARS,
+                           folders=library.manifest.get("roots", []), has_images=library.recorded_identity() is not None)
+
+
+@pages.get("/image/<image_id>")
+def image_page(image_id: str):
+    point = _checked_point(image_id)
+    info = image_json(point.id, point.payload)
+    facts = [("Taken", point.payload.get("taken_at")), ("Camera", point.payload.get("camera")),
+             ("Size", f"{info['width']} × {info['height']} px" if info["width"] else None),
+             ("Format", point.payload.get("format")),
+             ("File size", f"{point.payload['size'] / 1e6:.1f} MB" if point.payload.get("size") else None),
+             ("Indexed", point.payload.get("indexed_at"))]
+    gps = point.payload.get("gps")
+    if gps:
+        facts.append(("Location", f"{gps[0]:.5f}, {gps[1]:.5f}" if isinstance(gps, (list, tuple)) else str(gps)))
+    return render_template("image.html", image=info, facts=[(k, v) for k, v in facts if v],
+                           paths=point.payload.get("paths", [info["path"]]))
+
+
+def _safe_next(target: str | None) -> str:
+    # only paths on this site: "//evil.example" or "https://..." would redirect elsewhere
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("pages.search_page")
+
+
+@pages.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        level = auth.level_for(request.form.get("token", "").strip())
+        if level:
+            session.clear()
+            session["level"] = level
+            return redirect(_safe_next(request.form.get("next")))
+        error = "That token is not valid."
+    return render_template("login.html", error=error, next=request.args.get("next", "")), 401 if error else 200
+
+
+login.auth_level = None
+
+
+@pages.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("pages.login"))

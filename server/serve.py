@@ -1,0 +1,110 @@
+"""`pixcept serve`: gunicorn running the app, with the process rules an embedded store needs.
+
+- Embedded store: ONE worker process with threads (the store can be opened by one process), never --preload (a
+  torch model loaded before the fork hangs the workers). With a Qdrant server, several workers are fine.
+- The worker opens the library and warms the model in `post_worker_init`, before it accepts requests, and closes
+  them in `worker_exit`; the lock file then says where the server listens, so the CLI can go through it.
+- Listening beyond localhost needs a read token, so private photos are never open to the network by accident.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import sys
+
+from gunicorn.app.base import BaseApplication
+
+from indexer.config import Settings
+from indexer.errors import UsageError
+
+from .app import ServerConfig, create_app
+
+log = logging.getLogger(__name__)
+
+# A worker busy in a long GIL-holding call (Qdrant Edge's index build: ~20 s per 100k images) misses heartbeats;
+# the timeout must be longer than that so gunicorn does not kill it mid-write.
+WORKER_TIMEOUT = 300
+WORKER_BOOT_ERROR = 3  # gunicorn's exit code for "the worker could not boot": the master stops instead of looping
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_serving_options(settings: Settings, config: ServerConfig, host: str, workers: int) -> None:
+    if not is_loopback(host) and not config.read_token:
+        raise UsageError(
+            f"Refusing to listen on {host} without a read token: anyone on the network could see your photos. Set "
+            "PIXCEPT_READ_TOKEN (or --read-token) to a long random string, or listen on 127.0.0.1.")
+    if workers > 1 and not settings.uses_server:
+        raise UsageError(
+            f"--workers {workers} needs a Qdrant server (QDRANT_URL): an embedded store can be opened by one process "
+            "only. Use --threads to serve more requests at once.")
+
+
+class PixceptServer(BaseApplication):
+    def __init__(self, settings: Settings, config: ServerConfig, host: str, port: int, workers: int, threads: int,
+                 access_log: bool = True):
+        self.settings, self.server_config = settings, config
+        reach = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # where local clients connect
+        self.url = f"http://{reach if ':' not in reach else f'[{reach}]'}:{port}"
+        self.options = {
+            "bind": f"{host}:{port}" if ":" not in host else f"[{host}]:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "timeout": WORKER_TIMEOUT,
+            "graceful_timeout": 30,
+            "preload_app": False,
+            "accesslog": "-" if access_log else None,
+            "post_worker_init": self._post_worker_init,
+            "worker_exit": self._worker_exit,
+            "proc_name": "pixcept",
+        }
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if value is not None:
+                self.cfg.set(key, value)
+
+    def load(self):
+        return create_app(self.settings, self.server_config, start=False)
+
+    def _post_worker_init(self, worker) -> None:
+        services = worker.wsgi.extensions["pixcept"]
+        try:
+            services.start(url=self.url)
+        except Exception as exc:  # noqa: BLE001 - said once, clearly, then the whole server stops
+            print(f"Error: {exc}", file=sys.stderr, flush=True)
+            os._exit(WORKER_BOOT_ERROR)
+        print(f"pixcept is serving {services.library.data_dir} at {self.url}", file=sys.stderr, flush=True)
+
+    @staticmethod
+    def _worker_exit(server, worker) -> None:
+        services = getattr(worker, "wsgi", None) and worker.wsgi.extensions.get("pixcept")
+        if services:
+            services.stop()
+
+
+def serve(settings: Settings, config: ServerConfig, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+          threads: int = 8, access_log: bool = True) -> None:
+    check_serving_options(settings, config, host, workers)
+    if not settings.uses_server:
+        _check_free(settings)
+    PixceptServer(settings, config, host, port, workers, threads, access_log).run()
+
+
+def _check_free(settings: Settings) -> None:
+    """Say who holds the library before gunicorn starts, rather than from inside a worker."""
+    from indexer.lock import DataDirLock
+
+    with DataDirLock(settings.data_dir, "pixcept serve (checking)"):
+        pass

@@ -1,0 +1,128 @@
+"""What one serving process holds: the open library (and its lock), the warm model, the job runner with its worker
+process, and the uploaded query images. Started once per process, after gunicorn forks its worker."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from indexer.config import Settings
+from indexer.errors import NotFoundError, UsageError
+from indexer.files import BadImage, decode_image
+from indexer.jobs import JobRunner
+from indexer.library import Library
+from indexer.search import query_vector
+from indexer.store import IMAGES
+from indexer.worker import JobWorker, WorkerEmbedder
+
+log = logging.getLogger(__name__)
+
+UPLOAD_SIDE = 512  # uploaded query images are kept this big: enough for CLIP and for showing the query
+QUERY_CACHE_SIZE = 256
+
+
+class Services:
+    def __init__(self, settings: Settings, run_jobs_in_worker: bool = True):
+        self.settings = settings
+        self.run_jobs_in_worker = run_jobs_in_worker
+        self.library: Library | None = None
+        self.runner: JobRunner | None = None
+        self.worker: JobWorker | None = None
+        self.ready = False
+        self._vectors: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._vectors_lock = threading.Lock()
+
+    # -- lifecycle --------------------------------------------------------------------------------------------------
+
+    def start(self, url: str | None = None) -> "Services":
+        self.library = Library.open(self.settings, command="pixcept serve")
+        if url and self.library.lock:
+            self.library.lock.update(url=url)
+        if self.library.recorded_identity() is not None:
+            self.library.embedder().embed_text("warm up")  # the first search must not pay for loading the model
+        self.runner = JobRunner(self.library, self._job_embedder if self.run_jobs_in_worker else None).start()
+        self.ready = True
+        return self
+
+    def stop(self) -> None:
+        self.ready = False
+        if self.runner:
+            self.runner.stop()
+        if self.worker:
+            self.worker.close()
+        if self.library:
+            self.library.close()
+            self.library = None
+
+    def _job_embedder(self):
+        """The model for jobs, run in the worker process (restarted with the new model after a --reindex)."""
+        local = self.library.embedder(for_writing=True)
+        if self.worker is None or self.worker.model_spec != local.spec.text:
+            if self.worker:
+                self.worker.close()
+            self.worker = JobWorker(local.spec.text, device=self.settings.device)
+        return WorkerEmbedder(local, self.worker)
+
+    # -- queries ----------------------------------------------------------------------------------------------------
+
+    def image_count(self) -> int:
+        return self.library.store.count(IMAGES)
+
+    def query_vector(self, text: str, uploads: tuple[str, ...], like: tuple[str, ...]) -> np.ndarray:
+        """The query's vector, cached: "load more" pages and repeated queries skip the model."""
+        key = (text, uploads, like, self.library.recorded_model_spec())
+        with self._vectors_lock:
+            if key in self._vectors:
+                self._vectors.move_to_end(key)
+                return self._vectors[key]
+        images = [self.upload_image(upload) for upload in uploads]
+        vector = query_vector(self.library, text, images, like)
+        with self._vectors_lock:
+            self._vectors[key] = vector
+            while len(self._vectors) > QUERY_CACHE_SIZE:
+                self._vectors.popitem(last=False)
+        return vector
+
+    # -- uploads ----------------------------------------------------------------------------------------------------
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.library.data_dir / "uploads"
+
+    def save_upload(self, data: bytes) -> str:
+        """Check an uploaded query image and keep a small copy; its ID (content hash) goes into shareable URLs."""
+        if not data:
+            raise UsageError("The uploaded file is empty.")
+        try:
+            decoded = decode_image(data, min_side=UPLOAD_SIDE)
+        except BadImage as exc:
+            raise UsageError(f"The upload cannot be used as a query image: {exc}.") from exc
+        image = decoded.image
+        image.thumbnail((UPLOAD_SIDE, UPLOAD_SIDE))
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=90)
+        upload_id = hashlib.sha256(buffer.getvalue()).hexdigest()[:32]
+        path = self.upload_path(upload_id)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(buffer.getvalue())
+            tmp.replace(path)
+        return upload_id
+
+    def upload_path(self, upload_id: str) -> Path:
+        return self.upload_dir / f"{upload_id}.jpg"
+
+    def upload_image(self, upload_id: str) -> Image.Image:
+        path = self.upload_path(upload_id)
+        if not path.is_file():
+            raise NotFoundError(f"No uploaded image {upload_id}; upload it again.")
+        with Image.open(path) as image:
+            return image.convert("RGB")

@@ -1,0 +1,51 @@
+// Drawing result tiles, shared by the search page and the image page.
+
+export function csrfToken() {
+  return document.querySelector('meta[name="csrf-token"]').content;
+}
+
+export async function apiGet(url) {
+  const response = await fetch(url, { headers: { Accept: "application/json" } });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.error?.message || `The server answered ${response.status}.`);
+  return body;
+}
+
+export function resultTile(image, { onMoreLikeThis } = {}) {
+  const item = document.createElement("li");
+  item.className = "result";
+  const link = document.createElement("a");
+  link.href = image.page_url;
+  link.className = "result-link";
+  const img = document.createElement("img");
+  img.src = image.thumbnail_url;
+  img.alt = image.name;
+  img.loading = "lazy";
+  img.decoding = "async";
+  link.append(img);
+  const caption = document.createElement("div");
+  caption.className = "result-caption";
+  const name = document.createElement("span");
+  name.className = "result-name";
+  name.textContent = image.name;
+  name.title = image.path;
+  caption.append(name);
+  if (image.score !== null && image.score !== undefined) {
+    const score = document.createElement("span");
+    score.className = "result-score";
+    score.textContent = image.score.toFixed(3);
+    score.title = "Similarity to the query (cosine)";
+    caption.append(score);
+  }
+  item.append(link, caption);
+  if (onMoreLikeThis) {
+    const more = document.createElement("button");
+    more.type = "button";
+    more.className = "more-like-this";
+    more.textContent = "More like this";
+    more.setAttribute("aria-label", `More like ${image.name}`);
+    more.addEventListener("click", () => onMoreLikeThis(image));
+    item.append(more);
+  }
+  return item;
+}

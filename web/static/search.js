@@ -1,0 +1,197 @@
+// The search page: the query lives in the URL (shareable, back button works); results come from /api/search.
+import { apiGet, csrfToken, resultTile } from "./results.js";
+
+const PAGE_SIZE = 40;
+const form = document.getElementById("search-form");
+const input = document.getElementById("q");
+const fileInput = document.getElementById("image-input");
+const imageButton = document.getElementById("image-button");
+const folder = document.getElementById("folder");
+const from = document.getElementById("from");
+const to = document.getElementById("to");
+const filters = document.getElementById("filters");
+const queryImages = document.getElementById("query-images");
+const results = document.getElementById("results");
+const status = document.getElementById("status");
+const moreButton = document.getElementById("more-button");
+const overlay = document.getElementById("drop-overlay");
+
+let current = null; // {state, nextOffset, threshold, count, started}
+let generation = 0; // answers to superseded queries are dropped
+
+function readState(search = window.location.search) {
+  const params = new URLSearchParams(search);
+  return {
+    q: params.get("q") || "",
+    upload: params.get("upload") || "",
+    like: params.getAll("like"),
+    folder: params.get("folder") || "",
+    from: params.get("from") || "",
+    to: params.get("to") || "",
+  };
+}
+
+function toParams(state) {
+  const params = new URLSearchParams();
+  if (state.q) params.set("q", state.q);
+  if (state.upload) params.set("upload", state.upload);
+  for (const id of state.like) params.append("like", id);
+  for (const key of ["folder", "from", "to"]) if (state[key]) params.set(key, state[key]);
+  return params;
+}
+
+const isEmpty = (state) => !state.q.trim() && !state.upload && state.like.length === 0;
+
+function showState(state) {
+  input.value = state.q;
+  folder.value = state.folder;
+  from.value = state.from;
+  to.value = state.to;
+  if (state.folder || state.from || state.to) filters.open = true;
+  const chips = [];
+  if (state.upload) chips.push(queryChip(`/api/uploads/${state.upload}`, "Uploaded image", () => go({ ...state, upload: "" })));
+  for (const id of state.like) {
+    chips.push(queryChip(`/api/images/${id}/thumbnail`, "Similar to this image",
+      () => go({ ...state, like: state.like.filter((other) => other !== id) })));
+  }
+  queryImages.replaceChildren(...chips);
+  document.title = state.q ? `${state.q} – pixcept` : "pixcept";
+}
+
+function queryChip(src, label, onRemove) {
+  const chip = document.createElement("div");
+  chip.className = "query-chip";
+  const img = document.createElement("img");
+  img.src = src;
+  img.alt = label;
+  const text = document.createElement("span");
+  text.textContent = label;
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.className = "chip-remove";
+  remove.textContent = "×";
+  remove.setAttribute("aria-label", `Remove: ${label}`);
+  remove.addEventListener("click", onRemove);
+  chip.append(img, text, remove);
+  return chip;
+}
+
+// Navigate to a new query: URL first (history entry), then results.
+function go(state) {
+  const params = toParams(state).toString();
+  history.pushState(null, "", params ? `?${params}` : window.location.pathname);
+  run(state);
+}
+
+async function run(state) {
+  showState(state);
+  results.replaceChildren();
+  moreButton.hidden = true;
+  if (isEmpty(state)) {
+    current = null;
+    status.textContent = "";
+    return;
+  }
+  current = { state, nextOffset: 0, threshold: null, count: 0, started: performance.now() };
+  status.textContent = "Searching…";
+  await loadMore();
+}
+
+async function loadMore() {
+  if (!current || current.nextOffset === null || current.loading) return;
+  const mine = ++generation;
+  const page = current;
+  page.loading = true;
+  const params = toParams(page.state);
+  params.set("limit", PAGE_SIZE);
+  params.set("offset", page.nextOffset);
+  if (page.threshold !== null) params.set("threshold", page.threshold);
+  try {
+    const answer = await apiGet(`/api/search?${params}`);
+    if (mine !== generation || page !== current) return;
+    results.append(...answer.results.map((image) => resultTile(image, { onMoreLikeThis: moreLikeThis })));
+    page.count += answer.results.length;
+    page.threshold = answer.threshold;
+    page.nextOffset = answer.next_offset;
+    moreButton.hidden = !answer.has_more;
+    const seconds = ((performance.now() - page.started) / 1000).toFixed(2);
+    status.textContent = page.count
+      ? `${page.count}${answer.has_more ? "+" : ""} ${page.count === 1 ? "image" : "images"} (${seconds} s)`
+      : "No images match. Try other words, or fewer filters.";
+  } catch (error) {
+    if (mine === generation) status.textContent = error.message;
+  } finally {
+    page.loading = false;
+  }
+}
+
+function moreLikeThis(image) {
+  go({ ...readState(), q: "", upload: "", like: [image.id] });
+  input.focus();
+}
+
+async function searchWithImage(file) {
+  if (!file) return;
+  if (!file.type.startsWith("image/")) {
+    status.textContent = `${file.name || "That file"} is not an image.`;
+    return;
+  }
+  status.textContent = "Uploading the image…";
+  const body = new FormData();
+  body.append("image", file);
+  try {
+    const response = await fetch("/api/uploads", { method: "POST", body, headers: { "X-CSRF-Token": csrfToken() } });
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(answer.error?.message || `Upload failed (${response.status}).`);
+    go({ ...readState(), upload: answer.id, like: [] });
+  } catch (error) {
+    status.textContent = error.message;
+  }
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  go({ ...readState(), q: input.value.trim(), folder: folder.value, from: from.value, to: to.value });
+});
+for (const control of [folder, from, to]) {
+  control.addEventListener("change", () => {
+    const state = { ...readState(), folder: folder.value, from: from.value, to: to.value };
+    if (!isEmpty(state)) go(state);
+  });
+}
+imageButton.addEventListener("click", () => fileInput.click());
+fileInput.addEventListener("change", () => {
+  searchWithImage(fileInput.files[0]);
+  fileInput.value = "";
+});
+moreButton.addEventListener("click", loadMore);
+window.addEventListener("popstate", () => run(readState()));
+document.addEventListener("paste", (event) => {
+  const item = [...(event.clipboardData?.items || [])].find((entry) => entry.type.startsWith("image/"));
+  if (item) {
+    event.preventDefault();
+    searchWithImage(item.getAsFile());
+  }
+});
+let dragDepth = 0;
+document.addEventListener("dragenter", (event) => {
+  if (![...event.dataTransfer.types].includes("Files")) return;
+  dragDepth += 1;
+  overlay.hidden = false;
+});
+document.addEventListener("dragleave", () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (!dragDepth) overlay.hidden = true;
+});
+document.addEventListener("dragover", (event) => event.preventDefault());
+document.addEventListener("drop", (event) => {
+  event.preventDefault();
+  dragDepth = 0;
+  overlay.hidden = true;
+  searchWithImage(event.dataTransfer.files[0]);
+});
+new IntersectionObserver((entries) => {
+  if (entries.some((entry) => entry.isIntersecting) && !moreButton.hidden) loadMore();
+}, { rootMargin: "600px" }).observe(document.getElementById("more"));
+
+run(readState());
