@@ -151,26 +151,52 @@ def index(folders, prune, reindex, batch_size, workers, **params) -> None:
     """Index the images under FOLDERS (recursively, incrementally)."""
     from .index import check_roots, index_folders
 
-    check_roots(folders)
+    roots = check_roots(folders)
     bar = _Bar("img")
-    with _open(params, "pixcept index") as library:
-        _say_loading(library)
-        try:
-            summary = index_folders(library, list(folders), prune=prune, reindex=reindex, batch_size=batch_size,
-                                    workers=workers, progress=bar)
-        finally:
-            bar.close()
-    click.echo(summary.describe())
-    problems = summary.failed + summary.skipped
-    for problem in problems[:10]:
-        click.echo(f"  {problem.path}: {problem.reason}", err=True)
-    if len(problems) > 10:
-        click.echo(f"  ... and {len(problems) - 10} more", err=True)
-    if summary.report_path:
-        click.echo(f"Files not indexed, with reasons: {summary.report_path}", err=True)
-    if summary.missing:
-        click.echo(f"{summary.missing} indexed images were not found in these folders any more; "
+    client = _server_client(params)
+    try:
+        if client:
+            job = client.run_job("index", {"folders": [str(r) for r in roots], "prune": prune, "reindex": reindex},
+                                 bar)
+            result = _job_result(job)
+        else:
+            with _open(params, "pixcept index") as library:
+                _say_loading(library)
+                result = index_folders(library, list(folders), prune=prune, reindex=reindex, batch_size=batch_size,
+                                       workers=workers, progress=bar).to_dict(problems=10)
+    finally:
+        bar.close()
+    click.echo(result["summary"])
+    for problem in result["problems"][:10]:
+        click.echo(f"  {problem['path']}: {problem['reason']}", err=True)
+    if result["problem_count"] > 10:
+        click.echo(f"  ... and {result['problem_count'] - 10} more", err=True)
+    if result["report_path"]:
+        click.echo(f"Files not indexed, with reasons: {result['report_path']}", err=True)
+    if result["missing"]:
+        click.echo(f"{result['missing']} indexed images were not found in these folders any more; "
                    "`pixcept index --prune FOLDER` removes them.", err=True)
+
+
+def _server_client(params: dict):
+    """The running server that holds this library, if any: then commands go through it (it owns the store)."""
+    from server.client import ServerClient
+
+    if params.get("qdrant_url"):
+        return None
+    data_dir = Path(params.get("data_dir") or default_data_dir()).expanduser()
+    client = ServerClient.for_data_dir(data_dir)
+    if client:
+        click.echo(f"The pixcept server at {client.url} holds this library; asking it.", err=True)
+    return client
+
+
+def _job_result(job: dict) -> dict:
+    if job["state"] == "done":
+        return job["result"]
+    if job["state"] in ("cancelled", "interrupted"):
+        raise KeyboardInterrupt
+    raise PixceptError(f"The server's {job['kind']} job failed: {job.get('error')}")
 
 
 @cli.command()
@@ -198,16 +224,21 @@ def vocab(action, file, **params) -> None:
 
 
 def _add_vocabulary(params: dict, entries: list[str], source: str, version: str, command: str) -> None:
-    from .vocab import add_entries
+    from .vocab import USER_SOURCE, add_entries
 
     bar = _Bar("word")
-    with _open(params, command) as library:
-        _say_loading(library)
-        try:
-            summary = add_entries(library, entries, source, version, progress=bar)
-        finally:
-            bar.close()
-    click.echo(f"{summary.added} words added, {summary.present} already present ({source} vocabulary {version}).")
+    client = _server_client(params)
+    try:
+        if client:
+            job_params = {"entries": entries, "version": version} if source == USER_SOURCE else {}
+            message = _job_result(client.run_job("vocab", job_params, bar))["summary"]
+        else:
+            with _open(params, command) as library:
+                _say_loading(library)
+                message = add_entries(library, entries, source, version, progress=bar).describe()
+    finally:
+        bar.close()
+    click.echo(message)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
@@ -217,31 +248,40 @@ def _add_vocabulary(params: dict, entries: list[str], source: str, version: str,
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option("--offset", type=click.IntRange(0), default=0)
 @click.option("--folder", "folders", multiple=True, help="Only images under this folder (repeatable).")
+@click.option("--all", "show_all", is_flag=True, help="No relevance cutoff: list up to --limit images whatever "
+                                                     "their scores.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {path, score, ...}, best first.")
 @library_options
-def search(words, images, limit, offset, folders, as_json, **params) -> None:
-    """Search by WORDS and/or --image PATH. A word starting with '-' excludes: pixcept search beach -people"""
-    from .search import folder_filter, load_query_image, search_images
+def search(words, images, limit, offset, folders, show_all, as_json, **params) -> None:
+    """Search by WORDS and/or --image PATH. A word starting with '-' excludes: pixcept search beach -people
+
+    Like the web app, results stop where relevance drops (relative to the best match); --all lists on regardless.
+    """
+    from .search import RELATIVE_CUTOFF, folder_filter, load_query_image, search_images
 
     unknown = [w for w in words if w.startswith("--")]
     if unknown:
         raise click.UsageError(f"No such option: {unknown[0]}")
     text = " ".join(words)
-
-    with _open(params, "pixcept search") as library:
-        query_images = []
-        if images:
-            size = library.embedder().image_size
-            query_images = [load_query_image(path, size) for path in images]
-        results = search_images(library, text, query_images, limit=limit, offset=offset,
-                                where=folder_filter(folders))
+    relative = None if show_all else RELATIVE_CUTOFF
+    client = _server_client(params)
+    if client:
+        results = client.search(text, images, limit=limit, offset=offset, folders=folders, relative=relative)
+    else:
+        with _open(params, "pixcept search") as library:
+            query_images = []
+            if images:
+                size = library.embedder().image_size
+                query_images = [load_query_image(path, size) for path in images]
+            results = [r.to_dict() for r in search_images(library, text, query_images, limit=limit, offset=offset,
+                                                          where=folder_filter(folders), relative=relative)]
     if as_json:
-        click.echo(json.dumps([r.to_dict() for r in results], indent=2))
+        click.echo(json.dumps(results, indent=2))
         return
     if not results:
         click.echo("No matching images.", err=True)
     for result in results:
-        click.echo(f"{result.score:.4f}  {result.path}")
+        click.echo(f"{result['score']:.4f}  {result['path']}")
 
 
 @cli.command()
@@ -253,6 +293,12 @@ def status(as_json, **params) -> None:
     from .manifest import read_manifest
     from .store import IMAGES, VOCABULARY
 
+    client = _server_client(params)
+    if client:
+        info = client.request("GET", "/api/status")
+        info["server"] = client.url
+        _print_status(info, as_json)
+        return
     settings = _settings(params)
     manifest = read_manifest(settings.data_dir)
     info = {
@@ -270,6 +316,10 @@ def status(as_json, **params) -> None:
             info["vocabulary"] = library.store.count(VOCABULARY)
     except StoreLockedError as exc:
         info["in_use"] = str(exc)
+    _print_status(info, as_json)
+
+
+def _print_status(info: dict, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
@@ -282,9 +332,42 @@ def status(as_json, **params) -> None:
         f"vocabulary:  {info.get('vocabulary', '?')} words",
         f"folders:     {', '.join(info['roots']) or '-'}",
     ]
+    if "server" in info:
+        lines.append(f"served at:   {info['server']}")
     if "in_use" in info:
         lines.append(f"note:        {info['in_use']}")
     click.echo("\n".join(lines))
+
+
+@cli.command()
+@click.option("--host", envvar="PIXCEPT_HOST", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but localhost needs --read-token.")
+@click.option("--port", envvar="PIXCEPT_PORT", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--threads", envvar="PIXCEPT_THREADS", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Requests served at once.")
+@click.option("--workers", envvar="PIXCEPT_WORKERS", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes; more than 1 only with a Qdrant server (QDRANT_URL).")
+@click.option("--read-token", envvar="PIXCEPT_READ_TOKEN", help="Token needed to search (required off localhost).")
+@click.option("--admin-token", envvar="PIXCEPT_ADMIN_TOKEN",
+              help="Token needed to run jobs. Default: one made in the data directory for this user's CLI.")
+@click.option("--max-upload-mb", envvar="PIXCEPT_MAX_UPLOAD_MB", type=click.FloatRange(0.1, 1000), default=20,
+              show_default=True)
+@click.option("--searches-per-minute", envvar="PIXCEPT_SEARCHES_PER_MINUTE", type=click.FloatRange(0), default=300,
+              show_default=True, help="Per client, for requests that run the model; 0: no limit.")
+@click.option("--quiet", is_flag=True, help="No access log.")
+@library_options
+@collection_options
+def serve(host, port, threads, workers, read_token, admin_token, max_upload_mb, searches_per_minute, quiet,
+          **params) -> None:
+    """Serve the web app and JSON API (gunicorn). This process then owns the library: other pixcept commands on the
+    same data directory go through it."""
+    from server.app import ServerConfig
+    from server.serve import serve as run_server
+
+    config = ServerConfig(read_token=read_token or None, admin_token=admin_token or None,
+                          max_upload_mb=max_upload_mb, searches_per_minute=searches_per_minute)
+    run_server(_settings(params), config, host=host, port=port, workers=workers, threads=threads,
+               access_log=not quiet)
 
 
 @cli.command()

@@ -125,10 +125,16 @@ def read_lock_info(path: Path) -> dict | None:
     return None
 
 
-def describe_holder(data_dir: Path) -> str | None:
-    """A one-line description of a live lock holder, for `pixcept status` run elsewhere; None when free."""
+def live_holder(data_dir: Path) -> dict | None:
+    """The lock record of a live process on this machine holding `data_dir`; None when free (or held elsewhere)."""
     info = read_lock_info(Path(data_dir) / LOCK_NAME)
     if not info or not _pid_alive(int(info.get("pid", 0) or 0)) or info.get("host") != socket.gethostname():
         return None
-    return f"pid {info['pid']} ({info.get('command')})"
+    return info
+
+
+def describe_holder(data_dir: Path) -> str | None:
+    """A one-line description of a live lock holder, for `pixcept status` run elsewhere; None when free."""
+    info = live_holder(data_dir)
+    return f"pid {info['pid']} ({info.get('command')})" if info else None
 
