@@ -89,7 +89,7 @@ def _install_guards(app: Flask) -> None:
         if view is None or request.endpoint == "static":
             return None
         level = getattr(view, "auth_level", auth.READ)
-        if level is not None and auth.current_level() is None and not request.path.startswith("/api/"):
+        if level is not None and auth.current_level() is None and not _wants_json():
             return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
         if level is not None:
             auth.require(level)

@@ -179,18 +179,20 @@ def test_another_model_is_refused_until_reindex(library, photos, tmp_path, setti
 
 def test_search_cli_json_and_status(run, photos):
     assert run("index", photos).exit_code == 0
-    result = run("search", "--image", photos / "green" / "img_001.jpg", "--limit", "5", "--json")
+    result = run("search", "--image", photos / "green" / "img_001.jpg", "--limit", "5", "--all", "--json")
     assert result.exit_code == 0, result.output
     hits = json.loads(result.stdout)
     assert len(hits) == 5
     assert hits[0]["path"] == str(photos / "green" / "img_001.jpg") and hits[0]["score"] == pytest.approx(1, abs=1e-4)
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
-    text = run("search", "a red circle", "--limit", "3")
+    text = run("search", "a red circle", "--limit", "3", "--all")
     assert text.exit_code == 0 and len(text.stdout.strip().splitlines()) == 3
     only_blue = json.loads(run("search", "circle", "--folder", photos / "blue", "--json").stdout)
     assert only_blue and all("/blue/" in h["path"] for h in only_blue)
     status = json.loads(run("status", "--json").stdout)
     assert status["images"] == 12 and status["model"]["dim"] == 64
+    cut = json.loads(run("search", "--image", photos / "green" / "img_001.jpg", "--limit", "12", "--json").stdout)
+    assert 1 <= len(cut) < 12 and cut[0]["score"] == pytest.approx(1, abs=1e-4)  # the relevance cutoff applies
 
 
 def test_search_errors_are_messages(run, photos, tmp_path):

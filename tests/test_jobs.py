@@ -1,0 +1,114 @@
+"""Jobs and the worker process: real child process, real model, real store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from helpers import make_library
+
+from indexer.jobs import JobRunner
+from indexer.store import IMAGES
+from indexer.worker import JobWorker, WorkerEmbedder, WorkerError
+
+
+@pytest.fixture(scope="module")
+def worker(tiny_model_spec):
+    worker = JobWorker(tiny_model_spec, device="cpu")
+    yield worker
+    worker.close()
+
+
+def test_worker_computes_what_the_local_model_does(worker, embedder, tmp_path):
+    from PIL import Image
+
+    remote = WorkerEmbedder(embedder, worker)
+    images = [Image.new("RGB", (64, 64), colour) for colour in ("red", "blue", "green")]
+    tensors = [embedder.preprocess_image(image) for image in images]
+    np.testing.assert_allclose(remote.embed_tensors(tensors), embedder.embed_tensors(tensors), atol=1e-5)
+    texts = ["a red circle", "blue", "a photo of a dog on a beach"]
+    np.testing.assert_allclose(remote.embed_texts(texts), embedder.embed_texts(texts), atol=1e-5)
+    assert remote.embed_tensors([]).shape == (0, embedder.dim)
+    assert remote.dim == embedder.dim  # everything else is the local embedder's
+
+
+def test_worker_runs_niced_and_comes_back_after_being_killed(worker):
+    pid = worker.call("ping")
+    assert os.getpriority(os.PRIO_PROCESS, pid) >= 10
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while worker.pid is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert worker.call("ping") not in (None, pid)
+
+
+def test_worker_errors_are_reported(worker):
+    with pytest.raises(WorkerError, match="unknown worker request"):
+        worker.call("no-such-thing")
+    assert worker.call("ping")  # and it keeps serving
+
+
+def wait_for(runner: JobRunner, job_id: str, timeout: float = 60):
+    job = runner.get(job_id)
+    deadline = time.monotonic() + timeout
+    while not job.finished and time.monotonic() < deadline:
+        job = runner.wait(job_id, job.version, 5)
+    return job
+
+
+def test_index_job_in_the_worker_matches_a_local_run(library, worker, tmp_path):
+    make_library(tmp_path / "photos", 8)
+    runner = JobRunner(library, lambda: WorkerEmbedder(library.embedder(for_writing=True), worker)).start()
+    try:
+        job = wait_for(runner, runner.submit("index", {"folders": [str(tmp_path / "photos")]}).id)
+        assert job.state == "done", job.error
+        assert job.result["indexed"] == 8 and job.done == job.total == 8
+        stored = {p.payload["path"]: p.vector for p in library.store.scroll(IMAGES, fields=["path"], with_vectors=True)}
+        path = str(tmp_path / "photos" / "red" / "img_000.jpg")
+        from indexer.files import decode_image, read_file
+
+        local = library.embedder().embed_images([decode_image(read_file(path), min_side=224).image])[0]
+        assert float(stored[path] @ local) > 0.9999
+        saved = json.loads((library.data_dir / "jobs" / f"{job.id}.json").read_text())
+        assert saved["state"] == "done" and saved["result"]["indexed"] == 8
+    finally:
+        runner.stop()
+
+
+def test_queued_jobs_cancel_and_interrupted_jobs_resume(library, tmp_path):
+    make_library(tmp_path / "photos", 4)
+    idle = JobRunner(library)  # not started: jobs stay queued
+    idle.folder.mkdir(parents=True, exist_ok=True)
+    queued = idle.submit("index", {"folders": [str(tmp_path / "photos")]})
+    assert idle.cancel(queued.id).state == "cancelled"
+    running = idle.submit("index", {"folders": [str(tmp_path / "photos")]})
+    running.state = "running"  # as a server killed mid-job leaves it on disk
+    idle._save(running)
+
+    runner = JobRunner(library).start()  # the next server start
+    try:
+        interrupted = runner.get(running.id)
+        assert interrupted.state == "interrupted" and "Resume" in interrupted.notes[-1]
+        resumed = wait_for(runner, runner.resume(running.id).id)
+        assert resumed.state == "done" and resumed.resumed_from == running.id and resumed.result["indexed"] == 4
+        assert runner.get(queued.id).state == "cancelled"
+    finally:
+        runner.stop()
+
+
+def test_failed_job_reports_why(library, tmp_path):
+    folder = tmp_path / "photos"
+    make_library(folder, 2)
+    for path in folder.rglob("*.jpg"):
+        path.unlink()  # an emptied folder (unmounted disk?) must not be pruned
+    runner = JobRunner(library).start()
+    try:
+        job = wait_for(runner, runner.submit("index", {"folders": [str(folder)], "prune": True}).id)
+        assert job.state == "failed" and "Refusing to prune" in job.error
+    finally:
+        runner.stop()

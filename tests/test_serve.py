@@ -1,0 +1,116 @@
+"""`pixcept serve` as a real gunicorn process, and the CLI going through it."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import pixcept_process
+from helpers import make_library
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(env: dict, *args) -> tuple[subprocess.Popen, str]:
+    """A running `pixcept serve`, once it answers /api/ready (the model is warm by then)."""
+    port = free_port()
+    process = pixcept_process("serve", "--port", port, "--quiet", *args, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"pixcept serve exited: {process.stderr.read()}")
+        try:
+            with urllib.request.urlopen(url + "/api/ready", timeout=2) as response:
+                if response.status == 200:
+                    return process, url
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise AssertionError("pixcept serve did not become ready in 120 s")
+
+
+def stop_server(process: subprocess.Popen) -> str:
+    process.terminate()
+    try:
+        _, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+    return err
+
+
+@pytest.fixture
+def served(cli_env, tmp_path, run):
+    make_library(tmp_path / "photos", 8)
+    assert run("index", tmp_path / "photos").exit_code == 0
+    process, url = start_server(cli_env)
+    yield url
+    stop_server(process)
+
+
+def cli(env, *args, timeout=120):
+    process = pixcept_process(*args, env=env)
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
+def test_cli_goes_through_the_running_server(served, cli_env, tmp_path):
+    make_library(tmp_path / "more", 4, offset=30)
+    code, out, err = cli(cli_env, "index", tmp_path / "more")
+    assert code == 0, err
+    assert "holds this library; asking it" in err and "4 indexed" in out
+
+    code, out, err = cli(cli_env, "search", "red", "--all", "--limit", "12", "--json")
+    assert code == 0, err
+    assert len(json.loads(out)) == 12
+
+    query_image = tmp_path / "more" / "red" / "img_032.jpg"
+    code, out, err = cli(cli_env, "search", "--image", query_image, "--limit", "3", "--all", "--json")
+    assert code == 0, err
+    assert json.loads(out)[0]["path"] == str(query_image)
+
+    code, out, err = cli(cli_env, "status", "--json")
+    status = json.loads(out)
+    assert code == 0 and status["images"] == 12 and status["server"] == served
+
+    words = tmp_path / "words.txt"
+    words.write_text("red\nsunset over the sea\n")
+    code, out, err = cli(cli_env, "vocab", "add", words)
+    assert code == 0 and "2 words added" in out, err
+
+    code, out, err = cli(cli_env, "index", tmp_path / "missing")
+    assert code == 2 and "Folder not found" in err
+
+    code, out, err = cli(cli_env, "migrate")
+    assert code != 0 and f"It is serving at {served}" in err
+
+
+def test_serve_refuses_unsafe_or_impossible_setups(cli_env, tmp_path, run):
+    code, _, err = cli(cli_env, "serve", "--host", "0.0.0.0")
+    assert code == 2 and "without a read token" in err
+    code, _, err = cli(cli_env, "serve", "--workers", "2")
+    assert code == 2 and "needs a Qdrant server" in err
+
+
+def test_a_second_server_on_the_same_library_says_who_holds_it(served, cli_env):
+    code, _, err = cli(cli_env, "serve", "--port", free_port())
+    assert code != 0 and "is in use by process" in err and served in err
+
+
+def test_the_server_stops_cleanly_and_frees_the_library(cli_env, tmp_path, run):
+    make_library(tmp_path / "photos", 2)
+    assert run("index", tmp_path / "photos").exit_code == 0
+    process, _ = start_server(cli_env)
+    err = stop_server(process)
+    assert process.returncode == 0, err
+    assert run("status").exit_code == 0 and "served at" not in run("status").stdout

@@ -1,0 +1,323 @@
+"""The web app and JSON API through Flask's test client, on a real library (tiny model, Qdrant Edge)."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+
+import pytest
+from PIL import Image
+
+from helpers import make_image, make_library
+
+from indexer.config import Settings
+from indexer.index import index_folders
+from indexer.library import Library
+from server.app import ServerConfig, create_app
+from server.ratelimit import RateLimiter
+
+DATED = {"2019-05-01": "red", "2021-07-14": "blue"}
+
+
+def exif_dated(day: str) -> Image.Exif:
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = day.replace("-", ":") + " 12:00:00"
+    return exif
+
+
+@pytest.fixture(scope="module")
+def library_dir(tmp_path_factory, tiny_model_spec):
+    root = tmp_path_factory.mktemp("served")
+    make_library(root / "photos", 12)
+    for i, (day, colour) in enumerate(DATED.items()):
+        make_image(root / "dated" / f"{day}.jpg", colour, seed=100 + i, exif=exif_dated(day))
+    settings = Settings(data_dir=root / "data", model=tiny_model_spec, device="cpu")
+    with Library.open(settings) as library:
+        index_folders(library, [root / "photos", root / "dated"])
+    return root, settings
+
+
+@pytest.fixture(scope="module")
+def app(library_dir):
+    app = create_app(library_dir[1], ServerConfig(run_jobs_in_worker=False, searches_per_minute=0))
+    yield app
+    app.extensions["pixcept"].stop()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def admin(app):
+    return {"Authorization": f"Bearer {app.config['PIXCEPT_ADMIN_TOKEN']}"}
+
+
+def csrf(client) -> dict:
+    return {"X-CSRF-Token": client.get("/api/session").get_json()["csrf_token"]}
+
+
+def jpeg_bytes(colour=(200, 20, 20), size=(64, 48)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def upload(client, data: bytes, name="q.jpg", headers=None):
+    return client.post("/api/uploads", data={"image": (io.BytesIO(data), name)},
+                       headers=headers if headers is not None else csrf(client), content_type="multipart/form-data")
+
+
+def error_of(response) -> str:
+    return response.get_json()["error"]["message"]
+
+
+# -- status and pages -------------------------------------------------------------------------------------------------
+
+def test_health_ready_and_status(client):
+    assert client.get("/api/health").get_json() == {"status": "ok"}
+    assert client.get("/api/ready").get_json() == {"ready": True}
+    status = client.get("/api/status").get_json()
+    assert status["images"] == 14 and status["model"]["dim"] == 64
+    assert len(client.get("/api/folders").get_json()["folders"]) == 2
+
+
+def test_pages_render_with_security_headers(client):
+    page = client.get("/?q=red")
+    assert page.status_code == 200 and b'value="red"' in page.data
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert client.get("/static/search.js").status_code == 200
+
+
+def test_search_page_escapes_the_query(client):
+    page = client.get("/?q=<script>alert(1)</script>")
+    assert b"<script>alert(1)" not in page.data and b"&lt;script&gt;" in page.data
+
+
+# -- search -----------------------------------------------------------------------------------------------------------
+
+def test_text_search_returns_scored_images_with_urls(client):
+    body = client.get("/api/search?q=red&cutoff=0&limit=5").get_json()
+    assert len(body["results"]) == 5 and body["has_more"] and body["next_offset"] == 5
+    scores = [r["score"] for r in body["results"]]
+    assert scores == sorted(scores, reverse=True)
+    first = body["results"][0]
+    assert client.get(first["thumbnail_url"]).content_type == "image/jpeg"
+    assert client.get(first["file_url"]).data[:2] == b"\xff\xd8"
+    assert client.get(first["page_url"]).status_code == 200
+
+
+def test_pages_continue_where_the_last_ended(client):
+    everything = client.get("/api/search?q=red&cutoff=0&limit=14").get_json()["results"]
+    first = client.get("/api/search?q=red&cutoff=0&limit=6").get_json()
+    second = client.get(f"/api/search?q=red&cutoff=0&limit=6&offset={first['next_offset']}").get_json()
+    assert [r["id"] for r in first["results"] + second["results"]] == [r["id"] for r in everything[:12]]
+
+
+def test_cutoff_keeps_fewer_than_everything_and_reports_its_threshold(client):
+    cut = client.get("/api/search?q=red&limit=200").get_json()
+    assert cut["threshold"] is not None
+    assert all(r["score"] >= cut["threshold"] for r in cut["results"])
+    again = client.get(f"/api/search?q=red&limit=200&threshold={cut['threshold']}").get_json()
+    assert [r["id"] for r in again["results"]] == [r["id"] for r in cut["results"]]
+
+
+def test_more_like_this_leaves_out_the_image_itself(client):
+    image_id = client.get("/api/search?q=red&limit=1").get_json()["results"][0]["id"]
+    similar = client.get(f"/api/search?like={image_id}&cutoff=0&limit=20").get_json()["results"]
+    assert len(similar) == 13 and image_id not in [r["id"] for r in similar]
+
+
+def test_folder_and_date_filters(client, library_dir):
+    root = library_dir[0]
+    only_dated = client.get("/api/search", query_string={"q": "red", "cutoff": 0, "folder": str(root / "dated")})
+    assert {r["name"] for r in only_dated.get_json()["results"]} == {"2019-05-01.jpg", "2021-07-14.jpg"}
+    in_2021 = client.get("/api/search?q=red&cutoff=0&from=2021-01-01&to=2021-12-31").get_json()["results"]
+    assert [r["name"] for r in in_2021] == ["2021-07-14.jpg"]
+    assert in_2021[0]["taken_at"].startswith("2021-07-14")
+    one_day = client.get("/api/search?q=red&cutoff=0&from=2019-05-01&to=2019-05-01").get_json()["results"]
+    assert [r["name"] for r in one_day] == ["2019-05-01.jpg"]
+
+
+@pytest.mark.parametrize("query, message", [
+    ("q=", "Give something to search for"),
+    ("q=-people", "negative terms alone"),
+    ("q=" + "a" * 501, "too long"),
+    ("q=red&limit=0", "between 1 and 200"),
+    ("q=red&limit=abc", "must be an integer"),
+    ("q=red&offset=-1", "between"),
+    ("q=red&cutoff=2", "between"),
+    ("q=red&cutoff=nan", "must be a number"),
+    ("q=red&from=2021-13-45", "must be a date"),
+    ("q=red&from=yesterday", "not valid"),
+    ("q=red&from=2022-01-01&to=2021-01-01", "date range is empty"),
+    ("like=not-an-id", "not valid"),
+    ("upload=../../etc/passwd", "not valid"),
+])
+def test_bad_search_requests_are_400_with_a_message(client, query, message):
+    response = client.get(f"/api/search?{query}")
+    assert response.status_code == 400, response.data
+    assert message in error_of(response)
+
+
+def test_unknown_ids_are_404(client):
+    missing = "00000000-0000-0000-0000-000000000000"
+    assert client.get(f"/api/search?like={missing}").status_code == 404
+    assert client.get(f"/api/images/{missing}").status_code == 404
+    assert client.get("/api/images/..%2F..%2Fetc%2Fpasswd/file").status_code == 404
+    assert client.get("/image/nope").status_code == 404
+    assert b"<h1>404</h1>" in client.get("/image/nope").data  # pages get an HTML error page
+    assert client.get("/api/uploads/" + "0" * 32).status_code == 404
+    assert client.get("/api/nothing-here").get_json()["error"]["status"] == 404
+
+
+def test_image_metadata(client):
+    image_id = client.get("/api/search?q=blue&cutoff=0&from=2021-07-14&to=2021-07-14").get_json()["results"][0]["id"]
+    info = client.get(f"/api/images/{image_id}").get_json()
+    assert info["metadata"]["taken_at"].startswith("2021-07-14") and info["width"] == 320
+    page = client.get(f"/image/{image_id}").get_data(as_text=True)
+    assert "2021-07-14" in page and "More like this" in page
+
+
+# -- uploads ----------------------------------------------------------------------------------------------------------
+
+def test_upload_then_search_by_it(client):
+    response = upload(client, jpeg_bytes())
+    assert response.status_code == 201
+    upload_id = response.get_json()["id"]
+    assert client.get(f"/api/uploads/{upload_id}").content_type == "image/jpeg"
+    results = client.get(f"/api/search?upload={upload_id}&cutoff=0&limit=3").get_json()["results"]
+    assert len(results) == 3
+    combined = client.get(f"/api/search?upload={upload_id}&q=red&cutoff=0&limit=3").get_json()["results"]
+    assert len(combined) == 3
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "empty"),
+    (b"not an image at all", "cannot be used"),
+    (jpeg_bytes()[:200], "cannot be used"),
+])
+def test_bad_uploads_are_400(client, data, message):
+    response = upload(client, data)
+    assert response.status_code == 400 and message in error_of(response)
+
+
+def test_decompression_bomb_upload_is_400(client):
+    buffer = io.BytesIO()
+    Image.new("1", (12_000, 12_000)).save(buffer, "PNG")  # 144 MP, a few kB on the wire
+    response = upload(client, buffer.getvalue(), "bomb.png")
+    assert response.status_code == 400 and "pixels" in error_of(response)
+
+
+def test_oversized_upload_is_413(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 10_000)
+    response = upload(client, jpeg_bytes(size=(400, 400)) + b"\0" * 20_000)
+    assert response.status_code == 413 and "too large" in error_of(response)
+
+
+def test_upload_without_csrf_token_is_refused(client):
+    response = upload(client, jpeg_bytes(), headers={})
+    assert response.status_code == 403 and "CSRF" in error_of(response)
+
+
+def test_upload_field_is_required(client):
+    response = client.post("/api/uploads", data={}, headers=csrf(client))
+    assert response.status_code == 400 and "`image`" in error_of(response)
+
+
+# -- auth -------------------------------------------------------------------------------------------------------------
+
+def test_jobs_need_the_admin_token(client, admin):
+    assert client.get("/api/jobs").status_code == 403  # open reading on localhost, but no jobs
+    assert client.get("/api/jobs", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/api/jobs", headers=admin).status_code == 200
+
+
+def test_read_token_guards_everything_but_health(app, monkeypatch):
+    monkeypatch.setitem(app.config, "PIXCEPT_READ_TOKEN", "s3cret-read")
+    client = app.test_client()
+    assert client.get("/api/health").status_code == 200
+    assert client.get("/api/search?q=red").status_code == 401
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/api/search?q=red", headers={"Authorization": "Bearer nope"}).status_code == 401
+    ok = client.get("/api/search?q=red", headers={"Authorization": "Bearer s3cret-read"})
+    assert ok.status_code == 200
+    page = client.get("/?q=red")
+    assert page.status_code == 302 and "/login" in page.headers["Location"]
+    bearer_read = {"Authorization": "Bearer s3cret-read"}
+    assert client.get("/api/jobs", headers=bearer_read).status_code == 403
+
+    login = client.get("/login")
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', login.data).group(1).decode()
+    wrong = client.post("/login", data={"token": "guess", "csrf_token": token})
+    assert wrong.status_code == 401 and b"not valid" in wrong.data
+    assert client.post("/login", data={"token": "s3cret-read"}).status_code == 403  # no CSRF token
+    signed_in = client.post("/login", data={"token": "s3cret-read", "csrf_token": token, "next": "//evil.example"})
+    assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/"
+    assert client.get("/?q=red").status_code == 200
+    assert client.get("/api/search?q=red").status_code == 200  # the session cookie now reads
+
+
+def test_model_endpoints_are_rate_limited(app, client, monkeypatch):
+    monkeypatch.setitem(app.extensions, "pixcept_limiter", RateLimiter(per_minute=60, burst=3))
+    codes = [client.get("/api/search?q=red").status_code for _ in range(5)]
+    assert codes[:3] == [200, 200, 200] and codes[3] == 429
+    limited = client.get("/api/search?q=red")
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    admin = {"Authorization": f"Bearer {app.config['PIXCEPT_ADMIN_TOKEN']}"}
+    assert client.get("/api/search?q=red", headers=admin).status_code == 200
+    assert client.get("/api/images/00000000-0000-0000-0000-000000000000").status_code == 404  # not limited
+
+
+def test_metrics_count_requests_and_images(client):
+    client.get("/api/search?q=red")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'pixcept_http_requests_total{endpoint="api.search",method="GET",status="200"}' in text
+    assert "pixcept_images 14.0" in text
+    assert 'pixcept_search_seconds_count{kind="text"}' in text
+
+
+# -- jobs -------------------------------------------------------------------------------------------------------------
+
+def wait_finished(client, admin, job_id, timeout=60) -> dict:
+    deadline = time.monotonic() + timeout
+    job = client.get(f"/api/jobs/{job_id}", headers=admin).get_json()
+    while job["state"] in ("queued", "running") and time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}?after={job['version']}&wait=5", headers=admin).get_json()
+    return job
+
+
+def test_index_job_runs_and_reports(client, admin, tmp_path):
+    make_library(tmp_path / "more", 4, offset=50)
+    response = client.post("/api/jobs", json={"kind": "index", "params": {"folders": [str(tmp_path / "more")]}},
+                           headers=admin)
+    assert response.status_code == 202
+    job = wait_finished(client, admin, response.get_json()["id"])
+    assert job["state"] == "done" and job["result"]["indexed"] == 4 and job["done"] == job["total"] == 4
+    assert client.get("/api/status").get_json()["images"] == 18
+    assert response.get_json()["id"] in [j["id"] for j in client.get("/api/jobs", headers=admin).get_json()["jobs"]]
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"kind": "nope"}, "Unknown job kind"),
+    ({"kind": "index", "params": {"folders": ["/no/such/folder"]}}, "Folder not found"),
+    ({"kind": "index", "params": {"folders": "not a list"}}, "list of folder paths"),
+    ({"kind": "vocab", "params": {"entries": [1, 2]}}, "list of words"),
+    ("not json", "Send JSON"),
+])
+def test_bad_job_requests_are_400(client, admin, body, message):
+    response = client.post("/api/jobs", json=body, headers=admin)
+    assert response.status_code == 400 and message in error_of(response)
+
+
+def test_vocab_job_and_unknown_job(client, admin):
+    job = client.post("/api/jobs", json={"kind": "vocab", "params": {"entries": ["red", "blue car"]}},
+                      headers=admin).get_json()
+    done = wait_finished(client, admin, job["id"])
+    assert done["state"] == "done" and done["result"]["added"] + done["result"]["present"] == 2
+    assert client.get("/api/jobs/20200101-000000-abcdef", headers=admin).status_code == 404
+    assert client.post("/api/jobs/20200101-000000-abcdef/cancel", headers=admin).status_code == 404
+    assert client.post(f"/api/jobs/{job['id']}/resume", headers=admin).status_code == 400  # done: nothing to resume
