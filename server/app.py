@@ -13,6 +13,7 @@ from indexer.config import Settings
 from indexer.errors import NotFoundError, PixceptError, UsageError
 from indexer.library import EmptyLibraryError, ModelMismatchError
 from indexer.lock import StoreLockedError
+from indexer.search import MAX_QUERY_CHARS
 
 from . import auth
 from .metrics import Metrics
@@ -75,7 +76,7 @@ def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start:
 
     @app.context_processor
     def template_globals():
-        return {"csrf_token": auth.csrf_token, "access_level": auth.current_level}
+        return {"csrf_token": auth.csrf_token, "max_query": MAX_QUERY_CHARS}
 
     if start:
         services.start()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from indexer.search import MAX_QUERY_CHARS
-
 from . import auth
 from .api import _checked_point, image_json, services
 
@@ -15,8 +13,7 @@ pages = Blueprint("pages", __name__)
 @pages.get("/")
 def search_page():
     library = services().library
-    return render_template("search.html", query=request.args.get("q", ""), max_query=MAX_QUERY_CHARS,
-                           folders=library.manifest.get("roots", []), has_images=library.recorded_identity() is not None)
+    return render_template("search.html", query=request.args.get("q", ""), folders=library.manifest.get("roots", []), has_images=library.recorded_identity() is not None)
 
 
 @pages.get("/image/<image_id>")
@@ -26,13 +23,19 @@ def image_page(image_id: str):
     facts = [("Taken", point.payload.get("taken_at")), ("Camera", point.payload.get("camera")),
              ("Size", f"{info['width']} × {info['height']} px" if info["width"] else None),
              ("Format", point.payload.get("format")),
-             ("File size", f"{point.payload['size'] / 1e6:.1f} MB" if point.payload.get("size") else None),
+             ("File size", _file_size(point.payload.get("size"))),
              ("Indexed", point.payload.get("indexed_at"))]
     gps = point.payload.get("gps")
     if gps:
         facts.append(("Location", f"{gps[0]:.5f}, {gps[1]:.5f}" if isinstance(gps, (list, tuple)) else str(gps)))
     return render_template("image.html", image=info, facts=[(k, v) for k, v in facts if v],
                            paths=point.payload.get("paths", [info["path"]]))
+
+
+def _file_size(size: int | None) -> str | None:
+    if not size:
+        return None
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{max(1, round(size / 1e3))} kB"
 
 
 def _safe_next(target: str | None) -> str:

@@ -89,7 +89,7 @@ async function run(state) {
   moreButton.hidden = true;
   if (isEmpty(state)) {
     current = null;
-    status.textContent = "";
+    if (!status.dataset.empty) status.textContent = "Describe what you are looking for, or drop or paste a picture.";
     return;
   }
   current = { state, nextOffset: 0, threshold: null, count: 0, started: performance.now() };
@@ -143,7 +143,7 @@ async function searchWithImage(file) {
     const response = await fetch("/api/uploads", { method: "POST", body, headers: { "X-CSRF-Token": csrfToken() } });
     const answer = await response.json().catch(() => ({}));
     if (!response.ok) throw new Error(answer.error?.message || `Upload failed (${response.status}).`);
-    go({ ...readState(), upload: answer.id, like: [] });
+    go({ ...readState(), q: "", upload: answer.id, like: [] }); // a new picture starts a new query; words can be added
   } catch (error) {
     status.textContent = error.message;
   }
