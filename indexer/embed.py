@@ -124,7 +124,7 @@ def _pick_device(device: str | None) -> str:
 
 
 class Embedder:
-    """A loaded CLIP model. Thread-safe: model calls are serialised by a lock."""
+    """A loaded CLIP model. Thread-safe: model calls take one of a bounded number of slots (one by default)."""
 
     def __init__(self, spec: ModelSpec, model, preprocess: Callable, tokenizer, device: str, identity: ModelIdentity):
         self.spec = spec
@@ -133,9 +133,19 @@ class Embedder:
         self.tokenizer = tokenizer
         self.device = device
         self.identity = identity
-        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(1)
         size = model.visual.preprocess_cfg.get("size", 224)
         self.image_size: int = int(max(size) if isinstance(size, (tuple, list)) else size)
+
+    def serve_concurrently(self, calls: int) -> None:
+        """Let up to `calls` model calls run at once, each on one torch thread. For a server's small queries this
+        beats one call on many threads (measured on 2 cores: one text takes 23 ms on 2 threads, 24 ms on 1, so
+        intra-op threads buy nothing and two calls side by side double the throughput). Sets torch's thread count
+        for the whole process: call it only in a process that serves queries."""
+        import torch
+
+        torch.set_num_threads(1)
+        self._slots = threading.BoundedSemaphore(max(1, calls))
 
     @property
     def dim(self) -> int:
@@ -169,7 +179,7 @@ class Embedder:
         if not tensors:
             return np.zeros((0, self.dim), np.float32)
         batch = torch.stack(list(tensors)).to(self.device)
-        with self._lock, torch.inference_mode():
+        with self._slots, torch.inference_mode():
             features = self.model.encode_image(batch)
         return _normalise(features)
 
@@ -199,7 +209,7 @@ class Embedder:
             batch = tokens[rows]
             if trim:
                 batch = batch[:, : int(lengths[rows].max())]
-            with self._lock, torch.inference_mode():
+            with self._slots, torch.inference_mode():
                 features = self._encode_text_trimmed(batch.to(self.device)) if trim else \
                     self.model.encode_text(batch.to(self.device))
             out[rows.numpy()] = _normalise(features)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 MODEL_METADATA_KEY = "pixcept_model"
 _UNKNOWN = object()  # not looked up yet
+CENTROID_CHECK_SECONDS = 30.0
 
 
 class ModelMismatchError(PixceptError):
@@ -41,7 +43,7 @@ class Library:
         self.manifest = manifest
         self._embedder: Embedder | None = None
         self._recorded: dict | None | object = _UNKNOWN
-        self._centroid: tuple[int, np.ndarray | None] = (0, None)
+        self._centroid: tuple[int, np.ndarray | None, float] = (0, None, 0.0)
 
     @classmethod
     def open(cls, settings: Settings, command: str = "pixcept", **client_kwargs) -> "Library":
@@ -97,14 +99,17 @@ class Library:
     def image_centroid(self, sample: int = 5000) -> np.ndarray | None:
         """The mean image vector, from a sample (point IDs are hashes, so the first IDs are a random sample).
         A query's mean score over the library is `centroid @ query`, the baseline of the relevance cutoff.
-        Recomputed when the number of images changed by more than a twentieth."""
+        Recomputed when the number of images changed by more than a twentieth (counted at most every 30 s)."""
+        cached_count, centroid, checked_at = self._centroid
+        if centroid is not None and time.monotonic() - checked_at < CENTROID_CHECK_SECONDS:
+            return centroid
         count = self.store.count(IMAGES)
-        cached_count, centroid = self._centroid
         if centroid is None or abs(count - cached_count) > cached_count / 20:
             vectors = [p.vector for p in itertools.islice(self.store.scroll(IMAGES, fields=False, with_vectors=True),
                                                           sample)]
             centroid = np.mean(vectors, axis=0) if vectors else None
-            self._centroid = (count, centroid)
+            cached_count = count
+        self._centroid = (cached_count, centroid, time.monotonic())
         return centroid
 
     # -- model ------------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from .store import IMAGES, Filter, HasId, Match, Range
 
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 16
-CANDIDATES = 1000  # best scores looked at to set the relevance threshold
+CANDIDATES = 256  # best scores looked at to set the relevance threshold (more cost 4 ms per 1000 at 20k)
 RELATIVE_CUTOFF = 0.5
 MIN_RESULTS = 10
 GAP_SHARE = 0.15
@@ -171,21 +171,28 @@ def search_page(library: Library, text: str | None = None, images: Sequence[Imag
     if like:
         excluded = Filter(must_not=(HasId(tuple(like)),))
         where = Filter(must=where.must, must_not=where.must_not + excluded.must_not) if where else excluded
-    if relative is not None and threshold is None:
-        threshold = _threshold(library, vector, where, relative)
-    hits = library.store.search(IMAGES, vector, limit=limit + 1, offset=offset, where=where)
-    if threshold is not None:
-        hits = [h for h in hits if h.score >= threshold]
-    results = [SearchResult(h.id, h.score, h.payload.get("path", ""), h.payload) for h in hits[:limit]]
+    if relative is None:
+        threshold = None
+    window = offset + limit + 1  # one more than the page tells whether there is more
+    needs_threshold = relative is not None and threshold is None
+    # One store query for scores (and the threshold), then payloads for this page only: Qdrant Edge holds the GIL
+    # while it searches, so each query spared is served concurrency gained.
+    best = library.store.search(IMAGES, vector, limit=max(window, CANDIDATES if needs_threshold else 0),
+                                where=where, with_payload=False)
+    if needs_threshold:
+        threshold = _threshold(library, vector, best, relative)
+    hits = [h for h in best[offset:window] if threshold is None or h.score >= threshold]
+    payloads = {p.id: p.payload for p in library.store.retrieve(IMAGES, [h.id for h in hits[:limit]])}
+    results = [SearchResult(h.id, h.score, payloads[h.id].get("path", ""), payloads[h.id])
+               for h in hits[:limit] if h.id in payloads]  # a point deleted meanwhile is left out
     return SearchPage(results, threshold, has_more=len(hits) > limit)
 
 
-def _threshold(library: Library, vector: np.ndarray, where: Filter | None, relative: float) -> float | None:
-    best = library.store.search(IMAGES, vector, limit=CANDIDATES, where=where, with_payload=False)
+def _threshold(library: Library, vector: np.ndarray, best: list, relative: float) -> float | None:
     centroid = library.image_centroid()
     if not best or centroid is None:
         return None
-    return relevance_threshold(np.array([h.score for h in best]), float(centroid @ vector), relative)
+    return relevance_threshold(np.array([h.score for h in best[:CANDIDATES]]), float(centroid @ vector), relative)
 
 
 def search_images(library: Library, text: str | None = None, images: Sequence[Image.Image] = (), limit: int = 20,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -46,7 +47,10 @@ class Services:
         if url and self.library.lock:
             self.library.lock.update(url=url)
         if self.library.recorded_identity() is not None:
-            self.library.embedder().embed_text("warm up")  # the first search must not pay for loading the model
+            embedder = self.library.embedder()
+            if self.run_jobs_in_worker:  # jobs' big batches run elsewhere: this process only answers queries
+                embedder.serve_concurrently(os.cpu_count() or 1)
+            embedder.embed_text("warm up")  # the first search must not pay for loading the model
         self.runner = JobRunner(self.library, self._job_embedder if self.run_jobs_in_worker else None).start()
         self.ready = True
         return self
