@@ -340,6 +340,45 @@ def _print_status(info: dict, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--resume", "resume_id", metavar="ID", help="Run an interrupted, failed or cancelled job again.")
+@click.option("--cancel", "cancel_id", metavar="ID", help="Stop a running or queued job (finished work is kept).")
+@click.option("--json", "as_json", is_flag=True)
+@library_options
+def jobs(resume_id, cancel_id, as_json, **params) -> None:
+    """The jobs a running `pixcept serve` ran for this library (indexing, vocabulary), newest first."""
+    from .jobs import read_jobs
+
+    client = _server_client(params)
+    if client is None:
+        if resume_id or cancel_id:
+            raise PixceptError("No pixcept server holds this library, and jobs run in a server. Without one, run the "
+                               "command again (`pixcept index FOLDER`...): it continues where it stopped.")
+        data_dir = Path(params.get("data_dir") or default_data_dir()).expanduser()
+        listing = [job.to_dict() for job in reversed(read_jobs(data_dir / "jobs"))]
+    elif cancel_id:
+        listing = [client.request("POST", f"/api/jobs/{cancel_id}/cancel")]
+    elif resume_id:
+        bar = _Bar("item")
+        try:
+            job = client.follow(client.request("POST", f"/api/jobs/{resume_id}/resume"), bar)
+        finally:
+            bar.close()
+        click.echo(_job_result(job)["summary"])
+        return
+    else:
+        listing = client.request("GET", "/api/jobs")["jobs"]
+    if as_json:
+        click.echo(json.dumps(listing, indent=2))
+        return
+    if not listing:
+        click.echo("No jobs yet.", err=True)
+    for job in listing:
+        progress = f"{job['done']}/{job['total']}" if job["total"] else ""
+        outcome = (job.get("result") or {}).get("summary") or job.get("error") or ""
+        click.echo(f"{job['id']}  {job['kind']:<6} {job['state']:<11} {progress:>11}  {outcome}")
+
+
+@cli.command()
 @click.option("--host", envvar="PIXCEPT_HOST", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but localhost needs --read-token.")
 @click.option("--port", envvar="PIXCEPT_PORT", type=click.IntRange(1, 65535), default=8000, show_default=True)

@@ -124,6 +124,17 @@ def check_params(kind: str, params: dict) -> dict:
     return {"entries": entries, "version": str(params.get("version") or "user")} if entries else {}
 
 
+def read_jobs(folder: Path) -> list[Job]:
+    """The jobs recorded in `folder`, oldest first (unreadable files are skipped with a warning)."""
+    jobs = []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            jobs.append(Job(**json.loads(path.read_text())))
+        except (OSError, ValueError, TypeError):
+            log.warning("ignoring unreadable job file %s", path)
+    return jobs
+
+
 class JobRunner:
     """Runs jobs one after another in a background thread of the process that owns the library."""
 
@@ -159,12 +170,7 @@ class JobRunner:
             self._thread.join(timeout)
 
     def _load(self) -> None:
-        for path in sorted(self.folder.glob("*.json")):
-            try:
-                job = Job(**json.loads(path.read_text()))
-            except (OSError, ValueError, TypeError):
-                log.warning("ignoring unreadable job file %s", path)
-                continue
+        for job in read_jobs(self.folder):
             if not job.finished:
                 job.state, job.finished_at = "interrupted", _now()
                 job.notes.append("The server stopped before this job finished; what it saved is kept. Resume it "

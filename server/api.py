@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
-from indexer.errors import NotFoundError, UsageError
+from indexer.errors import NotFoundError, PixceptError, UsageError
 from indexer.files import thumbnail_path
 from indexer.search import MAX_QUERY_CHARS, RELATIVE_CUTOFF, search_filter, search_page
 from indexer.store import IMAGES
@@ -19,6 +19,10 @@ from .openapi import ApiSpec, Param
 from .ratelimit import limit_model_use
 
 api = Blueprint("api", __name__, url_prefix="/api")
+
+
+class JobsUnavailable(PixceptError):
+    """Jobs asked of a server that runs none."""
 spec = ApiSpec("pixcept", "1", "Semantic image search over a self-hosted photo library.")
 
 ID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -57,6 +61,14 @@ def _json(description: str, schema: dict) -> tuple:
 
 def services():
     return current_app.extensions["pixcept"]
+
+
+def runner():
+    """The job runner; 409 in a server with several workers (each would run its own queue)."""
+    if services().runner is None:
+        raise JobsUnavailable("This server runs several worker processes, so it runs no jobs. With a Qdrant server "
+                              "(QDRANT_URL), run `pixcept index` directly: it writes to Qdrant itself.")
+    return services().runner
 
 
 def image_json(point_id: str, payload: dict, score: float | None = None) -> dict:
@@ -254,7 +266,7 @@ def status(query):
         "model": library.recorded_model(), "images": library.store.count(IMAGES),
         "vocabulary": library.store.count(VOCABULARY), "roots": library.manifest.get("roots", []),
         "vocabularies": library.manifest.get("vocabularies") or {},
-        "jobs": [j.to_dict() for j in runner.list(limit=5)],
+        "jobs": [j.to_dict() for j in runner.list(limit=5)] if runner else [],
     }
 
 
@@ -268,7 +280,7 @@ JOB_ID = (Param("job_id", {"type": "string"}, location="path"),)
                 responses={200: _json("Jobs", {"type": "object", "properties": {
                     "jobs": {"type": "array", "items": JOB}}})})
 def jobs(query):
-    return {"jobs": [j.to_dict() for j in services().runner.list()]}
+    return {"jobs": [j.to_dict() for j in runner().list()]}
 
 
 @api.post("/jobs")
@@ -281,7 +293,7 @@ def start_job(query):
     params = body.get("params") or {}
     if not isinstance(params, dict):
         raise UsageError("`params` must be an object.")
-    return services().runner.submit(body["kind"], params).to_dict(), 202
+    return runner().submit(body["kind"], params).to_dict(), 202
 
 
 @api.get("/jobs/<job_id>")
@@ -293,17 +305,16 @@ def start_job(query):
                           "Longest wait in seconds.")),
                 responses={200: _json("The job", JOB), 404: "Not found"})
 def job(query, job_id: str):
-    runner = services().runner
     if query["after"] is None:
-        return runner.get(job_id).to_dict()
-    return runner.wait(job_id, query["after"], query["wait"]).to_dict()
+        return runner().get(job_id).to_dict()
+    return runner().wait(job_id, query["after"], query["wait"]).to_dict()
 
 
 @api.post("/jobs/<job_id>/cancel")
 @spec.operation("/jobs/<job_id>/cancel", "POST", "Stop a job; what it finished is kept", tags=("jobs",),
                 auth="admin", params=JOB_ID, responses={200: _json("The job", JOB), 404: "Not found"})
 def cancel_job(query, job_id: str):
-    return services().runner.cancel(job_id).to_dict()
+    return runner().cancel(job_id).to_dict()
 
 
 @api.post("/jobs/<job_id>/resume")
@@ -311,7 +322,7 @@ def cancel_job(query, job_id: str):
                 tags=("jobs",), auth="admin", params=JOB_ID, responses={202: _json("The new job", JOB),
                                                                         404: "Not found"})
 def resume_job(query, job_id: str):
-    return services().runner.resume(job_id).to_dict(), 202
+    return runner().resume(job_id).to_dict(), 202
 
 
 @api.get("/session")

@@ -16,7 +16,9 @@ from indexer.lock import StoreLockedError
 from indexer.search import MAX_QUERY_CHARS
 
 from . import auth
+from .api import JobsUnavailable, api
 from .metrics import Metrics
+from .pages import pages
 from .ratelimit import RateLimiter
 from .services import Services
 
@@ -24,7 +26,7 @@ log = logging.getLogger(__name__)
 
 WEB = Path(__file__).resolve().parents[1] / "web"
 ERROR_STATUS = {UsageError: 400, NotFoundError: 404, EmptyLibraryError: 409, ModelMismatchError: 409,
-                StoreLockedError: 503}
+                StoreLockedError: 503, JobsUnavailable: 409}
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class ServerConfig:
     searches_per_minute: float = 300.0  # per client; 0 turns the limit off
     search_burst: int = 60
     run_jobs_in_worker: bool = True
+    run_jobs: bool = True  # False with several gunicorn workers: each would run its own queue
 
 
 def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start: bool = True) -> Flask:
@@ -51,16 +54,13 @@ def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start:
         PIXCEPT_ADMIN_TOKEN=config.admin_token or auth.local_admin_token(settings.data_dir),
     )
     app.json.sort_keys = False
-    services = Services(settings, run_jobs_in_worker=config.run_jobs_in_worker)
+    services = Services(settings, run_jobs=config.run_jobs, run_jobs_in_worker=config.run_jobs_in_worker)
     app.extensions["pixcept"] = services
     if config.searches_per_minute > 0:
         app.extensions["pixcept_limiter"] = RateLimiter(config.searches_per_minute, config.search_burst)
     metrics = Metrics()
     metrics.install(app)
     app.extensions["pixcept_metrics"] = metrics
-
-    from .api import api
-    from .pages import pages
 
     app.register_blueprint(api)
     app.register_blueprint(pages)

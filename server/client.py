@@ -105,7 +105,10 @@ class ServerClient:
 
     def run_job(self, kind: str, params: dict, progress: Progress) -> dict:
         """Start a job on the server and follow it until it ends; Ctrl-C cancels it there (finished work is kept)."""
-        job = self.request("POST", "/api/jobs", {"kind": kind, "params": params})
+        return self.follow(self.request("POST", "/api/jobs", {"kind": kind, "params": params}), progress)
+
+    def follow(self, job: dict, progress: Progress) -> dict:
+        """Show a server job's progress until it ends (a long poll per change); Ctrl-C cancels it."""
         seen_notes, started = 0, False
         try:
             while True:

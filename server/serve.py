@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 import logging
 import os
 import sys
@@ -97,6 +98,8 @@ class PixceptServer(BaseApplication):
 def serve(settings: Settings, config: ServerConfig, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
           threads: int = 8, access_log: bool = True) -> None:
     check_serving_options(settings, config, host, workers)
+    if workers > 1:
+        config = replace(config, run_jobs=False)
     if not settings.uses_server:
         _check_free(settings)
     PixceptServer(settings, config, host, port, workers, threads, access_log).run()

@@ -8,6 +8,7 @@ import io
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -25,13 +26,15 @@ from indexer.worker import JobWorker, WorkerEmbedder
 
 log = logging.getLogger(__name__)
 
+UPLOAD_DAYS = 7
 UPLOAD_SIDE = 512  # uploaded query images are kept this big: enough for CLIP and for showing the query
 QUERY_CACHE_SIZE = 256
 
 
 class Services:
-    def __init__(self, settings: Settings, run_jobs_in_worker: bool = True):
+    def __init__(self, settings: Settings, run_jobs: bool = True, run_jobs_in_worker: bool = True):
         self.settings = settings
+        self.run_jobs = run_jobs
         self.run_jobs_in_worker = run_jobs_in_worker
         self.library: Library | None = None
         self.runner: JobRunner | None = None
@@ -47,11 +50,10 @@ class Services:
         if url and self.library.lock:
             self.library.lock.update(url=url)
         if self.library.recorded_identity() is not None:
-            embedder = self.library.embedder()
-            if self.run_jobs_in_worker:  # jobs' big batches run elsewhere: this process only answers queries
-                embedder.serve_concurrently(os.cpu_count() or 1)
-            embedder.embed_text("warm up")  # the first search must not pay for loading the model
-        self.runner = JobRunner(self.library, self._job_embedder if self.run_jobs_in_worker else None).start()
+            self._query_embedder(self.library.embedder()).embed_text("warm up")  # no model loading on a first search
+        self._forget_old_uploads()
+        if self.run_jobs:
+            self.runner = JobRunner(self.library, self._job_embedder if self.run_jobs_in_worker else None).start()
         self.ready = True
         return self
 
@@ -65,9 +67,14 @@ class Services:
             self.library.close()
             self.library = None
 
+    def _query_embedder(self, embedder):
+        if self.run_jobs_in_worker:  # jobs' big batches run elsewhere: this process only answers queries
+            embedder.serve_concurrently(os.cpu_count() or 1)
+        return embedder
+
     def _job_embedder(self):
         """The model for jobs, run in the worker process (restarted with the new model after a --reindex)."""
-        local = self.library.embedder(for_writing=True)
+        local = self._query_embedder(self.library.embedder(for_writing=True))  # a new library's first model
         if self.worker is None or self.worker.model_spec != local.spec.text:
             if self.worker:
                 self.worker.close()
@@ -120,6 +127,13 @@ class Services:
             tmp.write_bytes(buffer.getvalue())
             tmp.replace(path)
         return upload_id
+
+    def _forget_old_uploads(self) -> None:
+        """Uploaded query images are kept UPLOAD_DAYS for shared links, then removed at the next start."""
+        cutoff = time.time() - UPLOAD_DAYS * 86400
+        for path in self.upload_dir.glob("*.jpg") if self.upload_dir.is_dir() else ():
+            if path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
 
     def upload_path(self, upload_id: str) -> Path:
         return self.upload_dir / f"{upload_id}.jpg"

@@ -94,6 +94,12 @@ def test_cli_goes_through_the_running_server(served, cli_env, tmp_path):
     code, out, err = cli(cli_env, "migrate")
     assert code != 0 and f"It is serving at {served}" in err
 
+    code, out, err = cli(cli_env, "jobs", "--json")
+    listed = json.loads(out)
+    assert code == 0 and [(j["kind"], j["state"]) for j in listed] == [("vocab", "done"), ("index", "done")]
+    code, out, err = cli(cli_env, "jobs", "--resume", listed[0]["id"])
+    assert code == 2 and "only interrupted, failed or cancelled jobs" in err
+
 
 def test_serve_refuses_unsafe_or_impossible_setups(cli_env, tmp_path, run):
     code, _, err = cli(cli_env, "serve", "--host", "0.0.0.0")

@@ -321,3 +321,10 @@ def test_vocab_job_and_unknown_job(client, admin):
     assert client.get("/api/jobs/20200101-000000-abcdef", headers=admin).status_code == 404
     assert client.post("/api/jobs/20200101-000000-abcdef/cancel", headers=admin).status_code == 404
     assert client.post(f"/api/jobs/{job['id']}/resume", headers=admin).status_code == 400  # done: nothing to resume
+
+
+def test_a_server_without_jobs_says_why(app, client, admin, monkeypatch):
+    monkeypatch.setattr(app.extensions["pixcept"], "runner", None)  # as with several gunicorn workers
+    response = client.post("/api/jobs", json={"kind": "vocab"}, headers=admin)
+    assert response.status_code == 409 and "several worker processes" in error_of(response)
+    assert client.get("/api/status").get_json()["jobs"] == []
