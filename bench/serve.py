@@ -21,6 +21,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -46,8 +47,6 @@ def build_library(data_dir: Path, spec: str, count: int) -> None:
     from indexer.store import IMAGES, Point, files_payload, point_id
 
     with Library.open(Settings(data_dir=data_dir, model=spec, device="cpu")) as library:
-        if library.store.has_collection(IMAGES) and library.store.count(IMAGES) >= count:
-            return
         library.prepare_for_indexing()
         vectors = clustered_embeddings(count, dim=512, seed=0)[0]
         thumb = Image.new("RGB", (256, 192), (120, 140, 160))
@@ -171,9 +170,11 @@ def main() -> None:
 
     spec = write_random_checkpoint(args.work_dir / "vit-b-32")
     data_dir = args.work_dir / f"serve-{args.images}"
+    shutil.rmtree(data_dir, ignore_errors=True)  # fresh, so each indexing phase has all its photos to do
     print(f"building a library of {args.images} images...", file=sys.stderr)
     build_library(data_dir, spec, args.images)
-    photos = write_photos(args.work_dir / "serve-photos", args.index_photos, (1024, 768))
+    folders = {kind: write_photos(args.work_dir / f"serve-photos-{kind}", args.index_photos, (1024, 768), seed=seed)[0]
+               .parent for seed, kind in enumerate(("text", "similar"))}
     words = default_vocabulary()[1]
     process, port = start_server(data_dir)
     try:
@@ -184,14 +185,13 @@ def main() -> None:
 
         token = (data_dir / "server-admin-token").read_text().strip()
         for kind in ("text", "similar"):
-            _, job = request(port, "/api/jobs", "POST", {"kind": "index", "params": {
-                "folders": [str(photos[0].parent)], "reindex": False}}, token)
+            _, job = request(port, "/api/jobs", "POST", {"kind": "index", "params": {"folders": [str(folders[kind])]}},
+                             token)
             time.sleep(2)  # the worker process starts and loads the model
             row = phase(port, pid, kind, "indexing", args, words, ids)
             _, job = request(port, f"/api/jobs/{job['id']}", token=token)
             row["job"] = f"{job['state']}, {job['done']}/{job['total']}"
             request(port, f"/api/jobs/{job['id']}/cancel", "POST", token=token)
-            _drop_indexed(port, token, photos)
             rows.append(row)
     finally:
         process.terminate()
@@ -206,24 +206,6 @@ def main() -> None:
                        "errors", "job"]))
     print("\nCPU ms/query while indexing includes the job's own work in the serving process (file reading,\n"
           "decoding and preprocessing at nice 10), so efficiency is only meaningful for the idle rows.")
-
-
-def _drop_indexed(port: int, token: str, photos: list[Path]) -> None:
-    """Let the next phase index the same photos again: prune them from the library through a job."""
-    folder = photos[0].parent
-    hidden = folder.with_name(folder.name + ".away")
-    folder.rename(hidden)
-    folder.mkdir()
-    (folder / "keep.jpg").write_bytes((hidden / photos[0].name).read_bytes())
-    try:
-        _, job = request(port, "/api/jobs", "POST", {"kind": "index", "params": {"folders": [str(folder)],
-                                                                                  "prune": True}}, token)
-        while job["state"] in ("queued", "running"):
-            _, job = request(port, f"/api/jobs/{job['id']}?after={job['version']}&wait=10", token=token)
-    finally:
-        (folder / "keep.jpg").unlink()
-        folder.rmdir()
-        hidden.rename(folder)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 import time
 from datetime import date
 from pathlib import Path
@@ -39,7 +40,8 @@ IMAGE = spec.schema("Image", {"type": "object", "required": ["id", "path", "thum
     "taken_at": {"type": ["string", "null"]}, "camera": {"type": ["string", "null"]},
     "format": {"type": ["string", "null"]}, "size": {"type": ["integer", "null"]},
     "thumbnail_url": {"type": "string"}, "file_url": {"type": "string"}, "page_url": {"type": "string"}}})
-SEARCH = spec.schema("SearchResults", {"type": "object", "required": ["results", "has_more", "threshold"], "properties": {
+SEARCH = spec.schema("SearchResults", {"type": "object", "required": ["results", "has_more", "threshold"],
+                                       "properties": {
     "results": {"type": "array", "items": IMAGE}, "has_more": {"type": "boolean"},
     "next_offset": {"type": ["integer", "null"]}, "threshold": {"type": ["number", "null"]},
     "took_ms": {"type": "number"}}})
@@ -200,8 +202,6 @@ IMAGE_ID = (Param("image_id", {"type": "string"}, location="path"),)
 
 
 def _valid(pattern: str, value: str) -> bool:
-    import re
-
     return re.fullmatch(pattern, value) is not None
 
 

@@ -122,7 +122,8 @@ def _param_doc(p: Param) -> dict:
 
 def _response_doc(response) -> dict:
     if isinstance(response, str):
-        return {"description": response, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        return {"description": response,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     description, content_type, schema = response
     return {"description": description, "content": {content_type: {"schema": schema}}}
 
@@ -160,7 +161,8 @@ def _convert(name: str, schema: dict, raw: str):
     except ValueError:
         raise UsageError(f"`{name}` must be {'an' if kind == 'integer' else 'a'} {kind}, not {raw[:40]!r}.") from None
     if "minimum" in schema and value < schema["minimum"] or "maximum" in schema and value > schema["maximum"]:
-        raise UsageError(f"`{name}` must be between {schema.get('minimum', '-inf')} and {schema.get('maximum', 'inf')}.")
+        low, high = schema.get("minimum", "-inf"), schema.get("maximum", "inf")
+        raise UsageError(f"`{name}` must be between {low} and {high}.")
     if kind == "string":
         if len(value) > schema.get("maxLength", 10_000):
             raise UsageError(f"`{name}` is too long (limit {schema['maxLength']} characters).")

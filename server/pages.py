@@ -13,7 +13,8 @@ pages = Blueprint("pages", __name__)
 @pages.get("/")
 def search_page():
     library = services().library
-    return render_template("search.html", query=request.args.get("q", ""), folders=library.manifest.get("roots", []), has_images=library.recorded_identity() is not None)
+    return render_template("search.html", query=request.args.get("q", ""), folders=library.manifest.get("roots", []),
+                           has_images=library.recorded_identity() is not None)
 
 
 @pages.get("/image/<image_id>")
