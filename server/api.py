@@ -39,7 +39,8 @@ IMAGE = spec.schema("Image", {"type": "object", "required": ["id", "path", "thum
     "width": {"type": ["integer", "null"]}, "height": {"type": ["integer", "null"]},
     "taken_at": {"type": ["string", "null"]}, "camera": {"type": ["string", "null"]},
     "format": {"type": ["string", "null"]}, "size": {"type": ["integer", "null"]},
-    "thumbnail_url": {"type": "string"}, "file_url": {"type": "string"}, "page_url": {"type": "string"}}})
+    "thumbnail_url": {"type": "string"}, "file_url": {"type": "string"}, "preview_url": {"type": "string"},
+    "page_url": {"type": "string"}}})
 SEARCH = spec.schema("SearchResults", {"type": "object", "required": ["results", "has_more", "threshold"],
                                        "properties": {
     "results": {"type": "array", "items": IMAGE}, "has_more": {"type": "boolean"},
@@ -82,6 +83,7 @@ def image_json(point_id: str, payload: dict, score: float | None = None) -> dict
         "camera": payload.get("camera"), "format": payload.get("format"), "size": payload.get("size"),
         "thumbnail_url": url_for("api.thumbnail", image_id=point_id),
         "file_url": url_for("api.image_file", image_id=point_id),
+        "preview_url": url_for("api.preview", image_id=point_id),
         "page_url": url_for("pages.image_page", image_id=point_id),
     }
 
@@ -232,17 +234,22 @@ def thumbnail(query, image_id: str):
     return send_file(path, mimetype="image/jpeg", max_age=86400)
 
 
+@api.get("/images/<image_id>/preview")
+@spec.operation("/images/<image_id>/preview", "GET", "The image at screen size (JPEG, at most 1600 px)",
+                tags=("images",), params=IMAGE_ID,
+                responses={200: ("JPEG", "image/jpeg", {"type": "string", "format": "binary"}), 404: "Not found"})
+def preview(query, image_id: str):
+    point = _checked_point(image_id)
+    return send_file(services().preview(point.payload), mimetype="image/jpeg", max_age=86400)
+
+
 @api.get("/images/<image_id>/file")
 @spec.operation("/images/<image_id>/file", "GET", "The original file", tags=("images",), params=IMAGE_ID,
                 responses={200: ("The file", "application/octet-stream", {"type": "string", "format": "binary"}),
                            404: "Not found"})
 def image_file(query, image_id: str):
-    point = _checked_point(image_id)
-    for path in point.payload.get("paths", [point.payload.get("path")]):  # the first copy still on disk
-        if path and Path(path).is_file():
-            mimetype = mimetypes.guess_type(path)[0] or "application/octet-stream"
-            return send_file(path, mimetype=mimetype, max_age=3600)
-    raise NotFoundError("The file is no longer where it was indexed; index its folder again.")
+    path = services().original_file(_checked_point(image_id).payload)
+    return send_file(path, mimetype=mimetypes.guess_type(path)[0] or "application/octet-stream", max_age=3600)
 
 
 @api.get("/folders")

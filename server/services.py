@@ -17,7 +17,7 @@ from PIL import Image
 
 from indexer.config import Settings
 from indexer.errors import NotFoundError, UsageError
-from indexer.files import BadImage, decode_image
+from indexer.files import BadImage, decode_image, read_file, thumbnail_path, write_thumbnail
 from indexer.jobs import JobRunner
 from indexer.library import Library
 from indexer.search import query_vector
@@ -26,6 +26,7 @@ from indexer.worker import JobWorker, WorkerEmbedder
 
 log = logging.getLogger(__name__)
 
+PREVIEW_SIDE = 1600
 UPLOAD_DAYS = 7
 UPLOAD_SIDE = 512  # uploaded query images are kept this big: enough for CLIP and for showing the query
 QUERY_CACHE_SIZE = 256
@@ -100,6 +101,27 @@ class Services:
             while len(self._vectors) > QUERY_CACHE_SIZE:
                 self._vectors.popitem(last=False)
         return vector
+
+    # -- images -----------------------------------------------------------------------------------------------------
+
+    def original_file(self, payload: dict) -> str:
+        """The first of the image's indexed paths still on disk."""
+        for path in payload.get("paths", [payload.get("path")]):
+            if path and Path(path).is_file():
+                return path
+        raise NotFoundError("The file is no longer where it was indexed; index its folder again.")
+
+    def preview(self, payload: dict) -> Path:
+        """A screen-size JPEG of the image, made on first request and kept: originals can be 24 MP, or HEIC/TIFF
+        that browsers do not show."""
+        target = thumbnail_path(self.library.data_dir / "previews", payload["sha256"])
+        if not target.is_file():
+            try:
+                decoded = decode_image(read_file(self.original_file(payload)), min_side=PREVIEW_SIDE)
+            except BadImage as exc:
+                raise NotFoundError(f"The file cannot be shown any more: {exc}.") from exc
+            write_thumbnail(decoded.image, target, PREVIEW_SIDE)
+        return target
 
     # -- uploads ----------------------------------------------------------------------------------------------------
 

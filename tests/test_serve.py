@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import time
@@ -120,3 +121,36 @@ def test_the_server_stops_cleanly_and_frees_the_library(cli_env, tmp_path, run):
     err = stop_server(process)
     assert process.returncode == 0, err
     assert run("status").exit_code == 0 and "served at" not in run("status").stdout
+
+
+def test_a_job_cut_short_by_a_restart_is_interrupted_and_resumes(cli_env, tmp_path, run):
+    make_library(tmp_path / "photos", 2)
+    assert run("index", tmp_path / "photos").exit_code == 0
+    make_library(tmp_path / "many", 600, offset=100)
+    process, url = start_server(cli_env)
+    token = (tmp_path / "data" / "server-admin-token").read_text().strip()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def call(method, path, body=None):
+        request = urllib.request.Request(url + path, method=method, headers=headers,
+                                         data=json.dumps(body).encode() if body is not None else None)
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+    job = call("POST", "/api/jobs", {"kind": "index", "params": {"folders": [str(tmp_path / "many")]}})
+    while not (job["state"] == "running" and job["done"] >= 200):  # several batches saved
+        assert job["state"] in ("queued", "running"), job
+        job = call("GET", f"/api/jobs/{job['id']}?after={job['version']}&wait=10")
+    stop_server(process)
+
+    process, url = start_server(cli_env)
+    try:
+        interrupted = call("GET", f"/api/jobs/{job['id']}")
+        assert interrupted["state"] == "interrupted" and interrupted["done"] < 600
+        code, out, err = cli(cli_env, "jobs", "--resume", job["id"])
+        assert code == 0, err
+        indexed, unchanged = (int(re.search(rf"(\d+) {word}", out).group(1)) for word in ("indexed", "unchanged"))
+        assert unchanged >= 150 and indexed + unchanged == 600, out  # only the rest was embedded
+        assert call("GET", "/api/status")["images"] == 602
+    finally:
+        stop_server(process)

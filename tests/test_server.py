@@ -107,6 +107,8 @@ def test_text_search_returns_scored_images_with_urls(client):
     first = body["results"][0]
     assert client.get(first["thumbnail_url"]).content_type == "image/jpeg"
     assert client.get(first["file_url"]).data[:2] == b"\xff\xd8"
+    preview = Image.open(io.BytesIO(client.get(first["preview_url"]).data))
+    assert preview.size == (320, 240)  # never enlarged
     assert client.get(first["page_url"]).status_code == 200
 
 
