@@ -89,6 +89,8 @@ def screenshots(page, name: str) -> None:
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(100)
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+        overflow = page.evaluate("() => document.documentElement.scrollWidth")
+        assert overflow <= width, f"{name} is {overflow} px wide at {label} width {width}: it scrolls sideways"
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
