@@ -25,6 +25,7 @@ from .services import Services
 log = logging.getLogger(__name__)
 
 WEB = Path(__file__).resolve().parents[1] / "web"
+LOGIN_ATTEMPTS_PER_MINUTE = 10
 ERROR_STATUS = {UsageError: 400, NotFoundError: 404, EmptyLibraryError: 409, ModelMismatchError: 409,
                 StoreLockedError: 503, JobsUnavailable: 409}
 
@@ -58,6 +59,7 @@ def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start:
     app.extensions["pixcept"] = services
     if config.searches_per_minute > 0:
         app.extensions["pixcept_limiter"] = RateLimiter(config.searches_per_minute, config.search_burst)
+    app.extensions["pixcept_login_limiter"] = RateLimiter(per_minute=LOGIN_ATTEMPTS_PER_MINUTE, burst=10)
     metrics = Metrics()
     metrics.install(app)
     app.extensions["pixcept_metrics"] = metrics

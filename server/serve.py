@@ -68,12 +68,14 @@ class PixceptServer(BaseApplication):
             "post_worker_init": self._post_worker_init,
             "worker_exit": self._worker_exit,
             "proc_name": "pixcept",
+            # gunicorn's control socket sits at one path per user: a second server (another library) would take it
+            "control_socket_disable": True,
         }
         super().__init__()
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            if value is not None:
+            if value is not None and key in self.cfg.settings:  # older gunicorns lack some settings
                 self.cfg.set(key, value)
 
     def load(self):

@@ -181,6 +181,12 @@ def test_keyboard_only_journey(page, server, world):
             break
     else:
         pytest.fail("Tab never reached a result")
+    page.keyboard.press("/")  # back to the search box from anywhere on the page
+    assert page.evaluate("document.activeElement.id") == "q"
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.classList.contains('result-link')"):
+            break
     page.keyboard.press("Enter")
     page.wait_for_url("**/image/*")
     assert page.locator("h1").inner_text() == names[0]

@@ -263,6 +263,15 @@ def test_read_token_guards_everything_but_health(app, monkeypatch):
     assert client.get("/api/search?q=red").status_code == 200  # the session cookie now reads
 
 
+def test_sign_in_attempts_are_rate_limited(app, monkeypatch):
+    monkeypatch.setitem(app.config, "PIXCEPT_READ_TOKEN", "s3cret-read")
+    monkeypatch.setitem(app.extensions, "pixcept_login_limiter", RateLimiter(per_minute=10, burst=2))
+    client = app.test_client()
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', client.get("/login").data).group(1).decode()
+    codes = [client.post("/login", data={"token": "guess", "csrf_token": token}).status_code for _ in range(3)]
+    assert codes == [401, 401, 429]
+
+
 def test_model_endpoints_are_rate_limited(app, client, monkeypatch):
     monkeypatch.setitem(app.extensions, "pixcept_limiter", RateLimiter(per_minute=60, burst=3))
     codes = [client.get("/api/search?q=red").status_code for _ in range(5)]

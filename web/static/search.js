@@ -166,6 +166,14 @@ fileInput.addEventListener("change", () => {
 });
 moreButton.addEventListener("click", loadMore);
 window.addEventListener("popstate", () => run(readState()));
+document.addEventListener("keydown", (event) => { // "/" jumps to the search box, as on most search sites
+  const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement?.tagName);
+  if (event.key === "/" && !typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
+    event.preventDefault();
+    input.focus();
+    input.select();
+  }
+});
 document.addEventListener("paste", (event) => {
   const item = [...(event.clipboardData?.items || [])].find((entry) => entry.type.startsWith("image/"));
   if (item) {
