@@ -156,6 +156,7 @@ def index(folders, prune, reindex, batch_size, workers, **params) -> None:
     client = _server_client(params)
     try:
         if client:
+            _refuse_model_change(client, params.get("model"))
             job = client.run_job("index", {"folders": [str(r) for r in roots], "prune": prune, "reindex": reindex},
                                  bar)
             result = _job_result(job)
@@ -189,6 +190,14 @@ def _server_client(params: dict):
     if client:
         click.echo(f"The pixcept server at {client.url} holds this library; asking it.", err=True)
     return client
+
+
+def _refuse_model_change(client, model: str | None) -> None:
+    """A server indexes with its own model; asking for another through it would silently be ignored."""
+    served = (client.request("GET", "/api/status").get("model") or {}).get("spec")
+    if model and served and model != served:
+        raise PixceptError(f"The server at {client.url} indexes with {served}, not {model}. To change the model, stop "
+                           "the server, run `pixcept index --reindex --model ...` and start it again.")
 
 
 def _job_result(job: dict) -> dict:

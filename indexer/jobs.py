@@ -149,6 +149,7 @@ class JobRunner:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._saved_at: dict[str, float] = {}
+        self._save_lock = threading.Lock()  # request threads and the job thread may save the same job
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
@@ -251,10 +252,11 @@ class JobRunner:
 
     def _save(self, job: Job) -> None:
         path = self.folder / f"{job.id}.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(job.to_dict()))
-        os.replace(tmp, path)
-        self._saved_at[job.id] = time.monotonic()
+        with self._save_lock:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(job.to_dict()))
+            os.replace(tmp, path)
+            self._saved_at[job.id] = time.monotonic()
 
     def _prune_old(self) -> None:
         finished = [j for j in self.list(limit=len(self.jobs)) if j.finished]

@@ -71,7 +71,6 @@ def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start:
 
     @app.get("/metrics")
     def metrics_view():
-        auth.require(auth.READ)
         images = services.image_count() if services.ready else None
         states = [j.state for j in services.runner.jobs.values()] if services.runner else []
         return metrics.exposition(images, states)

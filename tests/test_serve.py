@@ -89,6 +89,9 @@ def test_cli_goes_through_the_running_server(served, cli_env, tmp_path):
     code, out, err = cli(cli_env, "vocab", "add", words)
     assert code == 0 and "2 words added" in out, err
 
+    code, out, err = cli({**cli_env, "PIXCEPT_MODEL": "ViT-B-32:openai"}, "index", tmp_path / "more")
+    assert code == 1 and "To change the model, stop the server" in err
+
     code, out, err = cli(cli_env, "index", tmp_path / "missing")
     assert code == 2 and "Folder not found" in err
 
