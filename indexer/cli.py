@@ -149,24 +149,12 @@ def cli(verbose: bool) -> None:
 @collection_options
 def index(folders, prune, reindex, batch_size, workers, **params) -> None:
     """Index the images under FOLDERS (recursively, incrementally)."""
-    from .index import check_roots, index_folders
+    from .index import check_roots
 
     roots = check_roots(folders)
-    bar = _Bar("img")
-    client = _server_client(params)
-    try:
-        if client:
-            _refuse_model_change(client, params.get("model"))
-            job = client.run_job("index", {"folders": [str(r) for r in roots], "prune": prune, "reindex": reindex},
-                                 bar)
-            result = _job_result(job)
-        else:
-            with _open(params, "pixcept index") as library:
-                _say_loading(library)
-                result = index_folders(library, list(folders), prune=prune, reindex=reindex, batch_size=batch_size,
-                                       workers=workers, progress=bar).to_dict(problems=10)
-    finally:
-        bar.close()
+    job = {"folders": [str(r) for r in roots], "prune": prune, "reindex": reindex, "batch_size": batch_size,
+           "workers": workers}
+    result = _run_job(params, "index", job, _Bar("img"), "pixcept index")
     click.echo(result["summary"])
     for problem in result["problems"][:10]:
         click.echo(f"  {problem['path']}: {problem['reason']}", err=True)
@@ -233,21 +221,27 @@ def vocab(action, file, **params) -> None:
 
 
 def _add_vocabulary(params: dict, entries: list[str], source: str, version: str, command: str) -> None:
-    from .vocab import USER_SOURCE, add_entries
+    from .vocab import USER_SOURCE
 
-    bar = _Bar("word")
+    job = {"entries": entries, "version": version} if source == USER_SOURCE else {}
+    click.echo(_run_job(params, "vocab", job, _Bar("word"), command)["summary"])
+
+
+def _run_job(params: dict, kind: str, job: dict, bar: "_Bar", command: str) -> dict:
+    """Run a job through the server that holds the library, or here when none does; its result either way."""
+    from .jobs import run_here
+
     client = _server_client(params)
     try:
         if client:
-            job_params = {"entries": entries, "version": version} if source == USER_SOURCE else {}
-            message = _job_result(client.run_job("vocab", job_params, bar))["summary"]
-        else:
-            with _open(params, command) as library:
-                _say_loading(library)
-                message = add_entries(library, entries, source, version, progress=bar).describe()
+            if kind == "index":
+                _refuse_model_change(client, params.get("model"))
+            return _job_result(client.run_job(kind, job, bar))
+        with _open(params, command) as library:
+            _say_loading(library)
+            return run_here(library, kind, job, bar)
     finally:
         bar.close()
-    click.echo(message)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})

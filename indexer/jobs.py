@@ -30,6 +30,7 @@ FINISHED = ("done", "failed", "cancelled", "interrupted")
 JOB_NICENESS = 10  # the job thread (and the decode threads it starts) yield the cores to request threads
 SAVE_INTERVAL = 1.0  # seconds between progress writes of a job's file
 KEEP_JOBS = 200  # finished job files kept on disk
+TUNING_LIMITS = {"batch_size": 1024, "workers": 64}  # index job options, capped as the CLI caps them
 
 
 class JobNotFound(NotFoundError):
@@ -89,7 +90,8 @@ def _run_index(library: Library, params: dict, progress: Progress, embedder) -> 
     from .index import index_folders
 
     summary = index_folders(library, [Path(f) for f in params["folders"]], prune=bool(params.get("prune")),
-                            reindex=bool(params.get("reindex")), progress=progress, embedder=embedder)
+                            reindex=bool(params.get("reindex")), batch_size=params.get("batch_size") or 32,
+                            workers=params.get("workers"), progress=progress, embedder=embedder)
     return summary.to_dict()
 
 
@@ -116,8 +118,10 @@ def check_params(kind: str, params: dict) -> dict:
         folders = params.get("folders")
         if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
             raise UsageError("An index job needs `folders`: a list of folder paths on the server.")
+        tuning = {k: min(params[k], limit) for k, limit in TUNING_LIMITS.items()
+                  if isinstance(params.get(k), int) and params[k] > 0}
         return {"folders": [str(p) for p in check_roots(folders)], "prune": bool(params.get("prune")),
-                "reindex": bool(params.get("reindex"))}
+                "reindex": bool(params.get("reindex")), **tuning}
     entries = params.get("entries") or []
     if not isinstance(entries, list) or not all(isinstance(e, str) and e.strip() for e in entries):
         raise UsageError("`entries` must be a list of words or phrases.")
@@ -133,6 +137,11 @@ def read_jobs(folder: Path) -> list[Job]:
         except (OSError, ValueError, TypeError):
             log.warning("ignoring unreadable job file %s", path)
     return jobs
+
+
+def run_here(library: Library, kind: str, params: dict, progress: Progress | None = None) -> dict:
+    """Run a job in this process, now (the CLI when no server holds the library); its result."""
+    return RUNNERS[kind](library, check_params(kind, params), progress or Progress(), None)
 
 
 class JobRunner:
