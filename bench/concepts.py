@@ -86,7 +86,7 @@ def main() -> None:
                     raise SystemExit(out.stderr[-3000:])
                 rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    header = f"{'points':>8} {'seeded':>7} {'cold s':>7} {'warm s':>7} {'peak MB':>8} {'ARI':>6} {'concepts':>8} " \
+    header = f"{'points':>8} {'seeded':>7} {'cold s':>7} {'warm s':>7} {'peak MiB':>8} {'ARI':>6} {'concepts':>8} " \
              f"{'outliers':>8} {'outlier recall':>14}"
     print(header)
     for r in rows:
