@@ -339,3 +339,17 @@ def test_a_server_without_jobs_says_why(app, client, admin, monkeypatch):
     response = client.post("/api/jobs", json={"kind": "vocab"}, headers=admin)
     assert response.status_code == 409 and "several worker processes" in error_of(response)
     assert client.get("/api/status").get_json()["jobs"] == []
+
+
+def test_an_empty_library_serves_and_says_what_to_do(tmp_path, tiny_model_spec):
+    app = create_app(Settings(data_dir=tmp_path / "empty", model=tiny_model_spec, device="cpu"),
+                     ServerConfig(run_jobs_in_worker=False))
+    try:
+        client = app.test_client()
+        assert client.get("/api/ready").status_code == 200
+        assert b"Nothing is indexed yet" in client.get("/").data
+        response = client.get("/api/search?q=red")
+        assert response.status_code == 409 and "pixcept index FOLDER" in error_of(response)
+        assert client.get("/api/status").get_json()["images"] == 0
+    finally:
+        app.extensions["pixcept"].stop()
