@@ -294,7 +294,6 @@ def status(as_json, **params) -> None:
     """Where the library is, which model built it, and what it holds."""
     from .lock import StoreLockedError
     from .manifest import read_manifest
-    from .store import IMAGES, VOCABULARY
 
     client = _server_client(params)
     if client:
@@ -313,10 +312,7 @@ def status(as_json, **params) -> None:
     }
     try:
         with Library.open(settings, command="pixcept status") as library:
-            info["model"] = library.recorded_model()
-            info["store"] = f"{library.store.kind} ({library.store.location})"
-            info["images"] = library.store.count(IMAGES)
-            info["vocabulary"] = library.store.count(VOCABULARY)
+            info = library.status()
     except StoreLockedError as exc:
         info["in_use"] = str(exc)
     _print_status(info, as_json)

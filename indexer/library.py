@@ -94,6 +94,15 @@ class Library:
         self.manifest = write_manifest(self.data_dir, {**self.manifest, **changes})
         self._recorded = _UNKNOWN
 
+    def status(self) -> dict:
+        """Where the library is, which model built it, and what it holds (`pixcept status`, /api/status)."""
+        return {
+            "data_dir": str(self.data_dir), "store": f"{self.store.kind} ({self.store.location})",
+            "model": self.recorded_model(), "images": self.store.count(IMAGES),
+            "vocabulary": self.store.count(VOCABULARY), "roots": self.manifest.get("roots", []),
+            "vocabularies": self.manifest.get("vocabularies") or {},
+        }
+
     # -- statistics -------------------------------------------------------------------------------------------------
 
     def image_centroid(self, sample: int = 5000) -> np.ndarray | None:

@@ -22,6 +22,7 @@ from .errors import PixceptError
 log = logging.getLogger(__name__)
 
 WORKER_NICENESS = 10  # CFS weight 110 against 1024: searches get ~90 % of a contended core
+MODEL_REQUESTS = ("embed_tensors", "embed_texts")
 
 
 class WorkerError(PixceptError):
@@ -46,18 +47,19 @@ def _child_main(conn, model_spec: str, device: str | None, niceness: int) -> Non
             return
         name, args = message
         try:
-            if embedder is None and name != "ping":
-                embedder = load_embedder(model_spec, device=device)
             if name == "ping":
-                result = os.getpid()
-            elif name == "embed_tensors":
+                conn.send(("ok", os.getpid()))
+                continue
+            if name not in MODEL_REQUESTS:
+                raise ValueError(f"unknown worker request {name!r}")
+            if embedder is None:  # loaded on the first job, then kept warm
+                embedder = load_embedder(model_spec, device=device)
+            if name == "embed_tensors":
                 import torch
 
                 result = embedder.embed_tensors(list(torch.from_numpy(args)))
-            elif name == "embed_texts":
-                result = embedder.embed_texts(args)
             else:
-                raise ValueError(f"unknown worker request {name!r}")
+                result = embedder.embed_texts(args)
             conn.send(("ok", result))
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
             conn.send(("error", f"{type(exc).__name__}: {exc}"))

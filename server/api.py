@@ -264,17 +264,8 @@ def folders(query):
 @spec.operation("/status", "GET", "What the library holds and which model reads it", tags=("status",),
                 responses={200: _json("Status", {"type": "object"})})
 def status(query):
-    library = services().library
     runner = services().runner
-    from indexer.store import VOCABULARY
-
-    return {
-        "data_dir": str(library.data_dir), "store": f"{library.store.kind} ({library.store.location})",
-        "model": library.recorded_model(), "images": library.store.count(IMAGES),
-        "vocabulary": library.store.count(VOCABULARY), "roots": library.manifest.get("roots", []),
-        "vocabularies": library.manifest.get("vocabularies") or {},
-        "jobs": [j.to_dict() for j in runner.list(limit=5)] if runner else [],
-    }
+    return {**services().library.status(), "jobs": [j.to_dict() for j in runner.list(limit=5)] if runner else []}
 
 
 # -- jobs (admin) -----------------------------------------------------------------------------------------------------
