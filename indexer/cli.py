@@ -18,6 +18,10 @@ from .progress import Progress
 log = logging.getLogger("indexer")
 
 
+def _data_dir(option: str | None) -> Path:
+    return Path(option or default_data_dir()).expanduser()
+
+
 def _settings(params: dict) -> Settings:
     options = CollectionOptions(
         shard_number=params.pop("shards", None),
@@ -29,7 +33,7 @@ def _settings(params: dict) -> Settings:
         hnsw_ef_construct=params.pop("hnsw_ef_construct", None),
     )
     return Settings(
-        data_dir=Path(params.pop("data_dir") or default_data_dir()).expanduser(),
+        data_dir=_data_dir(params.pop("data_dir")),
         model=params.pop("model") or None,
         qdrant_url=params.pop("qdrant_url") or None,
         qdrant_api_key=params.pop("qdrant_api_key") or None,
@@ -173,8 +177,7 @@ def _server_client(params: dict):
 
     if params.get("qdrant_url"):
         return None
-    data_dir = Path(params.get("data_dir") or default_data_dir()).expanduser()
-    client = ServerClient.for_data_dir(data_dir)
+    client = ServerClient.for_data_dir(_data_dir(params.get("data_dir")))
     if client:
         click.echo(f"The pixcept server at {client.url} holds this library; asking it.", err=True)
     return client
@@ -260,7 +263,7 @@ def search(words, images, limit, offset, folders, show_all, as_json, **params) -
 
     Like the web app, results stop where relevance drops (relative to the best match); --all lists on regardless.
     """
-    from .search import RELATIVE_CUTOFF, folder_filter, load_query_image, search_images
+    from .search import RELATIVE_CUTOFF, load_query_image, search_filter, search_images
 
     unknown = [w for w in words if w.startswith("--")]
     if unknown:
@@ -277,7 +280,7 @@ def search(words, images, limit, offset, folders, show_all, as_json, **params) -
                 size = library.embedder().image_size
                 query_images = [load_query_image(path, size) for path in images]
             results = [r.to_dict() for r in search_images(library, text, query_images, limit=limit, offset=offset,
-                                                          where=folder_filter(folders), relative=relative)]
+                                                          where=search_filter(folders), relative=relative)]
     if as_json:
         click.echo(json.dumps(results, indent=2))
         return
@@ -352,8 +355,7 @@ def jobs(resume_id, cancel_id, as_json, **params) -> None:
         if resume_id or cancel_id:
             raise PixceptError("No pixcept server holds this library, and jobs run in a server. Without one, run the "
                                "command again (`pixcept index FOLDER`...): it continues where it stopped.")
-        data_dir = Path(params.get("data_dir") or default_data_dir()).expanduser()
-        listing = [job.to_dict() for job in reversed(read_jobs(data_dir / "jobs"))]
+        listing = [job.to_dict() for job in reversed(read_jobs(_data_dir(params.get("data_dir")) / "jobs"))]
     elif cancel_id:
         listing = [client.request("POST", f"/api/jobs/{cancel_id}/cancel")]
     elif resume_id:

@@ -89,9 +89,9 @@ class _JobProgress(Progress):
 def _run_index(library: Library, params: dict, progress: Progress, embedder) -> dict:
     from .index import index_folders
 
+    tuning = {key: params[key] for key in TUNING_LIMITS if key in params}  # else index_folders' defaults
     summary = index_folders(library, [Path(f) for f in params["folders"]], prune=bool(params.get("prune")),
-                            reindex=bool(params.get("reindex")), batch_size=params.get("batch_size") or 32,
-                            workers=params.get("workers"), progress=progress, embedder=embedder)
+                            reindex=bool(params.get("reindex")), progress=progress, embedder=embedder, **tuning)
     return summary.to_dict()
 
 
@@ -172,8 +172,7 @@ class JobRunner:
     def stop(self, timeout: float = 30.0) -> None:
         """Cancel the running job (it keeps what it finished) and wait for the thread to end."""
         with self._changed:
-            self._stopping = True
-            self._cancel.update(self._queue)
+            self._stopping = True  # queued jobs stay queued: the next start reports them interrupted
             self._cancel.update(j.id for j in self.jobs.values() if j.state == "running")
             self._changed.notify_all()
         if self._thread is not None:
@@ -238,10 +237,6 @@ class JobRunner:
 
     def cancel_requested(self, job_id: str) -> bool:
         return job_id in self._cancel
-
-    @property
-    def busy(self) -> bool:
-        return any(j.state == "running" for j in self.jobs.values())
 
     # -- state ------------------------------------------------------------------------------------------------------
 

@@ -78,10 +78,6 @@ def search_filter(folders: Sequence[str] = (), taken_from: date | None = None,
     return Filter(must=tuple(must)) if must else None
 
 
-def folder_filter(folders: Sequence[str]) -> Filter | None:
-    return search_filter(folders)
-
-
 def _day_start(day: date) -> float:
     # EXIF times carry no zone and are stored as if UTC (files.py), so days are compared in UTC too
     return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()

@@ -32,6 +32,7 @@ JOB_PATTERN = r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}"
 DATE = {"type": "string", "pattern": r"\d{4}-\d{2}-\d{2}", "description": "YYYY-MM-DD"}
 JOB_WAIT_LIMIT = 30.0
 MAX_QUERY_IMAGES = 8
+MAX_PAGE = 200  # results per search request
 
 IMAGE = spec.schema("Image", {"type": "object", "required": ["id", "path", "thumbnail_url"], "properties": {
     "id": {"type": "string"}, "score": {"type": ["number", "null"]}, "path": {"type": "string"},
@@ -88,13 +89,6 @@ def image_json(point_id: str, payload: dict, score: float | None = None) -> dict
     }
 
 
-def _point(image_id: str):
-    points = services().library.store.retrieve(IMAGES, [image_id])
-    if not points:
-        raise NotFoundError(f"No indexed image with ID {image_id}.")
-    return points[0]
-
-
 # -- health -----------------------------------------------------------------------------------------------------------
 
 @api.get("/health")
@@ -124,7 +118,7 @@ SEARCH_PARAMS = (
     Param("folder", {"type": "string", "maxLength": 4096}, "Only images under this folder.", repeated=True),
     Param("from", DATE, "Taken on or after this day (EXIF)."),
     Param("to", DATE, "Taken on or before this day (EXIF)."),
-    Param("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 40}),
+    Param("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 40}),
     Param("offset", {"type": "integer", "minimum": 0, "maximum": 100_000, "default": 0}),
     Param("cutoff", {"type": "number", "minimum": 0, "maximum": 1, "default": RELATIVE_CUTOFF},
           "Relevance cutoff relative to the top score (0 keeps everything)."),
@@ -207,17 +201,19 @@ def _valid(pattern: str, value: str) -> bool:
     return re.fullmatch(pattern, value) is not None
 
 
-def _checked_point(image_id: str):
-    if not _valid(ID_PATTERN, image_id):
+def indexed_point(image_id: str):
+    """The stored point of an image ID from a URL; 404 for anything that is not one (never a store query)."""
+    points = services().library.store.retrieve(IMAGES, [image_id]) if _valid(ID_PATTERN, image_id) else []
+    if not points:
         raise NotFoundError(f"No indexed image with ID {image_id[:60]}.")
-    return _point(image_id)
+    return points[0]
 
 
 @api.get("/images/<image_id>")
 @spec.operation("/images/<image_id>", "GET", "One image's metadata", tags=("images",), params=IMAGE_ID,
                 responses={200: _json("The image", IMAGE), 404: "Not found"})
 def image(query, image_id: str):
-    point = _checked_point(image_id)
+    point = indexed_point(image_id)
     return {**image_json(point.id, point.payload), "metadata": {
         k: v for k, v in point.payload.items() if k not in ("files", "folders")}}
 
@@ -227,7 +223,7 @@ def image(query, image_id: str):
                 params=IMAGE_ID, responses={200: ("JPEG", "image/jpeg", {"type": "string", "format": "binary"}),
                                             404: "Not found"})
 def thumbnail(query, image_id: str):
-    point = _checked_point(image_id)
+    point = indexed_point(image_id)
     path = thumbnail_path(services().library.thumbnail_dir, point.payload["sha256"])
     if not path.is_file():
         raise NotFoundError("This image has no thumbnail; `pixcept index` makes it again.")
@@ -239,7 +235,7 @@ def thumbnail(query, image_id: str):
                 tags=("images",), params=IMAGE_ID,
                 responses={200: ("JPEG", "image/jpeg", {"type": "string", "format": "binary"}), 404: "Not found"})
 def preview(query, image_id: str):
-    point = _checked_point(image_id)
+    point = indexed_point(image_id)
     return send_file(services().preview(point.payload), mimetype="image/jpeg", max_age=86400)
 
 
@@ -248,7 +244,7 @@ def preview(query, image_id: str):
                 responses={200: ("The file", "application/octet-stream", {"type": "string", "format": "binary"}),
                            404: "Not found"})
 def image_file(query, image_id: str):
-    path = services().original_file(_checked_point(image_id).payload)
+    path = services().original_file(indexed_point(image_id).payload)
     return send_file(path, mimetype=mimetypes.guess_type(path)[0] or "application/octet-stream", max_age=3600)
 
 

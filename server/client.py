@@ -14,6 +14,7 @@ from indexer.errors import PixceptError
 from indexer.lock import live_holder
 from indexer.progress import Progress
 
+from .api import MAX_PAGE
 from .auth import ADMIN_TOKEN_FILE
 
 POLL_SECONDS = 10
@@ -87,20 +88,19 @@ class ServerClient:
 
     def search(self, text: str, images=(), limit: int = 20, offset: int = 0, folders=(),
                relative: float | None = None) -> list[dict]:
-        params = [("q", text), ("limit", limit), ("offset", offset), ("cutoff", relative or 0)]
-        params += [("upload", self.upload(path)) for path in images]
-        params += [("folder", str(Path(f).expanduser().resolve())) for f in folders]
-        results = []
-        while len(results) < limit:  # the API pages at 200
-            params = [p for p in params if p[0] not in ("limit", "offset")]
-            params += [("limit", min(200, limit - len(results))), ("offset", offset + len(results))]
-            page = self.request("GET", "/api/search", params=params)
-            results += [{"id": r["id"], "score": r["score"], "path": r["path"], "paths": r["paths"]}
-                        for r in page["results"]]
+        query = [("q", text), ("cutoff", relative or 0)]
+        query += [("upload", self.upload(path)) for path in images]
+        query += [("folder", str(Path(f).expanduser().resolve())) for f in folders]
+        results, threshold = [], None
+        while len(results) < limit:
+            paging = [("limit", min(MAX_PAGE, limit - len(results))), ("offset", offset + len(results))]
+            if threshold is not None:  # later pages reuse the first page's relevance threshold
+                paging.append(("threshold", threshold))
+            page = self.request("GET", "/api/search", params=query + paging)
+            results += [{key: r[key] for key in ("id", "score", "path", "paths")} for r in page["results"]]
+            threshold = page["threshold"]
             if not page["has_more"]:
                 break
-            params = [p for p in params if p[0] != "threshold"] + ([("threshold", page["threshold"])]
-                                                                  if page["threshold"] is not None else [])
         return results
 
     def run_job(self, kind: str, params: dict, progress: Progress) -> dict:

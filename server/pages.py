@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from werkzeug.exceptions import TooManyRequests
 
 from . import auth
-from .api import _checked_point, image_json, services
+from .api import image_json, indexed_point, services
 
 pages = Blueprint("pages", __name__)
 
@@ -22,7 +22,7 @@ def search_page():
 
 @pages.get("/image/<image_id>")
 def image_page(image_id: str):
-    point = _checked_point(image_id)
+    point = indexed_point(image_id)
     info = image_json(point.id, point.payload)
     facts = [("Taken", point.payload.get("taken_at")), ("Camera", point.payload.get("camera")),
              ("Size", f"{info['width']} × {info['height']} px" if info["width"] else None),
