@@ -59,7 +59,7 @@ def build_library(data_dir: Path, spec: str, count: int) -> None:
                            **files_payload({path: {"size": 3_000_000, "mtime": 0.0}})}
                 points.append(Point(point_id(sha), payload, np.asarray(vectors[i], np.float32)))
                 if i < 2000:  # enough distinct thumbnails for what clients fetch
-                    write_thumbnail(thumb, thumbnail_path(library.thumbnail_dir, sha), 256)
+                    write_thumbnail(thumb, thumbnail_path(library.thumbnail_dir, sha), 256, library.thumbnail_dir)
             library.store.upsert(IMAGES, points)
         if library.store.index_due():
             library.store.build_index()

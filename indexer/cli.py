@@ -146,18 +146,20 @@ def cli(verbose: bool) -> None:
 @cli.command()
 @click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--prune", is_flag=True, help="Remove images whose files are gone from these folders.")
-@click.option("--reindex", is_flag=True, help="Drop all vectors and rebuild with the (new) model.")
+@click.option("--reindex", is_flag=True, help="Rebuild every image and word with the (new) model, beside the current "
+                                              "vectors, switching when done.")
+@click.option("--force", is_flag=True, help="Prune or reindex even where folders lost most of their images.")
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=32, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), help="Decoding threads (default: one per core, up to 8).")
 @library_options
 @collection_options
-def index(folders, prune, reindex, batch_size, workers, **params) -> None:
+def index(folders, prune, reindex, force, batch_size, workers, **params) -> None:
     """Index the images under FOLDERS (recursively, incrementally)."""
     from .index import check_roots
 
     roots = check_roots(folders)
-    job = {"folders": [str(r) for r in roots], "prune": prune, "reindex": reindex, "batch_size": batch_size,
-           "workers": workers}
+    job = {"folders": [str(r) for r in roots], "prune": prune, "reindex": reindex, "force": force,
+           "batch_size": batch_size, "workers": workers}
     result = _run_job(params, "index", job, _Bar("img"), "pixcept index")
     click.echo(result["summary"])
     for problem in result["problems"][:10]:
@@ -194,7 +196,10 @@ def _refuse_model_change(client, model: str | None) -> None:
 def _job_result(job: dict) -> dict:
     if job["state"] == "done":
         return job["result"]
-    if job["state"] in ("cancelled", "interrupted"):
+    if job["state"] == "interrupted":  # the server stopped or restarted its worker; Ctrl-C here cancels instead
+        raise PixceptError(f"The server's {job['kind']} job was interrupted (the server stopped or restarted). "
+                           f"What it saved is kept: `pixcept jobs --resume {job['id']}` finishes it.")
+    if job["state"] == "cancelled":
         raise KeyboardInterrupt
     raise PixceptError(f"The server's {job['kind']} job failed: {job.get('error')}")
 

@@ -11,10 +11,11 @@ How a run works:
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,16 +24,18 @@ from typing import Iterable
 
 from .embed import Embedder
 from .errors import UsageError
-from .files import (BadImage, FoundFile, Skipped, content_hash, decode_image, read_file, thumbnail_path, walk_images,
-                    write_thumbnail)
+from .failures import NOT_READ_AGAIN, FailedFiles
+from .files import (BadImage, FoundFile, Skipped, clean_staging, content_hash, decode_image, read_file, thumbnail_path,
+                    walk_images, write_thumbnail)
 from .library import Library
 from .progress import Cancelled, Progress
-from .store import IMAGES, Point, files_payload, point_id
+from .store import IMAGES, Point, files_payload, indexed_files, point_id
 
 log = logging.getLogger(__name__)
 
 THUMBNAIL_SIZE = 256
 MTIME_TOLERANCE = 1e-6
+PRUNE_HANDFUL = 5  # a folder that lost more images than this, and more than half of them, stops a prune
 
 
 @dataclass
@@ -87,13 +90,15 @@ class _Work:
     tensor: object = None
     extra: dict | None = None
     error: str | None = None
+    lasting: bool = False  # the error lies in the content: remembered until the file changes
 
 
 class Indexer:
     def __init__(self, library: Library, embedder: Embedder, batch_size: int = 32, workers: int | None = None,
-                 progress: Progress | None = None):
+                 progress: Progress | None = None, collection: str = IMAGES):
         self.library = library
         self.store = library.store
+        self.collection = collection  # a reindex writes to the next generation's images
         self.embedder = embedder
         self.batch_size = batch_size
         # One decoder per core: more only preempt the model's threads (measured on 2 cores: 2 > 4 > 1).
@@ -104,12 +109,13 @@ class Indexer:
         self.by_path: dict[str, set[str]] = {}
         self.dirty: set[str] = set()
         self.summary = IndexSummary()
+        self.failed_before = FailedFiles(library.data_dir)
 
     # -- state ------------------------------------------------------------------------------------------------------
 
     def load_state(self) -> None:
-        for point in self.store.scroll(IMAGES, fields=["sha256", "files"]):
-            files = {f["path"]: {"size": f["size"], "mtime": f["mtime"]} for f in point.payload.get("files", [])}
+        for point in self.store.scroll(self.collection, fields=["sha256", "files"]):
+            files = indexed_files(point.payload)
             self.records[point.id] = _Record(point.payload["sha256"], files)
             self.by_sha[point.payload["sha256"]] = point.id
             for path in files:
@@ -124,31 +130,50 @@ class Indexer:
 
     # -- the run ----------------------------------------------------------------------------------------------------
 
-    def run(self, roots: list[Path], prune: bool = False) -> IndexSummary:
-        """Index the (resolved, existing: see `check_roots`) folders."""
+    def run(self, roots: list[Path], prune: bool = False, force: bool = False) -> IndexSummary:
+        """Index the (resolved, existing: see `check_roots`) folders. With `prune`, images whose files are gone
+        are removed, unless a folder lost most of its images (an unmounted disk?) and `force` is not given."""
         started = time.monotonic()
+        clean_staging(self.library.thumbnail_dir)
         self.load_state()
-        listing = list(walk_images(roots))
+        listing = list(walk_images(roots, exclude=[self.library.data_dir]))
         found = [f for f in listing if isinstance(f, FoundFile)]
         self.summary.failed = [s for s in listing if isinstance(s, Skipped) and s.failure]
         self.summary.skipped = [s for s in listing if isinstance(s, Skipped) and not s.failure]
-        if prune:
-            _refuse_prune_of_empty_roots(roots, found)
+        seen = {entry.path for entry in listing}
+        if prune and not force:
+            refuse_risky_prune(roots, found, self.by_path, seen)
         todo = [entry for entry in found if not self.is_unchanged(entry)]
         self.summary.unchanged = len(found) - len(todo)
-        self.progress.start(total=len(found), done=self.summary.unchanged)
+        todo = self._pass_over_known_failures(todo)
+        self.progress.start(total=len(found), done=len(found) - len(todo))
         try:
             self._process(todo)
         except (KeyboardInterrupt, Cancelled):
             self._flush()  # keep every batch already embedded
+            self.failed_before.save()
             raise
-        self._forget_paths_not_seen(roots, {entry.path for entry in listing}, prune)
+        self._forget_paths_not_seen(roots, seen, prune)
         self._flush(final=True)
+        self.failed_before.forget([path for path in self.failed_before.entries if path not in seen
+                                   and path.startswith(_prefixes(roots))])
+        self.failed_before.save()
         if self.store.index_due():
             self.progress.note("Building the search index for fast queries (about 20 s per 100k images)...")
             self.store.build_index()
         self.summary.seconds = time.monotonic() - started
         return self.summary
+
+    def _pass_over_known_failures(self, todo: list[FoundFile]) -> list[FoundFile]:
+        """Files that failed before and have not changed are reported again without being read."""
+        rest = []
+        for entry in todo:
+            reason = self.failed_before.reason(entry)
+            if reason is None:
+                rest.append(entry)
+            else:
+                self.summary.failed.append(Skipped(entry.path, reason + NOT_READ_AGAIN))
+        return rest
 
     def _process(self, todo: list[FoundFile]) -> None:
         pending: list[_Work] = []
@@ -156,7 +181,10 @@ class Indexer:
             self.progress.advance(1)
             if work.error:
                 self.summary.failed.append(Skipped(work.found.path, work.error))
+                if work.lasting:
+                    self.failed_before.record(work.found, work.error)
                 continue
+            self.failed_before.forget([work.found.path])
             if self._attach(work):
                 pending.append(work)
             if len(pending) >= self.batch_size:
@@ -186,12 +214,13 @@ class Indexer:
             if work.sha256 in self.by_sha:
                 return work  # known content: no decoding, no embedding
             decoded = decode_image(data, min_side=max(self.embedder.image_size, THUMBNAIL_SIZE))
-            write_thumbnail(decoded.image, thumbnail_path(self.library.thumbnail_dir, work.sha256), THUMBNAIL_SIZE)
+            root = self.library.thumbnail_dir
+            write_thumbnail(decoded.image, thumbnail_path(root, work.sha256), THUMBNAIL_SIZE, root)
             work.tensor = self.embedder.preprocess_image(decoded.image)
             work.extra = {"width": decoded.width, "height": decoded.height, "format": decoded.format,
                           "size": found.size, **decoded.metadata}
         except BadImage as exc:
-            work.error = str(exc)
+            work.error, work.lasting = str(exc), exc.lasting
         except Exception as exc:  # noqa: BLE001 - one odd file must never stop the run
             log.debug("unexpected failure on %s", found.path, exc_info=True)
             work.error = f"could not be processed ({type(exc).__name__}: {exc})"
@@ -250,8 +279,8 @@ class Indexer:
                 moved[pid] = files_payload(record.files)
             elif final:
                 emptied.append(pid)
-        self.store.upsert(IMAGES, new_points)
-        self.store.set_payloads(IMAGES, moved)
+        self.store.upsert(self.collection, new_points)
+        self.store.set_payloads(self.collection, moved)
         self._remove(emptied)
         for point in new_points:
             self.records[point.id].new = False
@@ -261,7 +290,7 @@ class Indexer:
     def _remove(self, pids: list[str]) -> None:
         if not pids:
             return
-        self.store.delete(IMAGES, pids)
+        self.store.delete(self.collection, pids)
         for pid in pids:
             record = self.records.pop(pid)
             if self.by_sha.get(record.sha256) == pid:
@@ -272,7 +301,7 @@ class Indexer:
     def _forget_paths_not_seen(self, roots: list[Path], seen: set[str], prune: bool) -> None:
         """Paths under this run's roots that no longer exist: moved files lose their old path; points with no file
         left are removed with --prune and otherwise kept (an unmounted disk must not wipe the library)."""
-        prefixes = tuple(str(root).rstrip(os.sep) + os.sep for root in roots)
+        prefixes = _prefixes(roots)
         for pid, record in list(self.records.items()):
             gone = [p for p in record.files if p.startswith(prefixes) and p not in seen]
             if not gone:
@@ -296,44 +325,92 @@ def check_roots(roots: Iterable[Path]) -> list[Path]:
     return resolved
 
 
-def _refuse_prune_of_empty_roots(roots: list[Path], found: list[FoundFile]) -> None:
+def _prefixes(roots: list[Path]) -> tuple[str, ...]:
+    return tuple(str(root).rstrip(os.sep) + os.sep for root in roots)
+
+
+def refuse_risky_prune(roots: list[Path], found: list[FoundFile], indexed: Iterable[str], seen: set[str]) -> None:
+    """A prune removes every image whose file was not seen. Refuse when that looks like a disk that is not there
+    rather than photos that were deleted: a root with no images at all, or a root or subfolder that lost more than
+    half of its indexed images and more than a handful (a mount point with one stray image, an unmounted subfolder).
+    """
     for root in roots:
         prefix = str(root).rstrip(os.sep) + os.sep
         if not any(f.path.startswith(prefix) for f in found):
             raise UsageError(
                 f"Refusing to prune: {root} holds no images (an unmounted disk or an emptied folder?). Nothing was "
-                "removed. Run without --prune, or check the folder.")
+                "removed. Check the folder, or run with --force to remove its images from the library.")
+    lost = vanished_folders(roots, indexed, seen)
+    if lost:
+        listed = "; ".join(f"{folder}: {gone} of {total} images missing" for folder, gone, total in lost[:10])
+        more = f" (and {len(lost) - 10} more folders)" if len(lost) > 10 else ""
+        raise UsageError(
+            f"Refusing to prune: these folders lost most of their images, as an unmounted disk would: {listed}{more}. "
+            "Nothing was removed. Check the folders, or run with --force to remove the missing images.")
+
+
+def vanished_folders(roots: list[Path], indexed: Iterable[str], seen: set[str]) -> list[tuple[str, int, int]]:
+    """(folder, missing, indexed) for each folder under `roots` (roots included) that lost more than half of its
+    indexed images and more than PRUNE_HANDFUL; only the topmost of nested ones, largest loss first."""
+    totals, missing = Counter(), Counter()
+    root_paths = [Path(root) for root in roots]
+    for path in indexed:
+        root = next((r for r in root_paths if path.startswith(str(r).rstrip(os.sep) + os.sep)), None)
+        if root is None:
+            continue
+        gone = path not in seen
+        folder = Path(path).parent
+        while True:
+            totals[folder] += 1
+            missing[folder] += gone
+            if folder == root or folder == folder.parent:
+                break
+            folder = folder.parent
+    flagged = {f for f, gone in missing.items() if gone > PRUNE_HANDFUL and gone * 2 > totals[f]}
+    topmost = [f for f in flagged if not any(parent in flagged for parent in f.parents)]
+    return sorted(((str(f), missing[f], totals[f]) for f in topmost), key=lambda row: (-row[1], row[0]))
 
 
 def write_failure_report(library: Library, summary: IndexSummary) -> Path | None:
-    """A tab-separated list of every file that could not be indexed, and why."""
+    """A tab-separated list of every file that could not be indexed, and why. Written with the csv module, so a
+    file name holding a tab or a newline is quoted instead of forging a row; names that are not UTF-8 keep their
+    bytes."""
     problems = summary.failed + summary.skipped
     if not problems:
         return None
     library.reports_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     path = library.reports_dir / f"index-{stamp}-{os.getpid()}.tsv"
-    with open(path, "w", encoding="utf-8") as out:
-        out.write("path\treason\n")
-        for problem in problems:
-            out.write(f"{problem.path}\t{problem.reason}\n")
+    with open(path, "w", encoding="utf-8", errors="surrogateescape", newline="") as out:
+        writer = csv.writer(out, delimiter="\t", lineterminator="\n")
+        writer.writerow(["path", "reason"])
+        writer.writerows([problem.path, problem.reason] for problem in problems)
     summary.report_path = path
     return path
 
 
 def index_folders(library: Library, roots: list[Path], prune: bool = False, reindex: bool = False,
-                  batch_size: int = 32, workers: int | None = None, progress: Progress | None = None,
-                  embedder: Embedder | None = None) -> IndexSummary:
+                  force: bool = False, batch_size: int = 32, workers: int | None = None,
+                  progress: Progress | None = None, embedder: Embedder | None = None) -> IndexSummary:
     """Index `roots` into the library, reporting to `progress`. `embedder` runs the model instead of the library's
-    own (the server passes one that runs it in its worker process)."""
+    own (the server passes one that runs it in its worker process). `reindex` rebuilds the whole library beside the
+    current one (`indexer/reindex.py`); `force` lets a prune or a reindex go on where folders went missing."""
     roots = check_roots(roots)
-    local = library.prepare_for_indexing(reindex=reindex)
+    if reindex:
+        from .reindex import reindex_library
+
+        summary = reindex_library(library, roots, force=force, batch_size=batch_size, workers=workers,
+                                  progress=progress, embedder=embedder)
+        write_failure_report(library, summary)
+        return summary
+    local = library.prepare_for_indexing()
+    if library.manifest.get("rebuild"):
+        (progress or Progress()).note("An interrupted reindex is pending; `pixcept index --reindex` finishes it.")
     indexer = Indexer(library, embedder or local, batch_size=batch_size, workers=workers, progress=progress)
     try:
-        summary = indexer.run(roots, prune=prune)
+        summary = indexer.run(roots, prune=prune, force=force)
     finally:
         known = set(library.manifest.get("roots", []))
         library.update_manifest(roots=sorted(known | {str(r) for r in roots}))
     write_failure_report(library, summary)
     return summary
-

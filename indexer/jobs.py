@@ -91,7 +91,8 @@ def _run_index(library: Library, params: dict, progress: Progress, embedder) -> 
 
     tuning = {key: params[key] for key in TUNING_LIMITS if key in params}  # else index_folders' defaults
     summary = index_folders(library, [Path(f) for f in params["folders"]], prune=bool(params.get("prune")),
-                            reindex=bool(params.get("reindex")), progress=progress, embedder=embedder, **tuning)
+                            reindex=bool(params.get("reindex")), force=bool(params.get("force")), progress=progress,
+                            embedder=embedder, **tuning)
     return summary.to_dict()
 
 
@@ -121,7 +122,7 @@ def check_params(kind: str, params: dict) -> dict:
         tuning = {k: min(params[k], limit) for k, limit in TUNING_LIMITS.items()
                   if isinstance(params.get(k), int) and params[k] > 0}
         return {"folders": [str(p) for p in check_roots(folders)], "prune": bool(params.get("prune")),
-                "reindex": bool(params.get("reindex")), **tuning}
+                "reindex": bool(params.get("reindex")), "force": bool(params.get("force")), **tuning}
     entries = params.get("entries") or []
     if not isinstance(entries, list) or not all(isinstance(e, str) and e.strip() for e in entries):
         raise UsageError("`entries` must be a list of words or phrases.")

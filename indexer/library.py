@@ -10,15 +10,19 @@ import logging
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from .config import Settings
 from .embed import DEFAULT_MODEL, Embedder, ModelIdentity, load_embedder
-from .errors import PixceptError
+from .errors import NotFoundError, PixceptError
+from .files import open_verified
 from .lock import DataDirLock
 from .manifest import read_manifest, write_manifest
-from .store import IMAGES, VOCABULARY, Store, open_store
+from .paths import exact_path
+from .store import (COLLECTIONS, IMAGES, VOCABULARY, Store, generation_name, generation_names, open_store,
+                    parse_generation)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,7 @@ class Library:
             if lock:
                 lock.release()
             raise
+        store.aliases = generation_names(manifest.get("generation", 0))
         return cls(settings, store, lock, manifest)
 
     def close(self) -> None:
@@ -89,6 +94,17 @@ class Library:
     @property
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
+
+    def open_original(self, payload: dict) -> BinaryIO:
+        """The original file of an indexed image, opened, if one of its paths still holds the indexed content inside
+        the library's folders (never a file a path was swapped for, never the data folder: `open_verified`)."""
+        roots = [str(Path(root)) for root in self.manifest.get("roots", [])]
+        for entry in payload.get("files", []):
+            handle = open_verified(exact_path(entry), payload.get("sha256", ""), roots, [str(self.data_dir.resolve())])
+            if handle is not None:
+                return handle
+        raise NotFoundError("The file is no longer where it was indexed, or it changed since; index its folder "
+                            "again.")
 
     def update_manifest(self, **changes) -> None:
         self.manifest = write_manifest(self.data_dir, {**self.manifest, **changes})
@@ -153,27 +169,72 @@ class Library:
             raise ModelMismatchError(self._mismatch_message(recorded, self._embedder.identity))
         return self._embedder
 
-    def prepare_for_indexing(self, reindex: bool = False) -> Embedder:
-        """Load the model and make sure the collections exist and were built with it (rebuilt when `reindex`)."""
+    def prepare_for_indexing(self) -> Embedder:
+        """Load the model and make sure the current collections exist and were built with it."""
         embedder = self.embedder(for_writing=True)
         recorded = self.recorded_identity()
         if recorded and recorded != embedder.identity:
-            if not reindex:
-                raise ModelMismatchError(self._mismatch_message(recorded, embedder.identity))
-            log.warning("reindexing: dropping vectors of %s", recorded.describe())
-        if reindex:
-            self.store.drop_collection(IMAGES)
-            self.store.drop_collection(VOCABULARY)
-            self.update_manifest(model=None, vocabularies=None, templates=None)
-        metadata = {MODEL_METADATA_KEY: {**embedder.identity.to_dict(), "spec": embedder.spec.text}}
-        for name in (IMAGES, VOCABULARY):
-            if not self.store.has_collection(name):
-                self.store.create_collection(name, embedder.dim, metadata=metadata)
+            raise ModelMismatchError(self._mismatch_message(recorded, embedder.identity))
+        self._create_collections(embedder, self.generation)
+        self.drop_stale_generations()  # what a kill between a rebuild's switch and its clean-up left
         self._recorded = _UNKNOWN
-        if self.manifest.get("model") != metadata[MODEL_METADATA_KEY]:
-            self.update_manifest(model=metadata[MODEL_METADATA_KEY],
-                                 store={"kind": self.store.kind, "location": self.store.location})
+        metadata = _model_metadata(embedder)
+        if self.manifest.get("model") != metadata:
+            self.update_manifest(model=metadata, store={"kind": self.store.kind, "location": self.store.location})
         return embedder
+
+    # -- generations: a reindex builds beside the current collections and switches when done ------------------------
+
+    @property
+    def generation(self) -> int:
+        return int(self.manifest.get("generation", 0))
+
+    def begin_rebuild(self, embedder: Embedder) -> int:
+        """The generation a rebuild with `embedder` writes to, with its collections created: the one an interrupted
+        rebuild with the same model left (indexing is incremental, so it continues), else a new one."""
+        model = _model_metadata(embedder)
+        pending = self.manifest.get("rebuild") or {}
+        if pending.get("model") == model and pending.get("generation", 0) > self.generation:
+            generation = int(pending["generation"])
+        else:
+            generation = max([self.generation, *self._stored_generations()]) + 1
+            self.update_manifest(rebuild={"generation": generation, "model": model})
+            self.drop_stale_generations()  # an interrupted rebuild with another model
+        self._create_collections(embedder, generation)
+        return generation
+
+    def switch_generation(self, generation: int, embedder: Embedder) -> None:
+        """Make a finished rebuild the library (one manifest write: a kill leaves the old or the new one whole),
+        then drop the collections of the old generation."""
+        self.update_manifest(generation=generation, rebuild=None, model=_model_metadata(embedder),
+                             store={"kind": self.store.kind, "location": self.store.location})
+        self.store.aliases = generation_names(generation)
+        self._centroid = (0, None, 0.0)
+        self.drop_stale_generations()
+
+    def drop_stale_generations(self) -> list[str]:
+        """Drop collections of generations that are neither current nor being rebuilt (left by a kill between a
+        rebuild's switch and its clean-up, or by an abandoned rebuild). Returns their names."""
+        keep = {self.generation, int((self.manifest.get("rebuild") or {}).get("generation", self.generation))}
+        dropped = []
+        for stored in self.store.collection_names():
+            parsed = parse_generation(stored)
+            if parsed and parsed[1] not in keep:
+                self.store.drop_collection(stored, resolve=False)
+                dropped.append(stored)
+        if dropped:
+            log.info("dropped the collections of old generations: %s", ", ".join(dropped))
+        return dropped
+
+    def _stored_generations(self) -> set[int]:
+        return {parsed[1] for parsed in map(parse_generation, self.store.collection_names()) if parsed}
+
+    def _create_collections(self, embedder: Embedder, generation: int) -> None:
+        metadata = {MODEL_METADATA_KEY: _model_metadata(embedder)}
+        for name in COLLECTIONS:
+            stored = generation_name(name, generation)
+            if not self.store.has_collection(stored):
+                self.store.create_collection(stored, embedder.dim, metadata=metadata)
 
     def _mismatch_message(self, recorded: ModelIdentity, requested: ModelIdentity) -> str:
         return (
@@ -186,3 +247,7 @@ class Library:
     def _empty_message(self) -> str:
         where = self.settings.qdrant_url or self.data_dir
         return f"Nothing is indexed in {where} yet. Run `pixcept index FOLDER` first."
+
+
+def _model_metadata(embedder: Embedder) -> dict:
+    return {**embedder.identity.to_dict(), "spec": embedder.spec.text}

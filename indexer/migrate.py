@@ -84,7 +84,7 @@ def migrate_to_edge(settings: Settings, progress=None) -> tuple[dict[str, int], 
             target.close()
         library.store.close()
         backup = _retire(library.data_dir / "qdrant")
-        library.update_manifest(store={"kind": "edge", "location": str(edge_folder)})
+        library.update_manifest(store={"kind": "edge", "location": str(edge_folder)}, generation=0)  # plain names
     return counts, backup
 
 
@@ -103,5 +103,5 @@ def migrate_to_server(settings: Settings, url: str, progress=None, **client_kwar
         library.store.close()
         embedded = Path(library.store.location)
         backup = _retire(embedded)
-        library.update_manifest(store={"kind": "server", "location": url})
+        library.update_manifest(store={"kind": "server", "location": url}, generation=0)  # plain names
     return counts, backup

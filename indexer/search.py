@@ -14,6 +14,7 @@ from .embed import normalise_rows
 from .errors import NotFoundError, UsageError
 from .files import BadImage, decode_image, read_file
 from .library import Library
+from .paths import display_path
 from .store import IMAGES, Filter, HasId, Match, Range
 
 MAX_QUERY_CHARS = 500
@@ -69,13 +70,20 @@ def search_filter(folders: Sequence[str] = (), taken_from: date | None = None,
     """Images under any of `folders`, taken (EXIF date) from `taken_from` to `taken_to`, both days included."""
     must = []
     if folders:
-        must.append(Match("folders", tuple(str(Path(f).expanduser().resolve()) for f in folders)))
+        must.append(Match("folders", tuple(_folder(f) for f in folders)))
     if taken_from or taken_to:
         if taken_from and taken_to and taken_from > taken_to:
             raise UsageError(f"The date range is empty: {taken_from} is after {taken_to}.")
         must.append(Range("taken_ts", gte=_day_start(taken_from) if taken_from else None,
                           lt=_day_start(taken_to + timedelta(days=1)) if taken_to else None))
     return Filter(must=tuple(must)) if must else None
+
+
+def _folder(folder: str) -> str:
+    """A folder as the payload's `folders` hold it (resolved, display form of names that are not UTF-8)."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in str(folder)):
+        raise UsageError("A folder name cannot contain control characters.")
+    return display_path(str(Path(folder).expanduser().resolve()))
 
 
 def _day_start(day: date) -> float:

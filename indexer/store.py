@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import uuid
@@ -24,11 +25,13 @@ import numpy as np
 
 from .config import CollectionOptions, Settings
 from .errors import PixceptError
+from .paths import display_path, exact_path, path_entry
 
 log = logging.getLogger(__name__)
 
 IMAGES = "images"
 VOCABULARY = "vocabulary"
+COLLECTIONS = (IMAGES, VOCABULARY)  # what a library's generation consists of
 
 # Payload fields that search filters on, with their Qdrant index types (built by a server and by Edge; local mode
 # has none).
@@ -44,6 +47,33 @@ PAYLOAD_INDEXES = {
     },
     VOCABULARY: {"source": "keyword"},
 }
+
+_GENERATION = re.compile(r"(?P<base>[a-z]+)(?:_g(?P<generation>[0-9]+))?")
+
+
+def generation_name(name: str, generation: int) -> str:
+    """The stored name of collection `name` in a generation: generation 0 is the plain name (libraries made before
+    generations existed), later ones are suffixed: images, images_g1, images_g2..."""
+    return name if generation == 0 else f"{name}_g{generation}"
+
+
+def generation_names(generation: int) -> dict[str, str]:
+    """The aliases through which a library reads one generation of its collections."""
+    return {name: generation_name(name, generation) for name in COLLECTIONS}
+
+
+def payload_indexes(name: str) -> dict[str, str]:
+    """The payload indexes of a collection, in any generation."""
+    return PAYLOAD_INDEXES.get((parse_generation(name) or (name, 0))[0], {})
+
+
+def parse_generation(stored: str) -> tuple[str, int] | None:
+    """("images", 2) for "images_g2"; None for a name that is not one of a library's collections."""
+    match = _GENERATION.fullmatch(stored)
+    if not match or match["base"] not in COLLECTIONS:
+        return None
+    return match["base"], int(match["generation"] or 0)
+
 
 _POINT_NAMESPACE = uuid.UUID("5d3f0c1e-6a53-4a4b-9d1f-70697863657e")
 
@@ -107,12 +137,14 @@ class Store(Protocol):
 
     kind: str  # "edge", "local" or "server"
     location: str
+    aliases: dict[str, str]  # IMAGES -> "images_g2": the generation readers see (`generation_names`)
 
     def collection(self, name: str) -> str: ...
+    def collection_names(self) -> list[str]: ...
     def has_collection(self, name: str) -> bool: ...
     def create_collection(self, name: str, dim: int, metadata: dict | None = None) -> None: ...
     def collection_metadata(self, name: str) -> dict: ...
-    def drop_collection(self, name: str) -> None: ...
+    def drop_collection(self, name: str, resolve: bool = True) -> None: ...
     def upsert(self, name: str, points: Sequence[Point]) -> None: ...
     def set_payloads(self, name: str, updates: dict[str, dict]) -> None: ...
     def delete(self, name: str, ids: Iterable[str]) -> None: ...
@@ -151,11 +183,19 @@ class QdrantClientStore:
     location: str
     prefix: str = "pixcept"
     options: CollectionOptions = field(default_factory=CollectionOptions)
+    aliases: dict[str, str] = field(default_factory=dict)
 
     # -- collections ------------------------------------------------------------------------------------------------
 
-    def collection(self, name: str) -> str:
-        return f"{self.prefix}_{name}"
+    def collection(self, name: str, resolve: bool = True) -> str:
+        return f"{self.prefix}_{self.aliases.get(name, name) if resolve else name}"
+
+    @_server_errors
+    def collection_names(self) -> list[str]:
+        """This library's collections, without the prefix (every generation)."""
+        start = f"{self.prefix}_"
+        return sorted(c.name[len(start):] for c in self.client.get_collections().collections
+                      if c.name.startswith(start))
 
     @_server_errors
     def has_collection(self, name: str) -> bool:
@@ -184,7 +224,7 @@ class QdrantClientStore:
             metadata=metadata or None,
         )
         if self.kind == "server":  # local mode has no payload indexes and warns about each
-            for key, schema in PAYLOAD_INDEXES.get(name, {}).items():
+            for key, schema in payload_indexes(name).items():
                 self.client.create_payload_index(self.collection(name), key, field_schema=schema, wait=True)
 
     @_server_errors
@@ -193,9 +233,11 @@ class QdrantClientStore:
         return dict(getattr(info.config, "metadata", None) or {})
 
     @_server_errors
-    def drop_collection(self, name: str) -> None:
-        if self.client.collection_exists(self.collection(name)):
-            self.client.delete_collection(self.collection(name))
+    def drop_collection(self, name: str, resolve: bool = True) -> None:
+        """Drop `name` (with `resolve=False`, the stored collection of that name, never what an alias points to)."""
+        stored = self.collection(name, resolve)
+        if self.client.collection_exists(stored):
+            self.client.delete_collection(stored)
 
     # -- writes -----------------------------------------------------------------------------------------------------
 
@@ -349,40 +391,47 @@ class EdgeStore:
         self.folder = Path(folder)
         self.location = str(self.folder)
         self.prefix = prefix
-        self._shards: dict[str, Any] = {}
+        self.aliases: dict[str, str] = {}
+        self._shards: dict[str, Any] = {}  # by collection name (aliases resolved)
         self._lock = threading.Lock()
         self._writes: dict[str, int] = {}
 
-    def collection(self, name: str) -> str:
-        return f"{self.prefix}_{name}"
+    def collection(self, name: str, resolve: bool = True) -> str:
+        return f"{self.prefix}_{self.aliases.get(name, name) if resolve else name}"
+
+    def collection_names(self) -> list[str]:
+        start = f"{self.prefix}_"
+        found = {p.name for p in self.folder.iterdir() if p.is_dir()} if self.folder.is_dir() else set()
+        return sorted(n[len(start):] for n in found | set(self._shards) if n.startswith(start))
 
     def _path(self, name: str) -> Path:
         return self.folder / self.collection(name)
 
     def _shard(self, name: str):
+        key = self.collection(name)
         with self._lock:
-            if name not in self._shards:
+            if key not in self._shards:
                 from qdrant_edge import EdgeShard
 
                 if not self._path(name).is_dir():
-                    raise StoreUnavailableError(f"The collection {self.collection(name)} does not exist yet.")
-                self._shards[name] = EdgeShard.load(str(self._path(name)))
-            return self._shards[name]
+                    raise StoreUnavailableError(f"The collection {key} does not exist yet.")
+                self._shards[key] = EdgeShard.load(str(self._path(name)))
+            return self._shards[key]
 
     # -- collections ------------------------------------------------------------------------------------------------
 
     def has_collection(self, name: str) -> bool:
-        return name in self._shards or self._path(name).is_dir()
+        return self.collection(name) in self._shards or self._path(name).is_dir()
 
     def create_collection(self, name: str, dim: int, metadata: dict | None = None) -> None:
         import qdrant_edge as edge
 
         config = edge.EdgeConfig(vectors=edge.EdgeVectorParams(size=dim, distance=edge.Distance.Cosine))
         shard = edge.EdgeShard.create(str(self._path(name)), config)
-        for key, schema in PAYLOAD_INDEXES.get(name, {}).items():
+        for key, schema in payload_indexes(name).items():
             shard.update(edge.UpdateOperation.create_field_index(key, _EDGE_SCHEMAS[schema]))
         with self._lock:
-            self._shards[name] = shard
+            self._shards[self.collection(name)] = shard
         _write_json(self._path(name).with_suffix(".json"), {"metadata": metadata or {}})
 
     def collection_metadata(self, name: str) -> dict:
@@ -391,13 +440,16 @@ class EdgeStore:
         except (OSError, ValueError):
             return {}
 
-    def drop_collection(self, name: str) -> None:
+    def drop_collection(self, name: str, resolve: bool = True) -> None:
+        stored = self.collection(name, resolve)
         with self._lock:
-            shard = self._shards.pop(name, None)
+            shard = self._shards.pop(stored, None)
+            self._writes.pop(stored, None)
         if shard is not None:
             shard.close()
-        shutil.rmtree(self._path(name), ignore_errors=True)
-        self._path(name).with_suffix(".json").unlink(missing_ok=True)
+        path = self.folder / stored
+        shutil.rmtree(path, ignore_errors=True)
+        path.with_suffix(".json").unlink(missing_ok=True)
 
     # -- writes -----------------------------------------------------------------------------------------------------
 
@@ -468,23 +520,26 @@ class EdgeStore:
     # -- lifetime ---------------------------------------------------------------------------------------------------
 
     def _wrote(self, name: str, count: int) -> None:
-        self._writes[name] = self._writes.get(name, 0) + count
+        key = self.collection(name)
+        self._writes[key] = self._writes.get(key, 0) + count
 
     def index_due(self) -> bool:
         """True when a collection is large enough for an HNSW index and has changed enough since the last build."""
-        return any(self._due(name) for name in self._shards)
+        return any(self._due(key, shard) for key, shard in list(self._shards.items()))
 
-    def _due(self, name: str) -> bool:
-        points = self.count(name)
-        return points >= self.HNSW_MIN_POINTS and self._writes.get(name, 0) >= self.REBUILD_SHARE * points
+    def _due(self, key: str, shard) -> bool:
+        import qdrant_edge as edge
+
+        points = int(shard.count(edge.CountRequest(exact=True)))
+        return points >= self.HNSW_MIN_POINTS and self._writes.get(key, 0) >= self.REBUILD_SHARE * points
 
     def build_index(self) -> None:
         """Build the HNSW and payload indexes of the collections that are due. Blocks: qdrant-edge-py 0.9's
         optimize() holds the GIL for all of its run (20 s at 100k points), so a thread would not help."""
-        for name, shard in list(self._shards.items()):
-            if self._due(name):
+        for key, shard in list(self._shards.items()):
+            if self._due(key, shard):
                 shard.optimize()
-                self._writes[name] = 0
+                self._writes[key] = 0
 
     def close(self) -> None:
         with self._lock:
@@ -584,16 +639,22 @@ def files_payload(files: dict[str, dict]) -> dict:
     """The path-related payload of an image point, from {path: {"size": .., "mtime": ..}}.
 
     One point per content; `paths` lists every file with that content (first = `path`, shown to people) and
-    `folders` every ancestor folder of those files, so a folder filter matches its subfolders too.
+    `folders` every ancestor folder of those files, so a folder filter matches its subfolders too. Paths that are
+    not valid UTF-8 appear in their display form there; `files` keeps their exact bytes (`indexer/paths.py`).
     """
     paths = sorted(files)
     folders: set[str] = set()
     for path in paths:
         parent = Path(path).parent
-        folders.update(str(p) for p in (parent, *parent.parents))
+        folders.update(display_path(str(p)) for p in (parent, *parent.parents))
     return {
-        "path": paths[0] if paths else None,
-        "paths": paths,
-        "files": [{"path": p, "size": files[p]["size"], "mtime": files[p]["mtime"]} for p in paths],
+        "path": display_path(paths[0]) if paths else None,
+        "paths": [display_path(p) for p in paths],
+        "files": [{**path_entry(p), "size": files[p]["size"], "mtime": files[p]["mtime"]} for p in paths],
         "folders": sorted(folders),
     }
+
+
+def indexed_files(payload: dict) -> dict[str, dict]:
+    """The inverse of `files_payload`: {exact path: {"size", "mtime"}} of an image point."""
+    return {exact_path(f): {"size": f["size"], "mtime": f["mtime"]} for f in payload.get("files", [])}

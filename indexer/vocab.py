@@ -104,26 +104,44 @@ def add_entries(library: Library, entries: list[str], source: str, version: str,
     """Embed and store the entries not yet in the vocabulary (incremental: present ones cost nothing).
     `embedder` runs the model instead of the library's own (see `index_folders`)."""
     local = library.prepare_for_indexing()
-    embedder = embedder or local
     present: set[str] = set()
     if library.manifest.get("templates") == TEMPLATES_VERSION:  # other templates: every entry is embedded anew
         present = {p.id for p in library.store.scroll(VOCABULARY, fields=False)}
     missing = [e for e in entries if entry_id(e) not in present]
-    progress = progress or Progress()
-    progress.start(total=len(missing), done=0)
-    for start in range(0, len(missing), chunk):
-        batch = missing[start:start + chunk]
-        vectors = embed_entries(embedder, batch)
-        library.store.upsert(VOCABULARY, [
-            Point(entry_id(e), {"word": e, "source": source, "vocab_version": version, "templates": TEMPLATES_VERSION},
-                  v) for e, v in zip(batch, vectors)])
-        progress.advance(len(batch))
+    store_entries(library.store, VOCABULARY, embedder or local, [(e, source, version) for e in missing], chunk,
+                  progress)
     if library.store.index_due():
         library.store.build_index()
     vocabularies = dict(library.manifest.get("vocabularies") or {})
     vocabularies[source] = version
     library.update_manifest(vocabularies=vocabularies, templates=TEMPLATES_VERSION)
     return VocabSummary(len(missing), len(entries) - len(missing), source, version)
+
+
+def store_entries(store, collection: str, embedder: Embedder, entries: list[tuple[str, str, str]],
+                  chunk: int = 256, progress: Progress | None = None) -> None:
+    """Embed (entry, source, version) rows and upsert them into `collection`, a chunk at a time."""
+    progress = progress or Progress()
+    progress.start(total=len(entries), done=0)
+    for start in range(0, len(entries), chunk):
+        batch = entries[start:start + chunk]
+        vectors = embed_entries(embedder, [entry for entry, _, _ in batch])
+        store.upsert(collection, [
+            Point(entry_id(entry), {"word": entry, "source": source, "vocab_version": version,
+                                    "templates": TEMPLATES_VERSION}, vector)
+            for (entry, source, version), vector in zip(batch, vectors)])
+        progress.advance(len(batch))
+
+
+def copy_vocabulary(library: Library, target: str, embedder: Embedder, progress: Progress | None = None) -> int:
+    """Embed every word of the library's vocabulary (default and the user's own) into `target` with `embedder`,
+    skipping those already there (a rebuild that was interrupted continues). Returns how many were embedded."""
+    present = {p.id for p in library.store.scroll(target, fields=False)}
+    rows = [(p.payload["word"], p.payload.get("source", USER_SOURCE), p.payload.get("vocab_version", "user"))
+            for p in library.store.scroll(VOCABULARY, fields=["word", "source", "vocab_version"])
+            if p.id not in present and p.payload.get("word")]
+    store_entries(library.store, target, embedder, rows, progress=progress)
+    return len(rows)
 
 
 def search_words(library: Library, vector: np.ndarray, limit: int = 10) -> list[tuple[str, float]]:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import io
 import os
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import make_image
+from helpers import make_image, png_claiming
 from indexer import files
 from indexer.files import BadImage, FoundFile, Skipped, decode_image, read_metadata, walk_images
 
@@ -105,27 +103,42 @@ def test_large_jpeg_is_draft_decoded(tmp_path):
     assert decoded.image.size == (500, 375)  # DCT-scaled 1/8, still >= 256 on the short side
 
 
-def test_bomb_is_judged_by_decoded_size(tmp_path, monkeypatch):
-    monkeypatch.setattr(files, "MAX_DECODED_PIXELS", 5_000_000)
-    panorama = make_image(tmp_path / "panorama.jpg", size=(6000, 1500))  # 9 MP, decodes to 1/4 with draft
-    assert _decode(panorama, min_side=256).width == 6000
-    png = make_image(tmp_path / "big.png", size=(3000, 2000))  # 6 MP, no draft decoding for PNG
-    with pytest.raises(BadImage, match="decompression bomb"):
-        _decode(png)
+def test_limits_are_judged_from_the_header_before_decoding(tmp_path):
+    limits = files.DecodeLimits(max_pixels=5_000_000, max_aspect=3)
+    panorama = make_image(tmp_path / "panorama.jpg", size=(3000, 1000))  # 3 MP, 3:1
+    assert decode_image(panorama.read_bytes(), 256, limits).width == 3000
+    big = make_image(tmp_path / "big.jpg", size=(3000, 2000))  # 6 MP: refused even though draft would shrink it
+    with pytest.raises(BadImage, match="decompression bomb: the header declares 3000x2000 = 6 megapixels"):
+        decode_image(big.read_bytes(), 256, limits)
+    strip = make_image(tmp_path / "strip.png", size=(1300, 400), fmt="PNG")
+    with pytest.raises(BadImage, match="extreme aspect ratio: 1300x400"):
+        decode_image(strip.read_bytes(), 256, limits)
 
 
-def _png_claiming(width: int, height: int) -> bytes:
-    """A PNG whose header claims a huge size (a classic decompression bomb)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + \
-        chunk(b"IEND", b"")
+def test_limits_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("PIXCEPT_MAX_MEGAPIXELS", "2.5")
+    monkeypatch.setenv("PIXCEPT_MAX_ASPECT", "4")
+    monkeypatch.setenv("PIXCEPT_MAX_FILE_MB", "1")
+    limits = files.DecodeLimits.from_env()
+    assert (limits.max_pixels, limits.max_aspect) == (2_500_000, 4)
+    assert limits.file_limit("a.tif") == limits.file_limit("a.jpg") == files.MB
+    monkeypatch.setenv("PIXCEPT_MAX_ASPECT", "wide")
+    with pytest.raises(files.UsageError, match="PIXCEPT_MAX_ASPECT must be a positive number"):
+        files.DecodeLimits.from_env()
+
+
+def test_a_file_larger_than_its_format_allows_is_not_read(tmp_path):
+    junk = tmp_path / "junk.jpg"
+    with open(junk, "wb") as out:
+        out.truncate(151 * files.MB)  # sparse: takes no disk
+    with pytest.raises(BadImage, match="file too large for JPEG: 151 MB \\(limit 150 MB"):
+        files.read_file(str(junk))
+    assert files.DecodeLimits().file_limit("x.tiff") == 1024 * files.MB
 
 
 def test_bomb_header_is_refused_before_decoding():
     with pytest.raises(BadImage, match="decompression bomb"):
-        decode_image(_png_claiming(50_000, 50_000), 224)
+        decode_image(png_claiming(50_000, 50_000), 224)
 
 
 @pytest.mark.parametrize("data, reason", [
@@ -172,8 +185,19 @@ def test_walk_finds_images_and_passes_over_the_rest(tmp_path):
 def test_thumbnail_is_written_whole_and_small(tmp_path):
     image = Image.open(make_image(tmp_path / "x.png", size=(800, 400), fmt="PNG")).convert("RGB")
     target = files.thumbnail_path(tmp_path / "thumbs", "ab" * 32)
-    files.write_thumbnail(image, target, 256)
+    files.write_thumbnail(image, target, 256, tmp_path / "thumbs")
     assert target.parent.parent.name == "ab" and target.parent.name == "ab"
     assert Image.open(target).size == (256, 128)
     assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temporary file left behind
+    assert not list((tmp_path / "thumbs" / files.STAGING).iterdir())
     assert Image.open(io.BytesIO(target.read_bytes())).format == "JPEG"
+
+
+def test_what_a_killed_writer_left_is_cleaned_up(tmp_path):
+    staging = tmp_path / "thumbs" / files.STAGING
+    staging.mkdir(parents=True)
+    (staging / "old.tmp").write_bytes(b"half a jpeg")
+    (staging / "busy.tmp").write_bytes(b"being written by another process")
+    os.utime(staging / "old.tmp", (1, 1))
+    assert files.clean_staging(tmp_path / "thumbs") == 1
+    assert [p.name for p in staging.iterdir()] == ["busy.tmp"]
