@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from typing import Any, Sequence
 
 import numpy as np
@@ -22,6 +23,8 @@ from .errors import PixceptError
 log = logging.getLogger(__name__)
 
 WORKER_NICENESS = 10  # CFS weight 110 against 1024: searches get ~90 % of a contended core
+# An idle worker exits after this long (it holds the model: 1.1 GB with ViT-B-32) and comes back on the next job.
+DEFAULT_IDLE_SECONDS = 300.0
 MODEL_REQUESTS = ("embed_tensors", "embed_texts")
 
 
@@ -68,13 +71,17 @@ def _child_main(conn, model_spec: str, device: str | None, niceness: int) -> Non
 class JobWorker:
     """The parent's handle on the child: started on first use, restarted after a crash, one request at a time."""
 
-    def __init__(self, model_spec: str, device: str | None = None, niceness: int = WORKER_NICENESS):
+    def __init__(self, model_spec: str, device: str | None = None, niceness: int = WORKER_NICENESS,
+                 idle_seconds: float | None = None):
         self.model_spec = model_spec
         self.device = device
         self.niceness = niceness
+        self.idle_seconds = idle_seconds if idle_seconds is not None else idle_seconds_from_env()
         self._lock = threading.Lock()
         self._process = None
         self._conn = None
+        self._last_used = 0.0
+        self._idle_timer: threading.Timer | None = None
 
     @property
     def pid(self) -> int | None:
@@ -91,9 +98,33 @@ class JobWorker:
                 self._stop()
                 raise WorkerError(f"The job worker process died (exit code {code}); out of memory? The job stops "
                                   "here and can be resumed.") from None
+            self._last_used = time.monotonic()
+            self._schedule_idle_exit()
         if status != "ok":
             raise WorkerError(f"The job worker failed: {result}")
         return result
+
+    def _schedule_idle_exit(self) -> None:
+        """One pending timer at a time; it re-arms itself while calls keep coming."""
+        if self.idle_seconds > 0 and (self._idle_timer is None or not self._idle_timer.is_alive()):
+            self._arm_idle_timer(self.idle_seconds)
+
+    def _arm_idle_timer(self, seconds: float) -> None:
+        self._idle_timer = threading.Timer(seconds, self._exit_if_idle)
+        self._idle_timer.daemon = True
+        self._idle_timer.start()
+
+    def _exit_if_idle(self) -> None:
+        """Stop the child when no call came for `idle_seconds`; the next call starts it again."""
+        with self._lock:
+            if self._process is None:
+                return
+            idle = time.monotonic() - self._last_used
+            if idle >= self.idle_seconds:
+                log.info("job worker idle for %.0f s: stopping it", idle)
+                self._stop()
+                return
+        self._arm_idle_timer(self.idle_seconds - idle)
 
     def embed_tensors(self, tensors: Sequence) -> np.ndarray:
         import torch
@@ -133,8 +164,19 @@ class JobWorker:
             self._process = None
 
     def close(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
         with self._lock:
             self._stop()
+
+
+def idle_seconds_from_env() -> float:
+    """PIXCEPT_WORKER_IDLE_SECONDS (0: never exit), else DEFAULT_IDLE_SECONDS."""
+    value = os.environ.get("PIXCEPT_WORKER_IDLE_SECONDS", "").strip()
+    try:
+        return max(0.0, float(value)) if value else DEFAULT_IDLE_SECONDS
+    except ValueError:
+        raise PixceptError(f"PIXCEPT_WORKER_IDLE_SECONDS must be a number of seconds, not {value!r}.") from None
 
 
 class WorkerEmbedder:

@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 
 from indexer.errors import NotFoundError, PixceptError, UsageError
 from indexer.files import thumbnail_path
+from indexer.paths import display_path
 from indexer.search import MAX_QUERY_CHARS, RELATIVE_CUTOFF, search_filter, search_page
 from indexer.store import IMAGES
 
@@ -55,7 +56,7 @@ JOB = spec.schema("Job", {"type": "object", "required": ["id", "kind", "state", 
     "error": {"type": ["string", "null"]}, "version": {"type": "integer"}}})
 JOB_REQUEST = spec.schema("JobRequest", {"type": "object", "required": ["kind"], "properties": {
     "kind": {"type": "string", "enum": ["index", "vocab"]},
-    "params": {"type": "object", "description": "index: {folders: [path], prune, reindex}; vocab: {entries: [word]} "
+    "params": {"type": "object", "description": "index: {folders: [path], prune, reindex, force}; vocab: {entries: [word]} "
                                                 "(none: the default vocabulary)"}}})
 
 
@@ -244,8 +245,11 @@ def preview(query, image_id: str):
                 responses={200: ("The file", "application/octet-stream", {"type": "string", "format": "binary"}),
                            404: "Not found"})
 def image_file(query, image_id: str):
-    path = services().original_file(indexed_point(image_id).payload)
-    return send_file(path, mimetype=mimetypes.guess_type(path)[0] or "application/octet-stream", max_age=3600)
+    payload = indexed_point(image_id).payload
+    original = services().library.open_original(payload)
+    return send_file(original, mimetype=mimetypes.guess_type(original.name)[0] or "application/octet-stream",
+                     max_age=3600, etag=payload["sha256"],
+                     download_name=display_path(Path(original.name).name))
 
 
 @api.get("/folders")

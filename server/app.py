@@ -26,6 +26,14 @@ log = logging.getLogger(__name__)
 
 WEB = Path(__file__).resolve().parents[1] / "web"
 LOGIN_ATTEMPTS_PER_MINUTE = 10
+# Sent with every response, gunicorn's own error pages included (serve.py).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
+                               "frame-ancestors 'none'",
+}
 ERROR_STATUS = {UsageError: 400, NotFoundError: 404, EmptyLibraryError: 409, ModelMismatchError: 409,
                 StoreLockedError: 503, JobsUnavailable: 409}
 
@@ -102,12 +110,8 @@ def _install_guards(app: Flask) -> None:
 
     @app.after_request
     def _headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
-                                    "script-src 'self'; frame-ancestors 'none'")
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
         return response
 
 

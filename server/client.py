@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,10 +20,16 @@ from .api import MAX_PAGE
 from .auth import ADMIN_TOKEN_FILE
 
 POLL_SECONDS = 10
+RETRY_PAUSE = 1.0
+RESTART_TIMEOUT = 180.0  # a restarted worker opens the library and warms the model before it answers
 
 
 class ServerError(PixceptError):
     """The server answered with an error, or could not be reached."""
+
+
+class ServerUnreachable(ServerError):
+    """No answer: the server stopped, or its worker process died (and gunicorn is restarting it)."""
 
 
 class ServerClient:
@@ -47,6 +55,18 @@ class ServerClient:
 
     def request(self, method: str, path: str, body: dict | None = None, params: dict | list | None = None,
                 timeout: float | None = None, raw: tuple[bytes, str] | None = None) -> dict:
+        """One API call. A GET that loses its connection is tried once more: gunicorn restarts a worker that died
+        (its master keeps the socket, so the retry waits in the queue until the new worker is ready)."""
+        try:
+            return self._request(method, path, body, params, timeout, raw)
+        except ServerUnreachable:
+            if method != "GET":
+                raise
+            time.sleep(RETRY_PAUSE)
+            return self._request(method, path, body, params, timeout or RESTART_TIMEOUT, raw)
+
+    def _request(self, method: str, path: str, body: dict | None, params: dict | list | None,
+                 timeout: float | None, raw: tuple[bytes, str] | None) -> dict:
         url = self.url + path + ("?" + urllib.parse.urlencode(params, doseq=True) if params else "")
         headers = {"Accept": "application/json"}
         data = None
@@ -71,8 +91,10 @@ class ServerClient:
             error = ServerError(f"The pixcept server at {self.url} answered: {message}")
             error.exit_code = 2 if 400 <= exc.code < 500 else 1
             raise error from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise ServerError(f"Cannot reach the pixcept server at {self.url} ({exc}). Is it still running?") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            raise ServerUnreachable(
+                f"Cannot reach the pixcept server at {self.url} ({exc}). Is it still running? If it restarted, "
+                "`pixcept jobs` lists its jobs and `pixcept jobs --resume ID` finishes an interrupted one.") from None
 
     def upload(self, path: Path) -> str:
         """Upload a query image (multipart, as a browser would); returns its upload ID."""

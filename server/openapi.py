@@ -128,6 +128,9 @@ def _response_doc(response) -> dict:
     return {"description": description, "content": {content_type: {"schema": schema}}}
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, newline and return pass: they are spaces here
+
+
 def parse_query(params: tuple[Param, ...]) -> dict:
     """The declared query parameters of this request, typed and range-checked (UsageError -> 400)."""
     values = {}
@@ -164,6 +167,8 @@ def _convert(name: str, schema: dict, raw: str):
         low, high = schema.get("minimum", "-inf"), schema.get("maximum", "inf")
         raise UsageError(f"`{name}` must be between {low} and {high}.")
     if kind == "string":
+        if _CONTROL.search(value):
+            raise UsageError(f"`{name}` contains control characters.")
         if len(value) > schema.get("maxLength", 10_000):
             raise UsageError(f"`{name}` is too long (limit {schema['maxLength']} characters).")
         if "pattern" in schema and not re.fullmatch(schema["pattern"], value):

@@ -9,18 +9,20 @@
 
 from __future__ import annotations
 
+import html
 import ipaddress
 from dataclasses import replace
 import logging
 import os
 import sys
 
+import gunicorn.util
 from gunicorn.app.base import BaseApplication
 
 from indexer.config import Settings
 from indexer.errors import UsageError
 
-from .app import ServerConfig, create_app
+from .app import SECURITY_HEADERS, ServerConfig, create_app
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,8 @@ WORKER_BOOT_ERROR = 3  # gunicorn's exit code for "the worker could not boot": t
 
 
 def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
+    """Only loopback addresses count; an empty host (or "0.0.0.0", "::") listens on every interface."""
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -48,6 +51,16 @@ def check_serving_options(settings: Settings, config: ServerConfig, host: str, w
         raise UsageError(
             f"--workers {workers} needs a Qdrant server (QDRANT_URL): an embedded store can be opened by one process "
             "only. Use --threads to serve more requests at once.")
+
+
+def write_error_with_headers(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's own error response (a request it refuses before the app sees it: bad request line, 414, 431),
+    sent with the security headers every app response has."""
+    body = (f"<html><head><title>{html.escape(reason)}</title></head><body><h1>{html.escape(reason)}</h1>"
+            f"<p>{html.escape(mesg)}</p></body></html>").encode("utf-8")
+    head = [f"HTTP/1.1 {status_int} {reason}", "Connection: close", "Content-Type: text/html; charset=utf-8",
+            f"Content-Length: {len(body)}", *(f"{key}: {value}" for key, value in SECURITY_HEADERS.items())]
+    gunicorn.util.write_nonblock(sock, "\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + body)
 
 
 class PixceptServer(BaseApplication):
@@ -74,6 +87,8 @@ class PixceptServer(BaseApplication):
         super().__init__()
 
     def load_config(self) -> None:
+        # gunicorn writes its error pages through this module function; no setting adds headers to them
+        gunicorn.util.write_error = write_error_with_headers
         for key, value in self.options.items():
             if value is not None and key in self.cfg.settings:  # older gunicorns lack some settings
                 self.cfg.set(key, value)

@@ -17,7 +17,7 @@ from PIL import Image
 
 from indexer.config import Settings
 from indexer.errors import NotFoundError, UsageError
-from indexer.files import BadImage, decode_image, read_file, thumbnail_path, write_thumbnail
+from indexer.files import BadImage, clean_staging, decode_image, decode_limits, thumbnail_path, write_thumbnail
 from indexer.jobs import JobRunner
 from indexer.library import Library
 from indexer.search import query_vector
@@ -52,7 +52,7 @@ class Services:
             self.library.lock.update(url=url)
         if self.library.recorded_identity() is not None:
             self._query_embedder(self.library.embedder()).embed_text("warm up")  # no model loading on a first search
-        self._forget_old_uploads()
+        self._forget_old_files()
         if self.run_jobs:
             self.runner = JobRunner(self.library, self._job_embedder if self.run_jobs_in_worker else None).start()
         self.ready = True
@@ -104,23 +104,22 @@ class Services:
 
     # -- images -----------------------------------------------------------------------------------------------------
 
-    def original_file(self, payload: dict) -> str:
-        """The first of the image's indexed paths still on disk."""
-        for path in payload.get("paths", [payload.get("path")]):
-            if path and Path(path).is_file():
-                return path
-        raise NotFoundError("The file is no longer where it was indexed; index its folder again.")
+    @property
+    def preview_dir(self) -> Path:
+        return self.library.data_dir / "previews"
 
     def preview(self, payload: dict) -> Path:
         """A screen-size JPEG of the image, made on first request and kept: originals can be 24 MP, or HEIC/TIFF
-        that browsers do not show."""
-        target = thumbnail_path(self.library.data_dir / "previews", payload["sha256"])
+        that browsers do not show. Made only from a verified original (`Library.open_original`)."""
+        target = thumbnail_path(self.preview_dir, payload["sha256"])
         if not target.is_file():
-            try:
-                decoded = decode_image(read_file(self.original_file(payload)), min_side=PREVIEW_SIDE)
-            except BadImage as exc:
-                raise NotFoundError(f"The file cannot be shown any more: {exc}.") from exc
-            write_thumbnail(decoded.image, target, PREVIEW_SIDE)
+            with self.library.open_original(payload) as original:
+                limit = decode_limits().file_limit(original.name)
+                try:
+                    decoded = decode_image(original.read(limit + 1), min_side=PREVIEW_SIDE)
+                except BadImage as exc:
+                    raise NotFoundError(f"The file cannot be shown any more: {exc}.") from exc
+            write_thumbnail(decoded.image, target, PREVIEW_SIDE, self.preview_dir)
         return target
 
     # -- uploads ----------------------------------------------------------------------------------------------------
@@ -150,12 +149,16 @@ class Services:
             tmp.replace(path)
         return upload_id
 
-    def _forget_old_uploads(self) -> None:
-        """Uploaded query images are kept UPLOAD_DAYS for shared links, then removed at the next start."""
+    def _forget_old_files(self) -> None:
+        """Uploaded query images are kept UPLOAD_DAYS for shared links, then removed at the next start; so is what
+        a killed process left half-written."""
         cutoff = time.time() - UPLOAD_DAYS * 86400
         for path in self.upload_dir.glob("*.jpg") if self.upload_dir.is_dir() else ():
             if path.stat().st_mtime < cutoff:
                 path.unlink(missing_ok=True)
+        for path in self.upload_dir.glob("*.tmp") if self.upload_dir.is_dir() else ():
+            path.unlink(missing_ok=True)  # this process owns the library: no other writer is at work
+        clean_staging(self.preview_dir)
 
     def upload_path(self, upload_id: str) -> Path:
         return self.upload_dir / f"{upload_id}.jpg"

@@ -112,3 +112,31 @@ def test_failed_job_reports_why(library, tmp_path):
         assert job.state == "failed" and "Refusing to prune" in job.error
     finally:
         runner.stop()
+
+
+def test_an_idle_worker_exits_and_comes_back_on_demand(tiny_model_spec, monkeypatch):
+    monkeypatch.setenv("PIXCEPT_WORKER_IDLE_SECONDS", "0.5")
+    idle = JobWorker(tiny_model_spec, device="cpu")
+    try:
+        first = idle.call("ping")
+        for _ in range(3):  # calls keep it alive
+            time.sleep(0.3)
+            assert idle.call("ping") == first
+        deadline = time.monotonic() + 10
+        while idle.pid is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert idle.pid is None  # gone, memory given back
+        assert idle.call("ping") not in (None, first)  # a new one on demand
+    finally:
+        idle.close()
+
+
+def test_worker_idle_setting_must_be_a_number(monkeypatch):
+    from indexer.worker import idle_seconds_from_env
+    from indexer.errors import PixceptError
+
+    monkeypatch.setenv("PIXCEPT_WORKER_IDLE_SECONDS", "soon")
+    with pytest.raises(PixceptError, match="PIXCEPT_WORKER_IDLE_SECONDS"):
+        idle_seconds_from_env()
+    monkeypatch.setenv("PIXCEPT_WORKER_IDLE_SECONDS", "0")
+    assert idle_seconds_from_env() == 0

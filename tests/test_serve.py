@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -13,6 +15,8 @@ import pytest
 
 from conftest import pixcept_process
 from helpers import make_library
+
+from indexer.lock import LOCK_NAME, read_lock_info
 
 
 def free_port() -> int:
@@ -105,8 +109,47 @@ def test_cli_goes_through_the_running_server(served, cli_env, tmp_path):
     assert code == 2 and "only interrupted, failed or cancelled jobs" in err
 
 
+def test_gunicorns_own_error_pages_carry_the_security_headers(served):
+    host, port = served.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")  # past gunicorn's line limit
+        answer = sock.recv(65536).decode("latin-1")
+    status = answer.split("\r\n", 1)[0]
+    assert status.startswith("HTTP/1.1 4"), answer[:200]
+    for header in ("X-Content-Type-Options: nosniff", "X-Frame-Options: DENY", "Content-Security-Policy: "):
+        assert header in answer, answer[:600]
+
+
+def test_the_cli_outlives_a_killed_serving_worker_and_says_how_to_resume(cli_env, tmp_path, run):
+    make_library(tmp_path / "photos", 2)
+    assert run("index", tmp_path / "photos").exit_code == 0
+    make_library(tmp_path / "many", 400, offset=100)
+    process, url = start_server(cli_env)
+    try:
+        indexing = pixcept_process("index", tmp_path / "many", "--batch-size", "4", env=cli_env)
+        worker_pid = read_lock_info(tmp_path / "data" / LOCK_NAME)["pid"]
+        jobs = tmp_path / "data" / "jobs"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(json.loads(p.read_text()).get("done", 0) >= 40
+                                                      for p in jobs.glob("*.json")):
+            time.sleep(0.1)
+        os.kill(worker_pid, signal.SIGKILL)  # gunicorn's master starts a new worker
+        out, err = indexing.communicate(timeout=240)
+        assert indexing.returncode == 1, out + err
+        assert "interrupted" in err and "pixcept jobs --resume" in err and "Cannot reach" not in err
+        job_id = re.search(r"--resume (\S+)`", err).group(1)
+        code, out, err = cli(cli_env, "jobs", "--resume", job_id)
+        assert code == 0, err
+        code, out, err = cli(cli_env, "status", "--json")
+        assert code == 0 and json.loads(out)["images"] == 402, err
+    finally:
+        stop_server(process)
+
+
 def test_serve_refuses_unsafe_or_impossible_setups(cli_env, tmp_path, run):
     code, _, err = cli(cli_env, "serve", "--host", "0.0.0.0")
+    assert code == 2 and "without a read token" in err
+    code, _, err = cli(cli_env, "serve", "--host", "")
     assert code == 2 and "without a read token" in err
     code, _, err = cli(cli_env, "serve", "--workers", "2")
     assert code == 2 and "needs a Qdrant server" in err
