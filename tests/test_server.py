@@ -9,7 +9,7 @@ import time
 import pytest
 from PIL import Image
 
-from helpers import make_image, make_library
+from helpers import jpeg_claiming, make_image, make_library, png_claiming
 
 from indexer.config import Settings
 from indexer.index import index_folders
@@ -212,6 +212,16 @@ def test_decompression_bomb_upload_is_400(client):
     Image.new("1", (12_000, 12_000)).save(buffer, "PNG")  # 144 MP, a few kB on the wire
     response = upload(client, buffer.getvalue(), "bomb.png")
     assert response.status_code == 400 and "pixels" in error_of(response)
+
+
+@pytest.mark.parametrize("name, data, reason", [
+    ("claims.png", png_claiming(100_000, 100_000), "decompression bomb"),
+    ("claims.jpg", jpeg_claiming(65_500, 65_500), "decompression bomb"),
+    ("strip.png", png_claiming(100_000, 1), "extreme aspect ratio"),
+])
+def test_header_bomb_uploads_are_400_without_decoding(client, name, data, reason):
+    response = upload(client, data, name)
+    assert response.status_code == 400 and reason in error_of(response)
 
 
 def test_oversized_upload_is_413(app, client, monkeypatch):
