@@ -117,7 +117,8 @@ def test_api_on_precomputed_embeddings_never_loads_a_model(synthetic, monkeypatc
     assert frequency.index.name == "Cluster" and list(frequency.columns) == ["Count"]
     assert -1 not in frequency.index and list(frequency.Count) == sorted(frequency.Count, reverse=True)
     assert len(model.cluster_embeddings) == 20 and model.cluster_labels == labels
-    assert model.cluster_images[0][0] == model.concepts.exemplars[0][0]  # indices when there are no images
+    assert model.cluster_exemplars[0][0] == model.concepts.exemplars[0][0]  # indices when there are no images
+    assert model.cluster_images[0] is None  # no pictures to make a montage of
     assert model.outliers["count"] == labels.count(-1)
     assert model.transform(image_embeddings=vectors[:50]) == assign(vectors[:50], model.concepts.embeddings,
                                                                     model.concepts.thresholds).tolist()
@@ -152,6 +153,20 @@ def test_api_edge_cases(tiny_model_spec, tmp_path):
     assert len(fitted.fit_transform(pictures, docs=["red", "green"])) == len(pictures)
     figure = fitted.visualize_concepts(top_n=50)
     assert figure.axes
+
+
+def test_fitting_on_image_files_without_docs_labels_with_the_default_vocabulary(tmp_path):
+    """Concept 0.2.1's usage: fit_transform(image_paths) alone names the concepts and tags the images."""
+    paths = [make_image(tmp_path / f"{colour}{i}.jpg", colour, seed=i)
+             for i in range(12) for colour in ("red", "blue")]
+    model = ConceptModel(min_concept_size=5, embedding_model=demo_model_spec(), seed=0)
+    labels = model.fit_transform([str(p) for p in paths])
+    assert model.concepts.count >= 2 and len(labels) == len(paths)
+    assert model.topics and all(model.topics.values())
+    assert len(model.tags) == len(paths) and all(model.tags)
+    montages = model.cluster_images
+    assert all(isinstance(m, Image.Image) for m in montages.values())  # one montage per concept, as Concept's
+    assert len(model.cluster_exemplars[0]) >= 2
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +226,7 @@ def test_ctfidf_labels(world_model):
 
 
 def test_unit_length_input_is_not_copied():
-    from indexer.concepts import _unit_rows
+    from indexer.concepts.algorithm import _unit_rows
 
     rng = np.random.default_rng(0)
     raw = rng.normal(size=(100, 16)).astype(np.float32)

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .embed import normalise_rows
-from .errors import UsageError
+from ..embed import normalise_rows
+from ..errors import UsageError
 
 os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "pixcept", "numba"))
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
