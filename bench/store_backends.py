@@ -93,7 +93,7 @@ def child_build(kind: str, folder: Path, data: Path, queries: int) -> dict:
     if kind == "edge":
         # Force the HNSW build that pixcept does above EdgeStore.HNSW_MIN_POINTS, and watch how long a thread that
         # wants to run every 5 ms is kept waiting meanwhile (qdrant-edge-py 0.9's optimize() holds the GIL).
-        store.HNSW_MIN_POINTS, store._writes[IMAGES] = 0, len(vectors)
+        store.HNSW_MIN_POINTS, store._writes[store.collection(IMAGES)] = 0, len(vectors)
         ticks, stop = [time.perf_counter()], threading.Event()
 
         def probe() -> None:

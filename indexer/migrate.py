@@ -17,7 +17,7 @@ from typing import Callable
 from .config import Settings
 from .errors import UsageError
 from .library import MODEL_METADATA_KEY, Library
-from .store import IMAGES, VOCABULARY, EdgeStore, Store, open_store
+from .store import COLLECTIONS, EdgeStore, Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +26,12 @@ PAGE = 512
 
 def copy_collections(source: Store, target: Store, dim: int, metadata: dict,
                      progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
-    """Copy images and vocabulary from `source` to `target` (which must not hold them yet); returns the counts."""
+    """Copy every collection of the current generation from `source` to `target` (which must not hold them yet);
+    returns the counts."""
     copied = {}
-    for name in (IMAGES, VOCABULARY):
-        if not source.has_collection(name):
-            continue
+    for name in COLLECTIONS:
+        if not source.has_collection(name) or not source.count(name):
+            continue  # an empty one is made by the next writer
         if target.has_collection(name) and target.count(name):
             raise UsageError(f"The target already has a non-empty {target.collection(name)} collection "
                              f"({target.location}). Choose another --collection-prefix, or remove it first.")

@@ -63,7 +63,7 @@ def test_reindex_rebuilds_beside_and_keeps_the_vocabulary(built, other_model_spe
         summary = index_folders(library, [photos], reindex=True)
         assert summary.indexed == 12
         assert library.generation == 1
-        assert library.store.collection_names() == ["images_g1", "vocabulary_g1"]  # the old ones are gone
+        assert library.store.collection_names() == ["concepts_g1", "images_g1", "vocabulary_g1"]  # the old ones are gone
         new_vectors = {p.id: p.vector for p in library.store.scroll(VOCABULARY, with_vectors=True)}
     assert set(new_vectors) == set(old_vectors)  # the user's words too
     assert all(not np.allclose(new_vectors[k], old_vectors[k]) for k in new_vectors)  # embedded by the new model
@@ -118,7 +118,7 @@ def test_an_interrupted_reindex_leaves_a_whole_library_and_finishes_later(built,
                 assert summary.unchanged >= 4  # the first batch of the interrupted rebuild was kept
         else:
             index_folders(library, [photos])  # any writer drops what the kill left behind
-        assert library.store.collection_names() == ["images_g1", "vocabulary_g1"]
+        assert library.store.collection_names() == ["concepts_g1", "images_g1", "vocabulary_g1"]
     _assert_whole(settings, other_model_spec)
 
 

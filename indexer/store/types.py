@@ -1,0 +1,96 @@
+"""The plain data every backend speaks (`Point`, `Hit`, `Filter`...) and the `Store` protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Protocol, Sequence
+
+import numpy as np
+
+from ..errors import PixceptError
+
+
+class StoreUnavailableError(PixceptError):
+    """The store cannot be opened or reached."""
+
+
+@dataclass
+class Point:
+    id: str
+    payload: dict
+    vector: np.ndarray | None = None
+
+
+@dataclass
+class Hit:
+    id: str
+    score: float
+    payload: dict
+
+
+@dataclass(frozen=True)
+class Match:
+    """Payload `key` equals any of `values` (for list fields: any element does)."""
+
+    key: str
+    values: tuple
+
+
+@dataclass(frozen=True)
+class Range:
+    key: str
+    gte: float | None = None
+    lt: float | None = None
+
+
+@dataclass(frozen=True)
+class HasId:
+    """The point is one of `ids`."""
+
+    ids: tuple
+
+
+@dataclass(frozen=True)
+class Filter:
+    must: tuple = ()
+    must_not: tuple = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.must or self.must_not)
+
+
+class Store(Protocol):
+    """What every backend offers. Collections are named without the prefix (IMAGES, VOCABULARY)."""
+
+    kind: str  # "edge", "local" or "server"
+    location: str
+    aliases: dict[str, str]  # IMAGES -> "images_g2": the generation readers see (`generation_names`)
+
+    def collection(self, name: str) -> str: ...
+    def collection_names(self) -> list[str]: ...
+    def has_collection(self, name: str) -> bool: ...
+    def create_collection(self, name: str, dim: int, metadata: dict | None = None) -> None: ...
+    def collection_metadata(self, name: str) -> dict: ...
+    def drop_collection(self, name: str, resolve: bool = True) -> None: ...
+    def upsert(self, name: str, points: Sequence[Point]) -> None: ...
+    def set_payloads(self, name: str, updates: dict[str, dict]) -> None: ...
+    def set_payload(self, name: str, ids: Sequence[str], payload: dict) -> None: ...
+    def ensure_payload_indexes(self, name: str) -> None: ...
+    def delete(self, name: str, ids: Iterable[str]) -> None: ...
+    def scroll(self, name: str, fields: Sequence[str] | bool = True, with_vectors: bool = False,
+               where: Filter | None = None, page_size: int = 1000) -> Iterator[Point]: ...
+    def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool = False) -> list[Point]: ...
+    def search(self, name: str, vector: np.ndarray, limit: int = 20, offset: int = 0,
+               where: Filter | None = None, with_payload: bool = True) -> list[Hit]: ...
+    def count(self, name: str, where: Filter | None = None) -> int: ...
+    def index_due(self) -> bool: ...
+    def build_index(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def as_vector(value) -> np.ndarray | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):  # named vectors; pixcept uses the unnamed default
+        value = next(iter(value.values()), None)
+    return None if value is None else np.asarray(value, np.float32)
