@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
+from .concepts.publish import concept_payloads, record_changes
 from .embed import Embedder
 from .errors import UsageError
 from .failures import NOT_READ_AGAIN, FailedFiles
@@ -279,6 +280,9 @@ class Indexer:
                 moved[pid] = files_payload(record.files)
             elif final:
                 emptied.append(pid)
+        if new_points and self.collection == IMAGES:  # between concept runs, new images join the nearest concept
+            for point, concept in zip(new_points, concept_payloads(self.library, [p.vector for p in new_points])):
+                point.payload.update(concept)
         self.store.upsert(self.collection, new_points)
         self.store.set_payloads(self.collection, moved)
         self._remove(emptied)
@@ -412,5 +416,6 @@ def index_folders(library: Library, roots: list[Path], prune: bool = False, rein
     finally:
         known = set(library.manifest.get("roots", []))
         library.update_manifest(roots=sorted(known | {str(r) for r in roots}))
+        record_changes(library, indexer.summary.indexed + indexer.summary.removed)
     write_failure_report(library, summary)
     return summary

@@ -25,11 +25,15 @@ from .progress import Cancelled, Progress
 
 log = logging.getLogger(__name__)
 
-JOB_KINDS = ("index", "vocab")
+JOB_KINDS = ("index", "vocab", "cluster")
 FINISHED = ("done", "failed", "cancelled", "interrupted")
 JOB_NICENESS = 10  # the job thread (and the decode threads it starts) yield the cores to request threads
 SAVE_INTERVAL = 1.0  # seconds between progress writes of a job's file
 KEEP_JOBS = 200  # finished job files kept on disk
+SCHEDULE_CHECK_SECONDS = 60.0  # how often an idle runner asks whether scheduled work is due
+SCHEDULE_BACKOFF_SECONDS = 3600.0  # a scheduled job that failed is not scheduled again for this long
+CLUSTER_FLAGS = ("if_changed", "relabel", "rollback")
+CLUSTER_NUMBERS = {"seed": (0, 2**31), "min_concept_size": (2, 100_000), "sample_size": (1000, 10_000_000)}
 TUNING_LIMITS = {"batch_size": 1024, "workers": 64}  # index job options, capped as the CLI caps them
 
 
@@ -106,7 +110,14 @@ def _run_vocab(library: Library, params: dict, progress: Progress, embedder) -> 
     return add_entries(library, entries, source, version, progress=progress, embedder=embedder).to_dict()
 
 
-RUNNERS: dict[str, Callable] = {"index": _run_index, "vocab": _run_vocab}
+def _run_cluster(library: Library, params: dict, progress: Progress, embedder) -> dict:
+    from .concepts.job import run_cluster
+
+    worker = getattr(embedder, "worker", None)  # in a server, UMAP runs in the worker process
+    return run_cluster(library, params, progress, fitter=worker.fit_concepts if worker else None)
+
+
+RUNNERS: dict[str, Callable] = {"index": _run_index, "vocab": _run_vocab, "cluster": _run_cluster}
 
 
 def check_params(kind: str, params: dict) -> dict:
@@ -123,10 +134,26 @@ def check_params(kind: str, params: dict) -> dict:
                   if isinstance(params.get(k), int) and params[k] > 0}
         return {"folders": [str(p) for p in check_roots(folders)], "prune": bool(params.get("prune")),
                 "reindex": bool(params.get("reindex")), "force": bool(params.get("force")), **tuning}
+    if kind == "cluster":
+        return _cluster_params(params)
     entries = params.get("entries") or []
     if not isinstance(entries, list) or not all(isinstance(e, str) and e.strip() for e in entries):
         raise UsageError("`entries` must be a list of words or phrases.")
     return {"entries": entries, "version": str(params.get("version") or "user")} if entries else {}
+
+
+def _cluster_params(params: dict) -> dict:
+    checked = {flag: True for flag in CLUSTER_FLAGS if params.get(flag)}
+    if len(checked) > 1:
+        raise UsageError("Choose one of if_changed, relabel and rollback.")
+    for key, (low, high) in CLUSTER_NUMBERS.items():
+        value = params.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise UsageError(f"`{key}` must be a whole number from {low} to {high}.")
+        checked[key] = value
+    return checked
 
 
 def read_jobs(folder: Path) -> list[Job]:
@@ -148,9 +175,11 @@ def run_here(library: Library, kind: str, params: dict, progress: Progress | Non
 class JobRunner:
     """Runs jobs one after another in a background thread of the process that owns the library."""
 
-    def __init__(self, library: Library, embedder_factory: Callable[[], object] | None = None):
+    def __init__(self, library: Library, embedder_factory: Callable[[], object] | None = None,
+                 schedule: Callable[[], tuple[str, dict] | None] | None = None):
         self.library = library
         self.embedder_factory = embedder_factory  # the embedder jobs compute with (None: the library's own)
+        self.schedule = schedule  # asked while idle: (kind, params) of a job that is due, or None
         self.folder = library.data_dir / "jobs"
         self.jobs: dict[str, Job] = {}
         self._cancel: set[str] = set()
@@ -278,11 +307,35 @@ class JobRunner:
             pass
         while True:
             with self._changed:
-                self._changed.wait_for(lambda: self._queue or self._stopping)
+                self._changed.wait_for(lambda: self._queue or self._stopping,
+                                       SCHEDULE_CHECK_SECONDS if self.schedule else None)
                 if self._stopping:
                     return
-                job = self.jobs[self._queue.pop(0)]
-            self._run(job)
+                job = self.jobs[self._queue.pop(0)] if self._queue else None
+            if job is None:
+                self._submit_scheduled()
+            else:
+                self._run(job)
+                self._submit_scheduled()  # right after indexing, concepts may be due
+
+    def _submit_scheduled(self) -> None:
+        """Queue the scheduled work that is due, only when nothing else waits (and not again soon after it failed)."""
+        if not self.schedule or self._queue:
+            return
+        try:
+            due = self.schedule()
+        except Exception:  # noqa: BLE001 - a broken schedule check must not stop the runner
+            log.exception("checking the job schedule failed")
+            return
+        if due is None:
+            return
+        kind, params = due
+        failed = [j for j in self.jobs.values() if j.kind == kind and j.state == "failed" and j.finished_at]
+        if failed and time.time() - datetime.fromisoformat(max(j.finished_at for j in failed)).timestamp() \
+                < SCHEDULE_BACKOFF_SECONDS:
+            return
+        log.info("scheduled %s job is due", kind)
+        self.submit(kind, params)
 
     def _run(self, job: Job) -> None:
         self.update(job, state="running", started_at=_now())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import tempfile
 import threading
 import time
 from typing import Any, Sequence
@@ -53,6 +54,9 @@ def _child_main(conn, model_spec: str, device: str | None, niceness: int) -> Non
             if name == "ping":
                 conn.send(("ok", os.getpid()))
                 continue
+            if name == "fit_concepts":  # no model needed: UMAP's compiled code stays warm here between runs
+                conn.send(("ok", _fit_concepts(*args)))
+                continue
             if name not in MODEL_REQUESTS:
                 raise ValueError(f"unknown worker request {name!r}")
             if embedder is None:  # loaded on the first job, then kept warm
@@ -66,6 +70,14 @@ def _child_main(conn, model_spec: str, device: str | None, niceness: int) -> Non
             conn.send(("ok", result))
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _fit_concepts(input_path: str, settings: dict, output: str) -> str:
+    from .concepts.algorithm import ConceptSettings, fit_concepts, save_concepts
+
+    vectors = np.load(input_path, mmap_mode="r")  # no copy: the fit reads unit-length float32 rows as they are
+    save_concepts(fit_concepts(vectors, ConceptSettings(**settings)), output)
+    return output
 
 
 class JobWorker:
@@ -134,6 +146,19 @@ class JobWorker:
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         return self.call("embed_texts", list(texts))
 
+    def fit_concepts(self, vectors: np.ndarray, settings) -> object:
+        """`fit_concepts` in the worker: UMAP holds the GIL for tens of seconds, which would stall a serving
+        process. The vectors go over by a temporary .npy file (memory-mapped there), the result comes back by files."""
+        from dataclasses import asdict
+
+        from .concepts.algorithm import load_concepts
+
+        with tempfile.TemporaryDirectory(prefix="pixcept-fit-") as folder:
+            np.save(os.path.join(folder, "vectors.npy"), np.ascontiguousarray(vectors, np.float32))
+            output = self.call("fit_concepts", (os.path.join(folder, "vectors.npy"), asdict(settings),
+                                                os.path.join(folder, "fit")))
+            return load_concepts(output)
+
     def _ensure_started(self) -> None:
         if self._process is not None and self._process.is_alive():
             return
@@ -188,6 +213,10 @@ class WorkerEmbedder:
 
     def __getattr__(self, name: str):
         return getattr(self._local, name)
+
+    @property
+    def worker(self) -> JobWorker:
+        return self._worker
 
     def embed_tensors(self, tensors: Sequence) -> np.ndarray:
         if not tensors:

@@ -52,6 +52,7 @@ class ConceptSettings:
     min_coherence: float = 0.5  # see _dissolve_incoherent
     n_exemplars: int = 9
     diversity: float = 0.3
+    layout: bool = False  # also place every image on a 2-D map (`positions`), from the same neighbour graph
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Concepts:
     hierarchy: list[dict]  # condensed-tree groups: {"id", "parent", "size", "concepts"}, broad to fine
     min_concept_size: int
     settings: ConceptSettings = field(default_factory=ConceptSettings)
+    positions: np.ndarray | None = None  # (N, 2) float32 map positions, with settings.layout
 
     @property
     def count(self) -> int:
@@ -86,8 +88,9 @@ class Concepts:
 
 # -- fitting ------------------------------------------------------------------------------------------------------------
 
-def reduce(vectors: np.ndarray, settings: ConceptSettings) -> np.ndarray:
-    """Vectors -> a few UMAP dimensions (cosine), after PCA when that helps."""
+def reduce(vectors: np.ndarray, settings: ConceptSettings) -> tuple[np.ndarray, object, np.ndarray]:
+    """Vectors -> a few UMAP dimensions (cosine), after PCA when that helps. Returns the reduced vectors, the fitted
+    UMAP (its neighbour graph serves the 2-D layout) and what UMAP was fitted on."""
     import umap
 
     data = vectors
@@ -105,7 +108,7 @@ def reduce(vectors: np.ndarray, settings: ConceptSettings) -> np.ndarray:
     reducer = umap.UMAP(n_neighbors=n_neighbors, n_components=settings.n_components, metric="cosine", min_dist=0.0,
                         n_epochs=epochs, init=init, random_state=settings.seed,
                         n_jobs=1 if settings.seed is not None else -1, low_memory=True)
-    return reducer.fit_transform(data)
+    return reducer.fit_transform(data), reducer, data
 
 
 def fit_concepts(vectors: np.ndarray, settings: ConceptSettings | None = None, reducer=None,
@@ -122,10 +125,18 @@ def fit_concepts(vectors: np.ndarray, settings: ConceptSettings | None = None, r
     if vectors.ndim != 2 or n < 2:
         raise UsageError("Concept modeling needs at least two image vectors.")
     min_size = settings.min_concept_size or default_min_concept_size(n)
+    positions = None
     if n < max(min_size * 2, settings.n_components + 3):
         labels, clusterer = np.full(n, -1), None  # too few images for two concepts: all outliers
     else:
-        reduced = reducer.fit_transform(vectors) if reducer is not None else reduce(vectors, settings)
+        if reducer is not None:
+            reduced = reducer.fit_transform(vectors)
+        else:
+            reduced, fitted, data = reduce(vectors, settings)
+            if settings.layout:
+                from .layout import layout_2d
+
+                positions = layout_2d(data, fitted, settings)
         if clusterer is None:
             import hdbscan
 
@@ -139,8 +150,12 @@ def fit_concepts(vectors: np.ndarray, settings: ConceptSettings | None = None, r
     parents, hierarchy = _hierarchy(clusterer, kept)
     exemplars = [mmr(vectors, np.flatnonzero(labels == k), embeddings[k], settings.n_exemplars, settings.diversity)
                  for k in range(len(embeddings))]
+    if settings.layout and positions is None:
+        from .layout import linear_layout
+
+        positions = linear_layout(vectors)
     _release_freed_memory()
-    return Concepts(labels, embeddings, thresholds, exemplars, parents, hierarchy, min_size, settings)
+    return Concepts(labels, embeddings, thresholds, exemplars, parents, hierarchy, min_size, settings, positions)
 
 
 def _glibc():
@@ -300,20 +315,27 @@ def distinctive_words(embeddings: np.ndarray, word_vectors: np.ndarray, words: l
 
 
 def image_tags(vectors: np.ndarray, word_vectors: np.ndarray, words: list[str], top_n: int = 5,
-               chunk: int = 8192) -> list[list[tuple[str, float]]]:
-    """Suggested tags per image: its most distinctive words against the library's mean similarity to each word,
-    computed as batched matrix products (chunks bound the memory at N x vocabulary)."""
+               chunk: int = 8192, mean: np.ndarray | None = None) -> list[list[tuple[str, float]]]:
+    """Suggested tags per image: its most distinctive words against the library's mean similarity to each word
+    (`mean`, computed from `vectors` when not given), as batched matrix products (chunks bound the memory at
+    N x vocabulary)."""
     word_vectors = np.asarray(word_vectors, np.float32)
-    mean = np.zeros(len(words), np.float32)
-    for start in range(0, len(vectors), chunk):
-        mean += (vectors[start:start + chunk] @ word_vectors.T).sum(axis=0)
-    mean /= max(1, len(vectors))
+    if mean is None:
+        mean = word_means(vectors, word_vectors, chunk)
     tags = []
     for start in range(0, len(vectors), chunk):
         scores = vectors[start:start + chunk] @ word_vectors.T - mean
         top = np.argsort(-scores, axis=1)[:, :top_n]
         tags.extend([[(words[j], float(scores[i, j])) for j in row] for i, row in enumerate(top)])
     return tags
+
+
+def word_means(vectors: np.ndarray, word_vectors: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Each word's mean similarity over `vectors`: what `image_tags` measures distinctiveness against."""
+    mean = np.zeros(len(word_vectors), np.float32)
+    for start in range(0, len(vectors), chunk):
+        mean += (vectors[start:start + chunk] @ word_vectors.T).sum(axis=0)
+    return mean / max(1, len(vectors))
 
 
 def assign(vectors: np.ndarray, embeddings: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -341,3 +363,36 @@ def montage(images: list, size: int = 768, columns: int | None = None, backgroun
         y = (i // columns) * tile + (tile - fitted.height) // 2
         sheet.paste(fitted, (x, y))
     return sheet
+
+
+# -- crossing processes -------------------------------------------------------------------------------------------------
+
+def save_concepts(concepts: Concepts, folder) -> None:
+    """Write a fit to `folder` (arrays as .npz, the rest as JSON), e.g. from the worker process to the job."""
+    import json
+    from dataclasses import asdict
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {"labels": concepts.labels, "embeddings": concepts.embeddings, "thresholds": concepts.thresholds,
+              "parents": concepts.parents}
+    if concepts.positions is not None:
+        arrays["positions"] = concepts.positions
+    np.savez(folder / "arrays.npz", **arrays)
+    (folder / "concepts.json").write_text(json.dumps({
+        "exemplars": concepts.exemplars, "hierarchy": concepts.hierarchy, "min_concept_size": concepts.min_concept_size,
+        "settings": asdict(concepts.settings)}))
+
+
+def load_concepts(folder) -> Concepts:
+    import json
+    from pathlib import Path
+
+    folder = Path(folder)
+    meta = json.loads((folder / "concepts.json").read_text())
+    with np.load(folder / "arrays.npz") as arrays:
+        return Concepts(arrays["labels"], arrays["embeddings"], arrays["thresholds"], meta["exemplars"],
+                        arrays["parents"], meta["hierarchy"], meta["min_concept_size"],
+                        ConceptSettings(**meta["settings"]),
+                        arrays["positions"] if "positions" in arrays.files else None)

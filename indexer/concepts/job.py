@@ -1,0 +1,373 @@
+"""The cluster job: the library's image vectors -> concepts published in the store (`pixcept cluster`, the server's
+`cluster` jobs). Phases: read, reduce and cluster, assign, label, identify, montages, publish.
+
+Above `sample_size` images the fit runs on a deterministic sample (a hash of the point ID picks it, so reruns pick
+the same images) and the other images are assigned to their nearest concept, as new images are between runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ..files import thumbnail_path
+from ..library import Library
+from ..progress import Progress
+from ..store import CONCEPTS, IMAGES, VOCABULARY
+from . import publish
+from .algorithm import (ConceptSettings, Concepts, assign, default_min_concept_size, distinctive_words, fit_concepts,
+                        image_tags, montage, word_means)
+from .identity import match_concepts
+from .layout import place_near
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SAMPLE = 100_000
+MIN_CONCEPTS = 3  # a library smaller than this many minimum-size concepts is not clustered
+LABELS_KEPT = 10
+IMAGE_LABELS = 3
+TAGS_PER_IMAGE = 5
+ANCHORS = 5000  # fitted images that place the others on the map
+PAGE = 2000
+
+
+@dataclass
+class ClusterOptions:
+    seed: int | None = None  # a seed makes a run reproducible (same data: same concepts, IDs and labels), slower
+    min_concept_size: int | None = None  # None: grows with the library (`default_min_concept_size`)
+    sample_size: int = DEFAULT_SAMPLE
+
+    @classmethod
+    def from_params(cls, params: dict) -> "ClusterOptions":
+        return cls(**{k: params[k] for k in ("seed", "min_concept_size", "sample_size") if params.get(k) is not None})
+
+
+Fitter = Callable[[np.ndarray, ConceptSettings], Concepts]
+
+
+def run_cluster(library: Library, params: dict, progress: Progress | None = None, fitter: Fitter | None = None
+                ) -> dict:
+    """What a `cluster` job does with its params: rollback, relabel, a check of whether a run is due
+    (`if_changed`), or a run."""
+    from .schedule import due_reason
+
+    progress = progress or Progress()
+    if params.get("rollback"):
+        return publish.rollback(library, progress)
+    if params.get("relabel"):
+        return relabel(library, progress)
+    if params.get("if_changed"):
+        reason = due_reason(library)
+        if reason is None:
+            return {"state": "not due", "summary": "The concepts are up to date; nothing to do."}
+        progress.note(f"Clustering: {reason}.")
+    return cluster(library, ClusterOptions.from_params(params), progress, fitter or fit_concepts)
+
+
+def min_images(min_size: int) -> int:
+    return MIN_CONCEPTS * min_size
+
+
+def cluster(library: Library, options: ClusterOptions, progress: Progress, fitter: Fitter) -> dict:
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+    total = library.store.count(IMAGES)
+    min_size = options.min_concept_size or default_min_concept_size(total)
+    run = publish.begin_run(library)
+    if total < min_images(min_size):
+        reason = (f"too few images for concepts: {total} indexed, at least {min_images(min_size)} needed "
+                  f"({MIN_CONCEPTS} x the minimum concept size, {min_size})")
+        return {**publish.record_skipped(library, run, reason), "summary": f"No concepts made: {reason}."}
+    slot = publish.target_slot(library)
+    share = min(1.0, options.sample_size / total)
+
+    progress.note(f"Reading {total:,} image vectors...")
+    tick = time.monotonic()
+    read = _read(library, slot, share, progress)
+    timings["read"] = time.monotonic() - tick
+
+    progress.note(f"Reducing and clustering {len(read.sample_rows):,} images (UMAP + HDBSCAN)...")
+    tick = time.monotonic()
+    sample_min_size = max(5, round(min_size * len(read.sample_rows) / total)) if share < 1 else min_size
+    settings = ConceptSettings(min_concept_size=sample_min_size, seed=options.seed, layout=True)
+    fit = fitter(read.sample_vectors, settings)
+    timings["reduce_cluster"] = time.monotonic() - tick
+
+    tick = time.monotonic()
+    words, word_vectors = vocabulary(library)
+    if not words:
+        progress.note("No vocabulary: concepts get no word labels. `pixcept vocab` embeds the default one.")
+    assigned = _assign(library, read, fit, words, word_vectors, progress)
+    timings["assign_label"] = time.monotonic() - tick
+
+    record = publish.state(library)
+    previous = _previous_concepts(library, read.ids)
+    matching = match_concepts(previous, assigned.labels, fit.count, int(record.get("next_id", 0)))
+    stable = np.array(matching.ids + [-1], np.int64)  # index -1 -> -1
+    concepts = stable[assigned.labels]
+    labels = distinctive_words(fit.embeddings, word_vectors, words, LABELS_KEPT) if words else \
+        [[] for _ in range(fit.count)]
+
+    tick = time.monotonic()
+    records = _records(library, run, fit, read, assigned, matching, labels, concepts)
+    montages = _montages(library, fit, read, matching.ids, progress)
+    timings["montages"] = time.monotonic() - tick
+
+    summary = {
+        "run": run, "model": (library.recorded_model() or {}).get("spec"),
+        "vocabularies": library.manifest.get("vocabularies") or {}, "images": total,
+        "fitted_on": len(read.sample_rows), "concepts": fit.count, "outliers": int((concepts < 0).sum()),
+        "min_concept_size": min_size, "seed": options.seed, **matching.summary(), "next_id": matching.next_id,
+        "lineage": {str(k): v for k, v in matching.lineage.items()},
+        "retired_into": {str(k): v for k, v in matching.retired_into.items()},
+        "hierarchy": [{**group, "concepts": [matching.ids[k] for k in group["concepts"]]} for group in fit.hierarchy],
+        "started_at": publish.now(),
+    }
+    output = publish.RunOutput(run, read.ids, concepts, assigned.positions, records, fit.embeddings, summary,
+                               montages, assigned.tag_writes)
+    progress.note("Publishing...")
+    tick = time.monotonic()
+    summary = publish.publish(library, output, read.existing, progress)
+    timings["publish"] = time.monotonic() - tick
+    timings["total"] = time.monotonic() - started
+    summary["seconds"] = {k: round(v, 2) for k, v in timings.items()}
+    (publish.run_folder(library, run) / "run.json").write_text(json.dumps(summary))
+    summary["summary"] = (f"Run {run}: {fit.count} concepts ({matching.kept} kept, {matching.new} new, "
+                          f"{matching.split} split, {matching.merged} merged, {len(matching.retired)} retired), "
+                          f"{summary['outliers']:,} of {total:,} images in none; {summary['payload_writes']:,} image "
+                          f"payloads written in {timings['total']:.1f} s.")
+    return {k: v for k, v in summary.items() if k not in ("lineage", "hierarchy", "retired_into")}
+
+
+# -- reading ------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class _Read:
+    ids: list[str]
+    sample_rows: np.ndarray  # rows of `ids` in the fit
+    sample_vectors: np.ndarray
+    existing: dict[str, tuple]  # image -> (concept, labels) the target slot holds now
+    tag_hashes: dict[str, int]
+    all_in_sample: bool
+
+
+def in_sample(point: str, share: float) -> bool:
+    """A deterministic share of the images, picked by a hash of the point ID (reruns pick the same ones)."""
+    if share >= 1:
+        return True
+    return int.from_bytes(hashlib.blake2b(point.encode(), digest_size=8).digest(), "big") < share * 2 ** 64
+
+
+def _read(library: Library, slot: str, share: float, progress: Progress) -> _Read:
+    fields = [publish.slot_field(slot), publish.labels_field(slot), "tags"]
+    ids, rows, vectors, existing, tag_hashes = [], [], [], {}, {}
+    progress.start(total=library.store.count(IMAGES), done=0)
+    for n, point in enumerate(library.store.scroll(IMAGES, fields=fields, with_vectors=True, page_size=PAGE)):
+        ids.append(point.id)
+        concept = point.payload.get(fields[0])
+        if concept is not None:
+            existing[point.id] = (concept, list(point.payload.get(fields[1]) or []))
+        if point.payload.get("tags") is not None:
+            tag_hashes[point.id] = _tags_hash(point.payload["tags"])
+        if in_sample(point.id, share):
+            rows.append(n)
+            vectors.append(point.vector)
+        if n % PAGE == PAGE - 1:
+            progress.advance(PAGE)
+    progress.advance(len(ids) % PAGE)
+    return _Read(ids, np.array(rows, np.int64), np.asarray(vectors, np.float32), existing, tag_hashes,
+                 len(rows) == len(ids))
+
+
+def _tags_hash(tags: list) -> int:
+    return hash(json.dumps(tags))
+
+
+def vocabulary(library: Library) -> tuple[list[str], np.ndarray]:
+    points = list(library.store.scroll(VOCABULARY, fields=["word"], with_vectors=True))
+    return [p.payload["word"] for p in points], np.asarray([p.vector for p in points], np.float32)
+
+
+def _pages(library: Library, read: _Read) -> Iterator[tuple[np.ndarray, list[str], np.ndarray]]:
+    """(rows, ids, vectors) page by page: from memory when every image was fitted, else read again."""
+    if read.all_in_sample:
+        for start in range(0, len(read.ids), PAGE):
+            rows = np.arange(start, min(start + PAGE, len(read.ids)))
+            yield rows, read.ids[start:start + PAGE], read.sample_vectors[start:start + PAGE]
+        return
+    batch: list = []
+    for n, point in enumerate(library.store.scroll(IMAGES, fields=False, with_vectors=True, page_size=PAGE)):
+        batch.append((n, point))
+        if len(batch) == PAGE:
+            yield _page(batch)
+            batch = []
+    if batch:
+        yield _page(batch)
+
+
+def _page(batch: list) -> tuple[np.ndarray, list[str], np.ndarray]:
+    return (np.array([n for n, _ in batch]), [p.id for _, p in batch],
+            np.asarray([p.vector for _, p in batch], np.float32))
+
+
+# -- assigning, tags and map positions for every image ------------------------------------------------------------------
+
+@dataclass
+class _Assigned:
+    labels: np.ndarray  # (N,) concept index of the fit, -1 outlier
+    positions: np.ndarray  # (N, 2)
+    tag_writes: dict[str, list]
+    cohesion_sums: np.ndarray  # per concept: sum of member similarity to the embedding, over all images
+
+
+def _assign(library: Library, read: _Read, fit: Concepts, words: list[str], word_vectors: np.ndarray,
+            progress: Progress) -> _Assigned:
+    n = len(read.ids)
+    labels = np.full(n, -1, np.int64)
+    positions = np.zeros((n, 2), np.float32)
+    fitted = np.full(n, -1, np.int64)
+    fitted[read.sample_rows] = np.arange(len(read.sample_rows))
+    mean = word_means(read.sample_vectors, word_vectors) if words else None
+    anchors = np.linspace(0, len(read.sample_rows) - 1, min(ANCHORS, len(read.sample_rows))).astype(int)
+    spread = float(np.std(fit.positions)) * 0.02 if fit.positions is not None and len(fit.positions) else 0.0
+    cohesion = np.zeros(fit.count)
+    tag_writes: dict[str, list] = {}
+    progress.start(total=n, done=0)
+    for rows, ids, vectors in _pages(library, read):
+        inside = fitted[rows]
+        page_labels = np.where(inside >= 0, fit.labels[np.maximum(inside, 0)], -1)
+        outside = inside < 0
+        if outside.any():
+            page_labels[outside] = assign(vectors[outside], fit.embeddings, fit.thresholds)
+            seeds = np.array([int(i[:8], 16) for i, out in zip(ids, outside) if out], np.uint64)
+            positions[rows[outside]] = place_near(read.sample_vectors[anchors], fit.positions[anchors],
+                                                  vectors[outside], seeds, spread)
+        positions[rows[~outside]] = fit.positions[inside[~outside]]
+        labels[rows] = page_labels
+        members = page_labels >= 0
+        np.add.at(cohesion, page_labels[members],
+                  np.einsum("ij,ij->i", vectors[members], fit.embeddings[page_labels[members]]))
+        if words:
+            for image, tags in zip(ids, image_tags(vectors, word_vectors, words, TAGS_PER_IMAGE, mean=mean)):
+                rounded = [[word, round(score, 4)] for word, score in tags]
+                if read.tag_hashes.get(image) != _tags_hash(rounded):
+                    tag_writes[image] = rounded
+        progress.advance(len(rows))
+    return _Assigned(labels, positions, tag_writes, cohesion)
+
+
+# -- describing and naming ----------------------------------------------------------------------------------------------
+
+def _previous_concepts(library: Library, ids: list[str]) -> np.ndarray:
+    """Per image (in `ids` order), its concept in the current run (-1: none, or new since)."""
+    current = publish.published(library)
+    folder = current.folder if current else None
+    if folder is None or not (folder / "assignments.npz").is_file():
+        return np.full(len(ids), -1, np.int64)
+    with np.load(folder / "assignments.npz") as saved:
+        previous = dict(zip((i.decode() for i in saved["ids"]), saved["concepts"].tolist()))
+    return np.array([previous.get(i, -1) for i in ids], np.int64)
+
+
+def _records(library: Library, run: int, fit: Concepts, read: _Read, assigned: _Assigned, matching,
+             labels: list, concepts: np.ndarray) -> list[dict]:
+    """The payload of each concept's point: labels, size, exemplars, hierarchy, threshold, quality, lineage, and
+    the curation fields (name, hidden) carried over from the concept's earlier record."""
+    earlier = {}
+    current = publish.published(library)
+    if current:
+        earlier = {p.payload["concept"]: p.payload
+                   for p in library.store.scroll(CONCEPTS, where=publish.current_filter(current))}
+    sizes = np.bincount(assigned.labels[assigned.labels >= 0], minlength=fit.count)
+    similarity = fit.embeddings @ fit.embeddings.T
+    np.fill_diagonal(similarity, -1.0)
+    stamp = publish.now()
+    records = []
+    for k, concept in enumerate(matching.ids):
+        before = earlier.get(concept, {})
+        words = [[w, round(s, 4)] for w, s in labels[k]]
+        margin = words[0][1] - words[1][1] if len(words) > 1 else None
+        exemplars = [read.ids[read.sample_rows[i]] for i in fit.exemplars[k]]
+        group = int(fit.parents[k])
+        siblings = [matching.ids[j] for j in range(fit.count) if j != k and int(fit.parents[j]) == group >= 0]
+        nearest = int(np.argmax(similarity[k])) if fit.count > 1 else -1
+        changed = before.get("size") != int(sizes[k]) or before.get("labels") != words
+        records.append({
+            "concept": concept, "run": run, "labels": words, "size": int(sizes[k]), "exemplars": exemplars,
+            "group": group, "siblings": siblings, "threshold": round(float(fit.thresholds[k]), 5),
+            "cohesion": round(float(assigned.cohesion_sums[k] / max(1, sizes[k])), 5),
+            "separation": round(float(similarity[k, nearest]), 5) if nearest >= 0 else None,
+            "nearest": matching.ids[nearest] if nearest >= 0 else None,
+            "label_margin": round(margin, 5) if margin is not None else None,
+            **matching.lineage.get(concept, {}),
+            "created_at": before.get("created_at", stamp), "created_run": before.get("created_run", run),
+            "updated_at": stamp if changed else before.get("updated_at", stamp),
+            "name": before.get("name"), "hidden": bool(before.get("hidden", False)),
+        })
+    return records
+
+
+def _montages(library: Library, fit: Concepts, read: _Read, ids: list[int], progress: Progress) -> dict:
+    """One montage per concept, of its exemplars' thumbnails (letterboxed, never cropped)."""
+    from PIL import Image
+
+    wanted = {read.ids[read.sample_rows[i]] for exemplars in fit.exemplars for i in exemplars}
+    shas = {p.id: p.payload.get("sha256") for p in library.store.retrieve(IMAGES, sorted(wanted))} if wanted else {}
+    montages = {}
+    for k, exemplars in enumerate(fit.exemplars):
+        pictures = []
+        for i in exemplars:
+            path = thumbnail_path(library.thumbnail_dir, shas.get(read.ids[read.sample_rows[i]]) or "")
+            try:
+                with Image.open(path) as picture:
+                    pictures.append(picture.convert("RGB"))
+            except OSError:
+                continue  # a thumbnail lost: the montage has one tile fewer
+        if pictures:
+            montages[ids[k]] = montage(pictures, size=512)
+    return montages
+
+
+# -- relabelling --------------------------------------------------------------------------------------------------------
+
+def relabel(library: Library, progress: Progress) -> dict:
+    """New labels (and image tags) for the published concepts from the current vocabulary, without refitting.
+    Written in place, concept by concept."""
+    current = publish.require_published(library)
+    words, word_vectors = vocabulary(library)
+    if not words:
+        return {"summary": "No vocabulary to label with: run `pixcept vocab` first."}
+    points = list(library.store.scroll(CONCEPTS, where=publish.current_filter(current), with_vectors=True))
+    embeddings = np.asarray([p.vector for p in points], np.float32)
+    ranked = distinctive_words(embeddings, word_vectors, words, LABELS_KEPT)
+    changed = 0
+    for point, labels in zip(points, ranked):
+        words_now = [[w, round(s, 4)] for w, s in labels]
+        if words_now == point.payload.get("labels"):
+            continue
+        changed += 1
+        margin = words_now[0][1] - words_now[1][1] if len(words_now) > 1 else None
+        library.store.set_payload(CONCEPTS, [point.id], {"labels": words_now, "label_margin": margin,
+                                                         "updated_at": publish.now()})
+        members = [p.id for p in library.store.scroll(
+            IMAGES, fields=False, where=_members_filter(current, point.payload["concept"]))]
+        library.store.set_payload(IMAGES, members, {current.labels_field: [w for w, _ in words_now[:IMAGE_LABELS]]})
+    record = publish.state(library)
+    record["history"] = [*record.get("history", []), {
+        "run": current.run, "state": "relabelled", "relabelled_concepts": changed,
+        "vocabularies": library.manifest.get("vocabularies") or {}, "finished_at": publish.now()}]
+    library.update_manifest(**{publish.MANIFEST_KEY: record})
+    return {"run": current.run, "relabelled": changed,
+            "summary": f"Relabelled {changed} of {len(points)} concepts of run {current.run}."}
+
+
+def _members_filter(current: publish.Published, concept: int):
+    from ..store import Filter, Match
+
+    return Filter(must=(Match(current.concept_field, (concept,)),))

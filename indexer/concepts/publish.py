@@ -1,0 +1,313 @@
+"""Publishing a concept run to the library so that readers never see a mix of two runs.
+
+Where a run lives:
+- `concepts` collection: one point per concept and run (its vector the concept's embedding); readers ask for the
+  current run's points only, so a run's points are invisible until it is current.
+- each image's payload: its concept in one of two slots, `concept_a` / `concept_b` (with `concept_labels_a|b`). A run
+  writes the slot readers are not using, and only where it differs from what the slot holds (stable IDs make that
+  little), then becomes current with one atomic manifest write that names the run and its slot. Readers that began
+  before keep reading the other slot, which no later write touches until the run after next.
+- `DATA_DIR/concepts/runs/NNNN/`: the run's assignments (to match the next run and to roll back), 2-D layout,
+  montages and summary.
+
+A run killed at any point leaves the current run whole; the next run deletes what it left. Rolling back makes a kept
+run current again the same way (its slot usually still holds it: nothing to write).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import PixceptError
+from ..library import Library
+from ..progress import Progress
+from ..store import CONCEPTS, IMAGES, Filter, Match, Point, point_id
+
+log = logging.getLogger(__name__)
+
+SLOTS = ("a", "b")
+KEEP_RUNS = 5  # published runs kept for rollback and lineage (older ones keep only their summary in the history)
+MANIFEST_KEY = "concepts"
+
+
+class NoConceptsError(PixceptError):
+    """Concepts were asked for, but none are published in this library (yet)."""
+
+
+def slot_field(slot: str) -> str:
+    return f"concept_{slot}"
+
+
+def labels_field(slot: str) -> str:
+    return f"concept_labels_{slot}"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class Published:
+    """The current run, as the manifest names it."""
+
+    run: int
+    slot: str
+    folder: Path
+
+    @property
+    def concept_field(self) -> str:
+        return slot_field(self.slot)
+
+    @property
+    def labels_field(self) -> str:
+        return labels_field(self.slot)
+
+    def montage_path(self, concept_id: int) -> Path:
+        return self.folder / "montages" / f"{concept_id}.jpg"
+
+
+def state(library: Library) -> dict:
+    """The manifest's record of concept runs: current run and slot, ID counter, history, changes since."""
+    return dict(library.manifest.get(MANIFEST_KEY) or {})
+
+
+def runs_dir(library: Library) -> Path:
+    return library.data_dir / "concepts" / "runs"
+
+
+def run_folder(library: Library, run: int) -> Path:
+    return runs_dir(library) / f"{run:04d}"
+
+
+def published(library: Library) -> Published | None:
+    """The current run, or None when this generation of the library has none (never clustered, or reindexed)."""
+    record = state(library)
+    if not record.get("run") or record.get("generation", 0) != library.generation:
+        return None
+    return Published(int(record["run"]), record["slot"], run_folder(library, int(record["run"])))
+
+
+def require_published(library: Library) -> Published:
+    current = published(library)
+    if current is None:
+        raise NoConceptsError("This library has no concepts yet. Run `pixcept cluster` (a server makes them by "
+                              "itself after indexing).")
+    return current
+
+
+# -- a run being written ------------------------------------------------------------------------------------------------
+
+@dataclass
+class RunOutput:
+    """Everything a run publishes. Rows of the per-image arrays follow `ids`."""
+
+    run: int
+    ids: list[str]
+    concepts: np.ndarray  # (N,) stable concept ID per image, -1 for outliers
+    positions: np.ndarray  # (N, 2) map positions
+    records: list[dict]  # one payload per concept (see `concept_record`)
+    vectors: np.ndarray  # (K, dim) concept embeddings, in the order of `records`
+    summary: dict  # counts, lineage, hierarchy, timings: kept in the run folder and the history
+    montages: dict[int, object] = field(default_factory=dict)  # concept ID -> PIL image
+    tags: dict[str, list] = field(default_factory=dict)  # image ID -> suggested tags, only where they changed
+
+
+def begin_run(library: Library) -> int:
+    """A new run number (never reused), after deleting what an unpublished earlier run left."""
+    drop_old_runs(library)
+    record = state(library)
+    run = int(record.get("last_run", 0)) + 1
+    record["last_run"] = run
+    library.update_manifest(**{MANIFEST_KEY: record})
+    return run
+
+
+def target_slot(library: Library) -> str:
+    current = published(library)
+    return SLOTS[1] if current and current.slot == SLOTS[0] else SLOTS[0]
+
+
+def publish(library: Library, output: RunOutput, existing: dict[str, tuple], progress: Progress | None = None) -> dict:
+    """Write `output` beside the current run and make it current. `existing` maps image IDs to what the target
+    slot holds now ((concept, labels) as read by the job), so only differences are written. Returns the summary."""
+    progress = progress or Progress()
+    slot = target_slot(library)
+    first = published(library) is None  # nobody reads either slot yet: fill both, so the next run writes nothing
+    folder = run_folder(library, output.run)
+    _write_run_files(folder, output)
+    store = library.store
+    store.ensure_payload_indexes(IMAGES)
+    store.ensure_payload_indexes(CONCEPTS)
+    store.upsert(CONCEPTS, [Point(concept_point_id(output.run, r["concept"]), r, v)
+                            for r, v in zip(output.records, output.vectors)])
+    labels_of = {r["concept"]: [w for w, _ in r["labels"][:3]] for r in output.records}
+    wanted = {image: (int(c), labels_of.get(int(c), [])) for image, c in zip(output.ids, output.concepts)}
+    writes = write_slot(library, slot, wanted, existing, progress, both_slots=first)
+    store.set_payloads(IMAGES, {image: {"tags": tags} for image, tags in output.tags.items()})
+    summary = {**output.summary, "payload_writes": writes, "tag_writes": len(output.tags)}
+    (folder / "run.json").write_text(json.dumps(summary))
+    _make_current(library, output.run, slot, summary, images=len(output.ids))
+    drop_old_runs(library)
+    if store.index_due():
+        progress.note("Rebuilding the search index after the concept writes...")
+        store.build_index()
+    return summary
+
+
+def write_slot(library: Library, slot: str, wanted: dict[str, tuple], existing: dict[str, tuple],
+               progress: Progress, both_slots: bool = False) -> int:
+    """Make `slot` (with `both_slots`, both) hold `wanted` ({image: (concept, labels)}), writing only images where it
+    differs, one store call per concept (all its changed members at once). Returns the number of images written."""
+    groups: dict[tuple, list[str]] = {}
+    for image, value in wanted.items():
+        if existing.get(image) != value:
+            groups.setdefault((value[0], tuple(value[1])), []).append(image)
+    total = sum(len(images) for images in groups.values())
+    progress.start(total=total, done=0)
+    for (concept, labels), images in sorted(groups.items()):
+        payload = {}
+        for each in SLOTS if both_slots else (slot,):
+            payload.update({slot_field(each): concept, labels_field(each): list(labels)})
+        library.store.set_payload(IMAGES, images, payload)
+        progress.advance(len(images))
+    return total
+
+
+def _write_run_files(folder: Path, output: RunOutput) -> None:
+    montages = folder / "montages"
+    montages.mkdir(parents=True, exist_ok=True)
+    ids = np.array(output.ids, dtype="S36")
+    np.savez(folder / "assignments.npz", ids=ids, concepts=output.concepts.astype(np.int32))
+    np.savez(folder / "layout.npz", ids=ids, positions=output.positions.astype(np.float32),
+             concepts=output.concepts.astype(np.int32))
+    for concept, image in output.montages.items():
+        temporary = montages / f"{concept}.tmp"
+        image.save(temporary, "JPEG", quality=85)
+        os.replace(temporary, montages / f"{concept}.jpg")
+
+
+def _make_current(library: Library, run: int, slot: str, summary: dict, images: int) -> None:
+    record = state(library)
+    history = [h for h in record.get("history", []) if h.get("run") != run]
+    history.append({"run": run, "state": "published", **{k: v for k, v in summary.items()
+                                                          if k not in ("lineage", "hierarchy", "retired_into")}})
+    record.update(run=run, slot=slot, generation=library.generation, history=history, images_at_run=images,
+                  changed_since=0, published_at=now(), next_id=summary.get("next_id", record.get("next_id", 0)))
+    library.update_manifest(**{MANIFEST_KEY: record})
+
+
+def record_skipped(library: Library, run: int, reason: str) -> dict:
+    record = state(library)
+    entry = {"run": run, "state": "skipped", "reason": reason, "images": library.store.count(IMAGES),
+             "finished_at": now()}
+    record["history"] = [*record.get("history", []), entry]
+    library.update_manifest(**{MANIFEST_KEY: record})
+    return entry
+
+
+def record_changes(library: Library, changed: int) -> None:
+    """Indexing tells how many images it added or removed, so the scheduler knows when a new run is due."""
+    record = state(library)
+    if changed and record.get("run"):
+        record["changed_since"] = int(record.get("changed_since", 0)) + changed
+        library.update_manifest(**{MANIFEST_KEY: record})
+
+
+def concept_payloads(library: Library, vectors: list) -> list[dict]:
+    """Image payload fields that put new images (between runs) into the nearest published concept, or -1 when it
+    is below that concept's threshold; nothing when no run is published. One small query per image."""
+    current = published(library)
+    if current is None:
+        return [{} for _ in vectors]
+    payloads = []
+    for vector in vectors:
+        hits = library.store.search(CONCEPTS, vector, limit=1, where=current_filter(current))
+        best = hits[0] if hits else None
+        if best is not None and best.score >= best.payload.get("threshold", 1.0):
+            payloads.append({current.concept_field: best.payload["concept"],
+                             current.labels_field: [w for w, _ in best.payload.get("labels", [])[:3]]})
+        else:
+            payloads.append({current.concept_field: -1, current.labels_field: []})
+    return payloads
+
+
+# -- keeping the store tidy ---------------------------------------------------------------------------------------------
+
+def kept_runs(library: Library) -> list[int]:
+    """Published runs whose records are kept (the current one and up to KEEP_RUNS - 1 before it)."""
+    record = state(library)
+    runs = [h["run"] for h in record.get("history", []) if h.get("state") in ("published", "rolled back")]
+    kept = runs[-KEEP_RUNS:]
+    if record.get("run") and record["run"] not in kept:
+        kept.append(record["run"])
+    return kept
+
+
+def _concept_points_of(library: Library, keep: set[int]) -> list[str]:
+    return [p.id for p in library.store.scroll(CONCEPTS, fields=["run"]) if p.payload.get("run") not in keep]
+
+
+def drop_old_runs(library: Library) -> None:
+    """Delete the concept points and folders of runs that are not kept: old ones, and what runs that never became
+    current left (killed, failed)."""
+    keep = set(kept_runs(library))
+    stale = _concept_points_of(library, keep)
+    if stale:
+        library.store.delete(CONCEPTS, stale)
+    folder = runs_dir(library)
+    for run in folder.iterdir() if folder.is_dir() else ():
+        if run.name.isdigit() and int(run.name) not in keep:
+            shutil.rmtree(run, ignore_errors=True)
+
+
+def concept_point_id(run: int, concept: int) -> str:
+    return point_id(f"concept:{run}:{concept}")
+
+
+def current_filter(current: Published) -> Filter:
+    return Filter(must=(Match("run", (current.run,)),))
+
+
+# -- rollback -----------------------------------------------------------------------------------------------------------
+
+def rollback(library: Library, progress: Progress | None = None) -> dict:
+    """Make the run before the current one current again (its slot is rewritten only where it no longer holds it)."""
+    current = require_published(library)
+    earlier = [r for r in kept_runs(library) if r < current.run and _is_published(library, r)]
+    if not earlier:
+        raise NoConceptsError("There is no earlier run to roll back to (`pixcept cluster --history` lists them).")
+    run = earlier[-1]
+    folder = run_folder(library, run)
+    if not (folder / "assignments.npz").is_file():
+        raise NoConceptsError(f"The files of run {run} are gone ({folder}); it cannot be made current again.")
+    with np.load(folder / "assignments.npz") as saved:
+        ids = [i.decode() for i in saved["ids"]]
+        concepts = saved["concepts"]
+    labels_of = {p.payload["concept"]: [w for w, _ in p.payload.get("labels", [])[:3]]
+                 for p in library.store.scroll(CONCEPTS, where=Filter(must=(Match("run", (run,)),)))}
+    slot = SLOTS[1] if current.slot == SLOTS[0] else SLOTS[0]
+    existing = {p.id: (p.payload.get(slot_field(slot)), p.payload.get(labels_field(slot)))
+                for p in library.store.scroll(IMAGES, fields=[slot_field(slot), labels_field(slot)])}
+    existing = {k: (v[0], list(v[1] or [])) for k, v in existing.items() if v[0] is not None}
+    wanted = {image: (int(c), labels_of.get(int(c), [])) for image, c in zip(ids, concepts)}
+    writes = write_slot(library, slot, wanted, existing, progress or Progress())
+    record = state(library)
+    for entry in record.get("history", []):
+        if entry.get("run") == current.run:
+            entry["state"] = "rolled back"
+    record.update(run=run, slot=slot, published_at=now())
+    library.update_manifest(**{MANIFEST_KEY: record})
+    return {"run": run, "rolled_back": current.run, "payload_writes": writes,
+            "summary": f"Run {run} is current again (run {current.run} rolled back; {writes} image payloads written)."}
+
+
+def _is_published(library: Library, run: int) -> bool:
+    return any(h.get("run") == run and h.get("state") == "published" for h in state(library).get("history", []))

@@ -1,0 +1,141 @@
+"""Reading the published concepts: lists, one concept with its members, text/image -> concept search, an image's
+concept, the run history. Every answer comes from one run: the current one, resolved once per call."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import NotFoundError, UsageError
+from ..library import Library
+from ..store import CONCEPTS, IMAGES, Filter, Match
+from . import publish
+from .publish import Published, current_filter, require_published
+
+SORTS = ("size", "id", "recent")
+
+
+class RetiredConcept(NotFoundError):
+    """A concept ID of an earlier run that no run continues; says where its images went."""
+
+    def __init__(self, concept: int, went_to: int | None, run: int):
+        self.concept, self.went_to, self.run = concept, went_to, run
+        where = f" Most of its images are now in concept {went_to}." if went_to is not None else ""
+        super().__init__(f"Concept {concept} was retired in run {run}.{where}")
+
+
+@dataclass
+class ConceptPage:
+    run: int
+    total: int
+    concepts: list[dict]
+    outliers: int
+
+
+def concept_json(payload: dict, score: float | None = None) -> dict:
+    """A concept record as readers see it (the store's payload, the current run's view)."""
+    labels = payload.get("labels") or []
+    return {"id": payload["concept"], "name": payload.get("name"), "labels": labels,
+            "title": payload.get("name") or ", ".join(w for w, _ in labels[:3]) or f"concept {payload['concept']}",
+            "size": payload.get("size", 0), "exemplars": payload.get("exemplars", []),
+            "group": payload.get("group", -1), "siblings": payload.get("siblings", []),
+            "threshold": payload.get("threshold"), "cohesion": payload.get("cohesion"),
+            "separation": payload.get("separation"), "nearest": payload.get("nearest"),
+            "label_margin": payload.get("label_margin"), "split_from": payload.get("split_from"),
+            "merged_from": payload.get("merged_from"), "hidden": payload.get("hidden", False),
+            "created_at": payload.get("created_at"), "updated_at": payload.get("updated_at"),
+            "run": payload.get("run"), **({"score": round(score, 6)} if score is not None else {})}
+
+
+def _records(library: Library, current: Published, with_vectors: bool = False) -> list:
+    return list(library.store.scroll(CONCEPTS, where=current_filter(current), with_vectors=with_vectors))
+
+
+def list_concepts(library: Library, sort: str = "size", offset: int = 0, limit: int = 100) -> ConceptPage:
+    current = require_published(library)
+    if sort not in SORTS:
+        raise UsageError(f"Sort by one of {', '.join(SORTS)}.")
+    concepts = [concept_json(p.payload) for p in _records(library, current)]
+    key = {"size": lambda c: (-c["size"], c["id"]), "id": lambda c: c["id"],
+           "recent": lambda c: (c["updated_at"] or "", c["id"])}[sort]
+    concepts.sort(key=key, reverse=sort == "recent")
+    outliers = library.store.count(IMAGES, where=Filter(must=(Match(current.concept_field, (-1,)),)))
+    return ConceptPage(current.run, len(concepts), concepts[offset:offset + limit], outliers)
+
+
+def get_concept(library: Library, concept: int) -> dict:
+    """One concept of the current run; a retired ID raises RetiredConcept (with where its images went)."""
+    current = require_published(library)
+    hits = list(library.store.scroll(CONCEPTS, where=Filter(must=(Match("run", (current.run,)),
+                                                                  Match("concept", (concept,))))))
+    if hits:
+        return concept_json(hits[0].payload)
+    went_to, retired_in = _retired(library, concept)
+    if retired_in is not None:
+        raise RetiredConcept(concept, went_to, retired_in)
+    raise NotFoundError(f"No concept {concept} in this library.")
+
+
+def _retired(library: Library, concept: int) -> tuple[int | None, int | None]:
+    """(where most of its images went, the run that retired it) from the kept runs' lineage, newest first."""
+    for run in reversed(publish.kept_runs(library)):
+        summary = publish.run_folder(library, run) / "run.json"
+        try:
+            retired_into = json.loads(summary.read_text()).get("retired_into", {})
+        except (OSError, ValueError):
+            continue
+        if str(concept) in retired_into:
+            return retired_into[str(concept)], run
+    return None, None
+
+
+def concept_members(library: Library, concept: int, offset: int = 0, limit: int = 50) -> tuple[list, int]:
+    """(points, total) of the concept's images (concept -1: the images in no concept), in store order."""
+    current = require_published(library)
+    where = Filter(must=(Match(current.concept_field, (concept,)),))
+    total = library.store.count(IMAGES, where=where)
+    points = []
+    for n, point in enumerate(library.store.scroll(IMAGES, where=where, page_size=min(1000, offset + limit))):
+        if n >= offset + limit:
+            break
+        if n >= offset:
+            points.append(point)
+    return points, total
+
+
+def search_concepts(library: Library, vector: np.ndarray, limit: int = 10) -> list[dict]:
+    """The concepts nearest a query vector (text or image), best first."""
+    current = require_published(library)
+    hits = library.store.search(CONCEPTS, vector, limit=limit, where=current_filter(current))
+    return [concept_json(h.payload, h.score) for h in hits]
+
+
+def concept_filter(library: Library, concept: int) -> Filter:
+    """A search filter: images of `concept` in the current run."""
+    current = require_published(library)
+    return Filter(must=(Match(current.concept_field, (int(concept),)),))
+
+
+def image_concept(library: Library, payload: dict) -> dict | None:
+    """An image's concept in the current run ({id, labels}; id -1: in none), and its suggested tags."""
+    current = publish.published(library)
+    if current is None:
+        return None
+    concept = payload.get(current.concept_field)
+    return {"id": concept if concept is not None else -1, "labels": payload.get(current.labels_field) or [],
+            "run": current.run}
+
+
+def history(library: Library) -> list[dict]:
+    """Every run (published, skipped, relabelled, rolled back), oldest first, with its summary."""
+    return publish.state(library).get("history", [])
+
+
+def montage_path(library: Library, concept: int):
+    current = require_published(library)
+    path = current.montage_path(concept)
+    if not path.is_file():
+        raise NotFoundError(f"No montage for concept {concept}.")
+    return path
