@@ -261,13 +261,15 @@ def _run_job(params: dict, kind: str, job: dict, bar: "_Bar", command: str) -> d
 @click.option("--folder", "folders", multiple=True, help="Only images under this folder (repeatable).")
 @click.option("--all", "show_all", is_flag=True, help="No relevance cutoff: list up to --limit images whatever "
                                                      "their scores.")
+@click.option("--concept", type=int, help="Only images of this concept (`pixcept concepts`; -1: in none).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {path, score, ...}, best first.")
 @library_options
-def search(words, images, limit, offset, folders, show_all, as_json, **params) -> None:
+def search(words, images, limit, offset, folders, show_all, concept, as_json, **params) -> None:
     """Search by WORDS and/or --image PATH. A word starting with '-' excludes: pixcept search beach -people
 
     Like the web app, results stop where relevance drops (relative to the best match); --all lists on regardless.
     """
+    from .concepts.read import concept_filter
     from .search import RELATIVE_CUTOFF, load_query_image, search_filter, search_images
 
     unknown = [w for w in words if w.startswith("--")]
@@ -277,15 +279,18 @@ def search(words, images, limit, offset, folders, show_all, as_json, **params) -
     relative = None if show_all else RELATIVE_CUTOFF
     client = _server_client(params)
     if client:
-        results = client.search(text, images, limit=limit, offset=offset, folders=folders, relative=relative)
+        results = client.search(text, images, limit=limit, offset=offset, folders=folders, relative=relative,
+                                concept=concept)
     else:
         with _open(params, "pixcept search") as library:
             query_images = []
             if images:
                 size = library.embedder().image_size
                 query_images = [load_query_image(path, size) for path in images]
+            within = concept_filter(library, concept) if concept is not None else None
             results = [r.to_dict() for r in search_images(library, text, query_images, limit=limit, offset=offset,
-                                                          where=search_filter(folders), relative=relative)]
+                                                          where=search_filter(folders, also=within),
+                                                          relative=relative)]
     if as_json:
         click.echo(json.dumps(results, indent=2))
         return
@@ -477,6 +482,9 @@ def demo(folder: Path, per_pair: int) -> None:
 def _say_loading(library: Library) -> None:
     spec = library.settings.model or library.recorded_model_spec()
     click.echo(f"Loading CLIP model {spec or 'ViT-B-32:laion2b_s34b_b79k (default)'}...", err=True)
+
+
+from . import cli_concepts  # noqa: E402,F401  (registers `cluster` and `concepts` on `cli`)
 
 
 def main() -> None:

@@ -66,9 +66,10 @@ def load_query_image(path: Path, min_side: int) -> Image.Image:
 
 
 def search_filter(folders: Sequence[str] = (), taken_from: date | None = None,
-                  taken_to: date | None = None) -> Filter | None:
-    """Images under any of `folders`, taken (EXIF date) from `taken_from` to `taken_to`, both days included."""
-    must = []
+                  taken_to: date | None = None, also: Filter | None = None) -> Filter | None:
+    """Images under any of `folders`, taken (EXIF date) from `taken_from` to `taken_to`, both days included, and
+    matching `also` (a concept's filter, say)."""
+    must = list(also.must) if also else []
     if folders:
         must.append(Match("folders", tuple(_folder(f) for f in folders)))
     if taken_from or taken_to:

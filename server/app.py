@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask, jsonify, make_response, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
+from indexer.concepts.publish import NoConceptsError
 from indexer.config import Settings
 from indexer.errors import NotFoundError, PixceptError, UsageError
 from indexer.library import EmptyLibraryError, ModelMismatchError
@@ -35,7 +36,7 @@ SECURITY_HEADERS = {
                                "frame-ancestors 'none'",
 }
 ERROR_STATUS = {UsageError: 400, NotFoundError: 404, EmptyLibraryError: 409, ModelMismatchError: 409,
-                StoreLockedError: 503, JobsUnavailable: 409}
+                StoreLockedError: 503, JobsUnavailable: 409, NoConceptsError: 409}
 
 
 @dataclass(frozen=True)

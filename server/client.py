@@ -109,8 +109,8 @@ class ServerClient:
         return self.request("POST", "/api/uploads", raw=(body, f"multipart/form-data; boundary={boundary}"))["id"]
 
     def search(self, text: str, images=(), limit: int = 20, offset: int = 0, folders=(),
-               relative: float | None = None) -> list[dict]:
-        query = [("q", text), ("cutoff", relative or 0)]
+               relative: float | None = None, concept: int | None = None) -> list[dict]:
+        query = [("q", text), ("cutoff", relative or 0)] + ([("concept", concept)] if concept is not None else [])
         query += [("upload", self.upload(path)) for path in images]
         query += [("folder", str(Path(f).expanduser().resolve())) for f in folders]
         results, threshold = [], None

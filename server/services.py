@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from indexer.concepts.schedule import scheduled_job
 from indexer.config import Settings
 from indexer.errors import NotFoundError, UsageError
 from indexer.files import BadImage, clean_staging, decode_image, decode_limits, thumbnail_path, write_thumbnail
@@ -54,7 +55,8 @@ class Services:
             self._query_embedder(self.library.embedder()).embed_text("warm up")  # no model loading on a first search
         self._forget_old_files()
         if self.run_jobs:
-            self.runner = JobRunner(self.library, self._job_embedder if self.run_jobs_in_worker else None).start()
+            self.runner = JobRunner(self.library, self._job_embedder if self.run_jobs_in_worker else None,
+                                    schedule=lambda: scheduled_job(self.library)).start()
         self.ready = True
         return self
 

@@ -20,6 +20,8 @@ from indexer.embed import load_embedder  # noqa: E402
 from indexer.library import Library  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+# No scheduled concept runs in the background of tests about other things; tests of the schedule turn it on.
+os.environ.setdefault("PIXCEPT_CLUSTER_EVERY", "off")
 
 
 @pytest.fixture(scope="session")

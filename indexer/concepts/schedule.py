@@ -1,6 +1,6 @@
 """When a library's concepts are due for a new run: never made yet, enough images changed since the published run
-(PIXCEPT_CLUSTER_CHANGED, default 5 %), or the run is older than PIXCEPT_CLUSTER_EVERY (default 1d) and anything
-changed at all. The server asks this while idle; `pixcept cluster --if-changed` asks it once (cron)."""
+(PIXCEPT_CLUSTER_CHANGED, default 5 %), or the run is older than PIXCEPT_CLUSTER_EVERY (default 1d; "off" stops the
+server's schedule) and anything changed at all. The server asks this while idle; `pixcept cluster --if-changed` asks it once (cron)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,19 @@ from .algorithm import default_min_concept_size
 DEFAULT_EVERY = "1d"
 DEFAULT_CHANGED = 0.05
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+OFF = ("off", "never", "no", "0")
+
+
+def scheduled() -> bool:
+    """False when PIXCEPT_CLUSTER_EVERY is off: then only people (or cron: `pixcept cluster --if-changed`) start runs."""
+    return (os.environ.get("PIXCEPT_CLUSTER_EVERY") or DEFAULT_EVERY).strip().lower() not in OFF
+
+
+def scheduled_job(library: Library) -> tuple[str, dict] | None:
+    """The job a server's runner should start now, if any (asked while it is idle)."""
+    return ("cluster", {"if_changed": True}) if scheduled() and due_reason(library) else None
 
 
 def parse_duration(text: str) -> float:

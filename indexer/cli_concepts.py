@@ -1,0 +1,174 @@
+"""`pixcept cluster` and `pixcept concepts`: making concepts and reading them, here or through a running server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .cli import _Bar, _open, _run_job, _server_client, cli, library_options
+
+
+@cli.command()
+@click.option("--if-changed", is_flag=True, help="Only when due: no concepts yet, 5 % of the images changed "
+                                                 "(PIXCEPT_CLUSTER_CHANGED), or older than PIXCEPT_CLUSTER_EVERY.")
+@click.option("--relabel", is_flag=True, help="New labels from the current vocabulary, without refitting.")
+@click.option("--rollback", is_flag=True, help="Make the previous run current again.")
+@click.option("--history", is_flag=True, help="List every run with its summary.")
+@click.option("--seed", type=click.IntRange(0, 2**31), help="Reproducible: same images and seed, same concepts, IDs "
+                                                            "and labels (UMAP then runs on one core).")
+@click.option("--min-concept-size", type=click.IntRange(2, 100_000),
+              help="Smallest concept (default: grows with the library, half the square root of its size).")
+@click.option("--sample-size", type=click.IntRange(1000, 10_000_000), help="Fit on at most this many images (a "
+                                                                          "deterministic sample; default 100,000).")
+@click.option("--json", "as_json", is_flag=True)
+@library_options
+def cluster(if_changed, relabel, rollback, history, seed, min_concept_size, sample_size, as_json, **params) -> None:
+    """Group the library's images into concepts and publish them (labels, exemplars, montages, a map).
+
+    Concepts keep their IDs from run to run where they continue; readers see the new run only once it is complete.
+    A server makes them by itself after indexing and daily; this runs one now.
+    """
+    if history:
+        _print_history(_read(params, "pixcept cluster", lambda library: _history(library),
+                             lambda client: client.request("GET", "/api/concepts/runs")["runs"]), as_json)
+        return
+    job = {key: value for key, value in (("if_changed", if_changed), ("relabel", relabel), ("rollback", rollback),
+                                         ("seed", seed), ("min_concept_size", min_concept_size),
+                                         ("sample_size", sample_size)) if value not in (None, False)}
+    result = _run_job(params, "cluster", job, _Bar("img"), "pixcept cluster")
+    click.echo(json.dumps(result, indent=2) if as_json else result["summary"])
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--sort", type=click.Choice(["size", "id", "recent"]), default="size", show_default=True)
+@click.option("--limit", type=click.IntRange(1, 100_000), default=1000, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@library_options
+@click.pass_context
+def concepts(ctx, sort, limit, as_json, **params) -> None:
+    """The published concepts (ID, size, labels); `show ID` and `search WORDS` for more."""
+    ctx.obj = params
+    if ctx.invoked_subcommand is not None:
+        return
+    page = _read(params, "pixcept concepts",
+                 lambda library: _page_json(library, sort, limit),
+                 lambda client: client.request("GET", "/api/concepts", params={"sort": sort, "limit": min(limit, 500)}))
+    if as_json:
+        click.echo(json.dumps(page, indent=2))
+        return
+    for concept in page["concepts"]:
+        labels = ", ".join(w for w, _ in concept["labels"][:5])
+        click.echo(f"{concept['id']:>6}  {concept['size']:>8,}  {concept.get('name') or labels}")
+    click.echo(f"{page['total']} concepts (run {page['run']}); {page['outliers']:,} images in none.", err=True)
+
+
+@concepts.command("show")
+@click.argument("concept_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def show(params, concept_id, as_json) -> None:
+    """One concept: labels with scores, size, quality, exemplars, montage, group, lineage."""
+    concept = _read(params, "pixcept concepts show", lambda library: _concept_json(library, concept_id),
+                    lambda client: client.request("GET", f"/api/concepts/{concept_id}", params={"limit": 1}))
+    if as_json:
+        click.echo(json.dumps(concept, indent=2))
+        return
+    lines = [f"concept {concept['id']}: {concept['title']} ({concept['size']:,} images)",
+             "labels:      " + ", ".join(f"{w} {s:.3f}" for w, s in concept["labels"]),
+             f"quality:     cohesion {concept['cohesion']}, similarity to the nearest concept ({concept['nearest']}) "
+             f"{concept['separation']}, label margin {concept['label_margin']}"]
+    if concept.get("siblings"):
+        lines.append("siblings:    " + ", ".join(map(str, concept["siblings"])))
+    for key in ("split_from", "merged_from"):
+        if concept.get(key) is not None:
+            lines.append(f"{key.replace('_', ' ')}:  {concept[key]}")
+    lines.append("montage:     " + concept.get("montage", concept.get("montage_url", "-")))
+    lines += ["exemplars:"] + [f"  {image['path']}" for image in concept.get("exemplar_images", [])]
+    click.echo("\n".join(lines))
+
+
+@concepts.command("search", context_settings={"ignore_unknown_options": True})
+@click.argument("words", nargs=-1)
+@click.option("--image", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="Query image.")
+@click.option("--limit", type=click.IntRange(1, 100), default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def search_concepts(params, words, image, limit, as_json) -> None:
+    """The concepts nearest to WORDS and/or --image, best first."""
+    text = " ".join(words)
+    if not text and image is None:
+        raise click.UsageError("Give words or --image to search concepts by.")
+
+    def local(library):
+        from .concepts.read import search_concepts as nearest
+        from .search import load_query_image, query_vector
+
+        images = [load_query_image(image, library.embedder().image_size)] if image else []
+        return nearest(library, query_vector(library, text, images), limit)
+
+    def remote(client):
+        query = [("q", text), ("limit", limit)] + ([("upload", client.upload(image))] if image else [])
+        return client.request("GET", "/api/concepts/search", params=query)["concepts"]
+
+    found = _read(params, "pixcept concepts search", local, remote)
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    if not found:
+        click.echo("No concepts.", err=True)
+    for concept in found:
+        click.echo(f"{concept['score']:.4f}\t{concept['id']}\t{concept['title']}")
+
+
+# -- reading here or through the server ---------------------------------------------------------------------------------
+
+def _read(params: dict, command: str, local, remote):
+    client = _server_client(params)
+    if client:
+        return remote(client)
+    with _open(params, command) as library:
+        return local(library)
+
+
+def _history(library) -> list:
+    from .concepts.read import history
+
+    return history(library)
+
+
+def _page_json(library, sort: str, limit: int) -> dict:
+    from .concepts.read import list_concepts
+
+    page = list_concepts(library, sort, 0, limit)
+    return {"run": page.run, "total": page.total, "outliers": page.outliers, "concepts": page.concepts}
+
+
+def _concept_json(library, concept_id: int) -> dict:
+    from .concepts.read import get_concept, montage_path
+    from .store import IMAGES
+
+    concept = get_concept(library, concept_id)
+    found = {p.id: p.payload for p in library.store.retrieve(IMAGES, concept["exemplars"])}
+    concept["exemplar_images"] = [{"id": i, "path": found[i].get("path")} for i in concept["exemplars"] if i in found]
+    concept["montage"] = str(montage_path(library, concept_id))
+    return concept
+
+
+def _print_history(runs: list, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(runs, indent=2))
+        return
+    if not runs:
+        click.echo("No concept runs yet.", err=True)
+    for run in runs:
+        if run["state"] in ("published", "rolled back"):
+            detail = (f"{run.get('concepts', 0)} concepts: {run.get('kept', 0)} kept, {run.get('new', 0)} new, "
+                      f"{run.get('split', 0)} split, {run.get('merged', 0)} merged, {run.get('retired', 0)} retired; "
+                      f"{run.get('images', 0):,} images, {run.get('outliers', 0):,} in none; model "
+                      f"{run.get('model')}")
+        else:
+            detail = run.get("reason") or f"{run.get('relabelled_concepts', 0)} concepts relabelled"
+        click.echo(f"run {run['run']:>4}  {run['state']:<11}  {run.get('started_at') or run.get('finished_at', '')}"
+                   f"  {detail}")
