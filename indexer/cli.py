@@ -491,5 +491,7 @@ def main() -> None:
     cli(prog_name="pixcept")
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # `python -m indexer.cli`: the commands in other modules registered on `indexer.cli`
+    from indexer.cli import main as registered_main
+
+    registered_main()

@@ -101,3 +101,20 @@ def _overlap(previous: np.ndarray, labels: np.ndarray, old_ids: np.ndarray, coun
 def _all_new(count: int, next_id: int, old_ids: np.ndarray) -> Matching:
     return Matching(ids=list(range(next_id, next_id + count)), next_id=next_id + count, new=count,
                     retired=[int(i) for i in old_ids])
+
+
+def id_stability(previous: np.ndarray, current: np.ndarray) -> tuple[int, int]:
+    """(kept, continuing): of the previous run's concepts that continue (a concept of the new run overlaps them with
+    Jaccard >= 0.5), how many the new run calls by their old ID. Both arrays: per image, the stable concept ID in
+    that run (-1: none or not in it)."""
+    previous, current = np.asarray(previous), np.asarray(current)
+    continuing = kept = 0
+    for old in np.unique(previous[previous >= 0]):
+        members = previous == old
+        for new in np.unique(current[members & (current >= 0)]):
+            both = int((members & (current == new)).sum())
+            if both / int((members | (current == new)).sum()) >= 0.5:
+                continuing += 1
+                kept += int(new == old)
+                break
+    return kept, continuing

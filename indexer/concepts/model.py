@@ -50,6 +50,7 @@ class ConceptModel:
         self.labels_with_scores: dict[int, list[tuple[str, float]]] = {}
         self.tags: list[list[tuple[str, float]]] = []
         self._images: list = []
+        self.concept_ids: list[int] | None = None  # a library's stable IDs of concepts 0..K-1 (from_library)
 
     # -- fitting ----------------------------------------------------------------------------------------------------
 
@@ -90,13 +91,14 @@ class ConceptModel:
         concepts = self._fitted()
         if image_embeddings is None:
             image_embeddings = self._embed_images(images or [])
-        return assign(np.asarray(image_embeddings, np.float32), concepts.embeddings, concepts.thresholds).tolist()
+        return self._public(assign(np.asarray(image_embeddings, np.float32), concepts.embeddings,
+                                   concepts.thresholds))
 
     # -- results ----------------------------------------------------------------------------------------------------
 
     @property
     def cluster_labels(self) -> list[int]:
-        return self._fitted().labels.tolist()
+        return self._public(self._fitted().labels)
 
     @property
     def cluster_embeddings(self) -> list[np.ndarray]:
@@ -108,13 +110,13 @@ class ConceptModel:
         import pandas as pd
 
         sizes = self._fitted().sizes
-        frame = pd.DataFrame({"Cluster": np.arange(len(sizes)), "Count": sizes})
+        frame = pd.DataFrame({"Cluster": self._public(np.arange(len(sizes))), "Count": sizes})
         return frame.sort_values("Count", ascending=False, kind="stable").set_index("Cluster")
 
     @property
     def topics(self) -> dict[int, str]:
         """{concept: "word1, word2, ..."}, most distinctive first."""
-        return {k: ", ".join(w for w, _ in words) for k, words in self.labels_with_scores.items()}
+        return {self._public_one(k): ", ".join(w for w, _ in words) for k, words in self.labels_with_scores.items()}
 
     @property
     def cluster_images(self) -> dict:
@@ -127,7 +129,8 @@ class ConceptModel:
     def cluster_exemplars(self) -> dict[int, list]:
         """Per concept, its exemplars (diverse, most typical first): PIL images when fitted on images, else indices."""
         concepts = self._fitted()
-        return {k: [self._image(i) for i in exemplars] for k, exemplars in enumerate(concepts.exemplars)}
+        return {self._public_one(k): [self._image(i) for i in exemplars]
+                for k, exemplars in enumerate(concepts.exemplars)}
 
     @property
     def hierarchy(self) -> list[dict]:
@@ -147,7 +150,7 @@ class ConceptModel:
             query = self._embedder_or_load().embed_images([to_rgb(search_term)])[0]
         similarity = concepts.embeddings @ query
         order = np.argsort(-similarity)[: max(0, top_n)]
-        return [(int(k), float(similarity[k])) for k in order]
+        return [(self._public_one(int(k)), float(similarity[k])) for k in order]
 
     def visualize_concepts(self, top_n: int = 9, concepts: Sequence[int] | None = None, figsize=(20, 15)):
         """A matplotlib Figure: a montage of exemplars per concept, titled with its labels."""
@@ -158,7 +161,7 @@ class ConceptModel:
 
         fitted = self._fitted()
         chosen = list(concepts) if concepts is not None else list(self.frequency.index[:top_n])
-        chosen = [k for k in chosen if 0 <= k < fitted.count]
+        chosen = [k for k in chosen if 0 <= self._index(k) < fitted.count]
         columns = max(1, min(3, len(chosen)))
         rows = max(1, -(-len(chosen) // columns))
         figure, axes = plt.subplots(rows, columns, figsize=figsize, squeeze=False)
@@ -170,6 +173,27 @@ class ConceptModel:
                 ax.imshow(montage(pictures, size=600))
             ax.set_title(f"{k}: {self.topics.get(k, '')[:60]}", fontsize=10)
         return figure
+
+    # -- a library's published concepts -----------------------------------------------------------------------------
+
+    @classmethod
+    def from_library(cls, data_dir: str | Path | None = None, settings=None) -> "ConceptModel":
+        """The published concepts of a pixcept library, with its stable concept IDs: `frequency`, `topics`,
+        `find_concepts`, `transform`, `visualize_concepts` and the rest work on the real library. The library is
+        opened and closed again (not possible while `pixcept serve` holds it: use its API then). Image vectors are
+        not loaded (`image_embeddings` is None); `image_names` are the images' paths."""
+        from ..config import Settings
+        from ..library import Library
+        from .read import library_concepts
+
+        settings = settings or Settings(data_dir=Path(data_dir).expanduser())
+        with Library.open(settings, command="ConceptModel.from_library") as library:
+            loaded = library_concepts(library)
+        model = cls(min_concept_size=loaded.concepts.min_concept_size, embedding_model=loaded.model_spec)
+        model.concepts, model.concept_ids = loaded.concepts, loaded.ids
+        model.labels_with_scores = {k: [tuple(pair) for pair in labels] for k, labels in enumerate(loaded.labels)}
+        model.image_names, model._images, model.tags = loaded.paths, loaded.paths, loaded.tags
+        return model
 
     # -- persistence ------------------------------------------------------------------------------------------------
 
@@ -212,6 +236,18 @@ class ConceptModel:
         return model
 
     # -- helpers ----------------------------------------------------------------------------------------------------
+
+    def _public_one(self, k: int) -> int:
+        """A concept's ID as the user sees it: its position, or its library ID (from_library)."""
+        return self.concept_ids[k] if self.concept_ids is not None and k >= 0 else k
+
+    def _public(self, indices: np.ndarray) -> list[int]:
+        return [self._public_one(int(k)) for k in indices]
+
+    def _index(self, concept: int) -> int:
+        if self.concept_ids is None:
+            return concept
+        return self.concept_ids.index(concept) if concept in self.concept_ids else -1
 
     def _fitted(self) -> Concepts:
         if self.concepts is None:

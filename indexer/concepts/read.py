@@ -1,5 +1,7 @@
 """Reading the published concepts: lists, one concept with its members, text/image -> concept search, an image's
-concept, the run history. Every answer comes from one run: the current one, resolved once per call."""
+concept, the run history. Every answer comes from one run: the current one, resolved once per call; a reader that
+makes several calls for one answer (a page: the concept, then its members) resolves it once with `snapshot` and
+passes it to each, so a new run published in between cannot mix into the answer."""
 
 from __future__ import annotations
 
@@ -53,8 +55,14 @@ def _records(library: Library, current: Published, with_vectors: bool = False) -
     return list(library.store.scroll(CONCEPTS, where=current_filter(current), with_vectors=with_vectors))
 
 
-def list_concepts(library: Library, sort: str = "size", offset: int = 0, limit: int = 100) -> ConceptPage:
-    current = require_published(library)
+def snapshot(library: Library) -> Published:
+    """The current run, to read several things from the same run."""
+    return require_published(library)
+
+
+def list_concepts(library: Library, sort: str = "size", offset: int = 0, limit: int = 100,
+                  current: Published | None = None) -> ConceptPage:
+    current = current or require_published(library)
     if sort not in SORTS:
         raise UsageError(f"Sort by one of {', '.join(SORTS)}.")
     concepts = [concept_json(p.payload) for p in _records(library, current)]
@@ -65,9 +73,9 @@ def list_concepts(library: Library, sort: str = "size", offset: int = 0, limit: 
     return ConceptPage(current.run, len(concepts), concepts[offset:offset + limit], outliers)
 
 
-def get_concept(library: Library, concept: int) -> dict:
+def get_concept(library: Library, concept: int, current: Published | None = None) -> dict:
     """One concept of the current run; a retired ID raises RetiredConcept (with where its images went)."""
-    current = require_published(library)
+    current = current or require_published(library)
     hits = list(library.store.scroll(CONCEPTS, where=Filter(must=(Match("run", (current.run,)),
                                                                   Match("concept", (concept,))))))
     if hits:
@@ -91,9 +99,10 @@ def _retired(library: Library, concept: int) -> tuple[int | None, int | None]:
     return None, None
 
 
-def concept_members(library: Library, concept: int, offset: int = 0, limit: int = 50) -> tuple[list, int]:
+def concept_members(library: Library, concept: int, offset: int = 0, limit: int = 50,
+                    current: Published | None = None) -> tuple[list, int]:
     """(points, total) of the concept's images (concept -1: the images in no concept), in store order."""
-    current = require_published(library)
+    current = current or require_published(library)
     where = Filter(must=(Match(current.concept_field, (concept,)),))
     total = library.store.count(IMAGES, where=where)
     points = []
@@ -105,16 +114,17 @@ def concept_members(library: Library, concept: int, offset: int = 0, limit: int 
     return points, total
 
 
-def search_concepts(library: Library, vector: np.ndarray, limit: int = 10) -> list[dict]:
+def search_concepts(library: Library, vector: np.ndarray, limit: int = 10,
+                    current: Published | None = None) -> list[dict]:
     """The concepts nearest a query vector (text or image), best first."""
-    current = require_published(library)
+    current = current or require_published(library)
     hits = library.store.search(CONCEPTS, vector, limit=limit, where=current_filter(current))
     return [concept_json(h.payload, h.score) for h in hits]
 
 
-def concept_filter(library: Library, concept: int) -> Filter:
+def concept_filter(library: Library, concept: int, current: Published | None = None) -> Filter:
     """A search filter: images of `concept` in the current run."""
-    current = require_published(library)
+    current = current or require_published(library)
     return Filter(must=(Match(current.concept_field, (int(concept),)),))
 
 
@@ -133,9 +143,48 @@ def history(library: Library) -> list[dict]:
     return publish.state(library).get("history", [])
 
 
-def montage_path(library: Library, concept: int):
-    current = require_published(library)
+def montage_path(library: Library, concept: int, current: Published | None = None):
+    current = current or require_published(library)
     path = current.montage_path(concept)
     if not path.is_file():
         raise NotFoundError(f"No montage for concept {concept}.")
     return path
+
+
+@dataclass
+class LibraryConcepts:
+    """The current run in the shape of an algorithm result, for `ConceptModel.from_library`."""
+
+    concepts: object  # algorithm.Concepts, rows in `ids` order
+    ids: list[int]
+    labels: list[list]
+    paths: list[str]
+    tags: list[list]
+    model_spec: str
+
+
+def library_concepts(library: Library) -> LibraryConcepts:
+    from .algorithm import Concepts
+
+    current = require_published(library)
+    records = sorted(_records(library, current, with_vectors=True), key=lambda p: p.payload["concept"])
+    ids = [p.payload["concept"] for p in records]
+    index = {concept: k for k, concept in enumerate(ids)}
+    with np.load(current.folder / "assignments.npz") as saved:
+        images = [i.decode() for i in saved["ids"]]
+        labels = np.array([index.get(int(c), -1) for c in saved["concepts"]], np.int64)
+    row = {image: n for n, image in enumerate(images)}
+    payloads = {p.id: p.payload for p in library.store.scroll(IMAGES, fields=["path", "tags"])}
+    summary = json.loads((current.folder / "run.json").read_text())
+    hierarchy = [{**group, "concepts": [index[c] for c in group["concepts"] if c in index]}
+                 for group in summary.get("hierarchy", [])]
+    concepts = Concepts(
+        labels=labels, embeddings=np.asarray([p.vector for p in records], np.float32),
+        thresholds=np.array([p.payload.get("threshold", 0.0) for p in records], np.float32),
+        exemplars=[[row[e] for e in p.payload.get("exemplars", []) if e in row] for p in records],
+        parents=np.array([p.payload.get("group", -1) for p in records]), hierarchy=hierarchy,
+        min_concept_size=int(summary.get("min_concept_size", 0)))
+    return LibraryConcepts(concepts, ids, [p.payload.get("labels", []) for p in records],
+                           [payloads.get(i, {}).get("path", "") for i in images],
+                           [[tuple(t) for t in payloads.get(i, {}).get("tags") or []] for i in images],
+                           library.recorded_model_spec() or "")

@@ -82,16 +82,17 @@ def concept_runs(query):
 def concept(query, concept_id: str):
     library = services().library
     number = _concept_id(concept_id)
+    current = read.snapshot(library)  # the concept and its members from the same run
     if number == -1:
         info = {"id": -1, "title": "Unsorted", "labels": [], "size": 0, "exemplars": []}
     else:
         try:
-            info = concept_with_urls(read.get_concept(library, number))
+            info = concept_with_urls(read.get_concept(library, number, current))
         except read.RetiredConcept as retired:
             if retired.went_to is None:
                 raise
             return redirect(url_for("api.concept", concept_id=retired.went_to), 301)
-    members, total = read.concept_members(library, number, query["offset"], query["limit"])
+    members, total = read.concept_members(library, number, query["offset"], query["limit"], current)
     end = query["offset"] + len(members)
     return {**info, "size": total if number == -1 else info["size"],
             "members": [image_json(p.id, p.payload) for p in members], "members_total": total,
