@@ -270,19 +270,20 @@ class JobRunner:
 
     # -- state ------------------------------------------------------------------------------------------------------
 
-    def update(self, job: Job, **changes) -> None:
+    def update(self, job: Job, save: bool = False, **changes) -> None:
+        """Change a job; its file is written before anyone waiting hears of the change (when `save`, a note, or a
+        second since the last write), so whoever sees a job finished also finds its file finished."""
         with self._changed:
             for key, value in changes.items():
                 setattr(job, key, value)
             job.version += 1
+            if save or "notes" in changes or time.monotonic() - self._saved_at.get(job.id, 0) >= SAVE_INTERVAL:
+                self._save(job)
             self._changed.notify_all()
-        if time.monotonic() - self._saved_at.get(job.id, 0) >= SAVE_INTERVAL or "notes" in changes:
-            self._save(job)
 
     def _finish(self, job: Job, state: str, **changes) -> None:
         self._cancel.discard(job.id)
-        self.update(job, state=state, finished_at=_now(), **changes)
-        self._save(job)
+        self.update(job, save=True, state=state, finished_at=_now(), **changes)
 
     def _save(self, job: Job) -> None:
         path = self.folder / f"{job.id}.json"

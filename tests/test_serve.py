@@ -146,6 +146,26 @@ def test_the_cli_outlives_a_killed_serving_worker_and_says_how_to_resume(cli_env
         stop_server(process)
 
 
+def test_cluster_through_the_server_fits_in_the_worker_and_publishes(cli_env, tmp_path, run):
+    make_library(tmp_path / "photos", 40)
+    assert run("index", tmp_path / "photos").exit_code == 0
+    process, url = start_server(cli_env)
+    try:
+        code, out, err = cli(cli_env, "cluster", "--min-concept-size", "5", "--seed", "1", timeout=300)
+        assert code == 0, err
+        assert "holds this library; asking it" in err and out.startswith("Run 1:")
+        code, out, err = cli(cli_env, "concepts", "--json")
+        assert code == 0, err
+        page = json.loads(out)
+        assert page["run"] == 1 and sum(c["size"] for c in page["concepts"]) + page["outliers"] == 40
+        code, out, err = cli(cli_env, "cluster", "--history")
+        assert code == 0 and "run    1  published" in out, err
+        jobs = json.loads(cli(cli_env, "jobs", "--json")[1])
+        assert jobs[0]["kind"] == "cluster" and jobs[0]["state"] == "done"
+    finally:
+        stop_server(process)
+
+
 def test_serve_refuses_unsafe_or_impossible_setups(cli_env, tmp_path, run):
     code, _, err = cli(cli_env, "serve", "--host", "0.0.0.0")
     assert code == 2 and "without a read token" in err
