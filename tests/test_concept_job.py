@@ -162,6 +162,20 @@ def test_ids_stay_when_ten_percent_new_images_arrive(fresh):
     assert continuing >= 5 and kept / continuing >= 0.9, (kept, continuing)
 
 
+def test_concepts_keep_their_ids_across_a_reindex(fresh):
+    with open_library(fresh) as library:
+        before = {c["id"]: c["size"] for c in read.list_concepts(library).concepts}
+        index_folders(library, [fresh / "photos"], reindex=True)
+        assert publish.published(library) is None  # the new vectors have no concepts yet
+        from indexer.concepts.schedule import due_reason
+
+        assert due_reason(library) == "no concepts yet"  # a server reclusters by itself
+        result = run_cluster(library, {"seed": SEED})
+        assert result["kept"] == len(before) and result["new"] == 0
+        assert {c["id"]: c["size"] for c in read.list_concepts(library).concepts} == before
+        assert_one_whole_run(library)
+
+
 def test_too_few_images_are_skipped_with_a_reason(tmp_path):
     write_library(tmp_path / "photos", per_pair=1)  # 48 pictures: not enough for concepts of the default size
     with Library.open(Settings(data_dir=tmp_path / "data", model=demo_model_spec())) as library:
@@ -215,9 +229,10 @@ def _fail_at(monkeypatch, step: str) -> None:
     elif step == "half the slot":
         real_write = publish.write_slot
 
-        def write_half(library, slot, wanted, existing, progress, both_slots=False):
-            items = list(wanted.items())
-            real_write(library, slot, dict(items[: len(items) // 2]), existing, progress, both_slots)
+        def write_half(library, slot, ids, concepts, labels_of, held, progress, both_slots=False):
+            half = len(ids) // 2
+            real_write(library, slot, ids[:half], concepts[:half], labels_of,
+                       publish.SlotState(held.concepts[:half], held.label_hashes[:half]), progress, both_slots)
             raise KeyboardInterrupt
 
         monkeypatch.setattr(publish, "write_slot", write_half)

@@ -319,15 +319,28 @@ def image_tags(vectors: np.ndarray, word_vectors: np.ndarray, words: list[str], 
     """Suggested tags per image: its most distinctive words against the library's mean similarity to each word
     (`mean`, computed from `vectors` when not given), as batched matrix products (chunks bound the memory at
     N x vocabulary)."""
+    indices, scores = top_words(vectors, word_vectors, top_n, mean, chunk)
+    return [[(words[j], float(s)) for j, s in zip(row, row_scores)] for row, row_scores in zip(indices, scores)]
+
+
+def top_words(vectors: np.ndarray, word_vectors: np.ndarray, top_n: int = 5, mean: np.ndarray | None = None,
+              chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, scores), each (N, top_n): every image's most distinctive words, best first (see `image_tags`)."""
     word_vectors = np.asarray(word_vectors, np.float32)
     if mean is None:
         mean = word_means(vectors, word_vectors, chunk)
-    tags = []
+    top_n = min(top_n, len(word_vectors))
+    indices = np.zeros((len(vectors), top_n), np.int32)
+    scores = np.zeros((len(vectors), top_n), np.float32)
     for start in range(0, len(vectors), chunk):
-        scores = vectors[start:start + chunk] @ word_vectors.T - mean
-        top = np.argsort(-scores, axis=1)[:, :top_n]
-        tags.extend([[(words[j], float(scores[i, j])) for j in row] for i, row in enumerate(top)])
-    return tags
+        block = vectors[start:start + chunk] @ word_vectors.T - mean
+        best = np.argpartition(-block, top_n - 1, axis=1)[:, :top_n] if top_n < block.shape[1] else \
+            np.tile(np.arange(block.shape[1]), (len(block), 1))
+        picked = np.take_along_axis(block, best, axis=1)
+        order = np.argsort(-picked, axis=1, kind="stable")
+        indices[start:start + chunk] = np.take_along_axis(best, order, axis=1)
+        scores[start:start + chunk] = np.take_along_axis(picked, order, axis=1)
+    return indices, scores
 
 
 def word_means(vectors: np.ndarray, word_vectors: np.ndarray, chunk: int = 8192) -> np.ndarray:

@@ -22,7 +22,7 @@ from ..progress import Progress
 from ..store import CONCEPTS, IMAGES, VOCABULARY
 from . import publish
 from .algorithm import (ConceptSettings, Concepts, assign, default_min_concept_size, distinctive_words, fit_concepts,
-                        image_tags, montage, word_means)
+                        montage, top_words, word_means)
 from .identity import match_concepts
 from .layout import place_near
 
@@ -130,10 +130,10 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
         "started_at": publish.now(),
     }
     output = publish.RunOutput(run, read.ids, concepts, assigned.positions, records, fit.embeddings, summary,
-                               montages, assigned.tag_writes)
+                               montages, assigned.tags)
     progress.note("Publishing...")
     tick = time.monotonic()
-    summary = publish.publish(library, output, read.existing, progress)
+    summary = publish.publish(library, output, read.held, progress)
     timings["publish"] = time.monotonic() - tick
     timings["total"] = time.monotonic() - started
     summary["seconds"] = {k: round(v, 2) for k, v in timings.items()}
@@ -152,8 +152,8 @@ class _Read:
     ids: list[str]
     sample_rows: np.ndarray  # rows of `ids` in the fit
     sample_vectors: np.ndarray
-    existing: dict[str, tuple]  # image -> (concept, labels) the target slot holds now
-    tag_hashes: dict[str, int]
+    held: publish.SlotState  # what the target slot holds now, per row
+    tag_hashes: np.ndarray  # fingerprint of each image's suggested tag words (0: none)
     all_in_sample: bool
 
 
@@ -165,28 +165,24 @@ def in_sample(point: str, share: float) -> bool:
 
 
 def _read(library: Library, slot: str, share: float, progress: Progress) -> _Read:
+    """One pass over the images: IDs, the sample's vectors, and per image (as arrays: a million images cost tens of
+    MB) what the target slot holds and which tags it has."""
     fields = [publish.slot_field(slot), publish.labels_field(slot), "tags"]
-    ids, rows, vectors, existing, tag_hashes = [], [], [], {}, {}
+    ids, rows, vectors, held, tag_hashes = [], [], [], [], []
     progress.start(total=library.store.count(IMAGES), done=0)
     for n, point in enumerate(library.store.scroll(IMAGES, fields=fields, with_vectors=True, page_size=PAGE)):
         ids.append(point.id)
-        concept = point.payload.get(fields[0])
-        if concept is not None:
-            existing[point.id] = (concept, list(point.payload.get(fields[1]) or []))
-        if point.payload.get("tags") is not None:
-            tag_hashes[point.id] = _tags_hash(point.payload["tags"])
+        held.append({key: point.payload[key] for key in fields[:2] if key in point.payload})
+        tags = point.payload.get("tags")
+        tag_hashes.append(publish.labels_hash([word for word, _ in tags]) if tags else 0)
         if in_sample(point.id, share):
             rows.append(n)
             vectors.append(point.vector)
         if n % PAGE == PAGE - 1:
             progress.advance(PAGE)
     progress.advance(len(ids) % PAGE)
-    return _Read(ids, np.array(rows, np.int64), np.asarray(vectors, np.float32), existing, tag_hashes,
-                 len(rows) == len(ids))
-
-
-def _tags_hash(tags: list) -> int:
-    return hash(json.dumps(tags))
+    return _Read(ids, np.array(rows, np.int64), np.asarray(vectors, np.float32), publish.SlotState.of(held, slot),
+                 np.array(tag_hashes, np.int64), len(rows) == len(ids))
 
 
 def vocabulary(library: Library) -> tuple[list[str], np.ndarray]:
@@ -222,7 +218,7 @@ def _page(batch: list) -> tuple[np.ndarray, list[str], np.ndarray]:
 class _Assigned:
     labels: np.ndarray  # (N,) concept index of the fit, -1 outlier
     positions: np.ndarray  # (N, 2)
-    tag_writes: dict[str, list]
+    tags: publish.TagWrites | None  # images whose suggested words changed
     cohesion_sums: np.ndarray  # per concept: sum of member similarity to the embedding, over all images
 
 
@@ -237,7 +233,7 @@ def _assign(library: Library, read: _Read, fit: Concepts, words: list[str], word
     anchors = np.linspace(0, len(read.sample_rows) - 1, min(ANCHORS, len(read.sample_rows))).astype(int)
     spread = float(np.std(fit.positions)) * 0.02 if fit.positions is not None and len(fit.positions) else 0.0
     cohesion = np.zeros(fit.count)
-    tag_writes: dict[str, list] = {}
+    tag_rows, tag_words, tag_scores = [], [], []
     progress.start(total=n, done=0)
     for rows, ids, vectors in _pages(library, read):
         inside = fitted[rows]
@@ -253,21 +249,26 @@ def _assign(library: Library, read: _Read, fit: Concepts, words: list[str], word
         members = page_labels >= 0
         np.add.at(cohesion, page_labels[members],
                   np.einsum("ij,ij->i", vectors[members], fit.embeddings[page_labels[members]]))
-        if words:
-            for image, tags in zip(ids, image_tags(vectors, word_vectors, words, TAGS_PER_IMAGE, mean=mean)):
-                rounded = [[word, round(score, 4)] for word, score in tags]
-                if read.tag_hashes.get(image) != _tags_hash(rounded):
-                    tag_writes[image] = rounded
+        if words:  # tags are rewritten only where their words changed (scores move with the library's mean)
+            indices, scores = top_words(vectors, word_vectors, TAGS_PER_IMAGE, mean=mean)
+            hashes = np.array([publish.labels_hash([words[j] for j in row]) for row in indices], np.int64)
+            changed = hashes != read.tag_hashes[rows]
+            tag_rows.append(rows[changed])
+            tag_words.append(indices[changed])
+            tag_scores.append(scores[changed])
         progress.advance(len(rows))
-    return _Assigned(labels, positions, tag_writes, cohesion)
+    tags = publish.TagWrites(np.concatenate(tag_rows), np.concatenate(tag_words), np.concatenate(tag_scores),
+                             words) if tag_rows else None
+    return _Assigned(labels, positions, tags, cohesion)
 
 
 # -- describing and naming ----------------------------------------------------------------------------------------------
 
 def _previous_concepts(library: Library, ids: list[str]) -> np.ndarray:
-    """Per image (in `ids` order), its concept in the current run (-1: none, or new since)."""
-    current = publish.published(library)
-    folder = current.folder if current else None
+    """Per image (in `ids` order), its concept in the last published run (-1: none, or new since). That run may be
+    of the generation before a reindex: point IDs are content hashes, so concepts keep their IDs across it."""
+    last = publish.state(library).get("run")
+    folder = publish.run_folder(library, int(last)) if last else None
     if folder is None or not (folder / "assignments.npz").is_file():
         return np.full(len(ids), -1, np.int64)
     with np.load(folder / "assignments.npz") as saved:

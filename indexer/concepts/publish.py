@@ -16,6 +16,7 @@ run current again the same way (its slot usually still holds it: nothing to writ
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -34,6 +35,8 @@ from ..store import CONCEPTS, IMAGES, Filter, Match, Point, point_id
 log = logging.getLogger(__name__)
 
 SLOTS = ("a", "b")
+NO_VALUE = -2  # an image whose slot holds nothing yet
+TAG_CHUNK = 1000  # images whose tags are written per store call
 KEEP_RUNS = 5  # published runs kept for rollback and lineage (older ones keep only their summary in the history)
 MANIFEST_KEY = "concepts"
 
@@ -103,6 +106,45 @@ def require_published(library: Library) -> Published:
     return current
 
 
+def labels_hash(labels) -> int:
+    """A stable fingerprint of a list of words (the same in every process, unlike hash())."""
+    digest = hashlib.blake2b("\x1f".join(labels).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@dataclass
+class SlotState:
+    """What a slot holds for each image (rows in the order of the run's `ids`): concept (NO_VALUE: nothing) and a
+    fingerprint of its labels. Arrays, not dicts: a million images cost 16 MB."""
+
+    concepts: np.ndarray
+    label_hashes: np.ndarray
+
+    @classmethod
+    def of(cls, payloads, slot: str) -> "SlotState":
+        """From image payloads (an iterable, in `ids` order)."""
+        concepts, hashes = [], []
+        for payload in payloads:
+            concept = payload.get(slot_field(slot))
+            concepts.append(NO_VALUE if concept is None else int(concept))
+            hashes.append(labels_hash(payload.get(labels_field(slot)) or []))
+        return cls(np.array(concepts, np.int64), np.array(hashes, np.int64))
+
+
+@dataclass
+class TagWrites:
+    """Suggested tags to write: for each changed row, its words (vocabulary indices) and scores, best first."""
+
+    rows: np.ndarray
+    words: np.ndarray
+    scores: np.ndarray
+    vocabulary: list[str]
+
+    def payloads(self, ids: list[str], start: int, stop: int) -> dict[str, dict]:
+        return {ids[row]: {"tags": [[self.vocabulary[j], round(float(score), 4)] for j, score in zip(words, scores)]}
+                for row, words, scores in zip(self.rows[start:stop], self.words[start:stop], self.scores[start:stop])}
+
+
 # -- a run being written ------------------------------------------------------------------------------------------------
 
 @dataclass
@@ -117,7 +159,7 @@ class RunOutput:
     vectors: np.ndarray  # (K, dim) concept embeddings, in the order of `records`
     summary: dict  # counts, lineage, hierarchy, timings: kept in the run folder and the history
     montages: dict[int, object] = field(default_factory=dict)  # concept ID -> PIL image
-    tags: dict[str, list] = field(default_factory=dict)  # image ID -> suggested tags, only where they changed
+    tags: TagWrites | None = None  # suggested tags, only of the images where they changed
 
 
 def begin_run(library: Library) -> int:
@@ -135,9 +177,9 @@ def target_slot(library: Library) -> str:
     return SLOTS[1] if current and current.slot == SLOTS[0] else SLOTS[0]
 
 
-def publish(library: Library, output: RunOutput, existing: dict[str, tuple], progress: Progress | None = None) -> dict:
-    """Write `output` beside the current run and make it current. `existing` maps image IDs to what the target
-    slot holds now ((concept, labels) as read by the job), so only differences are written. Returns the summary."""
+def publish(library: Library, output: RunOutput, held: SlotState, progress: Progress | None = None) -> dict:
+    """Write `output` beside the current run and make it current. `held` is what the target slot holds now (as the
+    job read it), so only differences are written. Returns the summary."""
     progress = progress or Progress()
     slot = target_slot(library)
     first = published(library) is None  # nobody reads either slot yet: fill both, so the next run writes nothing
@@ -149,10 +191,11 @@ def publish(library: Library, output: RunOutput, existing: dict[str, tuple], pro
     store.upsert(CONCEPTS, [Point(concept_point_id(output.run, r["concept"]), r, v)
                             for r, v in zip(output.records, output.vectors)])
     labels_of = {r["concept"]: [w for w, _ in r["labels"][:3]] for r in output.records}
-    wanted = {image: (int(c), labels_of.get(int(c), [])) for image, c in zip(output.ids, output.concepts)}
-    writes = write_slot(library, slot, wanted, existing, progress, both_slots=first)
-    store.set_payloads(IMAGES, {image: {"tags": tags} for image, tags in output.tags.items()})
-    summary = {**output.summary, "payload_writes": writes, "tag_writes": len(output.tags)}
+    writes = write_slot(library, slot, output.ids, output.concepts, labels_of, held, progress, both_slots=first)
+    tags = output.tags
+    for start in range(0, len(tags.rows) if tags else 0, TAG_CHUNK):
+        store.set_payloads(IMAGES, tags.payloads(output.ids, start, start + TAG_CHUNK))
+    summary = {**output.summary, "payload_writes": writes, "tag_writes": len(tags.rows) if tags else 0}
     (folder / "run.json").write_text(json.dumps(summary))
     _make_current(library, output.run, slot, summary, images=len(output.ids))
     drop_old_runs(library)
@@ -162,23 +205,26 @@ def publish(library: Library, output: RunOutput, existing: dict[str, tuple], pro
     return summary
 
 
-def write_slot(library: Library, slot: str, wanted: dict[str, tuple], existing: dict[str, tuple],
-               progress: Progress, both_slots: bool = False) -> int:
-    """Make `slot` (with `both_slots`, both) hold `wanted` ({image: (concept, labels)}), writing only images where it
-    differs, one store call per concept (all its changed members at once). Returns the number of images written."""
-    groups: dict[tuple, list[str]] = {}
-    for image, value in wanted.items():
-        if existing.get(image) != value:
-            groups.setdefault((value[0], tuple(value[1])), []).append(image)
-    total = sum(len(images) for images in groups.values())
-    progress.start(total=total, done=0)
-    for (concept, labels), images in sorted(groups.items()):
+def write_slot(library: Library, slot: str, ids: list[str], concepts: np.ndarray, labels_of: dict[int, list[str]],
+               held: SlotState, progress: Progress, both_slots: bool = False) -> int:
+    """Make `slot` (with `both_slots`, both) hold `concepts` (per row of `ids`, with each concept's `labels_of`),
+    writing only the rows where it holds something else, one store call per concept (all its changed members at
+    once). Returns the number of images written."""
+    unique, inverse = np.unique(concepts, return_inverse=True)
+    hashes = np.array([labels_hash(labels_of.get(int(c), [])) for c in unique], np.int64)[inverse]
+    changed = (held.concepts != concepts) | (held.label_hashes != hashes)
+    progress.start(total=int(changed.sum()), done=0)
+    for concept in unique:
+        rows = np.flatnonzero(changed & (concepts == concept))
+        if not len(rows):
+            continue
+        labels = labels_of.get(int(concept), [])
         payload = {}
         for each in SLOTS if both_slots else (slot,):
-            payload.update({slot_field(each): concept, labels_field(each): list(labels)})
-        library.store.set_payload(IMAGES, images, payload)
-        progress.advance(len(images))
-    return total
+            payload.update({slot_field(each): int(concept), labels_field(each): list(labels)})
+        library.store.set_payload(IMAGES, [ids[r] for r in rows], payload)
+        progress.advance(len(rows))
+    return int(changed.sum())
 
 
 def _write_run_files(folder: Path, output: RunOutput) -> None:
@@ -294,11 +340,11 @@ def rollback(library: Library, progress: Progress | None = None) -> dict:
     labels_of = {p.payload["concept"]: [w for w, _ in p.payload.get("labels", [])[:3]]
                  for p in library.store.scroll(CONCEPTS, where=Filter(must=(Match("run", (run,)),)))}
     slot = SLOTS[1] if current.slot == SLOTS[0] else SLOTS[0]
-    existing = {p.id: (p.payload.get(slot_field(slot)), p.payload.get(labels_field(slot)))
-                for p in library.store.scroll(IMAGES, fields=[slot_field(slot), labels_field(slot)])}
-    existing = {k: (v[0], list(v[1] or [])) for k, v in existing.items() if v[0] is not None}
-    wanted = {image: (int(c), labels_of.get(int(c), [])) for image, c in zip(ids, concepts)}
-    writes = write_slot(library, slot, wanted, existing, progress or Progress())
+    stored = {p.id: p.payload for p in library.store.scroll(IMAGES, fields=[slot_field(slot), labels_field(slot)])}
+    present = [n for n, image in enumerate(ids) if image in stored]  # images deleted since are left out
+    ids = [ids[n] for n in present]
+    held = SlotState.of((stored[image] for image in ids), slot)
+    writes = write_slot(library, slot, ids, concepts[present], labels_of, held, progress or Progress())
     record = state(library)
     for entry in record.get("history", []):
         if entry.get("run") == current.run:
