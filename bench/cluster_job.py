@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import ROOT, table, write_random_checkpoint
+from common import ROOT, synthetic_image_points, table, write_random_checkpoint
 
 sys.path.insert(0, str(ROOT / "tests"))
 from helpers import run_cli_measured  # noqa: E402
@@ -36,21 +36,14 @@ def build(data_dir: Path, model: str, count: int, start: int = 0, draw_seed: int
     from indexer.config import Settings
     from indexer.demo.synthetic import clustered_embeddings
     from indexer.library import Library
-    from indexer.store import IMAGES, VOCABULARY, Point, files_payload, point_id
+    from indexer.store import IMAGES, VOCABULARY, Point, point_id
 
     started = time.perf_counter()
     vectors = clustered_embeddings(count, concepts=CONCEPTS, dim=512, seed=0, draw_seed=draw_seed)[0]
     with Library.open(Settings(data_dir=data_dir, model=model, device="cpu")) as library:
         library.prepare_for_indexing()
         for first in range(0, count, 2000):
-            points = []
-            for i in range(first, min(count, first + 2000)):
-                sha = f"{start + i:064x}"
-                path = f"/photos/bench/{(start + i) // 1000:04d}/img_{start + i:07d}.jpg"
-                payload = {"sha256": sha, "width": 4000, "height": 3000, "format": "JPEG", "size": 3_000_000,
-                           **files_payload({path: {"size": 3_000_000, "mtime": 0.0}})}
-                points.append(Point(point_id(sha), payload, np.asarray(vectors[i], np.float32)))
-            library.store.upsert(IMAGES, points)
+            library.store.upsert(IMAGES, synthetic_image_points(vectors[first:first + 2000], start + first))
         if not library.store.count(VOCABULARY):
             rng = np.random.default_rng(1)
             words = rng.normal(size=(VOCABULARY_WORDS, 512)).astype(np.float32)

@@ -54,6 +54,21 @@ def write_photos(folder: Path, count: int, size: tuple[int, int], seed: int = 0)
     return paths
 
 
+def synthetic_image_points(vectors: np.ndarray, start: int = 0) -> list:
+    """Image points as `pixcept index` writes them (payload of a 12 MP JPEG at a path of its own), for the given
+    vectors; IDs and content hashes from `start` on."""
+    from indexer.store import Point, files_payload, point_id
+
+    points = []
+    for i, vector in enumerate(vectors, start):
+        sha = f"{i:064x}"
+        path = f"/photos/bench/{i // 1000:04d}/img_{i:07d}.jpg"
+        payload = {"sha256": sha, "width": 4000, "height": 3000, "format": "JPEG", "size": 3_000_000,
+                   **files_payload({path: {"size": 3_000_000, "mtime": 0.0}})}
+        points.append(Point(point_id(sha), payload, np.asarray(vector, np.float32)))
+    return points
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory (VmHWM; ru_maxrss would carry a parent's peak over exec)."""
     for line in Path("/proc/self/status").read_text().splitlines():

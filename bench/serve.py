@@ -31,35 +31,29 @@ import threading
 import time
 from pathlib import Path
 
-from common import ROOT, table, write_photos, write_random_checkpoint
+from common import ROOT, synthetic_image_points, table, write_photos, write_random_checkpoint
 
 CORES = os.cpu_count() or 1
 
 
 def build_library(data_dir: Path, spec: str, count: int) -> None:
-    import numpy as np
     from PIL import Image
 
     from indexer.config import Settings
     from indexer.demo.synthetic import clustered_embeddings
     from indexer.files import thumbnail_path, write_thumbnail
     from indexer.library import Library
-    from indexer.store import IMAGES, Point, files_payload, point_id
+    from indexer.store import IMAGES
 
     with Library.open(Settings(data_dir=data_dir, model=spec, device="cpu")) as library:
         library.prepare_for_indexing()
         vectors = clustered_embeddings(count, dim=512, seed=0)[0]
         thumb = Image.new("RGB", (256, 192), (120, 140, 160))
         for start in range(0, count, 1000):
-            points = []
-            for i in range(start, min(count, start + 1000)):
-                sha = f"{i:064x}"
-                path = f"/photos/bench/img_{i:06d}.jpg"
-                payload = {"sha256": sha, "width": 4000, "height": 3000, "format": "JPEG", "size": 3_000_000,
-                           **files_payload({path: {"size": 3_000_000, "mtime": 0.0}})}
-                points.append(Point(point_id(sha), payload, np.asarray(vectors[i], np.float32)))
-                if i < 2000:  # enough distinct thumbnails for what clients fetch
-                    write_thumbnail(thumb, thumbnail_path(library.thumbnail_dir, sha), 256, library.thumbnail_dir)
+            points = synthetic_image_points(vectors[start:start + 1000], start)
+            for point in points[:max(0, 2000 - start)]:  # enough distinct thumbnails for what clients fetch
+                sha = point.payload["sha256"]
+                write_thumbnail(thumb, thumbnail_path(library.thumbnail_dir, sha), 256, library.thumbnail_dir)
             library.store.upsert(IMAGES, points)
         if library.store.index_due():
             library.store.build_index()
