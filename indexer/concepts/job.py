@@ -168,11 +168,13 @@ def _read(library: Library, slot: str, share: float, progress: Progress) -> _Rea
     """One pass over the images: IDs, the sample's vectors, and per image (as arrays: a million images cost tens of
     MB) what the target slot holds and which tags it has."""
     fields = [publish.slot_field(slot), publish.labels_field(slot), "tags"]
-    ids, rows, vectors, held, tag_hashes = [], [], [], [], []
+    ids, rows, vectors, concepts, label_hashes, tag_hashes = [], [], [], [], [], []
     progress.start(total=library.store.count(IMAGES), done=0)
     for n, point in enumerate(library.store.scroll(IMAGES, fields=fields, with_vectors=True, page_size=PAGE)):
         ids.append(point.id)
-        held.append({key: point.payload[key] for key in fields[:2] if key in point.payload})
+        concept, labels = publish.slot_value(point.payload, slot)
+        concepts.append(concept)
+        label_hashes.append(labels)
         tags = point.payload.get("tags")
         tag_hashes.append(publish.labels_hash([word for word, _ in tags]) if tags else 0)
         if in_sample(point.id, share):
@@ -181,8 +183,9 @@ def _read(library: Library, slot: str, share: float, progress: Progress) -> _Rea
         if n % PAGE == PAGE - 1:
             progress.advance(PAGE)
     progress.advance(len(ids) % PAGE)
-    return _Read(ids, np.array(rows, np.int64), np.asarray(vectors, np.float32), publish.SlotState.of(held, slot),
-                 np.array(tag_hashes, np.int64), len(rows) == len(ids))
+    held = publish.SlotState(np.array(concepts, np.int64), np.array(label_hashes, np.int64))
+    return _Read(ids, np.array(rows, np.int64), np.asarray(vectors, np.float32), held, np.array(tag_hashes, np.int64),
+                 len(rows) == len(ids))
 
 
 def vocabulary(library: Library) -> tuple[list[str], np.ndarray]:

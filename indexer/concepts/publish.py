@@ -125,10 +125,16 @@ class SlotState:
         """From image payloads (an iterable, in `ids` order)."""
         concepts, hashes = [], []
         for payload in payloads:
-            concept = payload.get(slot_field(slot))
-            concepts.append(NO_VALUE if concept is None else int(concept))
-            hashes.append(labels_hash(payload.get(labels_field(slot)) or []))
+            concept, labels_hash_ = slot_value(payload, slot)
+            concepts.append(concept)
+            hashes.append(labels_hash_)
         return cls(np.array(concepts, np.int64), np.array(hashes, np.int64))
+
+
+def slot_value(payload: dict, slot: str) -> tuple[int, int]:
+    """(concept, labels fingerprint) an image payload holds in `slot`; (NO_VALUE, ...) when it holds nothing."""
+    concept = payload.get(slot_field(slot))
+    return (NO_VALUE if concept is None else int(concept)), labels_hash(payload.get(labels_field(slot)) or [])
 
 
 @dataclass
