@@ -27,11 +27,11 @@ GOAL_MB = 300
 def index_measured(folder: Path, data_dir: Path, model: str) -> dict:
     env = {"PIXCEPT_DATA_DIR": str(data_dir), "PIXCEPT_MODEL": model, "PIXCEPT_DEVICE": "cpu"}
     started = time.perf_counter()
-    code, out, err, peak = run_cli_measured(["index", folder], env, ROOT)
-    if code:
-        raise SystemExit(f"pixcept index failed: {err}")
-    summary = out.strip().splitlines()
-    return {"seconds": round(time.perf_counter() - started, 1), "peak MB": round(peak),
+    result = run_cli_measured(["index", folder], env, ROOT)
+    if result.code:
+        raise SystemExit(f"pixcept index failed: {result.err}")
+    summary = result.out.strip().splitlines()
+    return {"seconds": round(time.perf_counter() - started, 1), "peak MB": round(result.peak_mb),
             "result": summary[0] if summary else ""}
 
 

@@ -27,7 +27,8 @@ MEMORY_ALLOWANCE_MB = 300  # the issue's goal: hostile files cost at most this o
 
 
 def run_measured(args: list, env: dict) -> tuple[int, str, str, float]:
-    return run_cli_measured(args, env, ROOT)
+    result = run_cli_measured(args, env, ROOT)
+    return result.code, result.out, result.err, result.peak_mb
 
 
 def report_rows(data_dir: Path) -> dict[str, str]:
