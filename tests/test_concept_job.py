@@ -100,6 +100,7 @@ def test_concepts_follow_colour_and_are_named_by_it(demo_library):
             assert sum(counts[c] for c in main) / total >= 0.9, counts  # one colour, or two close ones
             heads = {words.split()[0] for words, _ in concept["labels"][:len(main)]}
             assert heads == set(main), (concept["labels"][:3], counts)  # named by its colours, first
+            assert concept["ctfidf_labels"][0][0].split()[0] in main, concept["ctfidf_labels"][:3]
             named |= heads
             assert concept["cohesion"] > concept["separation"]  # tighter inside than to the nearest concept
             assert len(concept["exemplars"]) == min(9, concept["size"])

@@ -314,6 +314,19 @@ def distinctive_words(embeddings: np.ndarray, word_vectors: np.ndarray, words: l
     return [[(words[j], float(scores[i, j])) for j in row] for i, row in enumerate(top)]
 
 
+def ctfidf_words(counts: np.ndarray, words: list[str], top_n: int = 10) -> list[list[tuple[str, float]]]:
+    """Class-based TF-IDF: from (concepts x words) counts of the images' suggested words, per concept the words
+    frequent in it and rare in the others (BERTopic's c-TF-IDF), best first."""
+    counts = np.asarray(counts, np.float64)
+    if not counts.size:
+        return [[] for _ in range(len(counts))]
+    tf = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    idf = np.log(1 + counts.sum(axis=1).mean() / np.maximum(counts.sum(axis=0), 1))
+    scores = tf * idf
+    top = np.argsort(-scores, axis=1)[:, :top_n]
+    return [[(words[j], float(scores[k, j])) for j in row if scores[k, j] > 0] for k, row in enumerate(top)]
+
+
 def image_tags(vectors: np.ndarray, word_vectors: np.ndarray, words: list[str], top_n: int = 5,
                chunk: int = 8192, mean: np.ndarray | None = None) -> list[list[tuple[str, float]]]:
     """Suggested tags per image: its most distinctive words against the library's mean similarity to each word

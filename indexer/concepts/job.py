@@ -21,8 +21,8 @@ from ..library import Library
 from ..progress import Progress
 from ..store import CONCEPTS, IMAGES, VOCABULARY
 from . import publish
-from .algorithm import (ConceptSettings, Concepts, assign, default_min_concept_size, distinctive_words, fit_concepts,
-                        montage, top_words, word_means)
+from .algorithm import (ConceptSettings, Concepts, assign, ctfidf_words, default_min_concept_size, distinctive_words,
+                        fit_concepts, montage, top_words, word_means)
 from .identity import match_concepts
 from .layout import place_near
 
@@ -75,7 +75,7 @@ def min_images(min_size: int) -> int:
 
 
 def cluster(library: Library, options: ClusterOptions, progress: Progress, fitter: Fitter) -> dict:
-    started = time.monotonic()
+    started, started_at = time.monotonic(), publish.now()
     timings: dict[str, float] = {}
     total = library.store.count(IMAGES)
     min_size = options.min_concept_size or default_min_concept_size(total)
@@ -113,9 +113,10 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
     concepts = stable[assigned.labels]
     labels = distinctive_words(fit.embeddings, word_vectors, words, LABELS_KEPT) if words else \
         [[] for _ in range(fit.count)]
+    ctfidf = ctfidf_words(assigned.word_counts, words, LABELS_KEPT) if words else [[] for _ in range(fit.count)]
 
     tick = time.monotonic()
-    records = _records(library, run, fit, read, assigned, matching, labels, concepts)
+    records = _records(library, run, fit, read, assigned, matching, labels, ctfidf)
     montages = _montages(library, fit, read, matching.ids, progress)
     timings["montages"] = time.monotonic() - tick
 
@@ -127,7 +128,7 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
         "lineage": {str(k): v for k, v in matching.lineage.items()},
         "retired_into": {str(k): v for k, v in matching.retired_into.items()},
         "hierarchy": [{**group, "concepts": [matching.ids[k] for k in group["concepts"]]} for group in fit.hierarchy],
-        "started_at": publish.now(),
+        "started_at": started_at,
     }
     output = publish.RunOutput(run, read.ids, concepts, assigned.positions, records, fit.embeddings, summary,
                                montages, assigned.tags)
@@ -137,6 +138,7 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
     timings["publish"] = time.monotonic() - tick
     timings["total"] = time.monotonic() - started
     summary["seconds"] = {k: round(v, 2) for k, v in timings.items()}
+    # publish wrote the summary readers need before the switch; this adds how long publishing took
     (publish.run_folder(library, run) / "run.json").write_text(json.dumps(summary))
     summary["summary"] = (f"Run {run}: {fit.count} concepts ({matching.kept} kept, {matching.new} new, "
                           f"{matching.split} split, {matching.merged} merged, {len(matching.retired)} retired), "
@@ -223,6 +225,7 @@ class _Assigned:
     positions: np.ndarray  # (N, 2)
     tags: publish.TagWrites | None  # images whose suggested words changed
     cohesion_sums: np.ndarray  # per concept: sum of member similarity to the embedding, over all images
+    word_counts: np.ndarray  # (concepts, words): how often each word is among a member's suggested tags
 
 
 def _assign(library: Library, read: _Read, fit: Concepts, words: list[str], word_vectors: np.ndarray,
@@ -236,6 +239,7 @@ def _assign(library: Library, read: _Read, fit: Concepts, words: list[str], word
     anchors = np.linspace(0, len(read.sample_rows) - 1, min(ANCHORS, len(read.sample_rows))).astype(int)
     spread = float(np.std(fit.positions)) * 0.02 if fit.positions is not None and len(fit.positions) else 0.0
     cohesion = np.zeros(fit.count)
+    word_counts = np.zeros((fit.count, len(words)), np.int64)
     tag_rows, tag_words, tag_scores = [], [], []
     progress.start(total=n, done=0)
     for rows, ids, vectors in _pages(library, read):
@@ -254,6 +258,7 @@ def _assign(library: Library, read: _Read, fit: Concepts, words: list[str], word
                   np.einsum("ij,ij->i", vectors[members], fit.embeddings[page_labels[members]]))
         if words:  # tags are rewritten only where their words changed (scores move with the library's mean)
             indices, scores = top_words(vectors, word_vectors, TAGS_PER_IMAGE, mean=mean)
+            np.add.at(word_counts, (np.repeat(page_labels[members], indices.shape[1]), indices[members].ravel()), 1)
             hashes = np.array([publish.labels_hash([words[j] for j in row]) for row in indices], np.int64)
             changed = hashes != read.tag_hashes[rows]
             tag_rows.append(rows[changed])
@@ -262,7 +267,7 @@ def _assign(library: Library, read: _Read, fit: Concepts, words: list[str], word
         progress.advance(len(rows))
     tags = publish.TagWrites(np.concatenate(tag_rows), np.concatenate(tag_words), np.concatenate(tag_scores),
                              words) if tag_rows else None
-    return _Assigned(labels, positions, tags, cohesion)
+    return _Assigned(labels, positions, tags, cohesion, word_counts)
 
 
 # -- describing and naming ----------------------------------------------------------------------------------------------
@@ -280,9 +285,10 @@ def _previous_concepts(library: Library, ids: list[str]) -> np.ndarray:
 
 
 def _records(library: Library, run: int, fit: Concepts, read: _Read, assigned: _Assigned, matching,
-             labels: list, concepts: np.ndarray) -> list[dict]:
-    """The payload of each concept's point: labels, size, exemplars, hierarchy, threshold, quality, lineage, and
-    the curation fields (name, hidden) carried over from the concept's earlier record."""
+             labels: list, ctfidf: list) -> list[dict]:
+    """The payload of each concept's point: labels (by embedding, and by c-TF-IDF over its members' suggested tags),
+    size, exemplars, hierarchy, threshold, quality, lineage, and the curation fields (name, hidden) carried over
+    from the concept's earlier record."""
     earlier = {}
     current = publish.published(library)
     if current:
@@ -304,6 +310,7 @@ def _records(library: Library, run: int, fit: Concepts, read: _Read, assigned: _
         changed = before.get("size") != int(sizes[k]) or before.get("labels") != words
         records.append({
             "concept": concept, "run": run, "labels": words, "size": int(sizes[k]), "exemplars": exemplars,
+            "ctfidf_labels": [[w, round(s, 4)] for w, s in ctfidf[k]],
             "group": group, "siblings": siblings, "threshold": round(float(fit.thresholds[k]), 5),
             "cohesion": round(float(assigned.cohesion_sums[k] / max(1, sizes[k])), 5),
             "separation": round(float(similarity[k, nearest]), 5) if nearest >= 0 else None,

@@ -18,7 +18,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from .algorithm import ConceptSettings, Concepts, assign, distinctive_words, fit_concepts, image_tags, montage
+from .algorithm import (ConceptSettings, Concepts, assign, ctfidf_words, distinctive_words, fit_concepts,
+                        image_tags, montage)
 from ..embed import normalise_rows
 from ..errors import UsageError
 from ..files import BadImage, decode_image, read_file, to_rgb
@@ -319,13 +320,7 @@ def _ctfidf(labels: np.ndarray, tags: list[list[tuple[str, float]]], count: int,
         if label >= 0:
             for word, _ in row:
                 counts[label, index[word]] += 1
-    if not count or not vocabulary:
-        return [[] for _ in range(count)]
-    tf = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    idf = np.log(1 + counts.sum(axis=1).mean() / np.maximum(counts.sum(axis=0), 1))
-    scores = tf * idf
-    top = np.argsort(-scores, axis=1)[:, :top_n]
-    return [[(vocabulary[j], float(scores[k, j])) for j in row if scores[k, j] > 0] for k, row in enumerate(top)]
+    return ctfidf_words(counts, vocabulary, top_n)
 
 
 def _load(image, min_side: int) -> Image.Image:

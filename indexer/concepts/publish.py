@@ -123,12 +123,9 @@ class SlotState:
     @classmethod
     def of(cls, payloads, slot: str) -> "SlotState":
         """From image payloads (an iterable, in `ids` order)."""
-        concepts, hashes = [], []
-        for payload in payloads:
-            concept, labels_hash_ = slot_value(payload, slot)
-            concepts.append(concept)
-            hashes.append(labels_hash_)
-        return cls(np.array(concepts, np.int64), np.array(hashes, np.int64))
+        values = [slot_value(payload, slot) for payload in payloads]
+        return cls(np.array([concept for concept, _ in values], np.int64),
+                   np.array([labels for _, labels in values], np.int64))
 
 
 def slot_value(payload: dict, slot: str) -> tuple[int, int]:
@@ -161,7 +158,7 @@ class RunOutput:
     ids: list[str]
     concepts: np.ndarray  # (N,) stable concept ID per image, -1 for outliers
     positions: np.ndarray  # (N, 2) map positions
-    records: list[dict]  # one payload per concept (see `concept_record`)
+    records: list[dict]  # one payload per concept (the job's `_records`)
     vectors: np.ndarray  # (K, dim) concept embeddings, in the order of `records`
     summary: dict  # counts, lineage, hierarchy, timings: kept in the run folder and the history
     montages: dict[int, object] = field(default_factory=dict)  # concept ID -> PIL image

@@ -40,6 +40,7 @@ def concept_json(payload: dict, score: float | None = None) -> dict:
     """A concept record as readers see it (the store's payload, the current run's view)."""
     labels = payload.get("labels") or []
     return {"id": payload["concept"], "name": payload.get("name"), "labels": labels,
+            "ctfidf_labels": payload.get("ctfidf_labels") or [],
             "title": payload.get("name") or ", ".join(w for w, _ in labels[:3]) or f"concept {payload['concept']}",
             "size": payload.get("size", 0), "exemplars": payload.get("exemplars", []),
             "group": payload.get("group", -1), "siblings": payload.get("siblings", []),

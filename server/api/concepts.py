@@ -16,6 +16,7 @@ CONCEPT_PATTERN = r"-?[0-9]{1,9}"
 CONCEPT = spec.schema("Concept", {"type": "object", "required": ["id", "labels", "size"], "properties": {
     "id": {"type": "integer"}, "title": {"type": "string"}, "name": {"type": ["string", "null"]},
     "labels": {"type": "array", "items": {"type": "array"}}, "size": {"type": "integer"},
+    "ctfidf_labels": {"type": "array", "items": {"type": "array"}},
     "exemplars": {"type": "array", "items": {"type": "string"}}, "score": {"type": "number"},
     "cohesion": {"type": ["number", "null"]}, "separation": {"type": ["number", "null"]},
     "label_margin": {"type": ["number", "null"]}, "montage_url": {"type": "string"}}})
