@@ -30,6 +30,8 @@ from helpers import run_cli_measured  # noqa: E402
 
 CONCEPTS = 50
 VOCABULARY_WORDS = 4400
+COLUMNS = ["images", "run", "total s", "read s", "fit s", "assign+label s", "montages s", "publish s", "peak RSS MB",
+           "own MB", "concepts", "payload writes", "tag writes", "kept IDs"]
 
 
 def build(data_dir: Path, model: str, count: int, start: int = 0, draw_seed: int | None = None) -> float:
@@ -101,8 +103,8 @@ def main() -> None:
                     "kept IDs": "" if label == "first run" else stability(data, result["run"] - 1, result["run"]),
                 })
             print(f"{size:,} images: library built in {built:.0f} s", flush=True)
-    print(table(rows, ["images", "run", "total s", "read s", "fit s", "assign+label s", "montages s", "publish s",
-                       "peak RSS MB", "own MB", "concepts", "payload writes", "tag writes", "kept IDs"]))
+            print(table(rows[-len(runs):], COLUMNS), flush=True)  # each size as soon as it is measured
+    print(table(rows, COLUMNS))
 
 
 if __name__ == "__main__":
