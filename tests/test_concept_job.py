@@ -186,6 +186,10 @@ def test_too_few_images_are_skipped_with_a_reason(tmp_path):
         assert read.history(library)[-1]["state"] == "skipped"
         with pytest.raises(publish.NoConceptsError, match="pixcept cluster"):
             read.list_concepts(library)
+    listing = CliRunner().invoke(cli, ["concepts", "--data-dir", str(tmp_path / "data")])
+    assert listing.exit_code == 1 and "no concepts yet" in listing.stderr and "Traceback" not in listing.output
+    skipped = CliRunner().invoke(cli, ["cluster", "--data-dir", str(tmp_path / "data"), "--min-concept-size", "20"])
+    assert skipped.exit_code == 0 and "No concepts made: too few images" in skipped.stdout
 
 
 # -- atomic publication -------------------------------------------------------------------------------------------------

@@ -327,6 +327,10 @@ def test_index_job_runs_and_reports(client, admin, tmp_path):
     ({"kind": "index", "params": {"folders": ["/no/such/folder"]}}, "Folder not found"),
     ({"kind": "index", "params": {"folders": "not a list"}}, "list of folder paths"),
     ({"kind": "vocab", "params": {"entries": [1, 2]}}, "list of words"),
+    ({"kind": "cluster", "params": {"seed": "seven"}}, "`seed` must be a whole number"),
+    ({"kind": "cluster", "params": {"min_concept_size": 1}}, "`min_concept_size` must be a whole number from 2"),
+    ({"kind": "cluster", "params": {"sample_size": True}}, "`sample_size` must be a whole number"),
+    ({"kind": "cluster", "params": {"relabel": True, "rollback": True}}, "Choose one of"),
     ("not json", "Send JSON"),
 ])
 def test_bad_job_requests_are_400(client, admin, body, message):
@@ -342,6 +346,12 @@ def test_vocab_job_and_unknown_job(client, admin):
     assert client.get("/api/jobs/20200101-000000-abcdef", headers=admin).status_code == 404
     assert client.post("/api/jobs/20200101-000000-abcdef/cancel", headers=admin).status_code == 404
     assert client.post(f"/api/jobs/{job['id']}/resume", headers=admin).status_code == 400  # done: nothing to resume
+
+
+def test_concept_routes_say_when_there_are_no_concepts_yet(client):
+    for path in ("/api/concepts", "/api/concepts/1", "/api/concepts/search?q=red", "/api/search?q=red&concept=1"):
+        response = client.get(path)
+        assert response.status_code == 409 and "pixcept cluster" in response.get_json()["error"]["message"], path
 
 
 def test_a_server_without_jobs_says_why(app, client, admin, monkeypatch):
