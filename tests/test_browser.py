@@ -215,3 +215,22 @@ def test_a_query_for_nothing_shows_a_clear_message(page, server):
     page.wait_for_function("() => document.getElementById('status').textContent.length > 0")
     assert "negative terms alone" in page.locator("#status").inner_text()
 
+
+
+def test_the_api_reference_renders_every_operation(page, server):
+    """/api/docs: the OpenAPI document rendered by the vendored ReDoc, under the page's own CSP, with no script
+    errors and no request leaving the server (ReDoc's badge asks a CDN for its logo: the policy blocks it)."""
+    requests, blocked = [], []
+    page.on("requestfinished", lambda request: requests.append(request.url))  # refused ones never finish
+    page.on("console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text
+            else None)
+    page.goto(server + "/api/docs")
+    page.get_by_text("/api/concepts/search").first.wait_for(timeout=15000)
+    assert "pixcept" in page.locator("h1").first.inner_text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "api-docs-desktop.png"))
+    for tag in ("concepts", "images", "jobs", "search", "status"):  # every area, each with its operations
+        assert page.get_by_role("heading", name=tag).count() >= 1, tag
+    assert page.get_by_text("/api/images/{image_id}/file").count() >= 1
+    assert all(url.startswith((server, "blob:", "data:")) for url in requests), requests
+    assert all("cdn.redoc.ly" in text for text in blocked), blocked  # only the third-party logo was refused

@@ -348,6 +348,15 @@ def test_vocab_job_and_unknown_job(client, admin):
     assert client.post(f"/api/jobs/{job['id']}/resume", headers=admin).status_code == 400  # done: nothing to resume
 
 
+def test_api_docs_page_serves_the_vendored_reference(client):
+    response = client.get("/api/docs")
+    assert response.status_code == 200 and b"vendor/redoc/redoc.standalone.js" in response.data
+    assert b'spec-url="/api/openapi.json"' in response.data
+    assert "'unsafe-inline'" in response.headers["Content-Security-Policy"]  # this page only
+    assert "'unsafe-inline'" not in client.get("/").headers["Content-Security-Policy"]
+    assert client.get("/static/vendor/redoc/redoc.standalone.js").status_code == 200
+
+
 def test_concept_routes_say_when_there_are_no_concepts_yet(client):
     for path in ("/api/concepts", "/api/concepts/1", "/api/concepts/search?q=red", "/api/search?q=red&concept=1"):
         response = client.get(path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import jsonify, make_response, render_template
 
 from .. import auth
 from .base import json_content, api, services, spec
@@ -55,3 +55,17 @@ def session_info(query):
                 responses={200: json_content("OpenAPI 3.1", {"type": "object"})})
 def openapi(query):
     return jsonify(spec.document())
+
+
+# ReDoc styles itself at run time (inline styles) and renders in a worker: this page alone allows both.
+DOCS_POLICY = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+               "worker-src 'self' blob:; font-src 'self' data:; frame-ancestors 'none'")
+
+
+@api.get("/docs")
+@spec.operation("/docs", "GET", "This document for people (HTML, rendered by the vendored ReDoc)", tags=("status",),
+                auth=None, responses={200: ("The reference", "text/html", {"type": "string"})})
+def docs(query):
+    response = make_response(render_template("api_docs.html"))
+    response.headers["Content-Security-Policy"] = DOCS_POLICY
+    return response
