@@ -202,17 +202,22 @@ def _stat_file(path: str, roots: list[str]) -> FoundFile | Skipped:
 
 def read_file(path: str, limits: DecodeLimits | None = None) -> bytes:
     """The file's bytes, refusing (without reading it) a file larger than a photo of its format can be."""
-    limit = (limits or decode_limits()).file_limit(path)
     try:
         with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size > limit:
-                raise BadImage(_too_large(path, size, limit))
-            data = handle.read(limit + 1)  # the file may have grown since
+            return read_opened(handle, limits)
     except OSError as exc:
         raise BadImage(f"unreadable: {exc.strerror or exc}", lasting=False) from exc
+
+
+def read_opened(handle: BinaryIO, limits: DecodeLimits | None = None) -> bytes:
+    """The rest of an open file, refusing (without reading it) more than a photo of its format can be."""
+    limit = (limits or decode_limits()).file_limit(handle.name)
+    size = os.fstat(handle.fileno()).st_size
+    if size > limit:
+        raise BadImage(_too_large(handle.name, size, limit))
+    data = handle.read(limit + 1)  # the file may have grown since
     if len(data) > limit:
-        raise BadImage(_too_large(path, len(data), limit))
+        raise BadImage(_too_large(handle.name, len(data), limit))
     return data
 
 

@@ -329,8 +329,13 @@ def check_roots(roots: Iterable[Path]) -> list[Path]:
     return resolved
 
 
+def _prefix(root: Path) -> str:
+    """What every path below `root` starts with."""
+    return str(root).rstrip(os.sep) + os.sep
+
+
 def _prefixes(roots: list[Path]) -> tuple[str, ...]:
-    return tuple(str(root).rstrip(os.sep) + os.sep for root in roots)
+    return tuple(_prefix(root) for root in roots)
 
 
 def refuse_risky_prune(roots: list[Path], found: list[FoundFile], indexed: Iterable[str], seen: set[str]) -> None:
@@ -339,8 +344,7 @@ def refuse_risky_prune(roots: list[Path], found: list[FoundFile], indexed: Itera
     half of its indexed images and more than a handful (a mount point with one stray image, an unmounted subfolder).
     """
     for root in roots:
-        prefix = str(root).rstrip(os.sep) + os.sep
-        if not any(f.path.startswith(prefix) for f in found):
+        if not any(f.path.startswith(_prefix(root)) for f in found):
             raise UsageError(
                 f"Refusing to prune: {root} holds no images (an unmounted disk or an emptied folder?). Nothing was "
                 "removed. Check the folder, or run with --force to remove its images from the library.")
@@ -359,7 +363,7 @@ def vanished_folders(roots: list[Path], indexed: Iterable[str], seen: set[str]) 
     totals, missing = Counter(), Counter()
     root_paths = [Path(root) for root in roots]
     for path in indexed:
-        root = next((r for r in root_paths if path.startswith(str(r).rstrip(os.sep) + os.sep)), None)
+        root = next((r for r in root_paths if path.startswith(_prefix(r))), None)
         if root is None:
             continue
         gone = path not in seen

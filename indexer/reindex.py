@@ -9,7 +9,6 @@ The library is never empty, and the vocabulary's words (the user's own too) are 
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from .embed import Embedder
@@ -17,8 +16,6 @@ from .errors import UsageError
 from .library import Library
 from .progress import Progress
 from .store import IMAGES, VOCABULARY, generation_name
-
-log = logging.getLogger(__name__)
 
 
 def rebuild_roots(library: Library, roots: list[Path], force: bool = False) -> list[Path]:

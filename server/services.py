@@ -18,7 +18,7 @@ from PIL import Image
 from indexer.concepts.schedule import scheduled_job
 from indexer.config import Settings
 from indexer.errors import NotFoundError, UsageError
-from indexer.files import BadImage, clean_staging, decode_image, decode_limits, thumbnail_path, write_thumbnail
+from indexer.files import BadImage, clean_staging, decode_image, read_opened, thumbnail_path, write_thumbnail
 from indexer.jobs import JobRunner
 from indexer.library import Library
 from indexer.search import query_vector
@@ -116,9 +116,8 @@ class Services:
         target = thumbnail_path(self.preview_dir, payload["sha256"])
         if not target.is_file():
             with self.library.open_original(payload) as original:
-                limit = decode_limits().file_limit(original.name)
                 try:
-                    decoded = decode_image(original.read(limit + 1), min_side=PREVIEW_SIDE)
+                    decoded = decode_image(read_opened(original), min_side=PREVIEW_SIDE)
                 except BadImage as exc:
                     raise NotFoundError(f"The file cannot be shown any more: {exc}.") from exc
             write_thumbnail(decoded.image, target, PREVIEW_SIDE, self.preview_dir)

@@ -53,6 +53,8 @@ def labels_field(slot: str) -> str:
     return f"concept_labels_{slot}"
 
 
+SLOT_FIELDS = tuple(field(slot) for slot in SLOTS for field in (slot_field, labels_field))
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 

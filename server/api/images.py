@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import send_file
 
+from indexer.concepts.publish import SLOT_FIELDS
 from indexer.concepts.read import image_concept
 from indexer.errors import NotFoundError
 from indexer.files import thumbnail_path
@@ -20,7 +21,7 @@ from .base import IMAGE, IMAGE_ID, json_content, api, image_json, indexed_point,
                 responses={200: json_content("The image", IMAGE), 404: "Not found"})
 def image(query, image_id: str):
     point = indexed_point(image_id)
-    internal = ("files", "folders", "tags", *(f"concept{suffix}" for suffix in ("_a", "_b", "_labels_a", "_labels_b")))
+    internal = ("files", "folders", "tags", *SLOT_FIELDS)
     return {**image_json(point.id, point.payload),
             "concept": image_concept(services().library, point.payload), "tags": point.payload.get("tags") or [],
             "metadata": {k: v for k, v in point.payload.items() if k not in internal}}
