@@ -42,7 +42,7 @@ def cluster(if_changed, relabel, rollback, history, seed, min_concept_size, samp
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--sort", type=click.Choice(["size", "id", "recent"]), default="size", show_default=True)
+@click.option("--sort", type=click.Choice(["size", "name", "recent", "id"]), default="size", show_default=True)
 @click.option("--limit", type=click.IntRange(1, 100_000), default=1000, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @library_options
@@ -79,8 +79,9 @@ def show(params, concept_id, as_json) -> None:
              "labels:      " + ", ".join(f"{w} {s:.3f}" for w, s in concept["labels"]),
              f"quality:     cohesion {concept['cohesion']}, similarity to the nearest concept ({concept['nearest']}) "
              f"{concept['separation']}, label margin {concept['label_margin']}"]
-    if concept.get("siblings"):
-        lines.append("siblings:    " + ", ".join(map(str, concept["siblings"])))
+    if concept.get("parent", -1) >= 0:
+        lines.append(f"group:       {concept['parent']} (`pixcept concepts groups`), with concepts "
+                     + ", ".join(map(str, concept["siblings"])))
     for key in ("split_from", "merged_from"):
         if concept.get(key) is not None:
             lines.append(f"{key.replace('_', ' ')}:  {concept[key]}")
@@ -89,14 +90,48 @@ def show(params, concept_id, as_json) -> None:
     click.echo("\n".join(lines))
 
 
+@concepts.command("groups")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def groups(params, as_json) -> None:
+    """The concept hierarchy: groups of concepts, broad to fine, as a tree."""
+    def local(library):
+        from .concepts.read import concept_groups
+
+        return concept_groups(library)
+
+    found = _read(params, "pixcept concepts groups", local,
+                  lambda client: client.request("GET", "/api/concepts/groups")["groups"])
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    if not found:
+        click.echo("The concepts form no groups.", err=True)
+    by_id = {group["id"]: group for group in found}
+
+    def show_group(group: dict, depth: int) -> None:
+        click.echo(f"{'  ' * depth}group {group['id']}: {group['title']} ({group['size']:,} images; concepts "
+                   f"{', '.join(map(str, group['concepts']))})")
+        for child in group["children"]:
+            show_group(by_id[child], depth + 1)
+
+    for group in found:
+        if group["parent"] == -1:
+            show_group(group, 0)
+
+
 @concepts.command("search", context_settings={"ignore_unknown_options": True})
 @click.argument("words", nargs=-1)
 @click.option("--image", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="Query image.")
 @click.option("--limit", type=click.IntRange(1, 100), default=5, show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="The nearest --limit, also those that do not stand out.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def search_concepts(params, words, image, limit, as_json) -> None:
-    """The concepts nearest to WORDS and/or --image, best first."""
+def search_concepts(params, words, image, limit, show_all, as_json) -> None:
+    """The concepts nearest to WORDS and/or --image that stand out from the rest, best first."""
+    from .search import RELATIVE_CUTOFF
+
+    cutoff = 0 if show_all else RELATIVE_CUTOFF
     text = " ".join(words)
     if not text and image is None:
         raise click.UsageError("Give words or --image to search concepts by.")
@@ -106,10 +141,10 @@ def search_concepts(params, words, image, limit, as_json) -> None:
         from .search import load_query_image, query_vector
 
         images = [load_query_image(image, library.embedder().image_size)] if image else []
-        return nearest(library, query_vector(library, text, images), limit)
+        return nearest(library, query_vector(library, text, images), limit, cutoff or None)
 
     def remote(client):
-        query = [("q", text), ("limit", limit)] + ([("upload", client.upload(image))] if image else [])
+        query = [("q", text), ("limit", limit), ("cutoff", cutoff)] + ([("upload", client.upload(image))] if image else [])
         return client.request("GET", "/api/concepts/search", params=query)["concepts"]
 
     found = _read(params, "pixcept concepts search", local, remote)

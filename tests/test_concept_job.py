@@ -123,13 +123,35 @@ def test_the_run_writes_its_files_and_history(demo_library):
         assert history[-1]["model"] == library.recorded_model_spec()
 
 
+def test_the_hierarchy_groups_concepts_with_parents_children_and_labels(demo_library):
+    with open_library(demo_library) as library:
+        groups = {g["id"]: g for g in read.concept_groups(library)}
+        concepts = {c["id"]: c for c in read.list_concepts(library).concepts}
+    assert groups, "the demo world's tree joins some concepts"
+    for group in groups.values():
+        assert len(group["concepts"]) >= 2 and set(group["concepts"]) <= set(concepts)
+        assert group["size"] == sum(concepts[c]["size"] for c in group["concepts"])
+        assert group["labels"] and group["title"]
+        assert group["parent"] == -1 or group["id"] in groups[group["parent"]]["children"]
+        for child in group["children"]:  # a sub-group holds a part of its parent's concepts
+            assert set(groups[child]["concepts"]) < set(group["concepts"])
+    for concept in concepts.values():
+        if concept["parent"] >= 0:  # its parent is the smallest group holding it
+            holding = [g for g in groups.values() if concept["id"] in g["concepts"]]
+            assert groups[concept["parent"]] == min(holding, key=lambda g: len(g["concepts"]))
+        else:
+            assert not any(concept["id"] in g["concepts"] for g in groups.values())
+
+
 def test_a_recluster_of_an_unchanged_library_writes_nothing_and_keeps_every_id(fresh):
     with open_library(fresh) as library:
         before = {c["id"]: c["labels"] for c in read.list_concepts(library).concepts}
+        groups_before = read.concept_groups(library)
         result = run_cluster(library, {"seed": SEED})
         assert result["payload_writes"] == 0 and result["tag_writes"] == 0
         after = {c["id"]: c["labels"] for c in read.list_concepts(library).concepts}
         assert after == before  # same data and seed: the same IDs and labels
+        assert read.concept_groups(library) == groups_before  # and the same groups under the same IDs
         assert result["kept"] == len(before) and result["new"] == result["retired"] == 0
         assert_one_whole_run(library)
 
@@ -381,6 +403,8 @@ def test_cli_lists_shows_and_searches_concepts(demo_library, monkeypatch):
     within = runner.invoke(cli, ["search", "circle", "--concept", red_id, "--all", "--limit", "50"])
     paths = [line.split(maxsplit=1)[1] for line in within.stdout.splitlines()]
     assert paths and all(colour_of(p) == "red" for p in paths)
+    tree = runner.invoke(cli, ["concepts", "groups"])
+    assert tree.exit_code == 0 and tree.stdout.startswith("group ") and "concepts" in tree.stdout
     history = runner.invoke(cli, ["cluster", "--history"])
     assert history.exit_code == 0 and "published" in history.stdout
     missing = runner.invoke(cli, ["concepts", "show", "99999"])

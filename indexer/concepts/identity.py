@@ -118,3 +118,30 @@ def id_stability(previous: np.ndarray, current: np.ndarray) -> tuple[int, int]:
                 kept += int(new == old)
                 break
     return kept, continuing
+
+
+def match_groups(groups: list[dict], concept_ids: list[int], previous: list[dict], next_id: int
+                 ) -> tuple[list[dict], int]:
+    """The run's concept groups (HDBSCAN's tree, see `algorithm._hierarchy`) with stable IDs, and the next free ID.
+
+    A group is its set of concepts (stable concept IDs); it keeps the ID of the previous run's group whose set it
+    overlaps most, one-to-one, when the Jaccard of the two sets is at least `MOST`. `parent` becomes the parent's
+    stable ID (-1 at the top)."""
+    sets = [{concept_ids[k] for k in group["concepts"]} for group in groups]
+    stable = list(range(len(groups)))  # placeholder until matched or numbered
+    matched: dict[int, int] = {}
+    if groups and previous:
+        old_sets = [set(group["concepts"]) for group in previous]
+        jaccard = np.array([[len(a & b) / len(a | b) for b in old_sets] for a in sets])
+        from scipy.optimize import linear_sum_assignment
+
+        rows, cols = linear_sum_assignment(-jaccard)
+        matched = {int(r): int(previous[c]["id"]) for r, c in zip(rows, cols) if jaccard[r, c] >= MOST}
+    for i in range(len(groups)):
+        if i in matched:
+            stable[i] = matched[i]
+        else:
+            stable[i], next_id = next_id, next_id + 1
+    result = [{**group, "id": stable[i], "parent": stable[group["parent"]] if group["parent"] >= 0 else -1,
+               "concepts": sorted(sets[i])} for i, group in enumerate(groups)]
+    return result, next_id

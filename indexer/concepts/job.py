@@ -23,7 +23,7 @@ from ..store import CONCEPTS, IMAGES, VOCABULARY
 from . import publish
 from .algorithm import (ConceptSettings, Concepts, assign, ctfidf_words, default_min_concept_size, distinctive_words,
                         fit_concepts, montage, top_words, word_means)
-from .identity import match_concepts
+from .identity import match_concepts, match_groups
 from .layout import place_near
 
 log = logging.getLogger(__name__)
@@ -115,8 +115,13 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
         [[] for _ in range(fit.count)]
     ctfidf = ctfidf_words(assigned.word_counts, words, LABELS_KEPT) if words else [[] for _ in range(fit.count)]
 
+    sizes = np.bincount(assigned.labels[assigned.labels >= 0], minlength=fit.count)
+    groups, next_group_id = match_groups(fit.hierarchy, matching.ids, _previous_groups(library),
+                                         int(record.get("next_group_id", 0)))
+    groups = _describe_groups(groups, fit.embeddings, sizes, matching.ids, words, word_vectors)
+
     tick = time.monotonic()
-    records = _records(library, run, fit, read, assigned, matching, labels, ctfidf)
+    records = _records(library, run, fit, read, assigned, matching, labels, ctfidf, sizes, groups)
     montages = _montages(library, fit, read, matching.ids, progress)
     timings["montages"] = time.monotonic() - tick
 
@@ -127,7 +132,7 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
         "min_concept_size": min_size, "seed": options.seed, **matching.summary(), "next_id": matching.next_id,
         "lineage": {str(k): v for k, v in matching.lineage.items()},
         "retired_into": {str(k): v for k, v in matching.retired_into.items()},
-        "hierarchy": [{**group, "concepts": [matching.ids[k] for k in group["concepts"]]} for group in fit.hierarchy],
+        "hierarchy": groups, "next_group_id": next_group_id,
         "started_at": started_at,
     }
     output = publish.RunOutput(run, read.ids, concepts, assigned.positions, records, fit.embeddings, summary,
@@ -284,17 +289,47 @@ def _previous_concepts(library: Library, ids: list[str]) -> np.ndarray:
     return np.array([previous.get(i, -1) for i in ids], np.int64)
 
 
+def _previous_groups(library: Library) -> list[dict]:
+    """The last published run's concept groups (stable IDs), to match this run's to."""
+    last = publish.state(library).get("run")
+    summary = publish.run_folder(library, int(last)) / "run.json" if last else None
+    try:
+        return json.loads(summary.read_text()).get("hierarchy", []) if summary else []
+    except (OSError, ValueError):
+        return []
+
+
+def _describe_groups(groups: list[dict], embeddings: np.ndarray, sizes: np.ndarray, ids: list[int],
+                     words: list[str], word_vectors: np.ndarray | None) -> list[dict]:
+    """Each group's size (its concepts' images) and labels (words distinctive of its concepts' size-weighted mean
+    embedding among the groups), so a map zoomed out or a grouped grid can name it."""
+    if not groups:
+        return []
+    index = {concept: k for k, concept in enumerate(ids)}
+    means = []
+    for group in groups:
+        members = [index[c] for c in group["concepts"]]
+        mean = (embeddings[members] * sizes[members, None]).sum(axis=0)
+        means.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
+    labels = distinctive_words(np.array(means, np.float32), word_vectors, words, 5) if words else \
+        [[] for _ in groups]
+    return [{"id": group["id"], "parent": group["parent"], "concepts": group["concepts"],
+             "size": int(sum(sizes[index[c]] for c in group["concepts"])),
+             "labels": [[w, round(s, 4)] for w, s in labels[i]]} for i, group in enumerate(groups)]
+
+
 def _records(library: Library, run: int, fit: Concepts, read: _Read, assigned: _Assigned, matching,
-             labels: list, ctfidf: list) -> list[dict]:
+             labels: list, ctfidf: list, sizes: np.ndarray, groups: list[dict]) -> list[dict]:
     """The payload of each concept's point: labels (by embedding, and by c-TF-IDF over its members' suggested tags),
-    size, exemplars, hierarchy, threshold, quality, lineage, and the curation fields (name, hidden) carried over
-    from the concept's earlier record."""
+    size, exemplars, parent group (stable ID), threshold, quality, lineage, and the curation fields (name, hidden)
+    carried over from the concept's earlier record."""
     earlier = {}
     current = publish.published(library)
     if current:
         earlier = {p.payload["concept"]: p.payload
                    for p in library.store.scroll(CONCEPTS, where=publish.current_filter(current))}
-    sizes = np.bincount(assigned.labels[assigned.labels >= 0], minlength=fit.count)
+    stable_group = {local["id"]: group["id"] for local, group in zip(fit.hierarchy, groups)}  # same order
+    parent_of = {concept: stable_group.get(int(fit.parents[k]), -1) for k, concept in enumerate(matching.ids)}
     similarity = fit.embeddings @ fit.embeddings.T
     np.fill_diagonal(similarity, -1.0)
     stamp = publish.now()
@@ -304,14 +339,14 @@ def _records(library: Library, run: int, fit: Concepts, read: _Read, assigned: _
         words = [[w, round(s, 4)] for w, s in labels[k]]
         margin = words[0][1] - words[1][1] if len(words) > 1 else None
         exemplars = [read.ids[read.sample_rows[i]] for i in fit.exemplars[k]]
-        group = int(fit.parents[k])
-        siblings = [matching.ids[j] for j in range(fit.count) if j != k and int(fit.parents[j]) == group >= 0]
+        group = parent_of.get(concept, -1)
+        siblings = [c for c in matching.ids if c != concept and parent_of.get(c, -1) == group >= 0]
         nearest = int(np.argmax(similarity[k])) if fit.count > 1 else -1
         changed = before.get("size") != int(sizes[k]) or before.get("labels") != words
         records.append({
             "concept": concept, "run": run, "labels": words, "size": int(sizes[k]), "exemplars": exemplars,
             "ctfidf_labels": [[w, round(s, 4)] for w, s in ctfidf[k]],
-            "group": group, "siblings": siblings, "threshold": round(float(fit.thresholds[k]), 5),
+            "parent": group, "siblings": siblings, "threshold": round(float(fit.thresholds[k]), 5),
             "cohesion": round(float(assigned.cohesion_sums[k] / max(1, sizes[k])), 5),
             "separation": round(float(similarity[k, nearest]), 5) if nearest >= 0 else None,
             "nearest": matching.ids[nearest] if nearest >= 0 else None,

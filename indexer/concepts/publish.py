@@ -251,7 +251,8 @@ def _make_current(library: Library, run: int, slot: str, summary: dict, images: 
     history.append({"run": run, "state": "published", **{k: v for k, v in summary.items()
                                                           if k not in ("lineage", "hierarchy", "retired_into")}})
     record.update(run=run, slot=slot, generation=library.generation, history=history, images_at_run=images,
-                  changed_since=0, published_at=now(), next_id=summary.get("next_id", record.get("next_id", 0)))
+                  changed_since=0, published_at=now(), next_id=summary.get("next_id", record.get("next_id", 0)),
+                  next_group_id=summary.get("next_group_id", record.get("next_group_id", 0)))
     library.update_manifest(**{MANIFEST_KEY: record})
 
 

@@ -16,7 +16,7 @@ from ..store import CONCEPTS, IMAGES, Filter, Match
 from . import publish
 from .publish import Published, current_filter, require_published
 
-SORTS = ("size", "id", "recent")
+SORTS = ("size", "name", "recent", "id")
 
 
 class RetiredConcept(NotFoundError):
@@ -43,7 +43,7 @@ def concept_json(payload: dict, score: float | None = None) -> dict:
             "ctfidf_labels": payload.get("ctfidf_labels") or [],
             "title": payload.get("name") or ", ".join(w for w, _ in labels[:3]) or f"concept {payload['concept']}",
             "size": payload.get("size", 0), "exemplars": payload.get("exemplars", []),
-            "group": payload.get("group", -1), "siblings": payload.get("siblings", []),
+            "parent": payload.get("parent", -1), "siblings": payload.get("siblings", []),
             "threshold": payload.get("threshold"), "cohesion": payload.get("cohesion"),
             "separation": payload.get("separation"), "nearest": payload.get("nearest"),
             "label_margin": payload.get("label_margin"), "split_from": payload.get("split_from"),
@@ -68,6 +68,7 @@ def list_concepts(library: Library, sort: str = "size", offset: int = 0, limit: 
         raise UsageError(f"Sort by one of {', '.join(SORTS)}.")
     concepts = [concept_json(p.payload) for p in _records(library, current)]
     key = {"size": lambda c: (-c["size"], c["id"]), "id": lambda c: c["id"],
+           "name": lambda c: (c["title"].casefold(), c["id"]),
            "recent": lambda c: (c["updated_at"] or "", c["id"])}[sort]
     concepts.sort(key=key, reverse=sort == "recent")
     outliers = library.store.count(IMAGES, where=Filter(must=(Match(current.concept_field, (-1,)),)))
@@ -85,6 +86,22 @@ def get_concept(library: Library, concept: int, current: Published | None = None
     if retired_in is not None:
         raise RetiredConcept(concept, went_to, retired_in)
     raise NotFoundError(f"No concept {concept} in this library.")
+
+
+def concept_groups(library: Library, current: Published | None = None) -> list[dict]:
+    """The current run's concept hierarchy, broad to fine: groups of concepts that HDBSCAN's tree joins, each
+    {id (stable across runs), parent (-1 at the top), children (group IDs), concepts (IDs), size, labels, title}."""
+    current = current or require_published(library)
+    try:
+        groups = json.loads((current.folder / "run.json").read_text()).get("hierarchy", [])
+    except (OSError, ValueError):
+        return []
+    children: dict[int, list[int]] = {}
+    for group in groups:
+        children.setdefault(group["parent"], []).append(group["id"])
+    return [{**group, "children": children.get(group["id"], []), "labels": group.get("labels", []),
+             "title": ", ".join(w for w, _ in group.get("labels", [])[:3]) or f"group {group['id']}"}
+            for group in groups]
 
 
 def _retired(library: Library, concept: int) -> tuple[int | None, int | None]:
@@ -115,12 +132,20 @@ def concept_members(library: Library, concept: int, offset: int = 0, limit: int 
     return points, total
 
 
-def search_concepts(library: Library, vector: np.ndarray, limit: int = 10,
+def search_concepts(library: Library, vector: np.ndarray, limit: int = 10, relative: float | None = None,
                     current: Published | None = None) -> list[dict]:
-    """The concepts nearest a query vector (text or image), best first."""
+    """The concepts nearest a query vector (text or image), best first. With `relative` (0..1), only those that
+    stand out from the rest (search's relevance threshold over every concept's score, at least one kept)."""
     current = current or require_published(library)
-    hits = library.store.search(CONCEPTS, vector, limit=limit, where=current_filter(current))
-    return [concept_json(h.payload, h.score) for h in hits]
+    if relative is None:
+        hits = library.store.search(CONCEPTS, vector, limit=limit, where=current_filter(current))
+        return [concept_json(h.payload, h.score) for h in hits]
+    from ..search import relevance_threshold
+
+    hits = library.store.search(CONCEPTS, vector, limit=100_000, where=current_filter(current))
+    scores = np.array([h.score for h in hits], np.float32)
+    threshold = relevance_threshold(scores, float(scores.mean()) if len(scores) else 0.0, relative, min_results=1)
+    return [concept_json(h.payload, h.score) for h in hits[:limit] if h.score >= threshold]
 
 
 def concept_filter(library: Library, concept: int, current: Published | None = None) -> Filter:
@@ -183,7 +208,7 @@ def library_concepts(library: Library) -> LibraryConcepts:
         labels=labels, embeddings=np.asarray([p.vector for p in records], np.float32),
         thresholds=np.array([p.payload.get("threshold", 0.0) for p in records], np.float32),
         exemplars=[[row[e] for e in p.payload.get("exemplars", []) if e in row] for p in records],
-        parents=np.array([p.payload.get("group", -1) for p in records]), hierarchy=hierarchy,
+        parents=np.array([p.payload.get("parent", -1) for p in records]), hierarchy=hierarchy,
         min_concept_size=int(summary.get("min_concept_size", 0)))
     return LibraryConcepts(concepts, ids, [p.payload.get("labels", []) for p in records],
                            [payloads.get(i, {}).get("path", "") for i in images],
