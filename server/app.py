@@ -16,17 +16,17 @@ from indexer.library import EmptyLibraryError, ModelMismatchError
 from indexer.lock import StoreLockedError
 from indexer.search import MAX_QUERY_CHARS
 
-from . import auth
+from . import auth, openapi, ratelimit
 from .api import JobsUnavailable, api
 from .metrics import Metrics
 from .pages import pages
-from .ratelimit import RateLimiter
+from .ratelimit import per_window
 from .services import Services
 
 log = logging.getLogger(__name__)
 
 WEB = Path(__file__).resolve().parents[1] / "web"
-LOGIN_ATTEMPTS_PER_MINUTE = 10
+LOGIN_LIMIT = "10 per 1 minute"  # sign-in attempts per client address
 # Sent with every response, gunicorn's own error pages included (serve.py).
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -59,6 +59,7 @@ def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start:
     app.config.update(
         SECRET_KEY=auth.session_secret(settings.data_dir),
         SESSION_COOKIE_NAME="pixcept_session", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # valid as long as the session: a search page left open still uploads
         MAX_CONTENT_LENGTH=int(config.max_upload_mb * 1024 * 1024),
         PIXCEPT_READ_TOKEN=config.read_token,
         PIXCEPT_ADMIN_TOKEN=config.admin_token or auth.local_admin_token(settings.data_dir),
@@ -66,15 +67,14 @@ def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start:
     app.json.sort_keys = False
     services = Services(settings, run_jobs=config.run_jobs, run_jobs_in_worker=config.run_jobs_in_worker)
     app.extensions["pixcept"] = services
-    if config.searches_per_minute > 0:
-        app.extensions["pixcept_limiter"] = RateLimiter(config.searches_per_minute, config.search_burst)
-    app.extensions["pixcept_login_limiter"] = RateLimiter(per_minute=LOGIN_ATTEMPTS_PER_MINUTE, burst=10)
     metrics = Metrics()
     metrics.install(app)
     app.extensions["pixcept_metrics"] = metrics
 
-    app.register_blueprint(api)
+    openapi.install(app, api, "pixcept", "1", "Semantic image search over a self-hosted photo library.")
     app.register_blueprint(pages)
+    model_limit = per_window(config.searches_per_minute, config.search_burst) if config.searches_per_minute else None
+    ratelimit.install(app, model_limit, LOGIN_LIMIT)
     _install_guards(app)
     _install_error_handlers(app)
 

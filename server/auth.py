@@ -15,6 +15,8 @@ import secrets
 from pathlib import Path
 
 from flask import abort, current_app, request, session
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms import ValidationError
 
 READ, ADMIN = "read", "admin"
 ADMIN_TOKEN_FILE = "server-admin-token"
@@ -83,14 +85,15 @@ def require(level: str) -> None:
 
 
 def csrf_token() -> str:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(24)
-    return session["csrf"]
+    """This session's CSRF token (Flask-WTF: signed, bound to the session)."""
+    return generate_csrf()
 
 
 def check_csrf() -> None:
+    """Only cookie sessions need it: Flask-WTF's CSRFProtect would refuse bearer-token POSTs too."""
     if request.method in ("GET", "HEAD", "OPTIONS") or bearer_token() is not None:
         return
-    given = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token")
-    if not _matches(given, session.get("csrf")):
+    try:
+        validate_csrf(request.headers.get("X-CSRF-Token") or request.form.get("csrf_token"))
+    except ValidationError:
         abort(403, "The form's CSRF token is missing or out of date; reload the page and try again.")

@@ -1,50 +1,44 @@
-"""Per-client rate limits for the endpoints that run the model, so one client cannot starve the others."""
+"""Per-client rate limits (Flask-Limiter, in-process memory): the endpoints that run the model share one budget, so
+one client cannot starve the others; sign-in attempts have their own, so a token cannot be guessed quickly."""
 
 from __future__ import annotations
 
-import math
-import threading
-import time
+from flask import Flask, current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 
-from flask import current_app, request
-from werkzeug.exceptions import TooManyRequests
+from . import auth
 
-
-class RateLimiter:
-    """A token bucket per client: `per_minute` requests on average, bursts of up to `burst`."""
-
-    def __init__(self, per_minute: float, burst: int, max_clients: int = 10_000):
-        self.rate = per_minute / 60.0
-        self.burst = float(burst)
-        self.max_clients = max_clients
-        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, updated at)
-        self._lock = threading.Lock()
-
-    def take(self, client: str) -> float:
-        """0 when the request may go ahead, else the seconds to wait before the next one will."""
-        now = time.monotonic()
-        with self._lock:
-            tokens, updated = self._buckets.get(client, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - updated) * self.rate)
-            if tokens >= 1:
-                self._buckets[client] = (tokens - 1, now)
-                wait = 0.0
-            else:
-                self._buckets[client] = (tokens, now)
-                wait = (1 - tokens) / self.rate
-            if len(self._buckets) > self.max_clients:  # forget the idlest clients: memory stays bounded
-                for key, _ in sorted(self._buckets.items(), key=lambda item: item[1][1])[: self.max_clients // 10]:
-                    del self._buckets[key]
-        return wait
+MODEL_ENDPOINTS = ("api.search", "api.upload", "api.search_concepts")
+LOGIN_ENDPOINT = "pages.login"
 
 
-def limit_model_use() -> None:
-    """429 when this client asked the model too often (admin-token requests and disabled limits pass)."""
-    from . import auth
+def per_window(per_minute: float, burst: int) -> str:
+    """A token bucket's average and burst as a moving-window limit: `burst` requests in the time the average
+    takes to refill them (300/min, burst 60 -> "60 per 12 second")."""
+    return f"{burst} per {max(1, round(60 * burst / per_minute))} second"
 
-    limiter: RateLimiter | None = current_app.extensions.get("pixcept_limiter")
-    if limiter is None or auth.current_level() == auth.ADMIN:
-        return
-    wait = limiter.take(request.remote_addr or "unknown")
-    if wait:
-        raise TooManyRequests(f"Too many searches; try again in {math.ceil(wait)} s.", retry_after=math.ceil(wait))
+
+def _model_limit() -> str:
+    return current_app.config["PIXCEPT_MODEL_LIMIT"] or "1 per 1 second"
+
+
+def _model_exempt() -> bool:
+    return not current_app.config["PIXCEPT_MODEL_LIMIT"] or auth.current_level() == auth.ADMIN
+
+
+def install(app: Flask, model_limit: str | None, login_limit: str) -> Limiter:
+    """Limit the model endpoints to `model_limit` (None: unlimited; admin tokens always pass) and sign-in POSTs to
+    `login_limit`, both per client address. Call after the views are registered."""
+    app.config.update(PIXCEPT_MODEL_LIMIT=model_limit, PIXCEPT_LOGIN_LIMIT=login_limit)
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", strategy="moving-window",
+                      headers_enabled=True)
+    model = limiter.shared_limit(_model_limit, scope="model", exempt_when=_model_exempt,
+                                 error_message="Too many searches from this address; wait a few seconds (see "
+                                               "Retry-After) and try again.")
+    for endpoint in MODEL_ENDPOINTS:
+        app.view_functions[endpoint] = model(app.view_functions[endpoint])
+    login = limiter.limit(lambda: current_app.config["PIXCEPT_LOGIN_LIMIT"], methods=["POST"],
+                          error_message="Too many sign-in attempts; wait a minute and try again.")
+    app.view_functions[LOGIN_ENDPOINT] = login(app.view_functions[LOGIN_ENDPOINT])
+    return limiter

@@ -15,7 +15,7 @@ from indexer.config import Settings
 from indexer.index import index_folders
 from indexer.library import Library
 from server.app import ServerConfig, create_app
-from server.ratelimit import RateLimiter
+from server.ratelimit import per_window
 
 DATED = {"2019-05-01": "red", "2021-07-14": "blue"}
 
@@ -275,7 +275,7 @@ def test_read_token_guards_everything_but_health(app, monkeypatch):
 
 def test_sign_in_attempts_are_rate_limited(app, monkeypatch):
     monkeypatch.setitem(app.config, "PIXCEPT_READ_TOKEN", "s3cret-read")
-    monkeypatch.setitem(app.extensions, "pixcept_login_limiter", RateLimiter(per_minute=10, burst=2))
+    monkeypatch.setitem(app.config, "PIXCEPT_LOGIN_LIMIT", "2 per 1 minute")
     client = app.test_client()
     token = re.search(rb'name="csrf_token" value="([^"]+)"', client.get("/login").data).group(1).decode()
     codes = [client.post("/login", data={"token": "guess", "csrf_token": token}).status_code for _ in range(3)]
@@ -283,7 +283,7 @@ def test_sign_in_attempts_are_rate_limited(app, monkeypatch):
 
 
 def test_model_endpoints_are_rate_limited(app, client, monkeypatch):
-    monkeypatch.setitem(app.extensions, "pixcept_limiter", RateLimiter(per_minute=60, burst=3))
+    monkeypatch.setitem(app.config, "PIXCEPT_MODEL_LIMIT", per_window(per_minute=60, burst=3))
     codes = [client.get("/api/search?q=red").status_code for _ in range(5)]
     assert codes[:3] == [200, 200, 200] and codes[3] == 429
     limited = client.get("/api/search?q=red")
@@ -323,7 +323,7 @@ def test_index_job_runs_and_reports(client, admin, tmp_path):
 
 
 @pytest.mark.parametrize("body, message", [
-    ({"kind": "nope"}, "Unknown job kind"),
+    ({"kind": "nope"}, "`kind`: must be one of: index, vocab, cluster"),
     ({"kind": "index", "params": {"folders": ["/no/such/folder"]}}, "Folder not found"),
     ({"kind": "index", "params": {"folders": "not a list"}}, "list of folder paths"),
     ({"kind": "vocab", "params": {"entries": [1, 2]}}, "list of words"),

@@ -2,6 +2,6 @@
 module per area registers its routes on the blueprint of `base`."""
 
 from . import concepts, images, jobs, search, status  # noqa: F401  (their routes register on `api`)
-from .base import MAX_PAGE, JobsUnavailable, api, image_json, indexed_point, services, spec
+from .base import MAX_PAGE, JobsUnavailable, api, image_json, indexed_point, services
 
-__all__ = ["MAX_PAGE", "JobsUnavailable", "api", "image_json", "indexed_point", "services", "spec"]
+__all__ = ["MAX_PAGE", "JobsUnavailable", "api", "image_json", "indexed_point", "services"]

@@ -5,58 +5,71 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from flask import Blueprint, current_app, url_for
+import marshmallow as ma
+from flask import current_app, url_for
 
 from indexer.errors import NotFoundError, PixceptError
 from indexer.store import IMAGES
 
-from ..openapi import ApiSpec, Param
+from ..openapi import ApiBlueprint
 
-api = Blueprint("api", __name__, url_prefix="/api")
+api = ApiBlueprint("api", __name__, url_prefix="/api",
+                   description="Semantic image search over a self-hosted photo library.")
 
 
 class JobsUnavailable(PixceptError):
     """Jobs asked of a server that runs none."""
 
 
-spec = ApiSpec("pixcept", "1", "Semantic image search over a self-hosted photo library.")
-
 ID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 UPLOAD_PATTERN = r"[0-9a-f]{32}"
 JOB_PATTERN = r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}"
-DATE = {"type": "string", "pattern": r"\d{4}-\d{2}-\d{2}", "description": "YYYY-MM-DD"}
 JOB_WAIT_LIMIT = 30.0
 MAX_QUERY_IMAGES = 8
 MAX_PAGE = 200  # results per search request
+JOB_KINDS = ["index", "vocab", "cluster"]
+JOB_STATES = ["queued", "running", "done", "failed", "cancelled", "interrupted"]
 
-IMAGE = spec.schema("Image", {"type": "object", "required": ["id", "path", "thumbnail_url"], "properties": {
-    "id": {"type": "string"}, "score": {"type": ["number", "null"]}, "path": {"type": "string"},
-    "paths": {"type": "array", "items": {"type": "string"}}, "name": {"type": "string"},
-    "width": {"type": ["integer", "null"]}, "height": {"type": ["integer", "null"]},
-    "taken_at": {"type": ["string", "null"]}, "camera": {"type": ["string", "null"]},
-    "format": {"type": ["string", "null"]}, "size": {"type": ["integer", "null"]},
-    "thumbnail_url": {"type": "string"}, "file_url": {"type": "string"}, "preview_url": {"type": "string"},
-    "page_url": {"type": "string"}}})
-SEARCH = spec.schema("SearchResults", {"type": "object", "required": ["results", "has_more", "threshold"],
-                                       "properties": {
-    "results": {"type": "array", "items": IMAGE}, "has_more": {"type": "boolean"},
-    "next_offset": {"type": ["integer", "null"]}, "threshold": {"type": ["number", "null"]},
-    "took_ms": {"type": "number"}}})
-JOB = spec.schema("Job", {"type": "object", "required": ["id", "kind", "state", "done", "total"], "properties": {
-    "id": {"type": "string"}, "kind": {"type": "string", "enum": ["index", "vocab", "cluster"]},
-    "state": {"type": "string", "enum": ["queued", "running", "done", "failed", "cancelled", "interrupted"]},
-    "params": {"type": "object"}, "done": {"type": "integer"}, "total": {"type": "integer"},
-    "notes": {"type": "array", "items": {"type": "string"}}, "result": {"type": ["object", "null"]},
-    "error": {"type": ["string", "null"]}, "version": {"type": "integer"}}})
-JOB_REQUEST = spec.schema("JobRequest", {"type": "object", "required": ["kind"], "properties": {
-    "kind": {"type": "string", "enum": ["index", "vocab", "cluster"]},
-    "params": {"type": "object", "description": "index: {folders: [path], prune, reindex, force}; vocab: {entries: "
-                                                "[word]} (none: the default vocabulary); cluster: {if_changed | relabel "
-                                                "| rollback, seed, min_concept_size, sample_size}"}}})
+F = ma.fields
 
 
-def json_content(description: str, schema: dict) -> tuple:
-    return description, "application/json", schema
+class Image(ma.Schema):
+    id = F.String(required=True)
+    score = F.Float(allow_none=True)
+    path = F.String(required=True)
+    paths = F.List(F.String())
+    name = F.String()
+    width = F.Integer(allow_none=True)
+    height = F.Integer(allow_none=True)
+    taken_at = F.String(allow_none=True)
+    camera = F.String(allow_none=True)
+    format = F.String(allow_none=True)
+    size = F.Integer(allow_none=True)
+    thumbnail_url = F.String(required=True)
+    file_url = F.String()
+    preview_url = F.String()
+    page_url = F.String()
+
+
+class SearchResults(ma.Schema):
+    results = F.List(F.Nested(Image), required=True)
+    has_more = F.Boolean(required=True)
+    next_offset = F.Integer(allow_none=True)
+    threshold = F.Float(required=True, allow_none=True)
+    took_ms = F.Float()
+
+
+class Job(ma.Schema):
+    id = F.String(required=True)
+    kind = F.String(required=True, validate=ma.validate.OneOf(JOB_KINDS))
+    state = F.String(required=True, validate=ma.validate.OneOf(JOB_STATES))
+    params = F.Dict()
+    done = F.Integer(required=True)
+    total = F.Integer(required=True)
+    notes = F.List(F.String())
+    result = F.Dict(allow_none=True)
+    error = F.String(allow_none=True)
+    version = F.Integer()
 
 
 def services():
@@ -83,9 +96,6 @@ def image_json(point_id: str, payload: dict, score: float | None = None) -> dict
         "preview_url": url_for("api.preview", image_id=point_id),
         "page_url": url_for("pages.image_page", image_id=point_id),
     }
-
-
-IMAGE_ID = (Param("image_id", {"type": "string"}, location="path"),)
 
 
 def matches(pattern: str, value: str) -> bool:

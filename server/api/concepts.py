@@ -3,27 +3,78 @@ search, montages, and the run history."""
 
 from __future__ import annotations
 
+import marshmallow as ma
 from flask import redirect, send_file, url_for
 
 from indexer.concepts import read
 from indexer.errors import NotFoundError, UsageError
+from indexer.search import RELATIVE_CUTOFF
 
-from ..ratelimit import limit_model_use
-from .base import (MAX_QUERY_IMAGES, UPLOAD_PATTERN, Param, api, image_json, json_content, matches, services,
-                   spec)
+from ..openapi import BINARY, Query, access, integer, number, pattern, repeated, text
+from .base import MAX_QUERY_IMAGES, UPLOAD_PATTERN, Image, api, image_json, matches, services
 
+F = ma.fields
 CONCEPT_PATTERN = r"-?[0-9]{1,9}"
-CONCEPT = spec.schema("Concept", {"type": "object", "required": ["id", "labels", "size"], "properties": {
-    "id": {"type": "integer"}, "title": {"type": "string"}, "name": {"type": ["string", "null"]},
-    "labels": {"type": "array", "items": {"type": "array"}}, "size": {"type": "integer"},
-    "ctfidf_labels": {"type": "array", "items": {"type": "array"}},
-    "exemplars": {"type": "array", "items": {"type": "string"}}, "score": {"type": "number"},
-    "cohesion": {"type": ["number", "null"]}, "separation": {"type": ["number", "null"]},
-    "label_margin": {"type": ["number", "null"]}, "montage_url": {"type": "string"}}})
-CONCEPT_ID = (Param("concept_id", {"type": "string", "pattern": CONCEPT_PATTERN}, location="path"),)
+LABELS = "[word, score], best first"
+
+
+class Concept(ma.Schema):
+    id = F.Integer(required=True)
+    title = F.String(metadata={"description": "The curated name, else the top labels"})
+    name = F.String(allow_none=True)
+    labels = F.List(F.List(F.Raw()), required=True, metadata={"description": LABELS})
+    ctfidf_labels = F.List(F.List(F.Raw()), metadata={"description": LABELS + " (from the members' tags)"})
+    size = F.Integer(required=True)
+    exemplars = F.List(F.String(), metadata={"description": "Image IDs, most typical first"})
+    parent = F.Integer(metadata={"description": "Its group in the concept hierarchy (-1: none); see /concepts/groups"})
+    siblings = F.List(F.Integer())
+    threshold = F.Float(allow_none=True, metadata={"description": "Similarity needed to join it between runs"})
+    cohesion = F.Float(allow_none=True)
+    separation = F.Float(allow_none=True)
+    nearest = F.Integer(allow_none=True)
+    label_margin = F.Float(allow_none=True)
+    split_from = F.Integer(allow_none=True)
+    merged_from = F.List(F.Integer(), allow_none=True)
+    hidden = F.Boolean()
+    created_at = F.String(allow_none=True)
+    updated_at = F.String(allow_none=True)
+    run = F.Integer(allow_none=True)
+    score = F.Float()
+    montage_url = F.String()
+
+
+class ConceptList(ma.Schema):
+    run = F.Integer()
+    total = F.Integer()
+    outliers = F.Integer(metadata={"description": "Images in no concept"})
+    concepts = F.List(F.Nested(Concept))
+
+
+class ConceptDetail(Concept):
+    members = F.List(F.Nested(Image))
+    members_total = F.Integer()
+    next_offset = F.Integer(allow_none=True)
+
+
+class Paging(Query):
+    offset = integer(0, 10_000_000, load_default=0)
+    limit = integer(1, 500, load_default=100)
+
+
+class ConceptListQuery(Paging):
+    sort = F.String(validate=ma.validate.OneOf(read.SORTS), load_default="size")
+
+
+class ConceptSearchQuery(Query):
+    q = text(500, "Words.", load_default="")
+    upload = repeated(pattern(UPLOAD_PATTERN), "Uploaded query images.")
+    limit = integer(1, 100, load_default=10)
+    cutoff = number(0, 1, "Keep the concepts that stand out (relative to the top score; 0 keeps the nearest "
+                          "`limit`).", load_default=RELATIVE_CUTOFF)
+
+
 NO_CONCEPTS = {409: "The library has no concepts yet (`pixcept cluster`)"}
-PAGING = (Param("offset", {"type": "integer", "minimum": 0, "maximum": 10_000_000, "default": 0}),
-          Param("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}))
+NOT_FOUND = {404: "Not found", **NO_CONCEPTS}
 
 
 def concept_with_urls(concept: dict) -> dict:
@@ -36,51 +87,78 @@ def _concept_id(text: str) -> int:
     return int(text)
 
 
-@api.get("/concepts")
-@spec.operation("/concepts", "GET", "The concepts of the published run", tags=("concepts",),
-                params=(Param("sort", {"type": "string", "enum": list(read.SORTS), "default": "size"}),) + PAGING,
-                responses={200: json_content("Concepts", {"type": "object", "properties": {
-                    "run": {"type": "integer"}, "total": {"type": "integer"}, "outliers": {"type": "integer"},
-                    "concepts": {"type": "array", "items": CONCEPT}}}), **NO_CONCEPTS})
-def concepts(query):
+@api.get("/concepts", tags=["concepts"])
+@api.arguments(ConceptListQuery, location="query")
+@api.response(200, ConceptList, description="Concepts")
+@access(api, errors=NO_CONCEPTS)
+def concepts(query: dict):
+    """The concepts of the published run"""
     page = read.list_concepts(services().library, query["sort"], query["offset"], query["limit"])
     return {"run": page.run, "total": page.total, "outliers": page.outliers,
             "concepts": [concept_with_urls(c) for c in page.concepts]}
 
 
-@api.get("/concepts/search")
-@spec.operation("/concepts/search", "GET", "Concepts nearest to words and/or uploaded images, best first",
-                tags=("concepts",), params=(
-                    Param("q", {"type": "string", "maxLength": 500, "default": ""}, "Words."),
-                    Param("upload", {"type": "string", "pattern": UPLOAD_PATTERN}, "Uploaded query images.",
-                          repeated=True),
-                    Param("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10})),
-                responses={200: json_content("Concepts", {"type": "object", "properties": {
-                    "concepts": {"type": "array", "items": CONCEPT}}}), **NO_CONCEPTS})
-def search_concepts(query):
+class ConceptMatches(ma.Schema):
+    concepts = F.List(F.Nested(Concept))
+
+
+@api.get("/concepts/search", tags=["concepts"])
+@api.arguments(ConceptSearchQuery, location="query")
+@api.response(200, ConceptMatches, description="Concepts, best first")
+@access(api, errors=NO_CONCEPTS)
+def search_concepts(query: dict):
+    """Concepts nearest to words and/or uploaded images, best first"""
     uploads = tuple(query["upload"][:MAX_QUERY_IMAGES])
     if not (query["q"] or "").strip() and not uploads:
         raise UsageError("Give words (q) or an uploaded image (upload) to search concepts by.")
-    limit_model_use()
     vector = services().query_vector(query["q"] or "", uploads, ())
     return {"concepts": [concept_with_urls(c) for c in read.search_concepts(services().library, vector,
-                                                                             query["limit"])]}
+                                                                             query["limit"], query["cutoff"] or None)]}
 
 
-@api.get("/concepts/runs")
-@spec.operation("/concepts/runs", "GET", "Every concept run (published, skipped, relabelled, rolled back)",
-                tags=("concepts",), responses={200: json_content("Runs", {"type": "object", "properties": {
-                    "runs": {"type": "array", "items": {"type": "object"}}}})})
-def concept_runs(query):
+class Runs(ma.Schema):
+    runs = F.List(F.Dict(), metadata={"description": "Oldest first: run, kind, time, counts, model, ..."})
+
+
+@api.get("/concepts/runs", tags=["concepts"])
+@api.response(200, Runs, description="Runs")
+@access(api)
+def concept_runs():
+    """Every concept run (published, skipped, relabelled, rolled back)"""
     return {"runs": read.history(services().library)}
 
 
-@api.get("/concepts/<concept_id>")
-@spec.operation("/concepts/<concept_id>", "GET", "One concept with a page of its members (-1: images in no concept);"
-                " a retired ID redirects to the concept that took its images", tags=("concepts",),
-                params=CONCEPT_ID + PAGING, responses={200: json_content("The concept", CONCEPT), 301: "Retired",
-                                                        404: "Not found", **NO_CONCEPTS})
-def concept(query, concept_id: str):
+class Group(ma.Schema):
+    id = F.Integer(required=True, metadata={"description": "Stable across runs while it holds the same concepts"})
+    parent = F.Integer(metadata={"description": "-1 at the top"})
+    children = F.List(F.Integer(), metadata={"description": "Its sub-groups"})
+    concepts = F.List(F.Integer(), metadata={"description": "Every concept under it"})
+    size = F.Integer()
+    labels = F.List(F.List(F.Raw()), metadata={"description": LABELS})
+    title = F.String()
+
+
+class Groups(ma.Schema):
+    groups = F.List(F.Nested(Group), metadata={"description": "Broad to fine"})
+
+
+@api.get("/concepts/groups", tags=["concepts"])
+@api.response(200, Groups, description="The hierarchy")
+@access(api, errors=NO_CONCEPTS)
+def concept_groups():
+    """The concept hierarchy: groups of concepts that HDBSCAN's tree joins, broad to fine"""
+    return {"groups": read.concept_groups(services().library)}
+
+
+@api.get("/concepts/<concept_id>", tags=["concepts"])
+@api.arguments(Paging, location="query")
+@api.response(200, ConceptDetail, description="The concept")
+@api.alt_response(301, description="Retired: redirects to the concept that took its images", success=True)
+@access(api, errors=NOT_FOUND)
+def concept(query: dict, concept_id: str):
+    """One concept with a page of its members (-1: images in no concept)
+
+    A retired ID redirects to the concept that took most of its images."""
     library = services().library
     number = _concept_id(concept_id)
     current = read.snapshot(library)  # the concept and its members from the same run
@@ -100,11 +178,10 @@ def concept(query, concept_id: str):
             "next_offset": end if end < total else None}
 
 
-@api.get("/concepts/<concept_id>/montage")
-@spec.operation("/concepts/<concept_id>/montage", "GET", "The concept's montage of exemplars (JPEG)",
-                tags=("concepts",), params=CONCEPT_ID,
-                responses={200: ("JPEG", "image/jpeg", {"type": "string", "format": "binary"}), 404: "Not found",
-                           **NO_CONCEPTS})
-def concept_montage(query, concept_id: str):
+@api.get("/concepts/<concept_id>/montage", tags=["concepts"])
+@api.response(200, BINARY, content_type="image/jpeg", description="JPEG")
+@access(api, errors=NOT_FOUND)
+def concept_montage(concept_id: str):
+    """The concept's montage of exemplars (JPEG)"""
     return send_file(read.montage_path(services().library, _concept_id(concept_id)), mimetype="image/jpeg",
                      max_age=3600)

@@ -13,13 +13,25 @@ from indexer.errors import NotFoundError
 from indexer.files import thumbnail_path
 from indexer.paths import display_path
 
-from .base import IMAGE, IMAGE_ID, json_content, api, image_json, indexed_point, services, spec
+import marshmallow as ma
+
+from ..openapi import BINARY, access
+from .base import Image, api, image_json, indexed_point, services
+
+NOT_FOUND = {404: "Not found"}
 
 
-@api.get("/images/<image_id>")
-@spec.operation("/images/<image_id>", "GET", "One image's metadata", tags=("images",), params=IMAGE_ID,
-                responses={200: json_content("The image", IMAGE), 404: "Not found"})
-def image(query, image_id: str):
+class ImageDetail(Image):
+    concept = ma.fields.Dict(allow_none=True, metadata={"description": "Its concept: id, title, labels"})
+    tags = ma.fields.List(ma.fields.List(ma.fields.Raw()), metadata={"description": "Suggested tags: [word, score]"})
+    metadata = ma.fields.Dict(metadata={"description": "Everything else indexed about it (EXIF, folder, ...)"})
+
+
+@api.get("/images/<image_id>", tags=["images"])
+@api.response(200, ImageDetail, description="The image")
+@access(api, errors=NOT_FOUND)
+def image(image_id: str):
+    """One image's metadata, concept and suggested tags"""
     point = indexed_point(image_id)
     internal = ("files", "folders", "tags", *SLOT_FIELDS)
     return {**image_json(point.id, point.payload),
@@ -27,11 +39,11 @@ def image(query, image_id: str):
             "metadata": {k: v for k, v in point.payload.items() if k not in internal}}
 
 
-@api.get("/images/<image_id>/thumbnail")
-@spec.operation("/images/<image_id>/thumbnail", "GET", "The image's thumbnail (JPEG, 256 px)", tags=("images",),
-                params=IMAGE_ID, responses={200: ("JPEG", "image/jpeg", {"type": "string", "format": "binary"}),
-                                            404: "Not found"})
-def thumbnail(query, image_id: str):
+@api.get("/images/<image_id>/thumbnail", tags=["images"])
+@api.response(200, BINARY, content_type="image/jpeg", description="JPEG")
+@access(api, errors=NOT_FOUND)
+def thumbnail(image_id: str):
+    """The image's thumbnail (JPEG, 256 px)"""
     point = indexed_point(image_id)
     path = thumbnail_path(services().library.thumbnail_dir, point.payload["sha256"])
     if not path.is_file():
@@ -39,20 +51,20 @@ def thumbnail(query, image_id: str):
     return send_file(path, mimetype="image/jpeg", max_age=86400)
 
 
-@api.get("/images/<image_id>/preview")
-@spec.operation("/images/<image_id>/preview", "GET", "The image at screen size (JPEG, at most 1600 px)",
-                tags=("images",), params=IMAGE_ID,
-                responses={200: ("JPEG", "image/jpeg", {"type": "string", "format": "binary"}), 404: "Not found"})
-def preview(query, image_id: str):
+@api.get("/images/<image_id>/preview", tags=["images"])
+@api.response(200, BINARY, content_type="image/jpeg", description="JPEG")
+@access(api, errors=NOT_FOUND)
+def preview(image_id: str):
+    """The image at screen size (JPEG, at most 1600 px)"""
     point = indexed_point(image_id)
     return send_file(services().preview(point.payload), mimetype="image/jpeg", max_age=86400)
 
 
-@api.get("/images/<image_id>/file")
-@spec.operation("/images/<image_id>/file", "GET", "The original file", tags=("images",), params=IMAGE_ID,
-                responses={200: ("The file", "application/octet-stream", {"type": "string", "format": "binary"}),
-                           404: "Not found"})
-def image_file(query, image_id: str):
+@api.get("/images/<image_id>/file", tags=["images"])
+@api.response(200, BINARY, content_type="application/octet-stream", description="The file")
+@access(api, errors=NOT_FOUND)
+def image_file(image_id: str):
+    """The original file"""
     payload = indexed_point(image_id).payload
     original = services().library.open_original(payload)
     return send_file(original, mimetype=mimetypes.guess_type(original.name)[0] or "application/octet-stream",

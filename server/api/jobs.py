@@ -2,63 +2,70 @@
 
 from __future__ import annotations
 
-from flask import request
+import marshmallow as ma
 
-from indexer.errors import UsageError
+from ..openapi import ADMIN, CSRF_REFUSED, Query, access, integer, number
+from .base import JOB_KINDS, JOB_WAIT_LIMIT, Job, api, runner
 
-from .base import JOB, JOB_REQUEST, JOB_WAIT_LIMIT, Param, json_content, api, runner, spec
-
-
-# -- jobs (admin) -----------------------------------------------------------------------------------------------------
-
-JOB_ID = (Param("job_id", {"type": "string"}, location="path"),)
+NOT_FOUND = {404: "Not found"}
 
 
-@api.get("/jobs")
-@spec.operation("/jobs", "GET", "Recent jobs, newest first", tags=("jobs",), auth="admin",
-                responses={200: json_content("Jobs", {"type": "object", "properties": {
-                    "jobs": {"type": "array", "items": JOB}}})})
-def jobs(query):
+class JobList(ma.Schema):
+    jobs = ma.fields.List(ma.fields.Nested(Job))
+
+
+class JobRequest(ma.Schema):
+    error_messages = {"type": 'Send JSON like {"kind": "index", "params": {"folders": ["/photos"]}}.'}
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(JOB_KINDS))
+    params = ma.fields.Dict(load_default=dict, metadata={"description": (
+        "index: {folders: [path], prune, reindex, force}; vocab: {entries: [word]} (none: the default vocabulary); "
+        "cluster: {if_changed | relabel | rollback, seed, min_concept_size, sample_size}")})
+
+
+class WaitQuery(Query):
+    after = integer(-1, 2**53, "Wait until the job's version passes this.")
+    wait = number(0, JOB_WAIT_LIMIT, "Longest wait in seconds.", load_default=10)
+
+
+@api.get("/jobs", tags=["jobs"])
+@api.response(200, JobList, description="Jobs")
+@access(api, ADMIN)
+def jobs():
+    """Recent jobs, newest first"""
     return {"jobs": [j.to_dict() for j in runner().list()]}
 
 
-@api.post("/jobs")
-@spec.operation("/jobs", "POST", "Start a job (index folders on the server, embed vocabulary)", tags=("jobs",),
-                auth="admin", body=JOB_REQUEST, responses={202: json_content("Queued", JOB)})
-def start_job(query):
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("kind"), str):
-        raise UsageError("Send JSON like {\"kind\": \"index\", \"params\": {\"folders\": [\"/photos\"]}}.")
-    params = body.get("params") or {}
-    if not isinstance(params, dict):
-        raise UsageError("`params` must be an object.")
-    return runner().submit(body["kind"], params).to_dict(), 202
+@api.post("/jobs", tags=["jobs"])
+@api.arguments(JobRequest)
+@api.response(202, Job, description="Queued")
+@access(api, ADMIN, CSRF_REFUSED)
+def start_job(body: dict):
+    """Start a job: index folders on the server, embed vocabulary, cluster concepts"""
+    return runner().submit(body["kind"], body["params"] or {}).to_dict()
 
 
-@api.get("/jobs/<job_id>")
-@spec.operation("/jobs/<job_id>", "GET", "A job; with `after`, waits until it changes (long poll)", tags=("jobs",),
-                auth="admin", params=JOB_ID + (
-                    Param("after", {"type": "integer", "minimum": -1, "maximum": 2**53},
-                          "Wait until the job's version passes this."),
-                    Param("wait", {"type": "number", "minimum": 0, "maximum": JOB_WAIT_LIMIT, "default": 10},
-                          "Longest wait in seconds.")),
-                responses={200: json_content("The job", JOB), 404: "Not found"})
-def job(query, job_id: str):
-    if query["after"] is None:
+@api.get("/jobs/<job_id>", tags=["jobs"])
+@api.arguments(WaitQuery, location="query")
+@api.response(200, Job, description="The job")
+@access(api, ADMIN, NOT_FOUND)
+def job(query: dict, job_id: str):
+    """A job; with `after`, waits until it changes (long poll)"""
+    if query.get("after") is None:
         return runner().get(job_id).to_dict()
     return runner().wait(job_id, query["after"], query["wait"]).to_dict()
 
 
-@api.post("/jobs/<job_id>/cancel")
-@spec.operation("/jobs/<job_id>/cancel", "POST", "Stop a job; what it finished is kept", tags=("jobs",),
-                auth="admin", params=JOB_ID, responses={200: json_content("The job", JOB), 404: "Not found"})
-def cancel_job(query, job_id: str):
+@api.post("/jobs/<job_id>/cancel", tags=["jobs"])
+@api.response(200, Job, description="The job")
+@access(api, ADMIN, {**NOT_FOUND, **CSRF_REFUSED})
+def cancel_job(job_id: str):
+    """Stop a job; what it finished is kept"""
     return runner().cancel(job_id).to_dict()
 
 
-@api.post("/jobs/<job_id>/resume")
-@spec.operation("/jobs/<job_id>/resume", "POST", "Run an interrupted, failed or cancelled job again",
-                tags=("jobs",), auth="admin", params=JOB_ID, responses={202: json_content("The new job", JOB),
-                                                                        404: "Not found"})
-def resume_job(query, job_id: str):
-    return runner().resume(job_id).to_dict(), 202
+@api.post("/jobs/<job_id>/resume", tags=["jobs"])
+@api.response(202, Job, description="The new job")
+@access(api, ADMIN, {**NOT_FOUND, **CSRF_REFUSED})
+def resume_job(job_id: str):
+    """Run an interrupted, failed or cancelled job again"""
+    return runner().resume(job_id).to_dict()

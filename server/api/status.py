@@ -2,59 +2,79 @@
 
 from __future__ import annotations
 
+import marshmallow as ma
 from flask import jsonify, make_response, render_template
+from flask_smorest import current_api
+from werkzeug.exceptions import ServiceUnavailable
 
 from .. import auth
-from .base import json_content, api, services, spec
+from ..openapi import access
+from .base import api, services
+
+OBJECT = {"type": "object"}
+
+
+class Folders(ma.Schema):
+    folders = ma.fields.List(ma.fields.String())
+
+
+class SessionInfo(ma.Schema):
+    csrf_token = ma.fields.String(required=True)
+    level = ma.fields.String(allow_none=True)
 
 
 # -- health -----------------------------------------------------------------------------------------------------------
 
-@api.get("/health")
-@spec.operation("/health", "GET", "Liveness: the process answers", tags=("status",), auth=None,
-                responses={200: json_content("Alive", {"type": "object"})})
-def health(query):
-    return {"status": "ok"}
+@api.get("/health", tags=["status"])
+@api.response(200, OBJECT, description="Alive")
+@access(api, None)
+def health():
+    """Liveness: the process answers"""
+    return jsonify({"status": "ok"})
 
 
-@api.get("/ready")
-@spec.operation("/ready", "GET", "Readiness: store open and model warm", tags=("status",), auth=None,
-                responses={200: json_content("Ready", {"type": "object"})})
-def ready(query):
+@api.get("/ready", tags=["status"])
+@api.response(200, OBJECT, description="Ready")
+@access(api, None)
+def ready():
+    """Readiness: store open and model warm"""
     if not services().ready:
-        return {"error": {"status": 503, "message": "Starting: opening the library and loading the model."}}, 503
-    return {"ready": True}
+        raise ServiceUnavailable("Starting: opening the library and loading the model.")
+    return jsonify({"ready": True})
 
 
-@api.get("/folders")
-@spec.operation("/folders", "GET", "The indexed folders", tags=("images",),
-                responses={200: json_content("Folders", {"type": "object", "properties": {
-                    "folders": {"type": "array", "items": {"type": "string"}}}})})
-def folders(query):
+@api.get("/folders", tags=["images"])
+@api.response(200, Folders, description="Folders")
+@access(api)
+def folders():
+    """The indexed folders"""
     return {"folders": services().library.manifest.get("roots", [])}
 
 
-@api.get("/status")
-@spec.operation("/status", "GET", "What the library holds and which model reads it", tags=("status",),
-                responses={200: json_content("Status", {"type": "object"})})
-def status(query):
+@api.get("/status", tags=["status"])
+@api.response(200, OBJECT, description="Status")
+@access(api)
+def status():
+    """What the library holds and which model reads it"""
     runner = services().runner
-    return {**services().library.status(), "jobs": [j.to_dict() for j in runner.list(limit=5)] if runner else []}
+    jobs = [j.to_dict() for j in runner.list(limit=5)] if runner else []
+    return jsonify({**services().library.status(), "jobs": jobs})
 
 
-@api.get("/session")
-@spec.operation("/session", "GET", "This session's CSRF token and access level", tags=("status",), auth=None,
-                responses={200: json_content("Session", {"type": "object", "properties": {
-                    "csrf_token": {"type": "string"}, "level": {"type": ["string", "null"]}}})})
-def session_info(query):
+@api.get("/session", tags=["status"])
+@api.response(200, SessionInfo, description="Session")
+@access(api, None)
+def session_info():
+    """This session's CSRF token and access level"""
     return {"csrf_token": auth.csrf_token(), "level": auth.current_level()}
 
 
-@api.get("/openapi.json")
-@spec.operation("/openapi.json", "GET", "This document", tags=("status",), auth=None,
-                responses={200: json_content("OpenAPI 3.1", {"type": "object"})})
-def openapi(query):
-    return jsonify(spec.document())
+@api.get("/openapi.json", tags=["status"])
+@api.response(200, OBJECT, description="OpenAPI 3.1")
+@access(api, None)
+def openapi():
+    """This document"""
+    return jsonify(current_api.spec.to_dict())
 
 
 # ReDoc styles itself at run time (inline styles) and renders in a worker: this page alone allows both.
@@ -62,10 +82,11 @@ DOCS_POLICY = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'
                "worker-src 'self' blob:; font-src 'self' data:; frame-ancestors 'none'")
 
 
-@api.get("/docs")
-@spec.operation("/docs", "GET", "This document for people (HTML, rendered by the vendored ReDoc)", tags=("status",),
-                auth=None, responses={200: ("The reference", "text/html", {"type": "string"})})
-def docs(query):
+@api.get("/docs", tags=["status"])
+@api.response(200, {"type": "string"}, content_type="text/html", description="The reference")
+@access(api, None)
+def docs():
+    """This document for people (HTML, rendered by the vendored ReDoc)"""
     response = make_response(render_template("api_docs.html"))
     response.headers["Content-Security-Policy"] = DOCS_POLICY
     return response
