@@ -19,7 +19,7 @@ from indexer.search import MAX_QUERY_CHARS
 from . import auth, openapi, ratelimit
 from .api import JobsUnavailable, api
 from .metrics import Metrics
-from .pages import pages
+from .pages import BLUEPRINTS
 from .ratelimit import per_window
 from .services import Services
 
@@ -72,7 +72,8 @@ def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start:
     app.extensions["pixcept_metrics"] = metrics
 
     openapi.install(app, api, "pixcept", "1", "Semantic image search over a self-hosted photo library.")
-    app.register_blueprint(pages)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     model_limit = per_window(config.searches_per_minute, config.search_burst) if config.searches_per_minute else None
     ratelimit.install(app, model_limit, LOGIN_LIMIT)
     _install_guards(app)

@@ -16,11 +16,13 @@ import pytest
 from conftest import ROOT
 from test_serve import start_server, stop_server
 
+from indexer.concepts.job import run_cluster
 from indexer.config import Settings
-from indexer.demo import demo_model_spec
-from indexer.demo.world import write_library
+from indexer.demo import demo_model_spec, demo_vocabulary
+from indexer.demo.world import COLOURS, write_library
 from indexer.index import index_folders
 from indexer.library import Library
+from indexer.vocab import add_entries
 
 CHROMIUM = os.environ.get("PIXCEPT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -31,12 +33,15 @@ WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """The demo world (4 pictures per colour x shape: 192), indexed; yields (data dir, colour by file name)."""
+    """The demo world (5 pictures per colour x shape: 240; the world of test_concept_job), indexed, with the demo vocabulary and published concepts;
+    yields (data dir, colour by file name)."""
     root = tmp_path_factory.mktemp("browser")
-    scenes = write_library(root / "photos", per_pair=4, seed=5)
+    scenes = write_library(root / "photos", per_pair=5)
     settings = Settings(data_dir=root / "data", model=demo_model_spec(), device="cpu")
     with Library.open(settings) as library:
         index_folders(library, [root / "photos"])
+        add_entries(library, demo_vocabulary(), "demo", "demo-1")
+        run_cluster(library, {"seed": 3})
     return root, {path.name: scene.main.colour for path, scene in scenes.items()}
 
 
@@ -110,7 +115,7 @@ def test_search_upload_similar_and_share(page, browser, server, world):
     page.press("#q", "Enter")
     names = wait_for_results(page)
     assert time.monotonic() - started < 2.0
-    assert len(names) == 24 and {colour_of[n] for n in names} == {"red"}  # all 24 red pictures, nothing else
+    assert len(names) == 30 and {colour_of[n] for n in names} == {"red"}  # all 30 red pictures, nothing else
     assert "q=red" in page.url
     screenshots(page, "search-results")
 
@@ -215,6 +220,93 @@ def test_a_query_for_nothing_shows_a_clear_message(page, server):
     page.wait_for_function("() => document.getElementById('status').textContent.length > 0")
     assert "negative terms alone" in page.locator("#status").inner_text()
 
+
+
+def colour_in_pixels(page, url: str) -> str:
+    """The demo colour most of an image's coloured pixels are nearest to (backgrounds are grey), from its bytes."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(page.request.get(url).body())).convert("RGB"), np.int32).reshape(-1, 3)
+    coloured = pixels[pixels.max(axis=1) - pixels.min(axis=1) > 60]
+    palette = np.array(list(COLOURS.values()))
+    nearest = np.argmin(((coloured[:, None, :] - palette[None]) ** 2).sum(axis=2), axis=1)
+    return list(COLOURS)[int(np.bincount(nearest, minlength=len(palette)).argmax())]
+
+
+def visible_concepts(page) -> list[str]:
+    return page.locator("#concept-grid .concept-card:visible .concept-title").all_inner_texts()
+
+
+def test_concepts_grid_narrows_by_typing_and_opens_a_pure_concept(page, server):
+    page.goto(server + "/concepts")
+    titles = visible_concepts(page)
+    assert "Unsorted" in titles and len(titles) >= 7
+    cards = page.locator("#concept-grid .concept-card:not([data-id='-1'])")
+    page.wait_for_function("() => [...document.querySelectorAll('#concept-grid img')].every(i => i.naturalWidth > 0)")
+    for title in cards.locator(".concept-title").all_inner_texts():  # the colour words label the concepts
+        assert title.split()[0].rstrip(",") in COLOURS, title
+    screenshots(page, "concepts")
+
+    page.fill("#concept-filter", "red")
+    page.wait_for_function("() => document.getElementById('concept-status').textContent.includes('match')")
+    narrowed = visible_concepts(page)
+    assert narrowed and all(title.startswith("red") for title in narrowed), narrowed
+    assert "q=red" in page.url
+    page.locator("#concept-grid .concept-card:visible .concept-link").first.click()
+    page.wait_for_url("**/concepts/*")
+    page.wait_for_function("() => document.querySelectorAll('#results .result').length > 0")
+    page.wait_for_function("() => document.getElementById('more-button').hidden")  # every member loaded
+    thumbnails = page.locator("#results .result img").evaluate_all("images => images.map(i => i.src)")
+    size = int(page.locator(".concept-facts p").first.inner_text().split()[0].replace(",", ""))
+    assert len(thumbnails) == size
+    assert {colour_in_pixels(page, url) for url in thumbnails} == {"red"}  # judged from the pixels
+    assert serious_violations(page) == []
+    screenshots(page, "concept")
+
+
+def test_search_shows_matching_concepts_and_filters_by_one(page, server, world):
+    _, colour_of = world
+    page.goto(server + "/?q=red+circle")
+    wait_for_results(page)
+    strip = page.locator("#concept-strip li")
+    strip.first.wait_for()
+    titles = strip.locator(".concept-title").all_inner_texts()
+    assert titles[0].startswith("red"), titles
+    assert len(titles) < 4  # only the concepts that stand out, not the nearest eight
+    strip.first.get_by_role("button").click()
+    page.wait_for_url("**concept=*")
+    names = wait_for_results(page)
+    assert names and {colour_of[n] for n in names} == {"red"}
+    chip = page.locator(".query-chip", has_text="In concept")
+    chip.wait_for()
+    assert page.locator("#concept-strip-section").is_hidden()  # already within a concept
+    chip.get_by_role("button").click()
+    page.wait_for_function("() => !location.search.includes('concept=')")
+    wait_for_results(page)
+
+
+def test_concept_pages_by_keyboard_and_for_assistive_technology(page, server):
+    page.goto(server + "/concepts")
+    assert serious_violations(page) == []
+    page.keyboard.press("Tab")  # skip link, then the search box, the areas, the concept filter
+    for _ in range(10):
+        if page.evaluate("document.activeElement.id") == "concept-filter":
+            break
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "concept-filter"
+    page.keyboard.type("green")
+    page.wait_for_function("() => document.getElementById('concept-status').textContent.includes('match')")
+    page.keyboard.press("Tab")  # sort, apply, then the first visible concept
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.classList.contains('concept-link') || "
+                         "document.activeElement.tagName === 'SUMMARY'")
+    page.goto(server + "/concepts/-1")
+    assert "Unsorted" in page.locator("h1").inner_text()
+    assert serious_violations(page) == []
 
 
 def test_the_api_reference_renders_every_operation(page, server):

@@ -15,6 +15,8 @@ const results = document.getElementById("results");
 const status = document.getElementById("status");
 const moreButton = document.getElementById("more-button");
 const overlay = document.getElementById("drop-overlay");
+const stripSection = document.getElementById("concept-strip-section");
+const strip = document.getElementById("concept-strip");
 
 let current = null; // {state, nextOffset, threshold, count, started}
 let generation = 0; // answers to superseded queries are dropped
@@ -28,6 +30,7 @@ function readState(search = window.location.search) {
     folder: params.get("folder") || "",
     from: params.get("from") || "",
     to: params.get("to") || "",
+    concept: params.get("concept") || "",
   };
 }
 
@@ -36,7 +39,7 @@ function toParams(state) {
   if (state.q) params.set("q", state.q);
   if (state.upload) params.set("upload", state.upload);
   for (const id of state.like) params.append("like", id);
-  for (const key of ["folder", "from", "to"]) if (state[key]) params.set(key, state[key]);
+  for (const key of ["folder", "from", "to", "concept"]) if (state[key]) params.set(key, state[key]);
   return params;
 }
 
@@ -53,6 +56,15 @@ function showState(state) {
   for (const id of state.like) {
     chips.push(queryChip(`/api/images/${id}/thumbnail`, "Similar to this image",
       () => go({ ...state, like: state.like.filter((other) => other !== id) })));
+  }
+  if (state.concept) {
+    const chip = queryChip(`/api/concepts/${state.concept}/montage`, `Concept ${state.concept}`,
+      () => go({ ...state, concept: "" }));
+    chips.push(chip);
+    apiGet(`/api/concepts/${state.concept}?limit=1`).then((concept) => {
+      chip.querySelector("span").textContent = `In concept: ${concept.title}`;
+      chip.querySelector("button").setAttribute("aria-label", `Remove the concept filter: ${concept.title}`);
+    }).catch(() => {});
   }
   queryImages.replaceChildren(...chips);
   document.title = state.q ? `${state.q} – pixcept` : "pixcept";
@@ -87,14 +99,56 @@ async function run(state) {
   showState(state);
   results.replaceChildren();
   moreButton.hidden = true;
+  stripSection.hidden = true;
   if (isEmpty(state)) {
     current = null;
-    if (!status.dataset.empty) status.textContent = "Describe what you are looking for, or drop or paste a picture.";
+    if (!status.dataset.empty) {
+      status.textContent = state.concept ? "Describe what you are looking for in this concept."
+        : "Describe what you are looking for, or drop or paste a picture.";
+    }
     return;
   }
   current = { state, nextOffset: 0, threshold: null, count: 0, started: performance.now() };
   status.textContent = "Searching…";
+  if (!state.concept && (state.q.trim() || state.upload)) showConcepts(state, current);
   await loadMore();
+}
+
+// The concepts that stand out for the query, best first; choosing one filters the results to it.
+async function showConcepts(state, page) {
+  const params = new URLSearchParams({ limit: "8" });
+  if (state.q) params.set("q", state.q);
+  if (state.upload) params.set("upload", state.upload);
+  let answer;
+  try {
+    answer = await apiGet(`/api/concepts/search?${params}`);
+  } catch {
+    return; // no concepts yet (409), or words it cannot read: the image results say why
+  }
+  if (page !== current || !answer.concepts.length) return;
+  strip.replaceChildren(...answer.concepts.map((concept) => conceptButton(concept, state)));
+  stripSection.hidden = false;
+}
+
+function conceptButton(concept, state) {
+  const item = document.createElement("li");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.setAttribute("aria-label", `Only images in the concept ${concept.title} (${concept.size} images)`);
+  const img = document.createElement("img");
+  img.src = concept.montage_url;
+  img.alt = "";
+  img.loading = "lazy";
+  const title = document.createElement("span");
+  title.className = "concept-title";
+  title.textContent = concept.title;
+  const meta = document.createElement("span");
+  meta.className = "concept-meta";
+  meta.textContent = `${concept.size.toLocaleString()} images · ${concept.score.toFixed(3)}`;
+  button.append(img, title, meta);
+  button.addEventListener("click", () => go({ ...state, concept: String(concept.id) }));
+  item.append(button);
+  return item;
 }
 
 async function loadMore() {

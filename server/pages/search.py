@@ -1,12 +1,12 @@
-"""The HTML pages: search (results drawn by web/static/search.js from the JSON API), one image, sign-in."""
+"""Search pages: search (results drawn by web/static/search.js from the JSON API), one image, sign-in."""
 
 from __future__ import annotations
 
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from . import auth
-from .api import image_json, indexed_point, services
+from .. import auth
+from ..api import image_json, indexed_point, services
 
 pages = Blueprint("pages", __name__)
 

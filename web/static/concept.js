@@ -1,0 +1,31 @@
+// A concept's page: its images, page after page as you scroll (same tiles as search results).
+import { apiGet, resultTile } from "./results.js";
+
+const PAGE_SIZE = 60;
+const list = document.getElementById("results");
+const status = document.getElementById("status");
+const moreButton = document.getElementById("more-button");
+let nextOffset = 0;
+let loading = false;
+
+async function loadMore() {
+  if (loading || nextOffset === null) return;
+  loading = true;
+  try {
+    const params = new URLSearchParams({ offset: nextOffset, limit: PAGE_SIZE });
+    const page = await apiGet(`/api/concepts/${list.dataset.concept}?${params}`);
+    list.append(...page.members.map((image) => resultTile(image)));
+    nextOffset = page.next_offset;
+    moreButton.hidden = nextOffset === null;
+    status.textContent = `${list.children.length} of ${page.members_total.toLocaleString()} images shown`;
+  } catch (error) {
+    status.textContent = error.message;
+  } finally {
+    loading = false;
+  }
+}
+
+moreButton.addEventListener("click", loadMore);
+new IntersectionObserver((entries) => {
+  if (entries.some((entry) => entry.isIntersecting)) loadMore();
+}, { rootMargin: "600px" }).observe(document.getElementById("more"));
