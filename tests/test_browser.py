@@ -276,6 +276,10 @@ def test_search_shows_matching_concepts_and_filters_by_one(page, server, world):
     titles = strip.locator(".concept-title").all_inner_texts()
     assert titles[0].startswith("red"), titles
     assert len(titles) < 4  # only the concepts that stand out, not the nearest eight
+    first = page.locator(".result", has=page.locator(".result-concept")).first  # (an outlier has none)
+    first.hover()  # each result shows its concept on hover (and on focus)
+    assert first.locator(".result-concept").is_visible()
+    assert first.locator(".result-concept").inner_text().startswith("red")
     strip.first.get_by_role("button").click()
     page.wait_for_url("**concept=*")
     names = wait_for_results(page)
@@ -286,6 +290,14 @@ def test_search_shows_matching_concepts_and_filters_by_one(page, server, world):
     chip.get_by_role("button").click()
     page.wait_for_function("() => !location.search.includes('concept=')")
     wait_for_results(page)
+    page.locator(".result", has=page.locator(".result-concept")).first.locator(".result-link").click()
+    # the image page names its concept and suggested tags
+    page.wait_for_url("**/image/*")
+    concept = page.locator(".image-facts dd a").first
+    assert concept.inner_text().startswith("red")
+    assert page.get_by_role("list", name="Suggested tags with scores").locator("li").count() >= 3
+    concept.click()
+    page.wait_for_url("**/concepts/*")
 
 
 def test_concept_pages_by_keyboard_and_for_assistive_technology(page, server):

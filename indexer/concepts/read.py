@@ -154,14 +154,17 @@ def concept_filter(library: Library, concept: int, current: Published | None = N
     return Filter(must=(Match(current.concept_field, (int(concept),)),))
 
 
-def image_concept(library: Library, payload: dict) -> dict | None:
-    """An image's concept in the current run ({id, labels}; id -1: in none), and its suggested tags."""
-    current = publish.published(library)
+def image_concept(library: Library, payload: dict, current: Published | None = None) -> dict | None:
+    """An image's concept in the current run: {id (-1: in none), labels (words), title, run}; None without concepts. Pass
+    `current` (a snapshot) when describing many images for one answer."""
+    current = current or publish.published(library)
     if current is None:
         return None
     concept = payload.get(current.concept_field)
-    return {"id": concept if concept is not None else -1, "labels": payload.get(current.labels_field) or [],
-            "run": current.run}
+    concept = concept if concept is not None else -1
+    labels = payload.get(current.labels_field) or []
+    title = ", ".join(labels[:3]) if concept >= 0 else "Unsorted"  # the image keeps its concept's top words
+    return {"id": concept, "labels": labels, "title": title or f"concept {concept}", "run": current.run}
 
 
 def history(library: Library) -> list[dict]:

@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 
 import marshmallow as ma
-from flask import current_app, url_for
+from flask import current_app, g, url_for
 
+from indexer.concepts import publish, read
 from indexer.errors import NotFoundError, PixceptError
 from indexer.store import IMAGES
 
@@ -49,6 +50,7 @@ class Image(ma.Schema):
     file_url = F.String()
     preview_url = F.String()
     page_url = F.String()
+    concept = F.Dict(allow_none=True, metadata={"description": "Its concept: id (-1: in none), labels, title, run"})
 
 
 class SearchResults(ma.Schema):
@@ -84,8 +86,16 @@ def runner():
     return services().runner
 
 
+def _concept_run():
+    """The published concept run, resolved once per request: every image of an answer names its concept in it."""
+    if "concept_run" not in g:
+        g.concept_run = publish.published(services().library)
+    return g.concept_run
+
+
 def image_json(point_id: str, payload: dict, score: float | None = None) -> dict:
     path = payload.get("path", "")
+    current = _concept_run()
     return {
         "id": point_id, "score": None if score is None else round(score, 6), "path": path,
         "paths": payload.get("paths", [path]), "name": Path(path).name,
@@ -95,6 +105,7 @@ def image_json(point_id: str, payload: dict, score: float | None = None) -> dict
         "file_url": url_for("api.image_file", image_id=point_id),
         "preview_url": url_for("api.preview", image_id=point_id),
         "page_url": url_for("pages.image_page", image_id=point_id),
+        "concept": read.image_concept(services().library, payload, current) if current else None,
     }
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from flask import send_file
 
 from indexer.concepts.publish import SLOT_FIELDS
-from indexer.concepts.read import image_concept
 from indexer.errors import NotFoundError
 from indexer.files import thumbnail_path
 from indexer.paths import display_path
@@ -22,7 +21,6 @@ NOT_FOUND = {404: "Not found"}
 
 
 class ImageDetail(Image):
-    concept = ma.fields.Dict(allow_none=True, metadata={"description": "Its concept: id, title, labels"})
     tags = ma.fields.List(ma.fields.List(ma.fields.Raw()), metadata={"description": "Suggested tags: [word, score]"})
     metadata = ma.fields.Dict(metadata={"description": "Everything else indexed about it (EXIF, folder, ...)"})
 
@@ -34,8 +32,7 @@ def image(image_id: str):
     """One image's metadata, concept and suggested tags"""
     point = indexed_point(image_id)
     internal = ("files", "folders", "tags", *SLOT_FIELDS)
-    return {**image_json(point.id, point.payload),
-            "concept": image_concept(services().library, point.payload), "tags": point.payload.get("tags") or [],
+    return {**image_json(point.id, point.payload), "tags": point.payload.get("tags") or [],
             "metadata": {k: v for k, v in point.payload.items() if k not in internal}}
 
 

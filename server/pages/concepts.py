@@ -44,12 +44,17 @@ def concept_tree(concepts: list[dict], groups: list[dict]) -> list[dict]:
         direct.setdefault(concept.get("parent", -1) if concept.get("parent", -1) in groups_by_id else -1,
                           []).append(concept)
 
+    position = {c["id"]: n for n, c in enumerate(concepts)}
+
     def node(group: dict) -> dict:
-        return {**group, "members": direct.get(group["id"], []),
-                "subgroups": [node(groups_by_id[child]) for child in group["children"] if child in groups_by_id]}
+        members = list(direct.get(group["id"], []))
+        subgroups = [node(groups_by_id[child]) for child in group["children"] if child in groups_by_id]
+        while len(subgroups) == 1:  # HDBSCAN peels concepts off one by one: a chain reads better as one section
+            members += subgroups[0]["members"]
+            subgroups = subgroups[0]["subgroups"]
+        return {**group, "members": sorted(members, key=lambda c: position[c["id"]]), "subgroups": subgroups}
 
     top = [node(g) for g in groups if g["parent"] == -1 and any(c in by_id for c in g["concepts"])]
-    position = {c["id"]: n for n, c in enumerate(concepts)}
     top.sort(key=lambda g: min(position[c] for c in g["concepts"] if c in position))  # in the sort's order
     return top + ([{"id": None, "title": "Not in a group", "members": direct[-1], "subgroups": [], "size": None}]
                   if direct.get(-1) else [])

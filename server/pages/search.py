@@ -31,6 +31,7 @@ def image_page(image_id: str):
     if gps:
         facts.append(("Location", f"{gps[0]:.5f}, {gps[1]:.5f}" if isinstance(gps, (list, tuple)) else str(gps)))
     return render_template("image.html", image=info, facts=[(k, v) for k, v in facts if v],
+                           tags=point.payload.get("tags") or [],
                            paths=point.payload.get("paths", [info["path"]]))
 
 

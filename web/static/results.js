@@ -38,6 +38,14 @@ export function resultTile(image, { onMoreLikeThis } = {}) {
     caption.append(score);
   }
   item.append(link, caption);
+  if (image.concept && image.concept.id >= 0) { // shown on hover and focus
+    const concept = document.createElement("a");
+    concept.className = "result-concept";
+    concept.href = `/concepts/${image.concept.id}`;
+    concept.textContent = image.concept.title;
+    concept.setAttribute("aria-label", `Concept of ${image.name}: ${image.concept.title}`);
+    item.append(concept);
+  }
   if (onMoreLikeThis) {
     const more = document.createElement("button");
     more.type = "button";
