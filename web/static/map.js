@@ -70,9 +70,13 @@ const yScale = linearScale();
 let { width, height } = frame.getBoundingClientRect();
 const pointSize = count > 300_000 ? 1 : count > 50_000 ? 2 : count > 5_000 ? 3 : 5;
 const dark = matchMedia("(prefers-color-scheme: dark)").matches;
+// Many points: squares without alpha blending (regl-scatterplot's performance mode), far cheaper to fill, above all
+// where WebGL runs in software.
+const performanceMode = count > 50_000;
 const scatterplot = createScatterplot({
   canvas, width, height, xScale, yScale, pointSize, pointSizeSelected: pointSize + 2, pointOutlineWidth: 1,
-  colorBy: "valueA", pointColor: palette(summary.concepts.length), opacity: count > 100_000 ? 0.6 : 0.9,
+  performanceMode, colorBy: "valueA", pointColor: palette(summary.concepts.length),
+  opacity: performanceMode ? 1 : 0.9,
   backgroundColor: dark ? "#1c1917" : "#fafaf9", lassoColor: "#f59e0b", keyMap: { shift: "lasso" },
   lassoOnLongPress: true,
 });
@@ -138,8 +142,26 @@ function labelNode(place, left, top, withMontage) {
   return node;
 }
 
+// Level of detail: while the view moves, a large map draws a fixed, even sample of its points (software WebGL draws
+// about a million points a second); the whole map returns as soon as it rests.
+const MOVING_SAMPLE = 10_000;
+let selected = []; // point indices; a selection is drawn whole, never sampled
+const sample = count > 2 * MOVING_SAMPLE ? evenSample(count, MOVING_SAMPLE) : null;
+let resting = null;
+function evenSample(total, size) {
+  const step = total / size;
+  return Array.from({ length: size }, (_, i) => Math.floor(i * step));
+}
+
 scatterplot.subscribe("view", () => {
   labelFrame ||= requestAnimationFrame(drawLabels);
+  if (!sample) return;
+  if (resting === null && !selected.length) scatterplot.filter(sample, { preventEvent: true });
+  clearTimeout(resting);
+  resting = setTimeout(() => {
+    resting = null;
+    if (!selected.length) scatterplot.unfilter({ preventEvent: true });
+  }, 250);
 });
 drawLabels();
 
@@ -172,7 +194,6 @@ scatterplot.subscribe("pointOut", () => {
   hoverCard.hidden = true;
 });
 
-let selected = [];
 scatterplot.subscribe("select", ({ points }) => showSelection([...points]));
 scatterplot.subscribe("deselect", () => showSelection([]));
 
