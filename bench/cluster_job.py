@@ -34,7 +34,8 @@ COLUMNS = ["images", "run", "total s", "read s", "fit s", "assign+label s", "mon
            "own MB", "concepts", "payload writes", "tag writes", "kept IDs"]
 
 
-def build(data_dir: Path, model: str, count: int, start: int = 0, draw_seed: int | None = None) -> float:
+def build(data_dir: Path, model: str, count: int, start: int = 0, draw_seed: int | None = None,
+          concepts: int = CONCEPTS) -> float:
     """Write `count` images (IDs from `start`) into the library; seconds taken."""
     from indexer.config import Settings
     from indexer.demo.synthetic import clustered_embeddings
@@ -42,7 +43,7 @@ def build(data_dir: Path, model: str, count: int, start: int = 0, draw_seed: int
     from indexer.store import IMAGES, VOCABULARY, Point, point_id
 
     started = time.perf_counter()
-    vectors = clustered_embeddings(count, concepts=CONCEPTS, dim=512, seed=0, draw_seed=draw_seed)[0]
+    vectors = clustered_embeddings(count, concepts=concepts, dim=512, seed=0, draw_seed=draw_seed)[0]
     with Library.open(Settings(data_dir=data_dir, model=model, device="cpu")) as library:
         library.prepare_for_indexing()
         for first in range(0, count, 2000):
@@ -58,8 +59,8 @@ def build(data_dir: Path, model: str, count: int, start: int = 0, draw_seed: int
     return time.perf_counter() - started
 
 
-def cluster(data_dir: Path) -> dict:
-    result = run_cli_measured(["cluster", "--json"], {"PIXCEPT_DATA_DIR": str(data_dir)}, ROOT)
+def cluster(data_dir: Path, *options: str) -> dict:
+    result = run_cli_measured(["cluster", "--json", *options], {"PIXCEPT_DATA_DIR": str(data_dir)}, ROOT)
     if result.code:
         raise SystemExit(f"pixcept cluster failed: {result.err[-2000:]}")
     return {**json.loads(result.out), "peak_mb": result.peak_mb, "anon_mb": result.peak_anon_mb}
