@@ -300,7 +300,8 @@ def test_search_shows_matching_concepts_and_filters_by_one(page, server, world):
     page.wait_for_url("**/concepts/*")
 
 
-def test_concept_pages_by_keyboard_and_for_assistive_technology(page, server):
+def test_concept_pages_by_keyboard_and_for_assistive_technology(page, server, world):
+    _, colour_of = world
     page.goto(server + "/concepts")
     assert serious_violations(page) == []
     page.keyboard.press("Tab")  # skip link, then the search box, the areas, the concept filter
@@ -318,6 +319,11 @@ def test_concept_pages_by_keyboard_and_for_assistive_technology(page, server):
                          "document.activeElement.tagName === 'SUMMARY'")
     page.goto(server + "/concepts/-1")
     assert "Unsorted" in page.locator("h1").inner_text()
+    page.wait_for_function("() => document.querySelectorAll('#results .result').length > 0")
+    for tile in page.locator("#results .result").all():  # each image in no concept: its nearest concept, by colour
+        name = tile.locator(".result-name").inner_text()
+        hint = tile.locator(".nearest-concept").inner_text()
+        assert hint.startswith(f"Nearest: {colour_of[name]}"), (name, hint)
     assert serious_violations(page) == []
 
 

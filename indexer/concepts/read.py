@@ -132,6 +132,21 @@ def concept_members(library: Library, concept: int, offset: int = 0, limit: int 
     return points, total
 
 
+def nearest_concepts(library: Library, image_ids: list[str], current: Published | None = None) -> dict[str, dict]:
+    """For images (typically those in no concept), the concept each is most similar to: {image ID: {id, title,
+    score}}, a suggestion for people sorting what the clustering left out."""
+    current = current or require_published(library)
+    records = _records(library, current, with_vectors=True)
+    points = library.store.retrieve(IMAGES, image_ids, with_vectors=True) if image_ids else []
+    if not records or not points:
+        return {}
+    concepts = np.asarray([r.vector for r in records], np.float32)
+    similarity = np.asarray([p.vector for p in points], np.float32) @ concepts.T
+    best = similarity.argmax(axis=1)
+    return {point.id: {"id": records[k].payload["concept"], "title": concept_json(records[k].payload)["title"],
+                       "score": round(float(similarity[n, k]), 4)} for n, (point, k) in enumerate(zip(points, best))}
+
+
 def search_concepts(library: Library, vector: np.ndarray, limit: int = 10, relative: float | None = None,
                     current: Published | None = None) -> list[dict]:
     """The concepts nearest a query vector (text or image), best first. With `relative` (0..1), only those that

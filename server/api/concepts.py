@@ -50,8 +50,13 @@ class ConceptList(ma.Schema):
     concepts = F.List(F.Nested(Concept))
 
 
+class Member(Image):
+    nearest_concept = F.Dict(allow_none=True, metadata={
+        "description": "Images in no concept (-1): the concept it is most similar to, {id, title, score}"})
+
+
 class ConceptDetail(Concept):
-    members = F.List(F.Nested(Image))
+    members = F.List(F.Nested(Member))
     members_total = F.Integer()
     next_offset = F.Integer(allow_none=True)
 
@@ -173,8 +178,10 @@ def concept(query: dict, concept_id: str):
             return redirect(url_for("api.concept", concept_id=retired.went_to), 301)
     members, total = read.concept_members(library, number, query["offset"], query["limit"], current)
     end = query["offset"] + len(members)
+    nearest = read.nearest_concepts(library, [p.id for p in members], current) if number == -1 else {}
     return {**info, "size": total if number == -1 else info["size"],
-            "members": [image_json(p.id, p.payload) for p in members], "members_total": total,
+            "members": [{**image_json(p.id, p.payload), "nearest_concept": nearest.get(p.id)} for p in members],
+            "members_total": total,
             "next_offset": end if end < total else None}
 
 

@@ -14,7 +14,7 @@ async function loadMore() {
   try {
     const params = new URLSearchParams({ offset: nextOffset, limit: PAGE_SIZE });
     const page = await apiGet(`/api/concepts/${list.dataset.concept}?${params}`);
-    list.append(...page.members.map((image) => resultTile(image)));
+    list.append(...page.members.map(memberTile));
     nextOffset = page.next_offset;
     moreButton.hidden = nextOffset === null;
     status.textContent = `${list.children.length} of ${page.members_total.toLocaleString()} images shown`;
@@ -23,6 +23,19 @@ async function loadMore() {
   } finally {
     loading = false;
   }
+}
+
+// Images in no concept get a suggestion: the concept each is most similar to.
+function memberTile(image) {
+  const tile = resultTile(image);
+  if (image.nearest_concept) {
+    const hint = document.createElement("a");
+    hint.className = "nearest-concept";
+    hint.href = `/concepts/${image.nearest_concept.id}`;
+    hint.textContent = `Nearest: ${image.nearest_concept.title} (${image.nearest_concept.score.toFixed(2)})`;
+    tile.append(hint);
+  }
+  return tile;
 }
 
 moreButton.addEventListener("click", loadMore);
