@@ -152,6 +152,10 @@ def test_a_recluster_of_an_unchanged_library_writes_nothing_and_keeps_every_id(f
         after = {c["id"]: c["labels"] for c in read.list_concepts(library).concepts}
         assert after == before  # same data and seed: the same IDs and labels
         assert read.concept_groups(library) == groups_before  # and the same groups under the same IDs
+        concept = next(iter(before))
+        size = read.get_concept(library, concept)["size"]
+        assert read.size_over_runs(library, concept)[-2:] == [{"run": result["run"] - 1, "size": size},
+                                                              {"run": result["run"], "size": size}]
         assert result["kept"] == len(before) and result["new"] == result["retired"] == 0
         assert_one_whole_run(library)
 
@@ -361,6 +365,9 @@ def test_a_retired_concept_says_where_its_images_went(fresh):
     try:
         response = app.test_client().get(f"/api/concepts/{old}")
         assert response.status_code == 301 and response.headers["Location"].endswith(f"/api/concepts/{new}")
+        page = app.test_client().get(f"/concepts/{old}", follow_redirects=True)  # a shared link stays valid
+        assert page.status_code == 200 and f"Concept {old} was retired" in page.get_data(as_text=True)
+        assert page.request.path == f"/concepts/{new}"
     finally:
         app.extensions["pixcept"].stop()
 

@@ -88,6 +88,19 @@ def get_concept(library: Library, concept: int, current: Published | None = None
     raise NotFoundError(f"No concept {concept} in this library.")
 
 
+def size_over_runs(library: Library, concept: int) -> list[dict]:
+    """The concept's size in each kept run, oldest first ({run, size}), from the runs' assignment files; runs whose
+    files are gone are left out."""
+    sizes = []
+    for run in sorted(set(publish.kept_runs(library))):
+        try:
+            with np.load(publish.run_folder(library, run) / "assignments.npz") as saved:
+                sizes.append({"run": run, "size": int((saved["concepts"] == concept).sum())})
+        except (OSError, KeyError, ValueError):
+            continue
+    return sizes
+
+
 def concept_groups(library: Library, current: Published | None = None) -> list[dict]:
     """The current run's concept hierarchy, broad to fine: groups of concepts that HDBSCAN's tree joins, each
     {id (stable across runs), parent (-1 at the top), children (group IDs), concepts (IDs), size, labels, title}."""

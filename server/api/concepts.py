@@ -56,6 +56,7 @@ class Member(Image):
 
 
 class ConceptDetail(Concept):
+    size_over_runs = F.List(F.Dict(), metadata={"description": "Its size in each kept run: {run, size}, oldest first"})
     members = F.List(F.Nested(Member))
     members_total = F.Integer()
     next_offset = F.Integer(allow_none=True)
@@ -180,6 +181,7 @@ def concept(query: dict, concept_id: str):
     end = query["offset"] + len(members)
     nearest = read.nearest_concepts(library, [p.id for p in members], current) if number == -1 else {}
     return {**info, "size": total if number == -1 else info["size"],
+            "size_over_runs": read.size_over_runs(library, number),
             "members": [{**image_json(p.id, p.payload), "nearest_concept": nearest.get(p.id)} for p in members],
             "members_total": total,
             "next_offset": end if end < total else None}

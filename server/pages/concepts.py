@@ -80,6 +80,7 @@ def concept_page(concept_id: int):
     related = [_maybe_concept(library, i, current) for i in dict.fromkeys(related_ids)]
     return render_template("concept.html", concept=concept, parent=groups.get(concept.get("parent", -1)),
                            related=[c for c in related if c], run=current.run,
+                           sizes=read.size_over_runs(library, concept_id),
                            retired=request.args.get("retired", type=int))
 
 
