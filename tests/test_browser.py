@@ -134,6 +134,8 @@ def test_search_upload_similar_and_share(page, browser, server, world):
     page.wait_for_url("**like=*")
     similar = wait_for_results(page)
     assert target not in similar and colour_of[similar[0]] == colour_of[target]
+    page.locator("#concept-strip li").first.wait_for()  # "more like this" shows that image's concepts too
+    assert page.locator("#concept-strip .concept-title").first.inner_text().startswith(colour_of[target])
 
     # the URL, opened in a new page, gives the same results
     shared = browser.new_page()
@@ -354,6 +356,16 @@ def test_the_map_draws_every_image_and_a_box_selects_one_colour(page, server, wo
     assert len(names) >= len(core) and {colour_of[n] for n in names} == {"red"}, names
     assert page.locator("#selection .result").count() == len(names)
     assert "selected" in page.locator("#selection-summary").inner_text()
+
+    page.locator("#map-frame").focus()  # the keyboard zooms and pans the map
+    span = page.evaluate("window.pixceptMap.scatterplot.get('cameraDistance')")
+    page.keyboard.press("+")
+    page.wait_for_timeout(400)
+    assert page.evaluate("window.pixceptMap.scatterplot.get('cameraDistance')") < span
+    target = page.evaluate("window.pixceptMap.scatterplot.get('cameraTarget')")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(400)
+    assert page.evaluate("window.pixceptMap.scatterplot.get('cameraTarget')")[0] > target[0]
 
     page.fill("#fly", "blue")  # fly to the best concept for some words
     page.press("#fly", "Enter")

@@ -11,7 +11,7 @@ from indexer.errors import NotFoundError, UsageError
 from indexer.search import RELATIVE_CUTOFF
 
 from ..openapi import BINARY, Query, access, integer, number, pattern, repeated, text
-from .base import MAX_QUERY_IMAGES, UPLOAD_PATTERN, Image, api, image_json, matches, services
+from .base import ID_PATTERN, MAX_QUERY_IMAGES, UPLOAD_PATTERN, Image, api, image_json, matches, services
 
 F = ma.fields
 CONCEPT_PATTERN = r"-?[0-9]{1,9}"
@@ -74,6 +74,7 @@ class ConceptListQuery(Paging):
 class ConceptSearchQuery(Query):
     q = text(500, "Words.", load_default="")
     upload = repeated(pattern(UPLOAD_PATTERN), "Uploaded query images.")
+    like = repeated(pattern(ID_PATTERN), "Indexed images: concepts like them.")
     limit = integer(1, 100, load_default=10)
     cutoff = number(0, 1, "Keep the concepts that stand out (relative to the top score; 0 keeps the nearest "
                           "`limit`).", load_default=RELATIVE_CUTOFF)
@@ -113,11 +114,11 @@ class ConceptMatches(ma.Schema):
 @api.response(200, ConceptMatches, description="Concepts, best first")
 @access(api, errors=NO_CONCEPTS)
 def search_concepts(query: dict):
-    """Concepts nearest to words and/or uploaded images, best first"""
-    uploads = tuple(query["upload"][:MAX_QUERY_IMAGES])
-    if not (query["q"] or "").strip() and not uploads:
-        raise UsageError("Give words (q) or an uploaded image (upload) to search concepts by.")
-    vector = services().query_vector(query["q"] or "", uploads, ())
+    """Concepts nearest to words, uploaded images and/or indexed images, best first"""
+    uploads, like = tuple(query["upload"][:MAX_QUERY_IMAGES]), tuple(query["like"][:MAX_QUERY_IMAGES])
+    if not (query["q"] or "").strip() and not uploads and not like:
+        raise UsageError("Give words (q), an uploaded image (upload) or an indexed image (like) to search concepts by.")
+    vector = services().query_vector(query["q"] or "", uploads, like)
     return {"concepts": [concept_with_urls(c) for c in read.search_concepts(services().library, vector,
                                                                              query["limit"], query["cutoff"] or None)]}
 

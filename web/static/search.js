@@ -110,7 +110,7 @@ async function run(state) {
   }
   current = { state, nextOffset: 0, threshold: null, count: 0, started: performance.now() };
   status.textContent = "Searching…";
-  if (!state.concept && (state.q.trim() || state.upload)) showConcepts(state, current);
+  if (!state.concept) showConcepts(state, current);
   await loadMore();
 }
 
@@ -119,6 +119,7 @@ async function showConcepts(state, page) {
   const params = new URLSearchParams({ limit: "8" });
   if (state.q) params.set("q", state.q);
   if (state.upload) params.set("upload", state.upload);
+  for (const id of state.like) params.append("like", id);
   let answer;
   try {
     answer = await apiGet(`/api/concepts/search?${params}`);
