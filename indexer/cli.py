@@ -263,14 +263,16 @@ def _run_job(params: dict, kind: str, job: dict, bar: "_Bar", command: str) -> d
                                                      "their scores.")
 @click.option("--concept", type=int, help="Only images of this concept (`pixcept concepts`; -1: in none).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {path, score, ...}, best first.")
+@click.option("--paths", "paths_only", is_flag=True, help="Print only the paths, one a line (for xargs).")
 @library_options
-def search(words, images, limit, offset, folders, show_all, concept, as_json, **params) -> None:
+def search(words, images, limit, offset, folders, show_all, concept, as_json, paths_only, **params) -> None:
     """Search by WORDS and/or --image PATH. A word starting with '-' excludes: pixcept search beach -people
 
     Like the web app, results stop where relevance drops (relative to the best match); --all lists on regardless.
+    Prints SCORE<tab>PATH lines, best first; exits with 1 when nothing matched (as grep does).
     """
     from .concepts.read import concept_filter
-    from .search import RELATIVE_CUTOFF, load_query_image, search_filter, search_images
+    from .search import RELATIVE_CUTOFF, check_indexed_folders, load_query_image, search_filter, search_images
 
     unknown = [w for w in words if w.startswith("--")]
     if unknown:
@@ -279,10 +281,14 @@ def search(words, images, limit, offset, folders, show_all, concept, as_json, **
     relative = None if show_all else RELATIVE_CUTOFF
     client = _server_client(params)
     if client:
+        if folders:
+            check_indexed_folders(folders, client.request("GET", "/api/folders")["folders"])
         results = client.search(text, images, limit=limit, offset=offset, folders=folders, relative=relative,
                                 concept=concept)
     else:
         with _open(params, "pixcept search") as library:
+            if folders:
+                check_indexed_folders(folders, library.manifest.get("roots", []))
             query_images = []
             if images:
                 size = library.embedder().image_size
@@ -293,11 +299,13 @@ def search(words, images, limit, offset, folders, show_all, concept, as_json, **
                                                           relative=relative)]
     if as_json:
         click.echo(json.dumps(results, indent=2))
-        return
+    elif paths_only:
+        click.echo("".join(f"{result['path']}\n" for result in results), nl=False)
+    else:
+        click.echo("".join(f"{result['score']:.4f}\t{result['path']}\n" for result in results), nl=False)
     if not results:
         click.echo("No matching images.", err=True)
-    for result in results:
-        click.echo(f"{result['score']:.4f}  {result['path']}")
+        sys.exit(1)
 
 
 @cli.command()
@@ -316,6 +324,9 @@ def status(as_json, **params) -> None:
         return
     settings = _settings(params)
     manifest = read_manifest(settings.data_dir)
+    if not manifest:  # opening the library would create one here
+        raise click.ClickException(f"{settings.data_dir} is not a pixcept library (it has no manifest.json). "
+                                   "`pixcept index FOLDER` makes one; --data-dir or PIXCEPT_DATA_DIR points elsewhere.")
     info = {
         "data_dir": str(settings.data_dir),
         "store": settings.qdrant_url or (manifest.get("store") or {}).get("kind", "-"),

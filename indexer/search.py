@@ -80,6 +80,16 @@ def search_filter(folders: Sequence[str] = (), taken_from: date | None = None,
     return Filter(must=tuple(must)) if must else None
 
 
+def check_indexed_folders(folders: Sequence[str], roots: Sequence[str]) -> None:
+    """A UsageError naming any of `folders` that lies under none of the indexed `roots`: a filter on it would match
+    nothing, which reads as "no results" rather than as the typo or wrong folder it is."""
+    indexed = [Path(root) for root in roots]
+    outside = [f for f in folders if not any(Path(_folder(f)).is_relative_to(root) for root in indexed)]
+    if outside:
+        raise UsageError(f"Not an indexed folder: {', '.join(outside)}. Indexed folders: "
+                         f"{', '.join(map(str, roots)) or 'none yet'}.")
+
+
 def _folder(folder: str) -> str:
     """A folder as the payload's `folders` hold it (resolved, display form of names that are not UTF-8)."""
     if any(ord(c) < 32 or ord(c) == 127 for c in str(folder)):

@@ -177,7 +177,7 @@ def test_another_model_is_refused_until_reindex(library, photos, tmp_path, setti
         assert plain.embedder().spec.text == f"local-dir:{other}"
 
 
-def test_search_cli_json_and_status(run, photos):
+def test_search_cli_json_and_status(run, photos, tmp_path):
     assert run("index", photos).exit_code == 0
     result = run("search", "--image", photos / "green" / "img_001.jpg", "--limit", "5", "--all", "--json")
     assert result.exit_code == 0, result.output
@@ -187,10 +187,22 @@ def test_search_cli_json_and_status(run, photos):
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
     text = run("search", "a red circle", "--limit", "3", "--all")
     assert text.exit_code == 0 and len(text.stdout.strip().splitlines()) == 3
+    score, path = text.stdout.splitlines()[0].split("\t")  # score <tab> path: names with spaces survive `cut`
+    assert float(score) > 0 and Path(path).is_file()
+    paths = run("search", "a red circle", "--limit", "3", "--all", "--paths").stdout.splitlines()
+    assert paths == [line.split("\t")[1] for line in text.stdout.splitlines()]
+    nothing = run("search", "circle", "--offset", "500")
+    assert nothing.exit_code == 1 and nothing.stdout == "" and "No matching images" in nothing.stderr
+    elsewhere = run("search", "circle", "--folder", tmp_path / "not-indexed")
+    assert elsewhere.exit_code == 2 and "Not an indexed folder" in elsewhere.stderr and str(photos) in elsewhere.stderr
     only_blue = json.loads(run("search", "circle", "--folder", photos / "blue", "--json").stdout)
     assert only_blue and all("/blue/" in h["path"] for h in only_blue)
     status = json.loads(run("status", "--json").stdout)
     assert status["images"] == 12 and status["model"]["dim"] == 64
+    not_a_library = tmp_path / "no-library-here"
+    missing = run("status", "--data-dir", not_a_library)
+    assert missing.exit_code == 1 and "is not a pixcept library" in missing.stderr
+    assert not not_a_library.exists()  # asking did not create one
     cut = json.loads(run("search", "--image", photos / "green" / "img_001.jpg", "--limit", "12", "--json").stdout)
     assert 1 <= len(cut) < 12 and cut[0]["score"] == pytest.approx(1, abs=1e-4)  # the relevance cutoff applies
 
