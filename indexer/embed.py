@@ -9,10 +9,12 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
+from urllib.parse import urlparse
 
 import numpy as np
 from PIL import Image
@@ -93,6 +95,27 @@ def _offline_help(spec: ModelSpec, reason: str) -> str:
         "or point --model / PIXCEPT_MODEL at a local checkpoint: 'local-dir:/path/to/folder' with "
         "open_clip_config.json and open_clip_model.safetensors, or 'ViT-B-32:/path/to/weights.pt'."
     )
+
+
+HUB_PROBE_SECONDS = 1.0
+
+
+def _use_cache_only_if_hub_unreachable() -> None:
+    """Without a route to the Hub, a download retries for about a minute and warns at every try before failing. Find
+    out in about a second instead and let huggingface_hub use its cache alone: a cached model still loads, a missing
+    one fails at once with pixcept's explanation. Behind a proxy the probe cannot tell, so it is skipped."""
+    from huggingface_hub import constants
+
+    proxied = any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"))
+    if constants.HF_HUB_OFFLINE or proxied:
+        return
+    endpoint = urlparse(constants.ENDPOINT)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname, port), timeout=HUB_PROBE_SECONDS).close()
+    except OSError as exc:
+        log.info("%s is unreachable (%s): using the local model cache only", endpoint.hostname, exc)
+        constants.HF_HUB_OFFLINE = True
 
 
 def _file_digest(paths: Iterable[Path]) -> str:
@@ -270,6 +293,8 @@ def load_embedder(model: str | ModelSpec = DEFAULT_MODEL, device: str | None = N
     import open_clip
 
     device = _pick_device(device)
+    if spec.local_dir is None and not (spec.pretrained and os.path.isfile(os.path.expanduser(spec.pretrained))):
+        _use_cache_only_if_hub_unreachable()
     try:
         pretrained = os.path.expanduser(spec.pretrained) if spec.pretrained else None
         clip, _, preprocess = open_clip.create_model_and_transforms(

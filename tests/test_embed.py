@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -78,6 +80,23 @@ def test_spec_parsing():
     assert (spec.architecture, spec.pretrained) == ("ViT-B-32", "laion2b_s34b_b79k")
     assert ModelSpec.parse("local-dir:/x").local_dir is not None
     assert ModelIdentity.from_dict(ModelIdentity("a", "b", 3).to_dict()) == ModelIdentity("a", "b", 3)
+
+
+def test_an_unreachable_hub_is_found_out_in_a_second_and_explained_alone(tmp_path):
+    """No HF_HUB_OFFLINE set, the Hub unreachable (a closed port): no minute of retries and warnings, one paragraph."""
+    make_image(tmp_path / "photos" / "a.jpg")
+    env = {"PIXCEPT_DATA_DIR": str(tmp_path / "data"), "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": "",
+           "PIXCEPT_MODEL": "ViT-B-32:laion2b_s34b_b79k", "HF_HOME": str(tmp_path / "hf")}
+    started = time.monotonic()
+    process = pixcept_process("index", tmp_path / "photos", env=env)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 1, err
+    assert time.monotonic() - started < 20  # the start-up of torch and open_clip (~4 s), not a minute of retries
+    assert "could not be downloaded" in err and "local-dir:" in err
+    assert "Traceback" not in err and "Retry" not in err and "warn" not in err.lower(), err
+    lines = err.strip().splitlines()  # pixcept's progress line, then its explanation: nothing from the libraries
+    assert lines[0].startswith("Loading CLIP model") and lines[1].startswith("Error: Could not load")
+    assert len(lines) == 3 and lines[2].startswith("pixcept downloads pretrained weights"), lines
 
 
 def test_offline_download_failure_is_one_clear_paragraph(tmp_path):
