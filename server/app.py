@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask, jsonify, make_response, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from indexer.concepts.publish import NoConceptsError
@@ -85,6 +86,8 @@ def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start:
         states = [j.state for j in services.runner.jobs.values()] if services.runner else []
         return metrics.exposition(images, states)
 
+    app.add_template_filter(code_spans)
+
     @app.context_processor
     def template_globals():
         return {"csrf_token": auth.csrf_token, "max_query": MAX_QUERY_CHARS}
@@ -92,6 +95,13 @@ def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start:
     if start:
         services.start()
     return app
+
+
+def code_spans(text: str) -> Markup:
+    """A message for HTML: `code` spans (the CLI's notation in pixcept's messages) as <code>, the rest escaped."""
+    parts = str(text).split("`")
+    return Markup("").join(escape(part) if n % 2 == 0 else Markup("<code>%s</code>") % part
+                           for n, part in enumerate(parts))
 
 
 def _install_guards(app: Flask) -> None:

@@ -37,6 +37,10 @@ def world(tmp_path_factory):
     yields (data dir, colour by file name)."""
     root = tmp_path_factory.mktemp("browser")
     scenes = write_library(root / "photos", per_pair=5)
+    first = sorted(scenes)[0]  # one file with a name long enough to overflow a phone's width if anything lets it
+    long_name = first.with_name(first.stem + "_" + "holiday-at-the-seaside-with-everyone" * 3 + first.suffix)
+    first.rename(long_name)
+    scenes[long_name] = scenes.pop(first)
     settings = Settings(data_dir=root / "data", model=demo_model_spec(), device="cpu")
     with Library.open(settings) as library:
         index_folders(library, [root / "photos"])
@@ -372,6 +376,33 @@ def test_the_map_draws_every_image_and_a_box_selects_one_colour(page, server, wo
     page.wait_for_function("() => document.getElementById('map-status').textContent.startsWith('blue')")
     assert serious_violations(page) == []
     screenshots(page, "map")
+
+
+def test_a_long_file_name_never_widens_the_image_page(page, server, world):
+    name = max(world[1], key=len)
+    colour = name.split("_")[0]
+    results = page.request.get(f"{server}/api/search?q={colour}&cutoff=0&limit=200").json()["results"]
+    page.goto(server + next(r["page_url"] for r in results if r["name"] == name))
+    for width in (320, 390, 1280):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.wait_for_timeout(50)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, width
+    screenshots(page, "image-long-name")
+
+
+def test_errors_read_as_errors_in_place_of_results(page, server, tmp_path):
+    page.goto(server + "/?q=red")
+    wait_for_results(page)
+    fake = tmp_path / "holiday.jpg"
+    fake.write_text("not a picture")  # an upload the server refuses: its message replaces the red results
+    page.set_input_files("#image-input", str(fake))
+    page.wait_for_function("() => document.getElementById('status').classList.contains('error-message')")
+    assert page.locator(".result").count() == 0
+    assert "image" in page.locator("#status").inner_text().lower()
+    page.goto(server + "/?q=red&from=2021-13-45")
+    page.wait_for_function("() => document.getElementById('status').classList.contains('error-message')")
+    assert page.locator("#status code").inner_text() == "from"  # `from` in the message is code, not backticks
+    assert "`" not in page.locator("#status").inner_text()
 
 
 def test_the_api_reference_renders_every_operation(page, server):

@@ -264,8 +264,9 @@ def test_read_token_guards_everything_but_health(app, monkeypatch):
 
     login = client.get("/login")
     token = re.search(rb'name="csrf_token" value="([^"]+)"', login.data).group(1).decode()
-    wrong = client.post("/login", data={"token": "guess", "csrf_token": token})
+    wrong = client.post("/login", data={"token": "guess", "csrf_token": token, "next": "/concepts"})
     assert wrong.status_code == 401 and b"not valid" in wrong.data
+    assert b'name="next" value="/concepts"' in wrong.data  # a mistyped token keeps where it was going
     assert client.post("/login", data={"token": "s3cret-read"}).status_code == 403  # no CSRF token
     signed_in = client.post("/login", data={"token": "s3cret-read", "csrf_token": token, "next": "//evil.example"})
     assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/"
@@ -382,3 +383,9 @@ def test_an_empty_library_serves_and_says_what_to_do(tmp_path, tiny_model_spec):
         assert client.get("/api/status").get_json()["images"] == 0
     finally:
         app.extensions["pixcept"].stop()
+
+
+def test_messages_in_pages_show_code_not_markdown(client):
+    page = client.get("/concepts")  # this library has no concepts: the message names the command to run
+    html = page.get_data(as_text=True)
+    assert "<code>pixcept cluster</code>" in html and "`" not in html.split("<main")[1]

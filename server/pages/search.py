@@ -58,7 +58,8 @@ def login():
             session["level"] = level
             return redirect(_safe_next(request.form.get("next")))
         error = "That token is not valid."
-    return render_template("login.html", error=error, next=request.args.get("next", "")), 401 if error else 200
+    # the page it was going to survives a mistyped token (a POST carries it in the form)
+    return render_template("login.html", error=error, next=request.values.get("next", "")), 401 if error else 200
 
 
 login.auth_level = None

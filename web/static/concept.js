@@ -1,5 +1,5 @@
 // A concept's page: its images, page after page as you scroll (same tiles as search results).
-import { apiGet, resultTile } from "./results.js";
+import { apiGet, resultTile, showMessage } from "./results.js";
 
 const PAGE_SIZE = 60;
 const list = document.getElementById("results");
@@ -19,7 +19,7 @@ async function loadMore() {
     moreButton.hidden = nextOffset === null;
     status.textContent = `${list.children.length} of ${page.members_total.toLocaleString()} images shown`;
   } catch (error) {
-    status.textContent = error.message;
+    showMessage(status, error.message, { error: true });
   } finally {
     loading = false;
   }

@@ -1,6 +1,6 @@
 // The concepts grid: typing narrows it to the concepts that match the words (text -> concept search in the API,
 // with its relevance cutoff), best first; the sort and the filter live in the URL.
-import { apiGet } from "./results.js";
+import { apiGet, showMessage } from "./results.js";
 
 const input = document.getElementById("concept-filter");
 const sort = document.getElementById("concept-sort");
@@ -38,7 +38,7 @@ async function filter(words) {
     const answer = await apiGet(`/api/concepts/search?${new URLSearchParams({ q: words, limit: "100" })}`);
     if (mine === generation) showOnly(answer.concepts);
   } catch (error) {
-    if (mine === generation) status.textContent = error.message;
+    if (mine === generation) showMessage(status, error.message, { error: true });
   }
 }
 

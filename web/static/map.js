@@ -2,7 +2,7 @@
 // concept; labels at concept centres in levels (groups zoomed out, concepts, then montages zoomed in); hover shows a
 // thumbnail, a click shows the image, box and lasso select list the images; "Fly to" zooms to the best concept.
 import createScatterplot from "./vendor/regl-scatterplot/regl-scatterplot.js";
-import { apiGet, resultTile } from "./results.js";
+import { apiGet, resultTile, showMessage } from "./results.js";
 
 const SHOWN_SELECTED = 200;
 const frame = document.getElementById("map-frame");
@@ -52,7 +52,7 @@ const [summary, buffer] = await Promise.all([
     return response.arrayBuffer();
   }),
 ]).catch((error) => {
-  status.textContent = error.message;
+  showMessage(status, error.message, { error: true });
   throw error;
 });
 const count = summary.count;
@@ -285,7 +285,7 @@ document.getElementById("fly-form").addEventListener("submit", async (event) => 
     status.textContent = `${best.title}: ${best.size.toLocaleString()} images.`;
     if (members.length) await scatterplot.zoomToPoints(members, { transition: true, padding: 0.3 });
   } catch (error) {
-    status.textContent = error.message;
+    showMessage(status, error.message, { error: true });
   }
 });
 

@@ -4,6 +4,19 @@ export function csrfToken() {
   return document.querySelector('meta[name="csrf-token"]').content;
 }
 
+// A message from the server into an element: `code` spans become <code>, never Markdown shown raw; errors look like
+// errors (and replace what was there).
+export function showMessage(element, text, { error = false } = {}) {
+  const parts = String(text).split("`");
+  element.replaceChildren(...parts.map((part, index) => {
+    if (index % 2 === 0) return document.createTextNode(part);
+    const code = document.createElement("code");
+    code.textContent = part;
+    return code;
+  }));
+  element.classList.toggle("error-message", error);
+}
+
 export async function apiGet(url) {
   const response = await fetch(url, { headers: { Accept: "application/json" } });
   const body = await response.json().catch(() => ({}));

@@ -1,5 +1,5 @@
 // The search page: the query lives in the URL (shareable, back button works); results come from /api/search.
-import { apiGet, csrfToken, resultTile } from "./results.js";
+import { apiGet, csrfToken, resultTile, showMessage } from "./results.js";
 
 const PAGE_SIZE = 40;
 const form = document.getElementById("search-form");
@@ -109,7 +109,7 @@ async function run(state) {
     return;
   }
   current = { state, nextOffset: 0, threshold: null, count: 0, started: performance.now() };
-  status.textContent = "Searching…";
+  showMessage(status, "Searching…");
   if (!state.concept) showConcepts(state, current);
   await loadMore();
 }
@@ -170,11 +170,15 @@ async function loadMore() {
     page.nextOffset = answer.next_offset;
     moreButton.hidden = !answer.has_more;
     const seconds = ((performance.now() - page.started) / 1000).toFixed(2);
+    status.classList.remove("error-message");
     status.textContent = page.count
       ? `${page.count}${answer.has_more ? "+" : ""} ${page.count === 1 ? "image" : "images"} (${seconds} s)`
       : "No images match. Try other words, or fewer filters.";
   } catch (error) {
-    if (mine === generation) status.textContent = error.message;
+    if (mine !== generation) return;
+    if (!page.count) results.replaceChildren(); // an error replaces the results it stands for
+    moreButton.hidden = true;
+    showMessage(status, error.message, { error: true });
   } finally {
     page.loading = false;
   }
@@ -188,10 +192,12 @@ function moreLikeThis(image) {
 async function searchWithImage(file) {
   if (!file) return;
   if (!file.type.startsWith("image/")) {
-    status.textContent = `${file.name || "That file"} is not an image.`;
+    showMessage(status, `${file.name || "That file"} is not an image.`, { error: true });
     return;
   }
-  status.textContent = "Uploading the image…";
+  showMessage(status, "Uploading the image…");
+  results.replaceChildren(); // the previous query's results would read as this upload's
+  stripSection.hidden = true;
   const body = new FormData();
   body.append("image", file);
   try {
@@ -200,7 +206,7 @@ async function searchWithImage(file) {
     if (!response.ok) throw new Error(answer.error?.message || `Upload failed (${response.status}).`);
     go({ ...readState(), q: "", upload: answer.id, like: [] }); // a new picture starts a new query; words can be added
   } catch (error) {
-    status.textContent = error.message;
+    showMessage(status, error.message, { error: true });
   }
 }
 

@@ -1,5 +1,5 @@
 // The image page's "Similar images" strip.
-import { apiGet, resultTile } from "./results.js";
+import { apiGet, resultTile, showMessage } from "./results.js";
 
 const list = document.getElementById("results");
 const status = document.getElementById("status");
@@ -9,5 +9,5 @@ try {
   list.replaceChildren(...page.results.map((image) => resultTile(image)));
   status.textContent = page.results.length ? "" : "No similar images.";
 } catch (error) {
-  status.textContent = error.message;
+  showMessage(status, error.message, { error: true });
 }
