@@ -272,7 +272,7 @@ def search(words, images, limit, offset, folders, show_all, concept, as_json, pa
     Prints SCORE<tab>PATH lines, best first; exits with 1 when nothing matched (as grep does).
     """
     from .concepts.read import concept_filter
-    from .search import RELATIVE_CUTOFF, check_indexed_folders, load_query_image, search_filter, search_images
+    from .search import RELATIVE_CUTOFF, check_indexed_folders, load_query_image, search_filter, search_page
 
     unknown = [w for w in words if w.startswith("--")]
     if unknown:
@@ -283,8 +283,8 @@ def search(words, images, limit, offset, folders, show_all, concept, as_json, pa
     if client:
         if folders:
             check_indexed_folders(folders, client.request("GET", "/api/folders")["folders"])
-        results = client.search(text, images, limit=limit, offset=offset, folders=folders, relative=relative,
-                                concept=concept)
+        results, weak = client.search(text, images, limit=limit, offset=offset, folders=folders, relative=relative,
+                                      concept=concept)
     else:
         with _open(params, "pixcept search") as library:
             if folders:
@@ -294,9 +294,16 @@ def search(words, images, limit, offset, folders, show_all, concept, as_json, pa
                 size = library.embedder().image_size
                 query_images = [load_query_image(path, size) for path in images]
             within = concept_filter(library, concept) if concept is not None else None
-            results = [r.to_dict() for r in search_images(library, text, query_images, limit=limit, offset=offset,
-                                                          where=search_filter(folders, also=within),
-                                                          relative=relative)]
+            page = search_page(library, text, query_images, limit=limit, offset=offset,
+                               where=search_filter(folders, also=within), relative=relative)
+            results, weak = [r.to_dict() for r in page.results], page.no_good_match
+    if weak:  # the closest are not matches: nothing on stdout for pipes, the closest named for people
+        closest = ", ".join(Path(r["path"]).name for r in results[:3])
+        click.echo("No good match: the library holds nothing like this, or the model does not know the words."
+                   + (f" Closest, but weak: {closest}." if closest else "") + " --all lists them anyway.", err=True)
+        if as_json:
+            click.echo("[]")
+        sys.exit(1)
     if as_json:
         click.echo(json.dumps(results, indent=2))
     elif paths_only:
@@ -313,7 +320,7 @@ def search(words, images, limit, offset, folders, show_all, concept, as_json, pa
 @library_options
 def status(as_json, **params) -> None:
     """Where the library is, which model built it, and what it holds."""
-    from .lock import StoreLockedError
+    from .lock import LOCK_NAME, StoreLockedError
     from .manifest import read_manifest
 
     client = _server_client(params)
@@ -324,7 +331,7 @@ def status(as_json, **params) -> None:
         return
     settings = _settings(params)
     manifest = read_manifest(settings.data_dir)
-    if not manifest:  # opening the library would create one here
+    if not manifest and not (settings.data_dir / LOCK_NAME).exists():  # opening it would make a library here
         raise click.ClickException(f"{settings.data_dir} is not a pixcept library (it has no manifest.json). "
                                    "`pixcept index FOLDER` makes one; --data-dir or PIXCEPT_DATA_DIR points elsewhere.")
     info = {

@@ -21,8 +21,14 @@ MAX_QUERY_CHARS = 500
 MAX_TERMS = 16
 CANDIDATES = 256  # best scores looked at to set the relevance threshold (more cost 4 ms per 1000 at 20k)
 RELATIVE_CUTOFF = 0.5
-MIN_RESULTS = 10
-GAP_SHARE = 0.15
+MIN_RESULTS = 2  # a gap may end the results after this many (an image's own near-duplicate is not a group)
+GAP_SHARE = 0.1
+GAP_APART = 3.0  # ... and only a gap this many times wider than the other drops: smooth scores are not cut
+# Words no model knows. What they match in a library shows how far a query rises above the library's mean score by
+# chance; a query that rises no more (within the margin) matched nothing ("giraffe" to a model that never saw one).
+PROBES = ("qzxv", "blorft", "vreemk", "ptaxil", "wug", "zorpin", "fleem", "grastch", "xylq", "mbopt")
+PROBE_MARGIN = 1.3
+WEAK_SHOWN = 6  # with no good match, the closest few, marked weak
 
 
 @dataclass(frozen=True)
@@ -138,14 +144,15 @@ def indexed_vectors(library: Library, ids: Sequence[str]) -> list[np.ndarray]:
 
 
 def relevance_threshold(scores: np.ndarray, baseline: float, relative: float = RELATIVE_CUTOFF,
-                        min_results: int = MIN_RESULTS, gap_share: float = GAP_SHARE) -> float:
+                        min_results: int = MIN_RESULTS, gap_share: float = GAP_SHARE,
+                        apart: float = GAP_APART) -> float:
     """The lowest score still worth showing, from the best scores (sorted, best first) and the library's mean score
     for the same query (`baseline`). Relative, never a fixed cosine: models and queries differ in scale.
 
     1. Keep what rises at least `relative` of the way from the baseline to the top score.
-    2. Within that, cut at the widest drop between neighbours if it is at least `gap_share` of the top's rise above
-       the baseline, after at least `min_results` results: a group that stands apart ("red circle" among red
-       squares and blue circles) ends there. A query for something absent has a flat tail and few results pass 1.
+    2. Within that, cut at the widest drop between neighbours, after at least `min_results` results, if it is at
+       least `gap_share` of the top's rise above the baseline and `apart` times the mean of the other drops: a group
+       that stands apart ("red circle": 4 red circles, then red squares) ends there; smooth scores are not cut.
     """
     if len(scores) == 0:
         return 1.0
@@ -158,9 +165,30 @@ def relevance_threshold(scores: np.ndarray, baseline: float, relative: float = R
     if len(kept) > min_results:
         drops = kept[min_results - 1:-1] - kept[min_results:]
         widest = int(np.argmax(drops))
-        if drops[widest] >= gap_share * rise:
+        others = np.delete(drops, widest)
+        typical = float(others.mean()) if len(others) else 0.0
+        if drops[widest] >= gap_share * rise and drops[widest] >= apart * typical:
             threshold = float(kept[min_results + widest - 1])
     return float(threshold)
+
+
+def chance_rise(library: Library) -> float | None:
+    """How far words no model knows rise above the library's mean score (the median over PROBES): a query that does
+    no better matched nothing. Per model and library; recomputed when the library's centroid is."""
+    centroid = library.image_centroid()
+    if centroid is None:
+        return None
+    cached = getattr(library, "_chance_rise", None)
+    if cached and cached[0] is centroid:
+        return cached[1]
+    rises = []
+    for vector in library.embedder().embed_texts(list(PROBES)):
+        best = library.store.search(IMAGES, vector, limit=1, with_payload=False)
+        if best:
+            rises.append(best[0].score - float(centroid @ vector))
+    value = float(np.median(rises)) if rises else None
+    library._chance_rise = (centroid, value)
+    return value
 
 
 @dataclass
@@ -168,6 +196,7 @@ class SearchPage:
     results: list[SearchResult]
     threshold: float | None  # lowest score shown; None without a cutoff
     has_more: bool
+    no_good_match: bool = False  # nothing rose above chance: `results` are the closest few, weak
 
 
 def search_page(library: Library, text: str | None = None, images: Sequence[Image.Image] = (),
@@ -194,20 +223,29 @@ def search_page(library: Library, text: str | None = None, images: Sequence[Imag
     # while it searches, so each query spared is served concurrency gained.
     best = library.store.search(IMAGES, vector, limit=max(window, CANDIDATES if needs_threshold else 0),
                                 where=where, with_payload=False)
+    no_good_match = False
     if needs_threshold:
-        threshold = _threshold(library, vector, best, relative)
+        threshold, no_good_match = _threshold(library, vector, best, relative)
     hits = [h for h in best[offset:window] if threshold is None or h.score >= threshold]
+    if no_good_match:
+        hits = hits[:WEAK_SHOWN] if offset == 0 else []
     payloads = {p.id: p.payload for p in library.store.retrieve(IMAGES, [h.id for h in hits[:limit]])}
     results = [SearchResult(h.id, h.score, payloads[h.id].get("path", ""), payloads[h.id])
                for h in hits[:limit] if h.id in payloads]  # a point deleted meanwhile is left out
-    return SearchPage(results, threshold, has_more=len(hits) > limit)
+    return SearchPage(results, threshold, has_more=len(hits) > limit and not no_good_match,
+                      no_good_match=no_good_match)
 
 
-def _threshold(library: Library, vector: np.ndarray, best: list, relative: float) -> float | None:
+def _threshold(library: Library, vector: np.ndarray, best: list, relative: float) -> tuple[float | None, bool]:
+    """(the relevance threshold, whether nothing rose above chance) for a first page."""
     centroid = library.image_centroid()
     if not best or centroid is None:
-        return None
-    return relevance_threshold(np.array([h.score for h in best[:CANDIDATES]]), float(centroid @ vector), relative)
+        return None, False
+    baseline = float(centroid @ vector)
+    chance = chance_rise(library)
+    weak = chance is not None and best[0].score - baseline < PROBE_MARGIN * chance
+    threshold = relevance_threshold(np.array([h.score for h in best[:CANDIDATES]]), baseline, relative)
+    return (best[min(WEAK_SHOWN, len(best)) - 1].score if weak else threshold), weak
 
 
 def search_images(library: Library, text: str | None = None, images: Sequence[Image.Image] = (), limit: int = 20,

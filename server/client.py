@@ -109,7 +109,8 @@ class ServerClient:
         return self.request("POST", "/api/uploads", raw=(body, f"multipart/form-data; boundary={boundary}"))["id"]
 
     def search(self, text: str, images=(), limit: int = 20, offset: int = 0, folders=(),
-               relative: float | None = None, concept: int | None = None) -> list[dict]:
+               relative: float | None = None, concept: int | None = None) -> tuple[list[dict], bool]:
+        """(results, no good match): the pages of /api/search up to `limit` results."""
         query = [("q", text), ("cutoff", relative or 0)] + ([("concept", concept)] if concept is not None else [])
         query += [("upload", self.upload(path)) for path in images]
         query += [("folder", str(Path(f).expanduser().resolve())) for f in folders]
@@ -123,7 +124,7 @@ class ServerClient:
             threshold = page["threshold"]
             if not page["has_more"]:
                 break
-        return results
+        return results, bool(page.get("no_good_match"))
 
     def run_job(self, kind: str, params: dict, progress: Progress) -> dict:
         """Start a job on the server and follow it until it ends; Ctrl-C cancels it there (finished work is kept)."""

@@ -227,6 +227,20 @@ def test_a_query_for_nothing_shows_a_clear_message(page, server):
     assert "negative terms alone" in page.locator("#status").inner_text()
 
 
+def test_a_word_the_model_does_not_know_is_no_good_match_and_weaker_matches_can_be_asked_for(page, server, world):
+    _, colour_of = world
+    page.goto(server + "/?q=giraffe")
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('No good match')")
+    assert 0 < page.locator(".result.weak").count() <= 6  # the closest few, marked weak
+    assert page.locator("#concept-strip-section").is_hidden()
+    page.goto(server + "/?q=red+circle")  # a good match stops where relevance drops...
+    names = wait_for_results(page)
+    assert {colour_of[n] for n in names} == {"red"} and page.locator(".result.weak").count() == 0
+    page.get_by_role("button", name="Show weaker matches").click()  # ...and weaker matches come on request
+    page.wait_for_url("**all=1*")
+    page.wait_for_function(f"() => document.querySelectorAll('.result').length > {len(names)}")
+
+
 
 def colour_in_pixels(page, url: str) -> str:
     """The demo colour most of an image's coloured pixels are nearest to (backgrounds are grey), from its bytes."""

@@ -191,11 +191,11 @@ def test_search_cli_json_and_status(run, photos, tmp_path):
     assert float(score) > 0 and Path(path).is_file()
     paths = run("search", "a red circle", "--limit", "3", "--all", "--paths").stdout.splitlines()
     assert paths == [line.split("\t")[1] for line in text.stdout.splitlines()]
-    nothing = run("search", "circle", "--offset", "500")
+    nothing = run("search", "circle", "--all", "--offset", "500")
     assert nothing.exit_code == 1 and nothing.stdout == "" and "No matching images" in nothing.stderr
     elsewhere = run("search", "circle", "--folder", tmp_path / "not-indexed")
     assert elsewhere.exit_code == 2 and "Not an indexed folder" in elsewhere.stderr and str(photos) in elsewhere.stderr
-    only_blue = json.loads(run("search", "circle", "--folder", photos / "blue", "--json").stdout)
+    only_blue = json.loads(run("search", "circle", "--folder", photos / "blue", "--all", "--json").stdout)
     assert only_blue and all("/blue/" in h["path"] for h in only_blue)
     status = json.loads(run("status", "--json").stdout)
     assert status["images"] == 12 and status["model"]["dim"] == 64

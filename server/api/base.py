@@ -58,6 +58,8 @@ class SearchResults(ma.Schema):
     has_more = F.Boolean(required=True)
     next_offset = F.Integer(allow_none=True)
     threshold = F.Float(required=True, allow_none=True)
+    no_good_match = F.Boolean(metadata={"description": "Nothing rose above chance: the results are the closest few, "
+                                                       "weak (cutoff=0 lists everything)"})
     took_ms = F.Float()
 
 

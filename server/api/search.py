@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import date
 
@@ -67,7 +68,9 @@ def search(query: dict):
         "results": [image_json(r.id, r.payload, r.score) for r in page.results],
         "has_more": page.has_more,
         "next_offset": query["offset"] + len(page.results) if page.has_more else None,
-        "threshold": page.threshold,
+        # rounded down as the scores are rounded: every result shown is at or above it, and passed back it keeps them
+        "threshold": math.floor(page.threshold * 1e6) / 1e6 if page.threshold is not None else None,
+        "no_good_match": page.no_good_match,
         "took_ms": round(took * 1000, 1),
     }
 

@@ -14,6 +14,7 @@ const queryImages = document.getElementById("query-images");
 const results = document.getElementById("results");
 const status = document.getElementById("status");
 const moreButton = document.getElementById("more-button");
+const weakerButton = document.getElementById("weaker-button");
 const overlay = document.getElementById("drop-overlay");
 const stripSection = document.getElementById("concept-strip-section");
 const strip = document.getElementById("concept-strip");
@@ -31,6 +32,7 @@ function readState(search = window.location.search) {
     from: params.get("from") || "",
     to: params.get("to") || "",
     concept: params.get("concept") || "",
+    all: params.get("all") === "1", // no relevance cutoff: weaker matches too
   };
 }
 
@@ -40,6 +42,7 @@ function toParams(state) {
   if (state.upload) params.set("upload", state.upload);
   for (const id of state.like) params.append("like", id);
   for (const key of ["folder", "from", "to", "concept"]) if (state[key]) params.set(key, state[key]);
+  if (state.all) params.set("all", "1");
   return params;
 }
 
@@ -99,6 +102,7 @@ async function run(state) {
   showState(state);
   results.replaceChildren();
   moreButton.hidden = true;
+  weakerButton.hidden = true;
   stripSection.hidden = true;
   if (isEmpty(state)) {
     current = null;
@@ -126,7 +130,7 @@ async function showConcepts(state, page) {
   } catch {
     return; // no concepts yet (409), or words it cannot read: the image results say why
   }
-  if (page !== current || !answer.concepts.length) return;
+  if (page !== current || page.noGoodMatch || !answer.concepts.length) return;
   strip.replaceChildren(...answer.concepts.map((concept) => conceptButton(concept, state)));
   stripSection.hidden = false;
 }
@@ -158,17 +162,29 @@ async function loadMore() {
   const page = current;
   page.loading = true;
   const params = toParams(page.state);
+  params.delete("all");
+  if (page.state.all) params.set("cutoff", "0");
   params.set("limit", PAGE_SIZE);
   params.set("offset", page.nextOffset);
   if (page.threshold !== null) params.set("threshold", page.threshold);
   try {
     const answer = await apiGet(`/api/search?${params}`);
     if (mine !== generation || page !== current) return;
-    results.append(...answer.results.map((image) => resultTile(image, { onMoreLikeThis: moreLikeThis })));
+    const tiles = answer.results.map((image) => resultTile(image, { onMoreLikeThis: moreLikeThis }));
+    if (answer.no_good_match) for (const tile of tiles) tile.classList.add("weak");
+    results.append(...tiles);
     page.count += answer.results.length;
     page.threshold = answer.threshold;
     page.nextOffset = answer.next_offset;
     moreButton.hidden = !answer.has_more;
+    weakerButton.hidden = page.state.all || answer.has_more;
+    if (answer.no_good_match) {
+      page.noGoodMatch = true;
+      stripSection.hidden = true;
+      showMessage(status, `No good match for “${page.state.q || "this image"}”: the library holds nothing like it, ` +
+        "or the model does not know the words. The closest, but weak:");
+      return;
+    }
     const seconds = ((performance.now() - page.started) / 1000).toFixed(2);
     status.classList.remove("error-message");
     status.textContent = page.count
@@ -226,6 +242,7 @@ fileInput.addEventListener("change", () => {
   fileInput.value = "";
 });
 moreButton.addEventListener("click", loadMore);
+weakerButton.addEventListener("click", () => go({ ...readState(), all: true }));
 window.addEventListener("popstate", () => run(readState()));
 document.addEventListener("keydown", (event) => { // "/" jumps to the search box, as on most search sites
   const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement?.tagName);
