@@ -198,6 +198,19 @@ def test_keyboard_only_journey(page, server, world):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.classList.contains('result-link')"):
             break
+    page.keyboard.press("Enter")  # opens the result over the results
+    page.wait_for_selector("dialog.lightbox[open]")
+    assert page.locator("#lightbox-title").inner_text() == names[0]
+    page.keyboard.press("ArrowRight")
+    assert page.locator("#lightbox-title").inner_text() == names[1]
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => !document.querySelector('dialog.lightbox').open && !location.search.includes('view=')")
+    page.keyboard.press("Enter")  # focus came back to the result: open it again, and its full page from there
+    page.wait_for_selector("dialog.lightbox[open]")
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Open its page":
+            break
     page.keyboard.press("Enter")
     page.wait_for_url("**/image/*")
     assert page.locator("h1").inner_text() == names[0]
@@ -211,6 +224,9 @@ def test_pages_have_no_serious_accessibility_violations(page, server):
     wait_for_results(page)
     assert serious_violations(page) == []
     page.locator(".result-link").first.click()
+    page.wait_for_selector("dialog.lightbox[open]")
+    assert serious_violations(page) == []  # the lightbox too
+    page.get_by_role("link", name="Open its page").click()
     page.wait_for_url("**/image/*")
     page.wait_for_function("() => document.querySelectorAll('#results .result').length > 0")
     assert serious_violations(page) == []
@@ -219,6 +235,52 @@ def test_pages_have_no_serious_accessibility_violations(page, server):
     screenshots(page, "not-found")
     page.goto(server + "/")
     screenshots(page, "empty-search")
+
+
+def test_the_lightbox_opens_over_the_results_and_back_keeps_them(page, browser, server):
+    page.goto(server + "/?q=circle&all=1")  # every picture, by similarity: pages of 40
+    wait_for_results(page)
+    page.mouse.wheel(0, 20000)  # scroll: a second page of results loads
+    page.wait_for_function("() => document.querySelectorAll('.result').length > 40")
+    loaded = page.locator(".result").count()
+    target = page.locator(".result").nth(38)
+    name = target.locator(".result-name").inner_text()
+    target.locator(".result-link").click()
+    page.wait_for_url("**view=*")
+    assert page.locator("#lightbox-title").inner_text() == name
+    assert page.locator(".lightbox-position").inner_text() == f"39 of {loaded}"
+    screenshots(page, "lightbox")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    shared = browser.new_page()  # the URL opens the same image in the lightbox
+    shared.goto(page.url)
+    shared.wait_for_selector("dialog.lightbox[open]")
+    assert shared.locator("#lightbox-title").inner_text() == name
+    shared.close()
+    image = page.locator("dialog.lightbox img")  # a swipe to the left shows the next one
+    box = image.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] / 2, steps=4)
+    page.mouse.up()
+    assert page.locator(".lightbox-position").inner_text() == f"40 of {loaded}"
+    scrolled = page.evaluate("window.scrollY")
+    page.go_back()  # Back closes it; the results stay, where they were
+    page.wait_for_function("() => !document.querySelector('dialog.lightbox').open")
+    assert "view=" not in page.url and page.locator(".result").count() == loaded
+    assert abs(page.evaluate("window.scrollY") - scrolled) < 5
+
+    page.locator(".result").nth(38).locator(".result-link").click()  # to the full page and back: all restored
+    scrolled = page.evaluate("window.scrollY")
+    page.get_by_role("link", name="Open its page").click()
+    page.wait_for_url("**/image/*")
+    page.go_back()  # back where it was: the same image over the same results
+    page.wait_for_selector("dialog.lightbox[open]")
+    assert page.locator("#lightbox-title").inner_text() == name
+    page.keyboard.press("Escape")
+    page.wait_for_function(f"() => document.querySelectorAll('.result').length === {loaded}")
+    page.wait_for_timeout(300)  # the restored scroll is set on the next frame
+    assert abs(page.evaluate("window.scrollY") - scrolled) < 5
+    assert result_names(page)[38] == name  # the same results, in the same order
 
 
 def test_a_query_for_nothing_shows_a_clear_message(page, server):
@@ -311,7 +373,8 @@ def test_search_shows_matching_concepts_and_filters_by_one(page, server, world):
     page.wait_for_function("() => !location.search.includes('concept=')")
     wait_for_results(page)
     page.locator(".result", has=page.locator(".result-concept")).first.locator(".result-link").click()
-    # the image page names its concept and suggested tags
+    assert page.locator("dialog.lightbox .lightbox-concept").inner_text().startswith("Concept: red")
+    page.get_by_role("link", name="Open its page").click()  # the image page names its concept and suggested tags
     page.wait_for_url("**/image/*")
     concept = page.locator(".image-facts dd a").first
     assert concept.inner_text().startswith("red")

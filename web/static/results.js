@@ -24,7 +24,7 @@ export async function apiGet(url) {
   return body;
 }
 
-export function resultTile(image, { onMoreLikeThis } = {}) {
+export function resultTile(image, { onMoreLikeThis, onOpen } = {}) {
   const item = document.createElement("li");
   item.className = "result";
   const link = document.createElement("a");
@@ -36,6 +36,13 @@ export function resultTile(image, { onMoreLikeThis } = {}) {
   img.loading = "lazy";
   img.decoding = "async";
   link.append(img);
+  if (onOpen) { // a plain click opens it over the results; a new tab or window still gets its page
+    link.addEventListener("click", (event) => {
+      if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+      event.preventDefault();
+      onOpen(image);
+    });
+  }
   const caption = document.createElement("div");
   caption.className = "result-caption";
   const name = document.createElement("span");

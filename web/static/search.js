@@ -1,4 +1,5 @@
 // The search page: the query lives in the URL (shareable, back button works); results come from /api/search.
+import { createLightbox } from "./lightbox.js";
 import { apiGet, csrfToken, resultTile, showMessage } from "./results.js";
 
 const PAGE_SIZE = 40;
@@ -33,6 +34,7 @@ function readState(search = window.location.search) {
     to: params.get("to") || "",
     concept: params.get("concept") || "",
     all: params.get("all") === "1", // no relevance cutoff: weaker matches too
+    view: params.get("view") || "", // the result open in the lightbox
   };
 }
 
@@ -43,6 +45,7 @@ function toParams(state) {
   for (const id of state.like) params.append("like", id);
   for (const key of ["folder", "from", "to", "concept"]) if (state[key]) params.set(key, state[key]);
   if (state.all) params.set("all", "1");
+  if (state.view) params.set("view", state.view);
   return params;
 }
 
@@ -112,10 +115,15 @@ async function run(state) {
     }
     return;
   }
-  current = { state, nextOffset: 0, threshold: null, count: 0, started: performance.now() };
-  showMessage(status, "Searching…");
+  current = { state, nextOffset: 0, threshold: null, count: 0, started: performance.now(), images: [] };
   if (!state.concept) showConcepts(state, current);
+  if (restore(current)) {
+    if (state.view) openView(state.view);
+    return;
+  }
+  showMessage(status, "Searching…");
   await loadMore();
+  if (state.view && current?.state === state) openView(state.view);
 }
 
 // The concepts that stand out for the query, best first; choosing one filters the results to it.
@@ -163,6 +171,7 @@ async function loadMore() {
   page.loading = true;
   const params = toParams(page.state);
   params.delete("all");
+  params.delete("view");
   if (page.state.all) params.set("cutoff", "0");
   params.set("limit", PAGE_SIZE);
   params.set("offset", page.nextOffset);
@@ -170,7 +179,8 @@ async function loadMore() {
   try {
     const answer = await apiGet(`/api/search?${params}`);
     if (mine !== generation || page !== current) return;
-    const tiles = answer.results.map((image) => resultTile(image, { onMoreLikeThis: moreLikeThis }));
+    page.images.push(...answer.results);
+    const tiles = answer.results.map((image) => resultTile(image, { onMoreLikeThis: moreLikeThis, onOpen: openImage }));
     if (answer.no_good_match) for (const tile of tiles) tile.classList.add("weak");
     results.append(...tiles);
     page.count += answer.results.length;
@@ -243,7 +253,85 @@ fileInput.addEventListener("change", () => {
 });
 moreButton.addEventListener("click", loadMore);
 weakerButton.addEventListener("click", () => go({ ...readState(), all: true }));
-window.addEventListener("popstate", () => run(readState()));
+window.addEventListener("popstate", () => {
+  const state = readState();
+  if (current && sameQuery(state, current.state)) { // only the lightbox changed: the results stay as they are
+    current.state = { ...current.state, view: state.view };
+    if (state.view) openView(state.view);
+    else closeFromHistory();
+    return;
+  }
+  run(state);
+});
+
+// -- the lightbox: a result over the results; its ID in the URL (view=ID), so Back closes it and links share it --
+
+const sameQuery = (a, b) => toParams({ ...a, view: "" }).toString() === toParams({ ...b, view: "" }).toString();
+let pushedView = false;
+let closingFromHistory = false;
+const lightbox = createLightbox({
+  onMoreLikeThis: moreLikeThis,
+  onMove: (image) => setView(image.id, false),
+  onClose: () => {
+    if (closingFromHistory) return;
+    if (pushedView) history.back(); // the entry the lightbox added goes, as Back would
+    else setView("", false);
+  },
+});
+
+function setView(id, push) {
+  const url = new URL(window.location.href);
+  if (id) url.searchParams.set("view", id); else url.searchParams.delete("view");
+  if (push) history.pushState(null, "", url); else history.replaceState(null, "", url);
+  if (current) current.state = { ...current.state, view: id };
+}
+
+function openImage(image) {
+  const at = current.images.findIndex((other) => other.id === image.id);
+  lightbox.open(current.images, Math.max(0, at));
+  setView(image.id, true);
+  pushedView = true;
+}
+
+async function openView(id) {
+  const at = current.images.findIndex((image) => image.id === id);
+  if (at >= 0) lightbox.open(current.images, at);
+  else apiGet(`/api/images/${id}`).then((image) => lightbox.open([image], 0)).catch(() => setView("", false));
+  pushedView = false;
+}
+
+function closeFromHistory() {
+  closingFromHistory = true;
+  lightbox.close();
+  closingFromHistory = false;
+  pushedView = false;
+}
+
+// -- coming back from another page: the results loaded before, at the same scroll position --
+
+const SAVED = "pixcept-search";
+window.addEventListener("pagehide", () => {
+  if (!current || !current.images.length) return;
+  sessionStorage.setItem(SAVED, JSON.stringify({
+    key: toParams({ ...current.state, view: "" }).toString(), images: current.images, nextOffset: current.nextOffset,
+    threshold: current.threshold, noGoodMatch: Boolean(current.noGoodMatch), scrollY: window.scrollY,
+  }));
+});
+
+function restore(page) {
+  const saved = JSON.parse(sessionStorage.getItem(SAVED) || "null");
+  sessionStorage.removeItem(SAVED);
+  if (!saved || saved.key !== toParams({ ...page.state, view: "" }).toString()) return false;
+  Object.assign(page, { images: saved.images, nextOffset: saved.nextOffset, threshold: saved.threshold,
+    count: saved.images.length, noGoodMatch: saved.noGoodMatch });
+  const tiles = saved.images.map((image) => resultTile(image, { onMoreLikeThis: moreLikeThis, onOpen: openImage }));
+  if (saved.noGoodMatch) for (const tile of tiles) tile.classList.add("weak");
+  results.append(...tiles);
+  moreButton.hidden = saved.nextOffset === null;
+  status.textContent = `${page.count}${saved.nextOffset === null ? "" : "+"} images`;
+  requestAnimationFrame(() => window.scrollTo(0, saved.scrollY));
+  return true;
+}
 document.addEventListener("keydown", (event) => { // "/" jumps to the search box, as on most search sites
   const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement?.tagName);
   if (event.key === "/" && !typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
