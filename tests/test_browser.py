@@ -83,7 +83,7 @@ def page(browser):
 
 
 def result_names(page) -> list[str]:
-    return page.locator(".result .result-name").all_inner_texts()
+    return page.locator(".result .result-name").evaluate_all("names => names.map(n => n.dataset.name)")
 
 
 def wait_for_results(page, timeout_ms: float = 5000) -> list[str]:
@@ -244,7 +244,7 @@ def test_the_lightbox_opens_over_the_results_and_back_keeps_them(page, browser, 
     page.wait_for_function("() => document.querySelectorAll('.result').length > 40")
     loaded = page.locator(".result").count()
     target = page.locator(".result").nth(38)
-    name = target.locator(".result-name").inner_text()
+    name = target.locator(".result-name").get_attribute("data-name")
     target.locator(".result-link").click()
     page.wait_for_url("**view=*")
     assert page.locator("#lightbox-title").inner_text() == name
@@ -281,6 +281,29 @@ def test_the_lightbox_opens_over_the_results_and_back_keeps_them(page, browser, 
     page.wait_for_timeout(300)  # the restored scroll is set on the next frame
     assert abs(page.evaluate("window.scrollY") - scrolled) < 5
     assert result_names(page)[38] == name  # the same results, in the same order
+
+
+def contrast(one: str, other: str) -> float:
+    """WCAG contrast ratio of two CSS rgb() colours."""
+    def luminance(colour: str) -> float:
+        channels = [int(c) / 255 for c in colour[colour.index("(") + 1:colour.index(")")].split(",")[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    high, low = sorted([luminance(one), luminance(other)], reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_phones_get_three_columns_and_focus_rings_stand_out(page, server):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server + "/?q=red")
+    wait_for_results(page)
+    tops = page.locator(".result").evaluate_all("tiles => tiles.slice(0, 4).map(t => t.getBoundingClientRect().top)")
+    assert tops[0] == tops[1] == tops[2] < tops[3]  # three a row
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("""() => { const style = getComputedStyle(document.activeElement);
+        return [style.outlineStyle, style.outlineColor, getComputedStyle(document.body).backgroundColor]; }""")
+    assert focused[0] != "none" and contrast(focused[1], focused[2]) >= 3, focused
 
 
 def test_a_query_for_nothing_shows_a_clear_message(page, server):
@@ -404,7 +427,7 @@ def test_concept_pages_by_keyboard_and_for_assistive_technology(page, server, wo
     assert "Unsorted" in page.locator("h1").inner_text()
     page.wait_for_function("() => document.querySelectorAll('#results .result').length > 0")
     for tile in page.locator("#results .result").all():  # each image in no concept: its nearest concept, by colour
-        name = tile.locator(".result-name").inner_text()
+        name = tile.locator(".result-name").get_attribute("data-name")
         hint = tile.locator(".nearest-concept").inner_text()
         assert hint.startswith(f"Nearest: {colour_of[name]}"), (name, hint)
     assert serious_violations(page) == []

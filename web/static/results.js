@@ -24,6 +24,11 @@ export async function apiGet(url) {
   return body;
 }
 
+// Long names keep their distinctive end (IMG_2024…_0042.jpg), which plain ellipsis cuts off.
+function shortName(name, room = 26) {
+  return name.length <= room ? name : `${name.slice(0, room - 13)}…${name.slice(-12)}`;
+}
+
 export function resultTile(image, { onMoreLikeThis, onOpen } = {}) {
   const item = document.createElement("li");
   item.className = "result";
@@ -47,7 +52,8 @@ export function resultTile(image, { onMoreLikeThis, onOpen } = {}) {
   caption.className = "result-caption";
   const name = document.createElement("span");
   name.className = "result-name";
-  name.textContent = image.name;
+  name.textContent = shortName(image.name);
+  name.dataset.name = image.name;
   name.title = image.path;
   caption.append(name);
   if (image.score !== null && image.score !== undefined) {
