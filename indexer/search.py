@@ -109,9 +109,9 @@ def _day_start(day: date) -> float:
 
 
 def query_vector(library: Library, text: str | None = None, images: Sequence[Image.Image] = (),
-                 like: Sequence[str] = ()) -> np.ndarray:
+                 like: Sequence[str] = (), unlike: Sequence[str] = ()) -> np.ndarray:
     """One query vector: the mean of the text, image and `like` (indexed image IDs) vectors, minus the mean of the
-    negative terms' vectors.
+    negative terms' and `unlike` images' vectors ("not like this").
 
     Subtracting ranks by (similarity to what was asked) - (similarity to what was excluded), so "circle -red" puts
     circles of every other colour before red ones. (Measured on the demo world: Qdrant's best-score recommendation
@@ -130,8 +130,10 @@ def query_vector(library: Library, text: str | None = None, images: Sequence[Ima
     if like:
         parts.extend(indexed_vectors(library, like))
     vector = normalise_rows(np.mean(parts, axis=0))
-    if parsed.negatives:
-        vector = normalise_rows(vector - embedder.embed_texts(list(parsed.negatives)).mean(axis=0))
+    negatives = list(embedder.embed_texts(list(parsed.negatives))) if parsed.negatives else []
+    negatives += indexed_vectors(library, unlike) if unlike else []
+    if negatives:
+        vector = normalise_rows(vector - np.mean(negatives, axis=0))
     return vector
 
 
@@ -202,18 +204,18 @@ class SearchPage:
 def search_page(library: Library, text: str | None = None, images: Sequence[Image.Image] = (),
                 like: Sequence[str] = (), limit: int = 20, offset: int = 0, where: Filter | None = None,
                 relative: float | None = RELATIVE_CUTOFF, threshold: float | None = None,
-                vector: np.ndarray | None = None) -> SearchPage:
+                vector: np.ndarray | None = None, unlike: Sequence[str] = ()) -> SearchPage:
     """One page of results, best first. With `relative` (0..1), results below the relevance threshold are left
     out (pass the first page's `threshold` back with later pages to skip recomputing it); None returns everything.
-    Images given by `like` are left out of their own results."""
+    Images given by `like` or `unlike` are left out of the results."""
     if not 1 <= limit <= 1000:
         raise UsageError("The limit must be between 1 and 1000.")
     if relative is not None and not 0 <= relative <= 1:
         raise UsageError("The relevance cutoff must be between 0 and 1.")
     if vector is None:
-        vector = query_vector(library, text, images, like)
-    if like:
-        excluded = Filter(must_not=(HasId(tuple(like)),))
+        vector = query_vector(library, text, images, like, unlike)
+    if like or unlike:
+        excluded = Filter(must_not=(HasId(tuple(like) + tuple(unlike)),))
         where = Filter(must=where.must, must_not=where.must_not + excluded.must_not) if where else excluded
     if relative is None:
         threshold = None

@@ -89,15 +89,16 @@ class Services:
     def image_count(self) -> int:
         return self.library.store.count(IMAGES)
 
-    def query_vector(self, text: str, uploads: tuple[str, ...], like: tuple[str, ...]) -> np.ndarray:
+    def query_vector(self, text: str, uploads: tuple[str, ...], like: tuple[str, ...],
+                     unlike: tuple[str, ...] = ()) -> np.ndarray:
         """The query's vector, cached: "load more" pages and repeated queries skip the model."""
-        key = (text, uploads, like, self.library.recorded_model_spec())
+        key = (text, uploads, like, unlike, self.library.recorded_model_spec())
         with self._vectors_lock:
             if key in self._vectors:
                 self._vectors.move_to_end(key)
                 return self._vectors[key]
         images = [self.upload_image(upload) for upload in uploads]
-        vector = query_vector(self.library, text, images, like)
+        vector = query_vector(self.library, text, images, like, unlike)
         with self._vectors_lock:
             self._vectors[key] = vector
             while len(self._vectors) > QUERY_CACHE_SIZE:

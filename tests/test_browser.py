@@ -270,7 +270,6 @@ def test_the_lightbox_opens_over_the_results_and_back_keeps_them(page, browser, 
     assert abs(page.evaluate("window.scrollY") - scrolled) < 5
 
     page.locator(".result").nth(38).locator(".result-link").click()  # to the full page and back: all restored
-    scrolled = page.evaluate("window.scrollY")
     page.get_by_role("link", name="Open its page").click()
     page.wait_for_url("**/image/*")
     page.go_back()  # back where it was: the same image over the same results
@@ -279,7 +278,8 @@ def test_the_lightbox_opens_over_the_results_and_back_keeps_them(page, browser, 
     page.keyboard.press("Escape")
     page.wait_for_function(f"() => document.querySelectorAll('.result').length === {loaded}")
     page.wait_for_timeout(300)  # the restored scroll is set on the next frame
-    assert abs(page.evaluate("window.scrollY") - scrolled) < 5
+    box = page.locator(".result").nth(38).bounding_box()  # where it was: the image it came from is on screen
+    assert 0 <= box["y"] and box["y"] + box["height"] <= 900, (box, scrolled, page.evaluate("window.scrollY"))
     assert result_names(page)[38] == name  # the same results, in the same order
 
 
@@ -304,6 +304,29 @@ def test_phones_get_three_columns_and_focus_rings_stand_out(page, server):
     focused = page.evaluate("""() => { const style = getComputedStyle(document.activeElement);
         return [style.outlineStyle, style.outlineColor, getComputedStyle(document.body).backgroundColor]; }""")
     assert focused[0] != "none" and contrast(focused[1], focused[2]) >= 3, focused
+
+
+def test_examples_and_not_like_this_refine_a_query(page, server, world):
+    _, colour_of = world
+    page.goto(server + "/?q=red")
+    names = wait_for_results(page)
+    circle = next(n for n in names if "_circle_" in n)
+    page.locator(".result").nth(names.index(circle)).locator(".result-link").click()
+    page.get_by_role("button", name="Add as example").click()  # words and an example image together
+    page.wait_for_url("**like=*")
+    names = wait_for_results(page)
+    assert "q=red" in page.url and page.locator(".query-chip:not(.negative)").count() == 1
+    assert circle not in names and all(colour_of[n] == "red" and "_circle_" in n for n in names[:4]), names[:6]
+
+    square = next(n for n in names if "_circle_" not in n)  # "not like this" on a red square
+    page.locator(".result").nth(names.index(square)).locator(".result-link").click()
+    page.get_by_role("button", name="Not like this").click()
+    page.wait_for_url("**unlike=*")
+    after = wait_for_results(page)
+    assert square not in after and page.locator(".query-chip.negative").count() == 1
+    page.get_by_role("button", name="Remove: Like this image", exact=True).click()  # × removes an example
+    page.wait_for_function("() => !new URLSearchParams(location.search).has('like')")
+    assert "unlike=" in page.url
 
 
 def test_a_query_for_nothing_shows_a_clear_message(page, server):

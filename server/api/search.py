@@ -24,7 +24,8 @@ DATE = r"\d{4}-\d{2}-\d{2}"
 class SearchQuery(Query):
     q = text(MAX_QUERY_CHARS, "Words; a word starting with '-' is excluded (beach -people).", load_default="")
     upload = repeated(pattern(UPLOAD_PATTERN), "IDs of uploaded query images (POST /api/uploads).")
-    like = repeated(pattern(ID_PATTERN), "Indexed image IDs to find more like.")
+    like = repeated(pattern(ID_PATTERN), "Indexed image IDs to find more like (examples).")
+    unlike = repeated(pattern(ID_PATTERN), "Indexed image IDs to find less like (\"not like this\").")
     folder = repeated(text(4096), "Only images under this folder.")
     from_ = pattern(DATE, "Taken on or after this day (EXIF), YYYY-MM-DD.", data_key="from")
     to = pattern(DATE, "Taken on or before this day (EXIF), YYYY-MM-DD.")
@@ -53,15 +54,17 @@ def search(query: dict):
     """Search images by text, uploaded image, similar images, or all combined"""
     started = time.perf_counter()
     like, uploads = tuple(query["like"][:MAX_QUERY_IMAGES]), tuple(query["upload"][:MAX_QUERY_IMAGES])
+    unlike = tuple(query["unlike"][:MAX_QUERY_IMAGES])
     words = query["q"] or ""
     kind = "image" if (uploads or like) and not words.strip() else "text"
     concept = query.get("concept")
     where = search_filter(query["folder"], _day(query.get("from_"), "from"), _day(query.get("to"), "to"),
                           concept_filter(services().library, concept) if concept is not None else None)
-    vector = services().query_vector(words, uploads, like)
+    vector = services().query_vector(words, uploads, like, unlike)
     cutoff = query["cutoff"] or None
-    page = search_page(services().library, like=like, limit=query["limit"], offset=query["offset"], where=where,
-                       relative=cutoff, threshold=query.get("threshold") if cutoff else None, vector=vector)
+    page = search_page(services().library, like=like, unlike=unlike, limit=query["limit"], offset=query["offset"],
+                       where=where, relative=cutoff, threshold=query.get("threshold") if cutoff else None,
+                       vector=vector)
     took = time.perf_counter() - started
     current_app.extensions["pixcept_metrics"].searches.labels(kind).observe(took)
     return {

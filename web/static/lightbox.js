@@ -1,7 +1,7 @@
 // The lightbox: a result opened over the results (a modal <dialog>), with previous/next by arrow keys, buttons or a
 // swipe, Escape or Back to close, and its facts, concept and "more like this". The page that opens it owns the URL.
 
-export function createLightbox({ onMoreLikeThis, onClose, onMove }) {
+export function createLightbox({ onMoreLikeThis, onAddExample, onNotLike, onClose, onMove }) {
   const dialog = document.createElement("dialog");
   dialog.className = "lightbox";
   dialog.setAttribute("aria-labelledby", "lightbox-title");
@@ -21,13 +21,17 @@ export function createLightbox({ onMoreLikeThis, onClose, onMove }) {
       <p class="lightbox-actions">
         <a class="lightbox-concept"></a>
         <button type="button" class="button secondary" data-action="more">More like this</button>
+        <button type="button" class="button secondary" data-action="example">Add as example</button>
+        <button type="button" class="button secondary" data-action="unlike">Not like this</button>
         <a class="button secondary lightbox-page">Open its page</a>
       </p>
     </div>`;
   document.body.append(dialog);
+  const queryActions = { more: onMoreLikeThis, example: onAddExample, unlike: onNotLike };
   const img = dialog.querySelector("img");
   img.draggable = false; // a swipe, not a drag of the picture
   let images = [];
+  let closedForQuery = false;
   let index = -1;
 
   function show(at) {
@@ -63,10 +67,11 @@ export function createLightbox({ onMoreLikeThis, onClose, onMove }) {
     if (action === "close" || event.target === dialog) dialog.close();
     else if (action === "previous") step(-1);
     else if (action === "next") step(1);
-    else if (action === "more") {
+    else if (action in queryActions) {
       const image = images[index];
+      closedForQuery = true;
       dialog.close();
-      onMoreLikeThis(image);
+      queryActions[action](image);
     }
   });
   dialog.addEventListener("keydown", (event) => {
@@ -79,7 +84,10 @@ export function createLightbox({ onMoreLikeThis, onClose, onMove }) {
     if (swipeFrom !== null && Math.abs(event.clientX - swipeFrom) > 50) step(event.clientX < swipeFrom ? 1 : -1);
     swipeFrom = null;
   });
-  dialog.addEventListener("close", () => onClose());
+  dialog.addEventListener("close", () => {
+    onClose({ forQuery: closedForQuery }); // closed to start another query: the page moves on, not back
+    closedForQuery = false;
+  });
 
   return {
     open(list, at) {

@@ -28,7 +28,8 @@ function readState(search = window.location.search) {
   return {
     q: params.get("q") || "",
     upload: params.get("upload") || "",
-    like: params.getAll("like"),
+    like: params.getAll("like"), // example images
+    unlike: params.getAll("unlike"), // "not like this" images
     folder: params.get("folder") || "",
     from: params.get("from") || "",
     to: params.get("to") || "",
@@ -43,6 +44,7 @@ function toParams(state) {
   if (state.q) params.set("q", state.q);
   if (state.upload) params.set("upload", state.upload);
   for (const id of state.like) params.append("like", id);
+  for (const id of state.unlike) params.append("unlike", id);
   for (const key of ["folder", "from", "to", "concept"]) if (state[key]) params.set(key, state[key]);
   if (state.all) params.set("all", "1");
   if (state.view) params.set("view", state.view);
@@ -60,8 +62,14 @@ function showState(state) {
   const chips = [];
   if (state.upload) chips.push(queryChip(`/api/uploads/${state.upload}`, "Uploaded image", () => go({ ...state, upload: "" })));
   for (const id of state.like) {
-    chips.push(queryChip(`/api/images/${id}/thumbnail`, "Similar to this image",
+    chips.push(queryChip(`/api/images/${id}/thumbnail`, "Like this image",
       () => go({ ...state, like: state.like.filter((other) => other !== id) })));
+  }
+  for (const id of state.unlike) {
+    const chip = queryChip(`/api/images/${id}/thumbnail`, "Not like this image",
+      () => go({ ...state, unlike: state.unlike.filter((other) => other !== id) }));
+    chip.classList.add("negative");
+    chips.push(chip);
   }
   if (state.concept) {
     const chip = queryChip(`/api/concepts/${state.concept}/montage`, `Concept ${state.concept}`,
@@ -211,7 +219,7 @@ async function loadMore() {
 }
 
 function moreLikeThis(image) {
-  go({ ...readState(), q: "", upload: "", like: [image.id] });
+  go({ ...readState(), q: "", upload: "", like: [image.id], unlike: [], view: "" });
   input.focus();
 }
 
@@ -269,12 +277,23 @@ window.addEventListener("popstate", () => {
 const sameQuery = (a, b) => toParams({ ...a, view: "" }).toString() === toParams({ ...b, view: "" }).toString();
 let pushedView = false;
 let closingFromHistory = false;
+const MAX_EXAMPLES = 8;
+const withId = (ids, id) => [...ids.filter((other) => other !== id), id].slice(-MAX_EXAMPLES);
 const lightbox = createLightbox({
   onMoreLikeThis: moreLikeThis,
+  onAddExample: (image) => {
+    const state = readState();
+    go({ ...state, view: "", like: withId(state.like, image.id), unlike: state.unlike.filter((id) => id !== image.id) });
+  },
+  onNotLike: (image) => {
+    const state = readState();
+    go({ ...state, view: "", unlike: withId(state.unlike, image.id), like: state.like.filter((id) => id !== image.id) });
+  },
   onMove: (image) => setView(image.id, false),
-  onClose: () => {
+  onClose: ({ forQuery }) => {
     if (closingFromHistory) return;
-    if (pushedView) history.back(); // the entry the lightbox added goes, as Back would
+    if (forQuery) pushedView = false; // the next query's URL follows this one's: Back returns to this image
+    else if (pushedView) history.back(); // the entry the lightbox added goes, as Back would
     else setView("", false);
   },
 });
