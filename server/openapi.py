@@ -117,6 +117,8 @@ def repeated(field: ma.fields.Field, description: str = "") -> ma.fields.List:
 
 
 CSRF_REFUSED = {403: "Missing CSRF token (cookie sessions)"}  # POSTs with a session cookie
+NOT_FOUND = {404: "Not found"}
+NO_CONCEPTS = {409: "The library has no concepts yet (`pixcept cluster`)"}
 COMMON_ERRORS = {400: "Bad request", 401: "Missing or wrong token", 429: "Too many requests", 500: "Server error",
                  503: "Not ready"}
 BINARY = {"type": "string", "format": "binary"}

@@ -36,12 +36,17 @@ class ConceptPage:
     outliers: int
 
 
+def title(words: list[str], fallback: str) -> str:
+    """How a concept or group is called without a curated name: its three best words."""
+    return ", ".join(words[:3]) or fallback
+
+
 def concept_json(payload: dict, score: float | None = None) -> dict:
     """A concept record as readers see it (the store's payload, the current run's view)."""
     labels = payload.get("labels") or []
     return {"id": payload["concept"], "name": payload.get("name"), "labels": labels,
             "ctfidf_labels": payload.get("ctfidf_labels") or [],
-            "title": payload.get("name") or ", ".join(w for w, _ in labels[:3]) or f"concept {payload['concept']}",
+            "title": payload.get("name") or title([w for w, _ in labels], f"concept {payload['concept']}"),
             "size": payload.get("size", 0), "exemplars": payload.get("exemplars", []),
             "parent": payload.get("parent", -1), "siblings": payload.get("siblings", []),
             "threshold": payload.get("threshold"), "cohesion": payload.get("cohesion"),
@@ -113,7 +118,7 @@ def concept_groups(library: Library, current: Published | None = None) -> list[d
     for group in groups:
         children.setdefault(group["parent"], []).append(group["id"])
     return [{**group, "children": children.get(group["id"], []), "labels": group.get("labels", []),
-             "title": ", ".join(w for w, _ in group.get("labels", [])[:3]) or f"group {group['id']}"}
+             "title": title([w for w, _ in group.get("labels", [])], f"group {group['id']}")}
             for group in groups]
 
 
@@ -191,8 +196,8 @@ def image_concept(library: Library, payload: dict, current: Published | None = N
     concept = payload.get(current.concept_field)
     concept = concept if concept is not None else -1
     labels = payload.get(current.labels_field) or []
-    title = ", ".join(labels[:3]) if concept >= 0 else "Unsorted"  # the image keeps its concept's top words
-    return {"id": concept, "labels": labels, "title": title or f"concept {concept}", "run": current.run}
+    named = title(labels, f"concept {concept}") if concept >= 0 else "Unsorted"  # the image keeps the top words
+    return {"id": concept, "labels": labels, "title": named, "run": current.run}
 
 
 def history(library: Library) -> list[dict]:

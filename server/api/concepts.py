@@ -10,7 +10,7 @@ from indexer.concepts import read
 from indexer.errors import NotFoundError, UsageError
 from indexer.search import RELATIVE_CUTOFF
 
-from ..openapi import BINARY, Query, access, integer, number, pattern, repeated, text
+from ..openapi import BINARY, NO_CONCEPTS, NOT_FOUND, Query, access, integer, number, pattern, repeated, text
 from .base import ID_PATTERN, MAX_QUERY_IMAGES, UPLOAD_PATTERN, Image, api, image_json, matches, services
 
 F = ma.fields
@@ -80,8 +80,7 @@ class ConceptSearchQuery(Query):
                           "`limit`).", load_default=RELATIVE_CUTOFF)
 
 
-NO_CONCEPTS = {409: "The library has no concepts yet (`pixcept cluster`)"}
-NOT_FOUND = {404: "Not found", **NO_CONCEPTS}
+CONCEPT_ERRORS = {**NOT_FOUND, **NO_CONCEPTS}  # one concept: missing, or no concepts at all
 
 
 def concept_with_urls(concept: dict) -> dict:
@@ -161,7 +160,7 @@ def concept_groups():
 @api.arguments(Paging, location="query")
 @api.response(200, ConceptDetail, description="The concept")
 @api.alt_response(301, description="Retired: redirects to the concept that took its images", success=True)
-@access(api, errors=NOT_FOUND)
+@access(api, errors=CONCEPT_ERRORS)
 def concept(query: dict, concept_id: str):
     """One concept with a page of its members (-1: images in no concept)
 
@@ -190,7 +189,7 @@ def concept(query: dict, concept_id: str):
 
 @api.get("/concepts/<concept_id>/montage", tags=["concepts"])
 @api.response(200, BINARY, content_type="image/jpeg", description="JPEG")
-@access(api, errors=NOT_FOUND)
+@access(api, errors=CONCEPT_ERRORS)
 def concept_montage(concept_id: str):
     """The concept's montage of exemplars (JPEG)"""
     return send_file(read.montage_path(services().library, _concept_id(concept_id)), mimetype="image/jpeg",

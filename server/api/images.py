@@ -14,11 +14,8 @@ from indexer.paths import display_path
 
 import marshmallow as ma
 
-from ..openapi import BINARY, access
+from ..openapi import BINARY, NOT_FOUND, access
 from .base import Image, api, image_json, indexed_point, services
-
-NOT_FOUND = {404: "Not found"}
-
 
 class ImageDetail(Image):
     tags = ma.fields.List(ma.fields.List(ma.fields.Raw()), metadata={"description": "Suggested tags: [word, score]"})

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from ..openapi import ADMIN, CSRF_REFUSED, Query, access, integer, number
+from ..openapi import ADMIN, CSRF_REFUSED, NOT_FOUND, Query, access, integer, number
 from .base import JOB_KINDS, JOB_WAIT_LIMIT, Job, api, runner
-
-NOT_FOUND = {404: "Not found"}
-
 
 class JobList(ma.Schema):
     jobs = ma.fields.List(ma.fields.Nested(Job))

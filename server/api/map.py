@@ -8,12 +8,11 @@ from flask import make_response, request
 
 from indexer.concepts import map_data
 
-from ..openapi import Query, access, integer, repeated
+from ..openapi import NO_CONCEPTS, Query, access, integer, repeated
 from .base import Image, api, image_json, services
 
 F = ma.fields
 MAX_SELECTION_PAGE = 500
-NO_CONCEPTS = {409: "The library has no concepts yet (`pixcept cluster`)"}
 
 
 class Place(ma.Schema):
