@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
@@ -277,11 +278,16 @@ def _assign(library: Library, read: _Read, fit: Concepts, words: list[str], word
 
 # -- describing and naming ----------------------------------------------------------------------------------------------
 
+def _last_run_folder(library: Library) -> Path | None:
+    """The folder of the last published run: the run a new one continues (its IDs, its groups)."""
+    last = publish.state(library).get("run")
+    return publish.run_folder(library, int(last)) if last else None
+
+
 def _previous_concepts(library: Library, ids: list[str]) -> np.ndarray:
     """Per image (in `ids` order), its concept in the last published run (-1: none, or new since). That run may be
     of the generation before a reindex: point IDs are content hashes, so concepts keep their IDs across it."""
-    last = publish.state(library).get("run")
-    folder = publish.run_folder(library, int(last)) if last else None
+    folder = _last_run_folder(library)
     if folder is None or not (folder / "assignments.npz").is_file():
         return np.full(len(ids), -1, np.int64)
     with np.load(folder / "assignments.npz") as saved:
@@ -291,10 +297,9 @@ def _previous_concepts(library: Library, ids: list[str]) -> np.ndarray:
 
 def _previous_groups(library: Library) -> list[dict]:
     """The last published run's concept groups (stable IDs), to match this run's to."""
-    last = publish.state(library).get("run")
-    summary = publish.run_folder(library, int(last)) / "run.json" if last else None
+    folder = _last_run_folder(library)
     try:
-        return json.loads(summary.read_text()).get("hierarchy", []) if summary else []
+        return json.loads((folder / "run.json").read_text()).get("hierarchy", []) if folder else []
     except (OSError, ValueError):
         return []
 

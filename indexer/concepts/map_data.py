@@ -96,9 +96,10 @@ def map_summary(library: Library) -> dict:
                "x": centres[c["id"]][0], "y": centres[c["id"]][1]} for c in concepts if c["id"] in centres]
     sizes = {c["id"]: c["size"] for c in placed}
     groups = []
-    for group in read.concept_groups(library, current):
-        members = [c for c in placed if c["id"] in set(group["concepts"])]
-        if not members or len(members) == len(placed):  # a group of everything labels nothing
+    for group in read.informative_groups(read.concept_groups(library, current), sizes):
+        under = set(group["concepts"])
+        members = [c for c in placed if c["id"] in under]
+        if not members:
             continue
         weights = np.array([sizes[c["id"]] for c in members], np.float64)
         x = float(np.average([c["x"] for c in members], weights=weights))

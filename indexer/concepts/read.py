@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 
@@ -120,6 +121,15 @@ def concept_groups(library: Library, current: Published | None = None) -> list[d
     return [{**group, "children": children.get(group["id"], []), "labels": group.get("labels", []),
              "title": title([w for w, _ in group.get("labels", [])], f"group {group['id']}")}
             for group in groups]
+
+
+def informative_groups(groups: list[dict], concepts: Iterable[int]) -> list[dict]:
+    """The groups that tell something about `concepts`: one holding every one of them (often the tree's root) says
+    nothing and is left out; its sub-groups are then at the top (parent -1)."""
+    present = set(concepts)
+    everything = {g["id"] for g in groups if present <= set(g["concepts"])}
+    return [{**g, "parent": -1 if g["parent"] in everything else g["parent"]} for g in groups
+            if g["id"] not in everything]
 
 
 def _retired(library: Library, concept: int) -> tuple[int | None, int | None]:

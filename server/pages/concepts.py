@@ -35,9 +35,7 @@ def concept_tree(concepts: list[dict], groups: list[dict]) -> list[dict]:
     """Top-level sections for the grid: each top group with its sub-groups and the concepts directly under it (in the
     `concepts` order), then the concepts in no group."""
     by_id = {c["id"]: c for c in concepts}
-    everything = [g["id"] for g in groups if set(by_id) <= set(g["concepts"])]  # says nothing: its children lead
-    groups = [{**g, "parent": -1 if g["parent"] in everything else g["parent"]} for g in groups
-              if g["id"] not in everything]
+    groups = read.informative_groups(groups, by_id)
     groups_by_id = {g["id"]: g for g in groups}
     direct: dict[int, list[dict]] = {}
     for concept in concepts:
