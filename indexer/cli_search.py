@@ -19,31 +19,42 @@ from .cli import _open, _server_client, cli, library_options
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option("--offset", type=click.IntRange(0), default=0)
 @click.option("--folder", "folders", multiple=True, help="Only images under this folder (repeatable).")
+@click.option("--camera", "cameras", multiple=True, help="Only images from this camera, as `pixcept filters` names "
+                                                        "it (repeatable).")
+@click.option("--format", "formats", multiple=True, help="Only files of this type: jpeg, png, webp... (repeatable).")
+@click.option("--from", "taken_from", type=click.DateTime(["%Y-%m-%d"]), help="Taken on or after this day "
+                                                                               "(YYYY-MM-DD, the photo's own clock).")
+@click.option("--to", "taken_to", type=click.DateTime(["%Y-%m-%d"]), help="Taken on or before this day.")
+@click.option("--dated/--undated", default=None, help="Only images with / without a date taken.")
 @click.option("--all", "show_all", is_flag=True, help="No relevance cutoff: list up to --limit images whatever "
                                                      "their scores.")
 @click.option("--concept", type=int, help="Only images of this concept (`pixcept concepts`; -1: in none).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {path, score, ...}, best first.")
 @click.option("--paths", "paths_only", is_flag=True, help="Print only the paths, one a line (for xargs).")
 @library_options
-def search(words, images, limit, offset, folders, show_all, concept, as_json, paths_only, **params) -> None:
+def search(words, images, limit, offset, folders, cameras, formats, taken_from, taken_to, dated, show_all, concept,
+           as_json, paths_only, **params) -> None:
     """Search by WORDS and/or --image PATH. A word starting with '-' excludes: pixcept search beach -people
 
     Like the web app, results stop where relevance drops (relative to the best match); --all lists on regardless.
     Prints SCORE<tab>PATH lines, best first; exits with 1 when nothing matched (as grep does).
     """
     from .concepts.read import concept_filter
-    from .search import RELATIVE_CUTOFF, check_indexed_folders, load_query_image, search_filter, search_page
+    from .filters import SearchFilters, check_indexed_folders
+    from .search import RELATIVE_CUTOFF, load_query_image, search_page
 
     unknown = [w for w in words if w.startswith("--")]
     if unknown:
         raise click.UsageError(f"No such option: {unknown[0]}")
     text = " ".join(words)
     relative = None if show_all else RELATIVE_CUTOFF
+    filters = SearchFilters(folders, cameras, formats, taken_from and taken_from.date(), taken_to and taken_to.date(),
+                            dated)
     client = _server_client(params)
     if client:
         if folders:
             check_indexed_folders(folders, client.request("GET", "/api/folders")["folders"])
-        results, weak = client.search(text, images, limit=limit, offset=offset, folders=folders, relative=relative,
+        results, weak = client.search(text, images, limit=limit, offset=offset, filters=filters, relative=relative,
                                       concept=concept)
     else:
         with _open(params, "pixcept search") as library:
@@ -55,7 +66,7 @@ def search(words, images, limit, offset, folders, show_all, concept, as_json, pa
                 query_images = [load_query_image(path, size) for path in images]
             within = concept_filter(library, concept) if concept is not None else None
             page = search_page(library, text, query_images, limit=limit, offset=offset,
-                               where=search_filter(folders, also=within), relative=relative)
+                               where=filters.where(within), relative=relative)
             results, weak = [r.to_dict() for r in page.results], page.no_good_match
     if weak:  # the closest are not matches: nothing on stdout for pipes, the closest named for people
         closest = ", ".join(Path(r["path"]).name for r in results[:3])
@@ -73,3 +84,27 @@ def search(words, images, limit, offset, folders, show_all, concept, as_json, pa
     if not results:
         click.echo("No matching images.", err=True)
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print {images, undated, folders, cameras, formats} as JSON.")
+@library_options
+def filters(as_json, **params) -> None:
+    """The folders, cameras and file types search can be narrowed to (--folder, --camera, --format), each with its
+    number of images, and how many images have no date taken."""
+    from .filters import library_facets
+
+    client = _server_client(params)
+    if client:
+        facets = client.request("GET", "/api/filters")
+    else:
+        with _open(params, "pixcept filters") as library:
+            facets = library_facets(library).to_dict()
+    if as_json:
+        click.echo(json.dumps(facets, indent=2))
+        return
+    click.echo(f"{facets['images']} images, {facets['undated']} without a date taken (--undated)")
+    for title, key in (("Folders", "folders"), ("Cameras", "cameras"), ("File types", "formats")):
+        if facets[key]:
+            click.echo(f"\n{title}:")
+            click.echo("".join(f"{entry['count']:>8}\t{entry['value']}\n" for entry in facets[key]), nl=False)

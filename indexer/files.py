@@ -364,7 +364,7 @@ _DATETIME, _DATETIME_ORIGINAL, _OFFSET_ORIGINAL = 0x0132, 0x9003, 0x9011
 
 
 def read_metadata(image: Image.Image) -> dict:
-    """EXIF facts for payload filters: taken_at (ISO), taken_ts (epoch s), camera, gps, orientation."""
+    """EXIF facts for payload filters: taken_at (ISO), taken_ts (`wall_clock_seconds`), camera, gps, orientation."""
     try:
         exif = image.getexif()
     except Exception:  # noqa: BLE001 - broken EXIF must not cost the image
@@ -380,8 +380,8 @@ def read_metadata(image: Image.Image) -> dict:
         taken = _parse_exif_date(details.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME),
                                  details.get(_OFFSET_ORIGINAL))
         if taken is not None:
-            out["taken_at"] = taken.isoformat()
-            out["taken_ts"] = taken.timestamp()
+            out["taken_at"] = taken.isoformat()  # with its UTC offset only where the camera recorded one
+            out["taken_ts"] = wall_clock_seconds(taken)
         camera = " ".join(_clean(exif.get(tag)) for tag in (_MAKE, _MODEL) if _clean(exif.get(tag)))
         if camera:
             out["camera"] = camera
@@ -413,7 +413,13 @@ def _parse_exif_date(value, offset=None) -> datetime | None:
             return datetime.strptime(text[:19] + offset_text, "%Y:%m:%d %H:%M:%S%z")
         except ValueError:
             pass
-    return taken.replace(tzinfo=timezone.utc)  # no zone recorded: keep wall-clock time, stated as UTC
+    return taken  # no zone recorded: the camera's clock, zone unknown
+
+
+def wall_clock_seconds(taken: datetime) -> float:
+    """Seconds of the time on the photo's own clock, counted as if it were UTC: a photo taken at 23:30 in Tokyo
+    falls on the day it shows, whatever zone the library or its reader is in (filters by day compare these)."""
+    return taken.replace(tzinfo=timezone.utc).timestamp()
 
 
 def _parse_gps(gps: dict) -> dict | None:

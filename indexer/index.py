@@ -30,6 +30,7 @@ from .files import (BadImage, FoundFile, Skipped, clean_staging, content_hash, d
                     walk_images, write_thumbnail)
 from .library import Library
 from .progress import Cancelled, Progress
+from .filters import local_taken_times
 from .store import IMAGES, Point, files_payload, indexed_files, point_id
 
 log = logging.getLogger(__name__)
@@ -412,6 +413,7 @@ def index_folders(library: Library, roots: list[Path], prune: bool = False, rein
         write_failure_report(library, summary)
         return summary
     local = library.prepare_for_indexing()
+    _upgrade_payloads(library)
     if library.manifest.get("rebuild"):
         (progress or Progress()).note("An interrupted reindex is pending; `pixcept index --reindex` finishes it.")
     indexer = Indexer(library, embedder or local, batch_size=batch_size, workers=workers, progress=progress)
@@ -423,3 +425,17 @@ def index_folders(library: Library, roots: list[Path], prune: bool = False, rein
         record_changes(library, indexer.summary.indexed + indexer.summary.removed)
     write_failure_report(library, summary)
     return summary
+
+
+PAYLOAD_VERSION = 2  # 2: taken_ts counts the photo's own clock; `format` has a payload index
+
+
+def _upgrade_payloads(library: Library) -> None:
+    """Bring payloads written by older versions up to date, once per library (few points change)."""
+    if library.manifest.get("payload_version", 1) >= PAYLOAD_VERSION:
+        return
+    library.store.ensure_payload_indexes(IMAGES)
+    changed = local_taken_times(library)
+    if changed:
+        log.info("%d images: date taken now counted on the photo's own clock", changed)
+    library.update_manifest(payload_version=PAYLOAD_VERSION)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Sequence
 
@@ -14,8 +13,7 @@ from .embed import normalise_rows
 from .errors import NotFoundError, UsageError
 from .files import BadImage, decode_image, read_file
 from .library import Library
-from .paths import display_path
-from .store import IMAGES, Filter, HasId, Match, Range
+from .store import IMAGES, Filter, HasId
 
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 16
@@ -69,43 +67,6 @@ def load_query_image(path: Path, min_side: int) -> Image.Image:
         return decode_image(read_file(str(path)), min_side=min_side).image
     except BadImage as exc:
         raise UsageError(f"Cannot use {path} as a query image: {exc}.") from exc
-
-
-def search_filter(folders: Sequence[str] = (), taken_from: date | None = None,
-                  taken_to: date | None = None, also: Filter | None = None) -> Filter | None:
-    """Images under any of `folders`, taken (EXIF date) from `taken_from` to `taken_to`, both days included, and
-    matching `also` (a concept's filter, say)."""
-    must = list(also.must) if also else []
-    if folders:
-        must.append(Match("folders", tuple(_folder(f) for f in folders)))
-    if taken_from or taken_to:
-        if taken_from and taken_to and taken_from > taken_to:
-            raise UsageError(f"The date range is empty: {taken_from} is after {taken_to}.")
-        must.append(Range("taken_ts", gte=_day_start(taken_from) if taken_from else None,
-                          lt=_day_start(taken_to + timedelta(days=1)) if taken_to else None))
-    return Filter(must=tuple(must)) if must else None
-
-
-def check_indexed_folders(folders: Sequence[str], roots: Sequence[str]) -> None:
-    """A UsageError naming any of `folders` that lies under none of the indexed `roots`: a filter on it would match
-    nothing, which reads as "no results" rather than as the typo or wrong folder it is."""
-    indexed = [Path(root) for root in roots]
-    outside = [f for f in folders if not any(Path(_folder(f)).is_relative_to(root) for root in indexed)]
-    if outside:
-        raise UsageError(f"Not an indexed folder: {', '.join(outside)}. Indexed folders: "
-                         f"{', '.join(map(str, roots)) or 'none yet'}.")
-
-
-def _folder(folder: str) -> str:
-    """A folder as the payload's `folders` hold it (resolved, display form of names that are not UTF-8)."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in str(folder)):
-        raise UsageError("A folder name cannot contain control characters.")
-    return display_path(str(Path(folder).expanduser().resolve()))
-
-
-def _day_start(day: date) -> float:
-    # EXIF times carry no zone and are stored as if UTC (files.py), so days are compared in UTC too
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
 
 
 def query_vector(library: Library, text: str | None = None, images: Sequence[Image.Image] = (),

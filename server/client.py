@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 from indexer.errors import PixceptError
+from indexer.filters import SearchFilters
 from indexer.lock import live_holder
 from indexer.progress import Progress
 
@@ -108,12 +109,12 @@ class ServerClient:
         body = head + data + f"\r\n--{boundary}--\r\n".encode()
         return self.request("POST", "/api/uploads", raw=(body, f"multipart/form-data; boundary={boundary}"))["id"]
 
-    def search(self, text: str, images=(), limit: int = 20, offset: int = 0, folders=(),
+    def search(self, text: str, images=(), limit: int = 20, offset: int = 0, filters: SearchFilters | None = None,
                relative: float | None = None, concept: int | None = None) -> tuple[list[dict], bool]:
         """(results, no good match): the pages of /api/search up to `limit` results."""
         query = [("q", text), ("cutoff", relative or 0)] + ([("concept", concept)] if concept is not None else [])
         query += [("upload", self.upload(path)) for path in images]
-        query += [("folder", str(Path(f).expanduser().resolve())) for f in folders]
+        query += filters.params() if filters else []
         results, threshold = [], None
         while len(results) < limit:
             paging = [("limit", min(MAX_PAGE, limit - len(results))), ("offset", offset + len(results))]

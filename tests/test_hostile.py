@@ -18,7 +18,8 @@ from indexer.failures import NOT_READ_AGAIN
 from indexer.files import walk_images
 from indexer.index import index_folders
 from indexer.library import Library
-from indexer.search import search_filter, search_images
+from indexer.filters import SearchFilters
+from indexer.search import search_images
 from indexer.store import IMAGES
 from server.app import ServerConfig, create_app
 from server.serve import check_serving_options
@@ -124,7 +125,7 @@ def test_names_that_are_not_utf8_work_end_to_end(tmp_path, tiny_model_spec):
         assert summary.indexed == 10 and not summary.failed
         names = {r.path for r in search_images(library, "blue", limit=20)}
         assert str(photos / "caf\ufffd.jpg") in names  # shown in display form
-        within = search_images(library, "green", limit=20, where=search_filter([str(odd_folder)]))
+        within = search_images(library, "green", limit=20, where=SearchFilters((str(odd_folder),)).where())
         assert [r.path for r in within] == [str(photos / "d\ufffd" / "inside.jpg")]
         assert index_folders(library, [photos]).unchanged == 10  # the exact path is known again: nothing re-read
     app = create_app(settings, ServerConfig(run_jobs=False, searches_per_minute=0))

@@ -16,11 +16,11 @@ from .client import QdrantClientStore
 from .edge import EdgeStore
 from .schema import (COLLECTIONS, CONCEPTS, IMAGES, PAYLOAD_INDEXES, VOCABULARY, files_payload, generation_name,
                      generation_names, indexed_files, parse_generation, payload_indexes, point_id)
-from .types import Filter, HasId, Hit, Match, Point, Range, Store, StoreUnavailableError
+from .types import Filter, HasId, Hit, Match, Missing, Point, Range, Store, StoreUnavailableError
 
 __all__ = ["COLLECTIONS", "CONCEPTS", "IMAGES", "PAYLOAD_INDEXES", "VOCABULARY", "EdgeStore", "Filter", "HasId",
-           "Hit", "Match", "Point", "QdrantClientStore", "Range", "Store", "StoreUnavailableError", "embedded_kind",
-           "files_payload", "generation_name", "generation_names", "indexed_files", "open_store", "parse_generation",
+           "Hit", "Match", "Missing", "Point", "QdrantClientStore", "Range", "Store", "StoreUnavailableError",
+           "embedded_kind", "files_payload", "generation_name", "generation_names", "indexed_files", "open_store", "parse_generation",
            "payload_indexes", "point_id"]
 
 

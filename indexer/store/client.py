@@ -12,7 +12,7 @@ import numpy as np
 from ..config import CollectionOptions
 from ..errors import PixceptError
 from .schema import payload_indexes
-from .types import Filter, HasId, Hit, Match, Point, StoreUnavailableError, as_vector
+from .types import Filter, HasId, Hit, Match, Missing, Point, StoreUnavailableError, as_vector
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +186,15 @@ class QdrantClientStore:
             return 0
         return int(self.client.count(self.collection(name), count_filter=self._filter(where), exact=True).count)
 
+    @_server_errors
+    def facet(self, name: str, key: str, limit: int = 10_000, where: Filter | None = None) -> dict:
+        """{value: number of points holding it}, the `limit` commonest."""
+        if not self.client.collection_exists(self.collection(name)):
+            return {}
+        response = self.client.facet(self.collection(name), key, facet_filter=self._filter(where), limit=limit,
+                                     exact=True)
+        return {hit.value: int(hit.count) for hit in response.hits}
+
     def index_due(self) -> bool:
         """A server optimises by itself, and local mode has no indexes to build."""
         return False
@@ -213,6 +222,8 @@ class QdrantClientStore:
                 return models.FieldCondition(key=c.key, match=models.MatchAny(any=list(c.values)))
             if isinstance(c, HasId):
                 return models.HasIdCondition(has_id=list(c.ids))
+            if isinstance(c, Missing):
+                return models.IsEmptyCondition(is_empty=models.PayloadField(key=c.key))
             return models.FieldCondition(key=c.key, range=models.Range(gte=c.gte, lt=c.lt))
 
         return models.Filter(must=[condition(c) for c in where.must] or None,

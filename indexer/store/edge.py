@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from .schema import payload_indexes
-from .types import Filter, HasId, Hit, Match, Point, StoreUnavailableError, as_vector
+from .types import Filter, HasId, Hit, Match, Missing, Point, StoreUnavailableError, as_vector
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,9 @@ class EdgeStore:
 
                 if not self._path(name).is_dir():
                     raise StoreUnavailableError(f"The collection {key} does not exist yet.")
-                self._shards[key] = EdgeShard.load(str(self._path(name)))
+                shard = EdgeShard.load(str(self._path(name)))
+                _create_indexes(shard, name)  # those added to the schema since it was made; a no-op for the rest
+                self._shards[key] = shard
             return self._shards[key]
 
     # -- collections ------------------------------------------------------------------------------------------------
@@ -74,8 +76,7 @@ class EdgeStore:
 
         config = edge.EdgeConfig(vectors=edge.EdgeVectorParams(size=dim, distance=edge.Distance.Cosine))
         shard = edge.EdgeShard.create(str(self._path(name)), config)
-        for key, schema in payload_indexes(name).items():
-            shard.update(edge.UpdateOperation.create_field_index(key, _EDGE_SCHEMAS[schema]))
+        _create_indexes(shard, name)
         with self._lock:
             self._shards[self.collection(name)] = shard
         _write_json(self._path(name).with_suffix(".json"), {"metadata": metadata or {}})
@@ -123,11 +124,7 @@ class EdgeStore:
             self._wrote(name, len(ids))
 
     def ensure_payload_indexes(self, name: str) -> None:
-        import qdrant_edge as edge
-
-        shard = self._shard(name)
-        for key, schema in payload_indexes(name).items():  # creating an existing index is a no-op in Edge
-            shard.update(edge.UpdateOperation.create_field_index(key, _EDGE_SCHEMAS[schema]))
+        _create_indexes(self._shard(name), name)
 
     def delete(self, name: str, ids: Iterable[str]) -> None:
         import qdrant_edge as edge
@@ -177,6 +174,16 @@ class EdgeStore:
             return 0
         return int(self._shard(name).count(edge.CountRequest(exact=True, filter=_edge_filter(where))))
 
+    def facet(self, name: str, key: str, limit: int = 10_000, where: Filter | None = None) -> dict:
+        """{value: number of points holding it} for a keyword field with a payload index, the `limit` commonest."""
+        import qdrant_edge as edge
+
+        if not self.has_collection(name):
+            return {}
+        response = self._shard(name).facet(edge.FacetRequest(key, limit=limit, exact=True,
+                                                              filter=_edge_filter(where)))
+        return {hit.value: int(hit.count) for hit in response.hits}
+
     # -- lifetime ---------------------------------------------------------------------------------------------------
 
     def _wrote(self, name: str, count: int) -> None:
@@ -212,6 +219,13 @@ class EdgeStore:
                 log.debug("closing an Edge shard failed", exc_info=True)
 
 
+def _create_indexes(shard, name: str) -> None:
+    import qdrant_edge as edge
+
+    for key, schema in payload_indexes(name).items():  # creating an existing index is a no-op in Edge
+        shard.update(edge.UpdateOperation.create_field_index(key, _EDGE_SCHEMAS[schema]))
+
+
 def _edge_filter(where: Filter | None):
     import qdrant_edge as edge
 
@@ -223,6 +237,8 @@ def _edge_filter(where: Filter | None):
             return edge.FieldCondition(c.key, match=edge.MatchAny(list(c.values)))
         if isinstance(c, HasId):
             return edge.HasIdCondition(set(c.ids))
+        if isinstance(c, Missing):
+            return edge.IsEmptyCondition(c.key)
         return edge.FieldCondition(c.key, range=edge.RangeFloat(gte=c.gte, lt=c.lt))
 
     return edge.Filter(must=[condition(c) for c in where.must] or None,

@@ -23,6 +23,7 @@ PAYLOAD_INDEXES = {
         "folders": "keyword",
         "taken_ts": "float",
         "camera": "keyword",
+        "format": "keyword",
         "gps": "geo",
         # an image's concept in the two publication slots (indexer/concepts/publish.py)
         "concept_a": "integer",

@@ -44,6 +44,13 @@ class Range:
 
 
 @dataclass(frozen=True)
+class Missing:
+    """The point has no value for payload `key` (absent, null or empty)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
 class HasId:
     """The point is one of `ids`."""
 
@@ -83,6 +90,7 @@ class Store(Protocol):
     def search(self, name: str, vector: np.ndarray, limit: int = 20, offset: int = 0,
                where: Filter | None = None, with_payload: bool = True) -> list[Hit]: ...
     def count(self, name: str, where: Filter | None = None) -> int: ...
+    def facet(self, name: str, key: str, limit: int = 10_000, where: Filter | None = None) -> dict: ...
     def index_due(self) -> bool: ...
     def build_index(self) -> None: ...
     def close(self) -> None: ...

@@ -60,6 +60,8 @@ class SearchResults(ma.Schema):
     threshold = F.Float(required=True, allow_none=True)
     no_good_match = F.Boolean(metadata={"description": "Nothing rose above chance: the results are the closest few, "
                                                        "weak (cutoff=0 lists everything)"})
+    undated_left_out = F.Integer(allow_none=True, metadata={
+        "description": "With a date range, on the first page: images left out only for having no date taken"})
     took_ms = F.Float()
 
 

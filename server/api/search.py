@@ -12,7 +12,8 @@ from flask_smorest.fields import Upload
 
 from indexer.errors import NotFoundError, UsageError
 from indexer.concepts.read import concept_filter
-from indexer.search import MAX_QUERY_CHARS, RELATIVE_CUTOFF, search_filter, search_page
+from indexer.filters import SearchFilters, library_facets
+from indexer.search import MAX_QUERY_CHARS, RELATIVE_CUTOFF, search_page
 
 from ..openapi import BINARY, CSRF_REFUSED, Query, access, integer, number, pattern, repeated, text
 from .base import (ID_PATTERN, MAX_PAGE, MAX_QUERY_IMAGES, UPLOAD_PATTERN, SearchResults, api, image_json, matches,
@@ -26,9 +27,13 @@ class SearchQuery(Query):
     upload = repeated(pattern(UPLOAD_PATTERN), "IDs of uploaded query images (POST /api/uploads).")
     like = repeated(pattern(ID_PATTERN), "Indexed image IDs to find more like (examples).")
     unlike = repeated(pattern(ID_PATTERN), "Indexed image IDs to find less like (\"not like this\").")
-    folder = repeated(text(4096), "Only images under this folder.")
-    from_ = pattern(DATE, "Taken on or after this day (EXIF), YYYY-MM-DD.", data_key="from")
-    to = pattern(DATE, "Taken on or before this day (EXIF), YYYY-MM-DD.")
+    folder = repeated(text(4096), "Only images under this folder (any of them).")
+    camera = repeated(text(200), "Only images from this camera (GET /api/filters lists them).")
+    format = repeated(pattern("[A-Za-z0-9]{1,16}", "Only files of this type: JPEG, PNG, WEBP..."))
+    from_ = pattern(DATE, "Taken on or after this day (EXIF, the photo's own clock), YYYY-MM-DD.", data_key="from")
+    to = pattern(DATE, "Taken on or before this day (EXIF, the photo's own clock), YYYY-MM-DD.")
+    dated = ma.fields.String(validate=ma.validate.OneOf(["yes", "no"], error="must be yes or no"),
+                             metadata={"description": "yes: only images with a date taken; no: only those without."})
     limit = integer(1, MAX_PAGE, load_default=40)
     offset = integer(0, 100_000, load_default=0)
     cutoff = number(0, 1, "Relevance cutoff relative to the top score (0 keeps everything).",
@@ -58,8 +63,11 @@ def search(query: dict):
     words = query["q"] or ""
     kind = "image" if (uploads or like) and not words.strip() else "text"
     concept = query.get("concept")
-    where = search_filter(query["folder"], _day(query.get("from_"), "from"), _day(query.get("to"), "to"),
-                          concept_filter(services().library, concept) if concept is not None else None)
+    filters = SearchFilters(tuple(query["folder"]), tuple(query["camera"]), tuple(query["format"]),
+                            _day(query.get("from_"), "from"), _day(query.get("to"), "to"),
+                            {"yes": True, "no": False}.get(query.get("dated")))
+    within = concept_filter(services().library, concept) if concept is not None else None
+    where = filters.where(within)
     vector = services().query_vector(words, uploads, like, unlike)
     cutoff = query["cutoff"] or None
     page = search_page(services().library, like=like, unlike=unlike, limit=query["limit"], offset=query["offset"],
@@ -74,8 +82,31 @@ def search(query: dict):
         # rounded down as the scores are rounded: every result shown is at or above it, and passed back it keeps them
         "threshold": math.floor(page.threshold * 1e6) / 1e6 if page.threshold is not None else None,
         "no_good_match": page.no_good_match,
+        "undated_left_out": filters.undated_left_out(services().library, within) if query["offset"] == 0 else None,
         "took_ms": round(took * 1000, 1),
     }
+
+
+class Count(ma.Schema):
+    value = ma.fields.String(required=True)
+    count = ma.fields.Integer(required=True)
+
+
+class Filters(ma.Schema):
+    images = ma.fields.Integer(required=True)
+    undated = ma.fields.Integer(required=True, metadata={"description": "Images without a date taken"})
+    folders = ma.fields.List(ma.fields.Nested(Count), metadata={
+        "description": "Every folder at or under an indexed one, by path, with the images in it and its subfolders"})
+    cameras = ma.fields.List(ma.fields.Nested(Count), metadata={"description": "Commonest first"})
+    formats = ma.fields.List(ma.fields.Nested(Count), metadata={"description": "File types, commonest first"})
+
+
+@api.get("/filters", tags=["search"])
+@api.response(200, Filters, description="The choices, with counts")
+@access(api)
+def filters():
+    """What searches can be narrowed by: folders, cameras, file types, with their image counts"""
+    return library_facets(services().library).to_dict()
 
 
 class UploadForm(ma.Schema):
