@@ -18,7 +18,9 @@ from indexer.search import search_images
 from indexer.store import IMAGES
 from server.app import ServerConfig, create_app
 
+from browsing import browser, page, screenshots, serious_violations, wait_for_results  # noqa: F401 - fixtures
 from helpers import make_image
+from test_serve import start_server, stop_server
 
 
 def exif(taken: str | None = None, offset: str | None = None, camera: tuple[str, str] | None = None) -> Image.Exif:
@@ -149,6 +151,60 @@ def test_cli_lists_filters_and_searches_with_them(world, monkeypatch):
     assert sorted(line.rsplit("/", 1)[-1] for line in found.output.split()) == ["beach_1.jpg", "beach_2.jpg"]
     undated = runner.invoke(cli, ["search", "photo", "--all", "--paths", "--undated"])
     assert sorted(line.rsplit("/", 1)[-1] for line in undated.output.split()) == ["scan_0.png", "scan_1.png"]
+
+
+def test_filters_in_the_browser(world, browser, page, tiny_model_spec):
+    """A shared link with a subfolder keeps it; the tree picker finds folders by typing, with counts; camera and
+    file type list what the library holds; a date range says what it leaves out; dates read as the photo's."""
+    photos = world[0]
+    env = {"PIXCEPT_DATA_DIR": str(world[1].data_dir), "PIXCEPT_DEVICE": "cpu", "PIXCEPT_MODEL": tiny_model_spec,
+           "PIXCEPT_SEARCHES_PER_MINUTE": "0"}
+    process, url = start_server(env)
+    try:
+        winter = photos / "2023" / "winter"
+        page.goto(f"{url}/?q=photo&all=1&folder={winter}")
+        assert wait_for_results(page) == ["tokyo.jpg"]
+        assert page.input_value("#folder") == str(winter)  # shown, not a blank select
+        assert page.inner_text("#filters summary") == "Filters (1 on)"
+        page.fill("#q", "picture")
+        page.press("#q", "Enter")
+        page.wait_for_url("**q=picture**")
+        assert f"folder={winter}".replace("/", "%2F") in page.url and wait_for_results(page) == ["tokyo.jpg"]
+
+        page.click("#folder")
+        page.fill("#folder", "summ")
+        options = page.locator("#folder-list [role=option]")
+        assert options.evaluate_all("rows => rows.map(r => r.getAttribute('aria-label'))") == [
+            f"{photos}, 6 images", f"{photos / '2023'}, 4 images", f"{photos / '2023' / 'summer'}, 3 images"]
+        assert page.get_attribute("#folder", "aria-activedescendant") == "folder-list-2"  # the match, not a parent
+        assert serious_violations(page) == []
+        page.press("#folder", "Enter")
+        page.wait_for_url("**summer**")
+        assert sorted(wait_for_results(page)) == ["beach_0.jpg", "beach_1.jpg", "beach_2.jpg"]
+
+        page.fill("#folder", "")
+        page.press("#folder", "Enter")  # emptied: every folder
+        page.wait_for_function("() => !location.search.includes('folder=')")
+        assert page.locator("#camera option").all_inner_texts() == ["Any camera", "Canon EOS R6 (3)",
+                                                                    "Google Pixel 8 (1)"]
+        assert page.locator("#format option").all_inner_texts() == ["Any type", "JPEG (4)", "PNG (2)"]
+        assert "Without a date (2)" in page.locator("#dated option").all_inner_texts()
+        page.select_option("#camera", "Google Pixel 8")
+        page.wait_for_url("**camera=Google**")
+        assert wait_for_results(page) == ["tokyo.jpg"]
+        page.select_option("#camera", "")
+        for field in ("#from", "#to"):  # the day the Tokyo photo shows (UTC would say the 1st)
+            page.fill(field, "2023-01-02")
+            page.dispatch_event(field, "change")
+        page.wait_for_url("**to=2023-01-02**")
+        page.wait_for_function("() => document.getElementById('status').textContent.includes('left out')")
+        assert wait_for_results(page) == ["tokyo.jpg"]
+        assert "2 images without a date taken left out by the dates" in page.inner_text("#status")
+        page.click(".result-link")
+        assert "Taken 2 Jan 2023, 01:30 (UTC+09:00)" in page.inner_text(".lightbox-meta")
+        screenshots(page, "search-filters")
+    finally:
+        stop_server(process)
 
 
 @pytest.fixture(scope="module")

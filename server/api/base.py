@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 
 import marshmallow as ma
@@ -42,7 +43,10 @@ class Image(ma.Schema):
     name = F.String()
     width = F.Integer(allow_none=True)
     height = F.Integer(allow_none=True)
-    taken_at = F.String(allow_none=True)
+    taken_at = F.String(allow_none=True, metadata={"description": "EXIF date taken, ISO 8601; with a UTC offset only "
+                                                                  "where the camera recorded one"})
+    taken = F.String(allow_none=True, metadata={"description": "The date taken as the photo's own clock shows it, "
+                                                               "for people: 2 Jan 2023, 01:30 (UTC+09:00)"})
     camera = F.String(allow_none=True)
     format = F.String(allow_none=True)
     size = F.Integer(allow_none=True)
@@ -104,6 +108,7 @@ def image_json(point_id: str, payload: dict, score: float | None = None) -> dict
         "id": point_id, "score": None if score is None else round(score, 6), "path": path,
         "paths": payload.get("paths", [path]), "name": Path(path).name,
         "width": payload.get("width"), "height": payload.get("height"), "taken_at": payload.get("taken_at"),
+        "taken": taken_text(payload.get("taken_at")),
         "camera": payload.get("camera"), "format": payload.get("format"), "size": payload.get("size"),
         "thumbnail_url": url_for("api.thumbnail", image_id=point_id),
         "file_url": url_for("api.image_file", image_id=point_id),
@@ -111,6 +116,20 @@ def image_json(point_id: str, payload: dict, score: float | None = None) -> dict
         "page_url": url_for("pages.image_page", image_id=point_id),
         "concept": read.image_concept(services().library, payload, current) if current else None,
     }
+
+
+def taken_text(taken_at: str | None) -> str | None:
+    """A date taken as the photo's own clock shows it, never moved into the reader's zone; the zone only where the
+    camera recorded one (and it is not UTC, which older libraries claimed for times without one)."""
+    try:
+        taken = datetime.fromisoformat(taken_at) if taken_at else None
+    except ValueError:
+        return taken_at
+    if taken is None:
+        return None
+    offset = taken.strftime("%z")
+    zone = f" (UTC{offset[:3]}:{offset[3:]})" if offset and offset != "+0000" else ""
+    return f"{taken.day} {taken:%b %Y, %H:%M}{zone}"
 
 
 def matches(pattern: str, value: str) -> bool:

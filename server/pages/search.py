@@ -14,7 +14,7 @@ pages = Blueprint("pages", __name__)
 @pages.get("/")
 def search_page():
     library = services().library
-    return render_template("search.html", query=request.args.get("q", ""), folders=library.manifest.get("roots", []),
+    return render_template("search.html", query=request.args.get("q", ""),
                            has_images=library.recorded_identity() is not None)
 
 
@@ -22,14 +22,14 @@ def search_page():
 def image_page(image_id: str):
     point = indexed_point(image_id)
     info = image_json(point.id, point.payload)
-    facts = [("Taken", point.payload.get("taken_at")), ("Camera", point.payload.get("camera")),
+    facts = [("Taken", info["taken"]), ("Camera", point.payload.get("camera")),
              ("Size", f"{info['width']} × {info['height']} px" if info["width"] else None),
              ("Format", point.payload.get("format")),
              ("File size", _file_size(point.payload.get("size"))),
              ("Indexed", point.payload.get("indexed_at"))]
     gps = point.payload.get("gps")
     if gps:
-        facts.append(("Location", f"{gps[0]:.5f}, {gps[1]:.5f}" if isinstance(gps, (list, tuple)) else str(gps)))
+        facts.append(("Location", f"{gps['lat']:.5f}, {gps['lon']:.5f}"))
     return render_template("image.html", image=info, facts=[(k, v) for k, v in facts if v],
                            tags=point.payload.get("tags") or [],
                            paths=point.payload.get("paths", [info["path"]]))

@@ -41,7 +41,7 @@ export function createLightbox({ onMoreLikeThis, onAddExample, onNotLike, onClos
     dialog.querySelector(".lightbox-position").textContent = `${index + 1} of ${images.length}`;
     img.src = image.preview_url;
     img.alt = image.name;
-    const facts = [image.taken_at && `Taken ${image.taken_at.replace("T", " ")}`, image.camera,
+    const facts = [image.taken && `Taken ${image.taken}`, image.camera,
       image.width && `${image.width} × ${image.height} px`, image.score != null && `score ${image.score.toFixed(3)}`];
     dialog.querySelector(".lightbox-meta").textContent = [...facts.filter(Boolean), image.path].join(" · ");
     const concept = dialog.querySelector(".lightbox-concept");

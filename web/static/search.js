@@ -1,4 +1,5 @@
 // The search page: the query lives in the URL (shareable, back button works); results come from /api/search.
+import { FILTER_KEYS, createFilters } from "./filters.js";
 import { createLightbox } from "./lightbox.js";
 import { apiGet, csrfToken, resultTile, showMessage } from "./results.js";
 
@@ -7,10 +8,6 @@ const form = document.getElementById("search-form");
 const input = document.getElementById("q");
 const fileInput = document.getElementById("image-input");
 const imageButton = document.getElementById("image-button");
-const folder = document.getElementById("folder");
-const from = document.getElementById("from");
-const to = document.getElementById("to");
-const filters = document.getElementById("filters");
 const queryImages = document.getElementById("query-images");
 const results = document.getElementById("results");
 const status = document.getElementById("status");
@@ -21,6 +18,7 @@ const stripSection = document.getElementById("concept-strip-section");
 const strip = document.getElementById("concept-strip");
 
 let current = null; // {state, nextOffset, threshold, count, started}
+const filters = createFilters({ onChange: (values) => go({ ...readState(), ...values, view: "" }) });
 let generation = 0; // answers to superseded queries are dropped
 
 function readState(search = window.location.search) {
@@ -30,9 +28,7 @@ function readState(search = window.location.search) {
     upload: params.get("upload") || "",
     like: params.getAll("like"), // example images
     unlike: params.getAll("unlike"), // "not like this" images
-    folder: params.get("folder") || "",
-    from: params.get("from") || "",
-    to: params.get("to") || "",
+    ...Object.fromEntries(FILTER_KEYS.map((key) => [key, params.get(key) || ""])),
     concept: params.get("concept") || "",
     all: params.get("all") === "1", // no relevance cutoff: weaker matches too
     view: params.get("view") || "", // the result open in the lightbox
@@ -45,7 +41,7 @@ function toParams(state) {
   if (state.upload) params.set("upload", state.upload);
   for (const id of state.like) params.append("like", id);
   for (const id of state.unlike) params.append("unlike", id);
-  for (const key of ["folder", "from", "to", "concept"]) if (state[key]) params.set(key, state[key]);
+  for (const key of [...FILTER_KEYS, "concept"]) if (state[key]) params.set(key, state[key]);
   if (state.all) params.set("all", "1");
   if (state.view) params.set("view", state.view);
   return params;
@@ -55,10 +51,7 @@ const isEmpty = (state) => !state.q.trim() && !state.upload && state.like.length
 
 function showState(state) {
   input.value = state.q;
-  folder.value = state.folder;
-  from.value = state.from;
-  to.value = state.to;
-  if (state.folder || state.from || state.to) filters.open = true;
+  filters.show(state);
   const chips = [];
   if (state.upload) chips.push(queryChip(`/api/uploads/${state.upload}`, "Uploaded image", () => go({ ...state, upload: "" })));
   for (const id of state.like) {
@@ -204,10 +197,12 @@ async function loadMore() {
       return;
     }
     const seconds = ((performance.now() - page.started) / 1000).toFixed(2);
+    if (answer.undated_left_out !== null) page.undated = answer.undated_left_out;
+    const undated = page.undated ? ` · ${plural(page.undated, "image")} without a date taken left out by the dates` : "";
     status.classList.remove("error-message");
-    status.textContent = page.count
+    status.textContent = (page.count
       ? `${page.count}${answer.has_more ? "+" : ""} ${page.count === 1 ? "image" : "images"} (${seconds} s)`
-      : "No images match. Try other words, or fewer filters.";
+      : "No images match. Try other words, or fewer filters.") + undated;
   } catch (error) {
     if (mine !== generation) return;
     if (!page.count) results.replaceChildren(); // an error replaces the results it stands for
@@ -244,16 +239,12 @@ async function searchWithImage(file) {
   }
 }
 
+const plural = (count, word) => `${count.toLocaleString()} ${word}${count === 1 ? "" : "s"}`;
+
 form.addEventListener("submit", (event) => {
   event.preventDefault();
-  go({ ...readState(), q: input.value.trim(), folder: folder.value, from: from.value, to: to.value });
+  go({ ...readState(), q: input.value.trim(), ...filters.values() });
 });
-for (const control of [folder, from, to]) {
-  control.addEventListener("change", () => {
-    const state = { ...readState(), folder: folder.value, from: from.value, to: to.value };
-    if (!isEmpty(state)) go(state);
-  });
-}
 imageButton.addEventListener("click", () => fileInput.click());
 fileInput.addEventListener("change", () => {
   searchWithImage(fileInput.files[0]);

@@ -1,0 +1,70 @@
+"""Shared by the browser tests: Debian's Chromium driven by Playwright, one browser per module, one page per test
+(failing on any JavaScript error), and what the tests read from pages."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+CHROMIUM = os.environ.get("PIXCEPT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"No Chromium at {CHROMIUM}: run `bash .ci/install` (installs Debian's chromium), or set "
+                    "PIXCEPT_CHROMIUM.")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def result_names(page) -> list[str]:
+    return page.locator(".result .result-name").evaluate_all("names => names.map(n => n.dataset.name)")
+
+
+def wait_for_results(page, timeout_ms: float = 5000) -> list[str]:
+    page.wait_for_function("() => document.querySelectorAll('.result').length > 0 && "
+                           "!document.getElementById('status').textContent.startsWith('Search')", timeout=timeout_ms)
+    return result_names(page)
+
+
+def screenshots(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for label, (width, height) in WIDTHS.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(100)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+        overflow = page.evaluate("() => document.documentElement.scrollWidth")
+        assert overflow <= width, f"{name} is {overflow} px wide at {label} width {width}: it scrolls sideways"
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def serious_violations(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)" for v in violations
+            if v["impact"] in ("serious", "critical")]
