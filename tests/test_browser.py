@@ -172,6 +172,8 @@ def test_pages_have_no_serious_accessibility_violations(page, server):
     assert serious_violations(page) == []
     page.goto(server + "/image/not-an-id")
     assert serious_violations(page) == []
+    page.goto(server + "/login")
+    assert serious_violations(page) == []
     screenshots(page, "not-found")
     page.goto(server + "/")
     screenshots(page, "empty-search")
@@ -220,7 +222,22 @@ def test_the_lightbox_opens_over_the_results_and_back_keeps_them(page, browser, 
     page.wait_for_timeout(300)  # the restored scroll is set on the next frame
     box = page.locator(".result").nth(38).bounding_box()  # where it was: the image it came from is on screen
     assert 0 <= box["y"] and box["y"] + box["height"] <= 900, (box, scrolled, page.evaluate("window.scrollY"))
-    assert result_names(page)[38] == name  # the same results, in the same order
+    names = result_names(page)
+    assert names[38] == name  # the same results, in the same order
+
+    page.locator(".result").nth(38).locator(".result-link").click()  # its full page knows where it is in them
+    page.get_by_role("link", name="Open its page").click()
+    page.wait_for_url("**/image/*")
+    assert page.locator("#result-position").inner_text().startswith(f"39 of {loaded}")
+    assert page.input_value("#q") == "circle"
+    assert page.get_attribute("#previous-result", "aria-label") == f"Previous result: {names[37]}"
+    assert page.get_attribute("#next-result", "aria-label") == f"Next result: {names[39]}"
+    page.keyboard.press("ArrowRight")  # the next result's page
+    page.wait_for_function("() => document.getElementById('result-position').textContent.startsWith('40 of')")
+    assert page.locator("h1").inner_text() == names[39]
+    page.get_by_role("link", name="Back to results").click()
+    page.wait_for_function(f"() => document.querySelectorAll('.result').length === {loaded}")
+    assert "view=" not in page.url and result_names(page) == names
 
 
 def contrast(one: str, other: str) -> float:

@@ -17,6 +17,18 @@ export function showMessage(element, text, { error = false } = {}) {
   element.classList.toggle("error-message", error);
 }
 
+// The results a search page had loaded when it was left ({key: its query string, images, nextOffset, ...}), kept
+// for the tab's session: Back restores them, and an image page opened from them offers previous / next.
+export const SAVED_RESULTS = "pixcept-search";
+
+export function savedResults() {
+  try {
+    return JSON.parse(sessionStorage.getItem(SAVED_RESULTS) || "null");
+  } catch {
+    return null;
+  }
+}
+
 export async function apiGet(url) {
   const response = await fetch(url, { headers: { Accept: "application/json" } });
   const body = await response.json().catch(() => ({}));

@@ -1,7 +1,7 @@
 // The search page: the query lives in the URL (shareable, back button works); results come from /api/search.
 import { FILTER_KEYS, createFilters } from "./filters.js";
 import { createLightbox } from "./lightbox.js";
-import { apiGet, csrfToken, resultTile, showMessage } from "./results.js";
+import { SAVED_RESULTS, apiGet, csrfToken, resultTile, savedResults, showMessage } from "./results.js";
 
 const PAGE_SIZE = 40;
 const form = document.getElementById("search-form");
@@ -319,18 +319,17 @@ function closeFromHistory() {
 
 // -- coming back from another page: the results loaded before, at the same scroll position --
 
-const SAVED = "pixcept-search";
 window.addEventListener("pagehide", () => {
   if (!current || !current.images.length) return;
-  sessionStorage.setItem(SAVED, JSON.stringify({
+  sessionStorage.setItem(SAVED_RESULTS, JSON.stringify({
     key: toParams({ ...current.state, view: "" }).toString(), images: current.images, nextOffset: current.nextOffset,
     threshold: current.threshold, noGoodMatch: Boolean(current.noGoodMatch), scrollY: window.scrollY,
   }));
 });
 
 function restore(page) {
-  const saved = JSON.parse(sessionStorage.getItem(SAVED) || "null");
-  sessionStorage.removeItem(SAVED);
+  const saved = savedResults();
+  sessionStorage.removeItem(SAVED_RESULTS);
   if (!saved || saved.key !== toParams({ ...page.state, view: "" }).toString()) return false;
   Object.assign(page, { images: saved.images, nextOffset: saved.nextOffset, threshold: saved.threshold,
     count: saved.images.length, noGoodMatch: saved.noGoodMatch });
