@@ -1,4 +1,4 @@
-"""Long runs (indexing, vocabulary) as jobs: queued, run one at a time, persisted, cancellable and resumable.
+"""Long runs (indexing, vocabulary, concepts, search index builds) as jobs: queued, run one at a time, persisted, cancellable and resumable.
 
 The server runs them in a background thread of the process that owns the store, with the model in a niced worker
 process (`worker.py`), so searches keep priority. Each job's state is a JSON file under `<data dir>/jobs/`; a job
@@ -25,7 +25,7 @@ from .progress import Cancelled, Progress
 
 log = logging.getLogger(__name__)
 
-JOB_KINDS = ("index", "vocab", "cluster")
+JOB_KINDS = ("index", "vocab", "cluster", "search-index")
 FINISHED = ("done", "failed", "cancelled", "interrupted")
 JOB_NICENESS = 10  # the job thread (and the decode threads it starts) yield the cores to request threads
 SAVE_INTERVAL = 1.0  # seconds between progress writes of a job's file
@@ -117,7 +117,30 @@ def _run_cluster(library: Library, params: dict, progress: Progress, embedder) -
     return run_cluster(library, params, progress, fitter=worker.fit_concepts if worker else None)
 
 
-RUNNERS: dict[str, Callable] = {"index": _run_index, "vocab": _run_vocab, "cluster": _run_cluster}
+def _run_search_index(library: Library, params: dict, progress: Progress, embedder) -> dict:
+    """Build the store's search index where writes left it due: in a server on a copy, in the worker process, while
+    searches go on; elsewhere in place."""
+    worker = getattr(embedder, "worker", None)
+    store = library.store
+    started = time.monotonic()
+    if worker is not None and store.rebuild_pending():
+        built = store.rebuild_beside(worker.optimize_shard, progress.note)
+    elif store.rebuild_pending():
+        progress.note("Building the search index (searches wait meanwhile)...")
+        store.build_index()
+        built = ["all due"]
+    else:
+        built = []
+    return {"built": built, "seconds": round(time.monotonic() - started, 1)}
+
+
+def index_rebuild_due(library: Library) -> tuple[str, dict] | None:
+    """A server's scheduled search-index job, when writes left the store's index due."""
+    return ("search-index", {}) if library.store.rebuild_pending() else None
+
+
+RUNNERS: dict[str, Callable] = {"index": _run_index, "vocab": _run_vocab, "cluster": _run_cluster,
+                                "search-index": _run_search_index}
 
 
 def check_params(kind: str, params: dict) -> dict:
@@ -136,6 +159,8 @@ def check_params(kind: str, params: dict) -> dict:
                 "reindex": bool(params.get("reindex")), "force": bool(params.get("force")), **tuning}
     if kind == "cluster":
         return _cluster_params(params)
+    if kind == "search-index":
+        return {}
     entries = params.get("entries") or []
     if not isinstance(entries, list) or not all(isinstance(e, str) and e.strip() for e in entries):
         raise UsageError("`entries` must be a list of words or phrases.")

@@ -57,6 +57,11 @@ def _child_main(conn, model_spec: str, device: str | None, niceness: int) -> Non
             if name == "fit_concepts":  # no model needed: UMAP's compiled code stays warm here between runs
                 conn.send(("ok", _fit_concepts(*args)))
                 continue
+            if name == "optimize_shard":  # Edge's index build holds the interpreter: here, not in the server
+                from .store.edge import optimize_folder
+
+                conn.send(("ok", optimize_folder(args)))
+                continue
             if name not in MODEL_REQUESTS:
                 raise ValueError(f"unknown worker request {name!r}")
             if embedder is None:  # loaded on the first job, then kept warm
@@ -158,6 +163,10 @@ class JobWorker:
             output = self.call("fit_concepts", (os.path.join(folder, "vectors.npy"), asdict(settings),
                                                 os.path.join(folder, "fit")))
             return load_concepts(output)
+
+    def optimize_shard(self, folder: str) -> None:
+        """Build the search index of a copy of an Edge shard (`EdgeStore.rebuild_beside`)."""
+        self.call("optimize_shard", folder)
 
     def _ensure_started(self) -> None:
         if self._process is not None and self._process.is_alive():

@@ -19,7 +19,7 @@ from indexer.concepts.schedule import scheduled_job
 from indexer.config import Settings
 from indexer.errors import NotFoundError, UsageError
 from indexer.files import BadImage, clean_staging, decode_image, read_opened, thumbnail_path, write_thumbnail
-from indexer.jobs import JobRunner
+from indexer.jobs import JobRunner, index_rebuild_due
 from indexer.library import Library
 from indexer.search import query_vector
 from indexer.store import IMAGES
@@ -55,10 +55,17 @@ class Services:
             self._query_embedder(self.library.embedder()).embed_text("warm up")  # no model loading on a first search
         self._forget_old_files()
         if self.run_jobs:
+            # Edge's index builds run as jobs of their own, on a copy in the worker: built in place by the jobs
+            # that wrote, they would hold this process's interpreter (searches) for minutes at 1M images
+            self.library.store.build_elsewhere = self.run_jobs_in_worker
             self.runner = JobRunner(self.library, self._job_embedder if self.run_jobs_in_worker else None,
-                                    schedule=lambda: scheduled_job(self.library)).start()
+                                    schedule=self._scheduled_job).start()
         self.ready = True
         return self
+
+    def _scheduled_job(self) -> tuple[str, dict] | None:
+        """Concepts first when due (their writes may make the index due again), then the search index."""
+        return scheduled_job(self.library) or index_rebuild_due(self.library)
 
     def stop(self) -> None:
         self.ready = False

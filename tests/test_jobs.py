@@ -140,3 +140,32 @@ def test_worker_idle_setting_must_be_a_number(monkeypatch):
         idle_seconds_from_env()
     monkeypatch.setenv("PIXCEPT_WORKER_IDLE_SECONDS", "0")
     assert idle_seconds_from_env() == 0
+
+
+def test_a_server_builds_the_search_index_beside_the_live_shard_in_the_worker(library, worker, tmp_path,
+                                                                              monkeypatch):
+    """After an index job leaves Edge's index due, the runner's schedule starts a search-index job: the copy is
+    optimised in the worker process and swapped in; the job that wrote did not build in place."""
+    from indexer.jobs import index_rebuild_due
+    from indexer.store.edge import EdgeStore
+
+    monkeypatch.setattr(EdgeStore, "HNSW_MIN_POINTS", 5)  # every library counts as big here
+    library.store.build_elsewhere = True
+    make_library(tmp_path / "photos", 8)
+    runner = JobRunner(library, lambda: WorkerEmbedder(library.embedder(for_writing=True), worker),
+                       schedule=lambda: index_rebuild_due(library)).start()
+    try:
+        job = wait_for(runner, runner.submit("index", {"folders": [str(tmp_path / "photos")]}).id)
+        assert job.state == "done" and not any("Building the search index" in n for n in job.notes)
+        deadline = time.monotonic() + 60
+        while not any(j.kind == "search-index" and j.finished for j in runner.jobs.values()):
+            assert time.monotonic() < deadline, "no search-index job ran"
+            time.sleep(0.2)
+        built = next(j for j in runner.jobs.values() if j.kind == "search-index")
+        assert built.state == "done", built.error
+        assert built.result["built"] == ["pixcept_images"] and "beside the live one" in built.notes[0]
+        assert not library.store.rebuild_pending()
+        assert library.store.count(IMAGES) == 8
+        assert [r.payload["path"] for r in library.store.search(IMAGES, library.embedder().embed_text("red"), 3)]
+    finally:
+        runner.stop()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import time
 import uuid
 
 import httpx
@@ -189,3 +191,69 @@ def test_edge_builds_its_index_only_for_large_collections(tmp_path, monkeypatch)
     assert store.count(IMAGES, where=Filter(must=(Match("folders", ("/b",)),))) == 30
     assert len(store.search(IMAGES, unit(1, 0, 1, 0), limit=5)) == 5
     store.close()
+
+
+# -- Edge: building the search index beside the live shard --------------------------------------------------------------
+
+@pytest.fixture
+def big_edge(tmp_path, monkeypatch):
+    """An Edge store whose 300 images count as big enough for an index, built by someone else (a server)."""
+    from indexer.store.edge import EdgeStore
+
+    monkeypatch.setattr(EdgeStore, "HNSW_MIN_POINTS", 100)
+    store = EdgeStore(tmp_path / "edge")
+    store.build_elsewhere = True
+    store.create_collection(IMAGES, 16)
+    rng = np.random.default_rng(0)
+    store.upsert(IMAGES, [Point(point_id(str(i)), {"n": i}, rng.normal(size=16)) for i in range(300)])
+    yield store
+    store.close()
+
+
+def test_an_index_built_beside_replaces_the_live_shard_and_searches_go_on(big_edge, monkeypatch):
+    from indexer.store import edge
+
+    monkeypatch.setattr(edge, "RETIRED_GRACE_SECONDS", 0.1)
+    query = np.random.default_rng(1).normal(size=16)
+    before = [h.id for h in big_edge.search(IMAGES, query, limit=10)]
+    assert big_edge.rebuild_pending() and not big_edge.index_due()  # due, but not for the writers to build
+    answered_meanwhile = []
+
+    def optimize(folder):
+        answered_meanwhile.append([h.id for h in big_edge.search(IMAGES, query, limit=10)])  # the live shard
+        edge.optimize_folder(folder)
+
+    assert big_edge.rebuild_beside(optimize) == ["pixcept_images"]
+    assert answered_meanwhile == [before]
+    assert [h.id for h in big_edge.search(IMAGES, query, limit=10)] == before and big_edge.count(IMAGES) == 300
+    assert not big_edge.rebuild_pending()
+    time.sleep(0.5)  # the replaced shard is closed and deleted after its grace period
+    assert sorted(p.name for p in big_edge.folder.iterdir() if p.is_dir()) == ["pixcept_images"]
+
+
+def test_a_write_during_the_build_keeps_the_live_shard(big_edge):
+    from indexer.store import edge
+
+    def optimize_while_writing(folder):
+        big_edge.upsert(IMAGES, [Point(point_id("late"), {"n": -1}, np.ones(16))])
+        edge.optimize_folder(folder)
+
+    assert big_edge.rebuild_beside(optimize_while_writing) == []  # the copy lacks the late write: dropped
+    assert big_edge.count(IMAGES) == 301 and big_edge.retrieve(IMAGES, [point_id("late")])
+    assert big_edge.rebuild_pending() and not (big_edge.folder / "pixcept_images.rebuilding").exists()
+
+
+def test_what_a_killed_build_left_is_cleaned_up_on_open(big_edge):
+    from indexer.store.edge import EdgeStore
+
+    folder = big_edge.folder
+    big_edge.close()
+    shutil.copytree(folder / "pixcept_images", folder / "pixcept_images.rebuilding")  # killed while optimising
+    (folder / "pixcept_images").rename(folder / "pixcept_images.retired")  # ... and mid-swap
+    reopened = EdgeStore(folder)
+    try:
+        assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["pixcept_images"]
+        assert reopened.count(IMAGES) == 300
+        assert reopened.rebuild_pending()  # the writes since the last build were kept across the restart
+    finally:
+        reopened.close()

@@ -202,6 +202,12 @@ class QdrantClientStore:
     def build_index(self) -> None:
         pass
 
+    def rebuild_pending(self) -> bool:
+        return False
+
+    def rebuild_beside(self, optimize, note=None) -> list[str]:
+        return []
+
     def close(self) -> None:
         try:
             self.client.close()

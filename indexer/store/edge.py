@@ -7,8 +7,9 @@ import logging
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -17,13 +18,19 @@ from .types import Filter, HasId, Hit, Match, Missing, Point, StoreUnavailableEr
 
 log = logging.getLogger(__name__)
 
+REBUILDING, RETIRED = ".rebuilding", ".retired"  # suffixes of a shard's folder while its index is built beside it
+PENDING_FILE = "pending-writes.json"  # writes since each shard's last index build, kept across restarts
+RETIRED_GRACE_SECONDS = 30.0  # a replaced shard stays open this long for the reads that already hold it
+
 
 class EdgeStore:
     """The embedded default: Qdrant Edge (Qdrant's engine in-process), one shard folder per collection.
 
     Edge has no collection metadata, so it lives in a JSON file beside each shard. A shard can be opened once per
     process, so this object opens each on first use and keeps it until `close()`. Edge builds no HNSW index by
-    itself: the writer asks `index_due()` after a run of writes and calls `build_index()`.
+    itself: the writer asks `index_due()` after a run of writes and calls `build_index()`, which holds the interpreter
+    for its whole run. A server sets `build_elsewhere` instead: its writers leave the build, and a job of its own
+    builds on a copy in another process and swaps it in (`rebuild_beside`), while the live shard keeps answering.
     """
 
     kind = "edge"
@@ -32,6 +39,7 @@ class EdgeStore:
     # takes 21 s to build, during which the whole process stalls (1.7 s at 10k). So it is built from 50k points on.
     HNSW_MIN_POINTS = 50_000
     REBUILD_SHARE = 0.1  # rebuild once a tenth of the points changed
+    build_elsewhere = False
 
     def __init__(self, folder: Path, prefix: str = "pixcept"):
         self.folder = Path(folder)
@@ -39,8 +47,10 @@ class EdgeStore:
         self.prefix = prefix
         self.aliases: dict[str, str] = {}
         self._shards: dict[str, Any] = {}  # by collection name (aliases resolved)
-        self._lock = threading.Lock()
-        self._writes: dict[str, int] = {}
+        self._lock = threading.Lock()  # opening and swapping shards
+        self._write_lock = threading.RLock()  # no write between copying a shard and swapping the copy in
+        self._writes: dict[str, int] = _read_pending(self.folder)
+        _recover_swaps(self.folder)
 
     def collection(self, name: str, resolve: bool = True) -> str:
         return f"{self.prefix}_{self.aliases.get(name, name) if resolve else name}"
@@ -48,7 +58,8 @@ class EdgeStore:
     def collection_names(self) -> list[str]:
         start = f"{self.prefix}_"
         found = {p.name for p in self.folder.iterdir() if p.is_dir()} if self.folder.is_dir() else set()
-        return sorted(n[len(start):] for n in found | set(self._shards) if n.startswith(start))
+        return sorted(n[len(start):] for n in found | set(self._shards)
+                      if n.startswith(start) and not n.endswith((REBUILDING, RETIRED)))
 
     def _path(self, name: str) -> Path:
         return self.folder / self.collection(name)
@@ -104,35 +115,40 @@ class EdgeStore:
         import qdrant_edge as edge
 
         if points:
-            self._shard(name).update(edge.UpdateOperation.upsert_points(
-                [edge.Point(p.id, np.asarray(p.vector, np.float32).tolist(), p.payload) for p in points]))
-            self._wrote(name, len(points))
+            self._update(name, [edge.UpdateOperation.upsert_points(
+                [edge.Point(p.id, np.asarray(p.vector, np.float32).tolist(), p.payload) for p in points])],
+                len(points))
 
     def set_payloads(self, name: str, updates: dict[str, dict]) -> None:
         import qdrant_edge as edge
 
-        shard = self._shard(name) if updates else None
-        for pid, payload in updates.items():
-            shard.update(edge.UpdateOperation.set_payload([pid], payload))
-        self._wrote(name, len(updates))
+        if updates:
+            self._update(name, (edge.UpdateOperation.set_payload([pid], payload) for pid, payload in updates.items()),
+                         len(updates))
 
     def set_payload(self, name: str, ids: Sequence[str], payload: dict) -> None:
         import qdrant_edge as edge
 
         if ids:
-            self._shard(name).update(edge.UpdateOperation.set_payload(list(ids), payload))
-            self._wrote(name, len(ids))
+            self._update(name, [edge.UpdateOperation.set_payload(list(ids), payload)], len(ids))
+
+    def _update(self, name: str, operations: Iterable, count: int) -> None:
+        with self._write_lock:
+            shard = self._shard(name)
+            for operation in operations:
+                shard.update(operation)
+            self._wrote(name, count)
 
     def ensure_payload_indexes(self, name: str) -> None:
-        _create_indexes(self._shard(name), name)
+        with self._write_lock:
+            _create_indexes(self._shard(name), name)
 
     def delete(self, name: str, ids: Iterable[str]) -> None:
         import qdrant_edge as edge
 
         ids = list(ids)
         if ids:
-            self._shard(name).update(edge.UpdateOperation.delete_points(ids))
-            self._wrote(name, len(ids))
+            self._update(name, [edge.UpdateOperation.delete_points(ids)], len(ids))
 
     # -- reads ------------------------------------------------------------------------------------------------------
 
@@ -191,7 +207,12 @@ class EdgeStore:
         self._writes[key] = self._writes.get(key, 0) + count
 
     def index_due(self) -> bool:
-        """True when a collection is large enough for an HNSW index and has changed enough since the last build."""
+        """True when a collection is large enough for an HNSW index and has changed enough since the last build, and
+        this store's writers build it (not with `build_elsewhere`)."""
+        return not self.build_elsewhere and self.rebuild_pending()
+
+    def rebuild_pending(self) -> bool:
+        """True when a collection's index is due, whoever builds it."""
         return any(self._due(key, shard) for key, shard in list(self._shards.items()))
 
     def _due(self, key: str, shard) -> bool:
@@ -208,15 +229,103 @@ class EdgeStore:
                 shard.optimize()
                 self._writes[key] = 0
 
+    def rebuild_beside(self, optimize: Callable[[str], None], note: Callable[[str], None] = log.info) -> list[str]:
+        """Build the index of each due collection on a copy of its shard (`optimize(folder)`, e.g. in another process:
+        Edge's optimize() holds the interpreter) and swap the copy in, unless a write came meanwhile (then the copy is
+        dropped and the collection stays due). The live shard answers throughout, unindexed parts searched exactly.
+        Needs room for a copy of the shard on disk. Returns the collections swapped."""
+        swapped = []
+        for key, shard in list(self._shards.items()):
+            if not self._due(key, shard):
+                continue
+            live = self.folder / key
+            copy = live.with_name(key + REBUILDING)
+            shutil.rmtree(copy, ignore_errors=True)
+            with self._write_lock:
+                shard.flush()
+                writes = self._writes.get(key, 0)
+                shutil.copytree(live, copy)
+            note(f"Building the search index of {key} beside the live one; searches go on meanwhile.")
+            started = time.monotonic()
+            optimize(str(copy))
+            with self._write_lock, self._lock:
+                if self._writes.get(key, 0) != writes or self._shards.get(key) is not shard:
+                    note(f"{key} changed while its index was built; it is built again later.")
+                    shutil.rmtree(copy, ignore_errors=True)
+                    continue
+                from qdrant_edge import EdgeShard
+
+                retired = live.with_name(key + RETIRED)
+                live.rename(retired)
+                copy.rename(live)
+                self._shards[key] = EdgeShard.load(str(live))
+                self._writes[key] = 0
+            _retire_later(shard, retired)
+            note(f"Search index of {key} built in {time.monotonic() - started:.0f} s and in use.")
+            swapped.append(key)
+        _write_json(self.folder / PENDING_FILE, self._writes)
+        return swapped
+
     def close(self) -> None:
         with self._lock:
             shards, self._shards = list(self._shards.values()), {}
+        if self.folder.is_dir():
+            _write_json(self.folder / PENDING_FILE, self._writes)
         for shard in shards:
             try:
                 shard.flush()
                 shard.close()
             except Exception:  # noqa: BLE001 - closing must never hide the real outcome of a command
                 log.debug("closing an Edge shard failed", exc_info=True)
+
+
+def optimize_folder(folder: str) -> None:
+    """Build the indexes of the shard in `folder`, which no other process has open (the job worker runs this)."""
+    from qdrant_edge import EdgeShard
+
+    shard = EdgeShard.load(folder)
+    try:
+        shard.optimize()
+        shard.flush()
+    finally:
+        shard.close()
+
+
+def _retire_later(shard, folder: Path) -> None:
+    """Close a replaced shard and delete its folder once the reads that may still hold it are done."""
+    def retire():
+        try:
+            shard.close()
+        except Exception:  # noqa: BLE001 - closing a replaced shard must not disturb the live one
+            log.debug("closing a replaced Edge shard failed", exc_info=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    timer = threading.Timer(RETIRED_GRACE_SECONDS, retire)
+    timer.daemon = True
+    timer.start()
+
+
+def _recover_swaps(folder: Path) -> None:
+    """What a process killed while building beside left: a half-built copy is dropped; a shard renamed away but not
+    replaced is put back; an old shard left after a finished swap is deleted."""
+    if not folder.is_dir():
+        return
+    for path in list(folder.iterdir()):
+        live = path.with_name(path.name.removesuffix(REBUILDING).removesuffix(RETIRED))
+        if path.name.endswith(REBUILDING):
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.name.endswith(RETIRED):
+            if live.exists():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.rename(live)
+
+
+def _read_pending(folder: Path) -> dict[str, int]:
+    try:
+        return {str(k): int(v) for k, v in json.loads((folder / PENDING_FILE).read_text()).items()}
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 def _create_indexes(shard, name: str) -> None:
