@@ -347,6 +347,33 @@ def test_relabel_uses_the_current_vocabulary_without_refitting(fresh):
         assert_one_whole_run(library)
 
 
+def test_relabel_gives_images_tags_from_the_new_words_and_writes_only_changes(fresh):
+    with open_library(fresh) as library:
+        add_entries(library, ["red disc", "something green"], "user", "user:extra")
+        result = run_cluster(library, {"relabel": True})
+        assert result["retagged"] > 0
+        tags = {p.payload["path"].rsplit("/", 1)[-1]: [w for w, _ in p.payload["tags"]]
+                for p in library.store.scroll(IMAGES, fields=["path", "tags"])}
+        for word, colour in (("red disc", "red"), ("something green", "green")):  # each on pictures of its colour
+            tagged = {name for name, words in tags.items() if word in words}
+            assert tagged and all(name.startswith(f"{colour}_") for name in tagged), (word, sorted(tagged)[:10])
+        assert run_cluster(library, {"relabel": True})["retagged"] == 0  # nothing changed since: nothing written
+
+
+def test_rollback_goes_back_run_by_run(fresh):
+    with open_library(fresh) as library:
+        sizes = [{c["id"]: c["size"] for c in read.list_concepts(library).concepts}]
+        for seed, size in ((SEED + 1, 12), (SEED + 2, 20)):
+            run_cluster(library, {"seed": seed, "min_concept_size": size})
+            sizes.append({c["id"]: c["size"] for c in read.list_concepts(library).concepts})
+        assert sizes[0] != sizes[1] != sizes[2]
+        for expected in (sizes[1], sizes[0]):
+            run_cluster(library, {"rollback": True})
+            assert {c["id"]: c["size"] for c in read.list_concepts(library).concepts} == expected
+            assert_one_whole_run(library)
+        assert [h["state"] for h in read.history(library)][-3:] == ["published", "rolled back", "rolled back"]
+
+
 def test_a_retired_concept_says_where_its_images_went(fresh):
     with open_library(fresh) as library:
         run_cluster(library, {"seed": SEED + 1, "min_concept_size": 30})  # coarser: concepts merge or retire

@@ -34,6 +34,7 @@ MIN_CONCEPTS = 3  # a library smaller than this many minimum-size concepts is no
 LABELS_KEPT = 10
 IMAGE_LABELS = 3
 TAGS_PER_IMAGE = 5
+TAG_MEAN_SAMPLE = 20_000  # images a relabel measures each word's mean similarity over
 ANCHORS = 5000  # fitted images that place the others on the map
 PAGE = 2000
 
@@ -388,8 +389,8 @@ def _montages(library: Library, fit: Concepts, read: _Read, ids: list[int], prog
 # -- relabelling --------------------------------------------------------------------------------------------------------
 
 def relabel(library: Library, progress: Progress) -> dict:
-    """New labels (and image tags) for the published concepts from the current vocabulary, without refitting.
-    Written in place, concept by concept."""
+    """New labels for the published concepts and new suggested tags for the images, from the current vocabulary,
+    without refitting. Written in place, concept by concept; tags only where their words changed."""
     current = publish.require_published(library)
     words, word_vectors = vocabulary(library)
     if not words:
@@ -409,13 +410,46 @@ def relabel(library: Library, progress: Progress) -> dict:
         members = [p.id for p in library.store.scroll(
             IMAGES, fields=False, where=_members_filter(current, point.payload["concept"]))]
         library.store.set_payload(IMAGES, members, {current.labels_field: [w for w, _ in words_now[:IMAGE_LABELS]]})
+    retagged = _retag(library, words, word_vectors, progress)
     record = publish.state(library)
     record["history"] = [*record.get("history", []), {
-        "run": current.run, "state": "relabelled", "relabelled_concepts": changed,
+        "run": current.run, "state": "relabelled", "relabelled_concepts": changed, "retagged_images": retagged,
         "vocabularies": library.manifest.get("vocabularies") or {}, "finished_at": publish.now()}]
     library.update_manifest(**{publish.MANIFEST_KEY: record})
-    return {"run": current.run, "relabelled": changed,
-            "summary": f"Relabelled {changed} of {len(points)} concepts of run {current.run}."}
+    return {"run": current.run, "relabelled": changed, "retagged": retagged,
+            "summary": f"Relabelled {changed} of {len(points)} concepts of run {current.run}; new suggested tags "
+                       f"for {retagged} images."}
+
+
+def _retag(library: Library, words: list[str], word_vectors: np.ndarray, progress: Progress) -> int:
+    """Each image's suggested tags from the current vocabulary, written where their words changed (as a run does,
+    distinctiveness measured against a sample of the library); the number of images written."""
+    scroll = library.store.scroll(IMAGES, fields=False, with_vectors=True, page_size=PAGE)
+    sample = np.asarray([p.vector for p, _ in zip(scroll, range(TAG_MEAN_SAMPLE))], np.float32)
+    mean = word_means(sample, word_vectors)
+    written, batch = 0, []
+    progress.start(total=library.store.count(IMAGES), done=0)
+    for point in library.store.scroll(IMAGES, fields=["tags"], with_vectors=True, page_size=PAGE):
+        batch.append(point)
+        if len(batch) == PAGE:
+            written += _retag_page(library, batch, words, word_vectors, mean)
+            progress.advance(len(batch))
+            batch = []
+    written += _retag_page(library, batch, words, word_vectors, mean)
+    progress.advance(len(batch))
+    return written
+
+
+def _retag_page(library: Library, batch: list, words: list[str], word_vectors: np.ndarray, mean: np.ndarray) -> int:
+    if not batch:
+        return 0
+    indices, scores = top_words(np.asarray([p.vector for p in batch], np.float32), word_vectors, TAGS_PER_IMAGE,
+                                mean=mean)
+    updates = {point.id: {"tags": [[words[j], round(float(score), 4)] for j, score in zip(row, row_scores)]}
+               for point, row, row_scores in zip(batch, indices, scores)
+               if [word for word, _ in point.payload.get("tags") or []] != [words[j] for j in row]}
+    library.store.set_payloads(IMAGES, updates)
+    return len(updates)
 
 
 def _members_filter(current: publish.Published, concept: int):
