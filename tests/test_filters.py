@@ -178,6 +178,7 @@ def test_filters_in_the_browser(world, browser, page, tiny_model_spec):
             f"{photos}, 6 images", f"{photos / '2023'}, 4 images", f"{photos / '2023' / 'summer'}, 3 images"]
         assert page.get_attribute("#folder", "aria-activedescendant") == "folder-list-2"  # the match, not a parent
         assert serious_violations(page) == []
+        screenshots(page, "search-folder-picker")  # and nothing wider than a phone
         page.press("#folder", "Enter")
         page.wait_for_url("**summer**")
         assert sorted(wait_for_results(page)) == ["beach_0.jpg", "beach_1.jpg", "beach_2.jpg"]

@@ -3,6 +3,7 @@
 // as in any list box (WAI-ARIA combobox pattern).
 
 const SHOWN = 300; // rows drawn at once; typing narrows the rest
+const keepEnd = (path, room = 36) => (path.length > room ? `…${path.slice(-(room - 1))}` : path); // top folders
 const parentOf = (path) => (path.lastIndexOf("/") > 0 ? path.slice(0, path.lastIndexOf("/")) : "");
 
 export function createFolderPicker(input, list, { onChoose }) {
@@ -41,7 +42,7 @@ export function createFolderPicker(input, list, { onChoose }) {
       item.style.paddingLeft = `${0.5 + depth}rem`;
       const name = document.createElement("span");
       name.className = "folder-name";
-      name.textContent = depth ? folder.value.slice(folder.value.lastIndexOf("/") + 1) : folder.value;
+      name.textContent = depth ? folder.value.slice(folder.value.lastIndexOf("/") + 1) : keepEnd(folder.value);
       name.title = folder.value;
       const count = document.createElement("span");
       count.className = "folder-count";
