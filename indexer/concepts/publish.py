@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 SLOTS = ("a", "b")
 NO_VALUE = -2  # an image whose slot holds nothing yet
 TAG_CHUNK = 1000  # images whose tags are written per store call
+# Images per payload write: Edge holds the interpreter for a whole call (a call per concept wrote up to the 100k
+# background images of a 1M library at once)
+SLOT_CHUNK = 2000
 KEEP_RUNS = 5  # published runs kept for rollback and lineage (older ones keep only their summary in the history)
 MANIFEST_KEY = "concepts"
 
@@ -213,8 +216,8 @@ def publish(library: Library, output: RunOutput, held: SlotState, progress: Prog
 def write_slot(library: Library, slot: str, ids: list[str], concepts: np.ndarray, labels_of: dict[int, list[str]],
                held: SlotState, progress: Progress, both_slots: bool = False) -> int:
     """Make `slot` (with `both_slots`, both) hold `concepts` (per row of `ids`, with each concept's `labels_of`),
-    writing only the rows where it holds something else, one store call per concept (all its changed members at
-    once). Returns the number of images written."""
+    writing only the rows where it holds something else, a store call per concept and SLOT_CHUNK members. Returns the
+    number of images written."""
     unique, inverse = np.unique(concepts, return_inverse=True)
     hashes = np.array([labels_hash(labels_of.get(int(c), [])) for c in unique], np.int64)[inverse]
     changed = (held.concepts != concepts) | (held.label_hashes != hashes)
@@ -227,8 +230,10 @@ def write_slot(library: Library, slot: str, ids: list[str], concepts: np.ndarray
         payload = {}
         for each in SLOTS if both_slots else (slot,):
             payload.update({slot_field(each): int(concept), labels_field(each): list(labels)})
-        library.store.set_payload(IMAGES, [ids[r] for r in rows], payload)
-        progress.advance(len(rows))
+        for start in range(0, len(rows), SLOT_CHUNK):
+            chunk = rows[start:start + SLOT_CHUNK]
+            library.store.set_payload(IMAGES, [ids[r] for r in chunk], payload)
+            progress.advance(len(chunk))
     return int(changed.sum())
 
 
