@@ -123,14 +123,12 @@ def _run_search_index(library: Library, params: dict, progress: Progress, embedd
     worker = getattr(embedder, "worker", None)
     store = library.store
     started = time.monotonic()
-    if worker is not None and store.rebuild_pending():
+    if worker is not None:
         built = store.rebuild_beside(worker.optimize_shard, progress.note)
-    elif store.rebuild_pending():
-        progress.note("Building the search index (searches wait meanwhile)...")
-        store.build_index()
-        built = ["all due"]
     else:
-        built = []
+        if store.rebuild_pending():
+            progress.note("Building the search index (searches wait meanwhile)...")
+        built = store.build_index()
     return {"built": built, "seconds": round(time.monotonic() - started, 1)}
 
 

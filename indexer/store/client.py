@@ -199,8 +199,8 @@ class QdrantClientStore:
         """A server optimises by itself, and local mode has no indexes to build."""
         return False
 
-    def build_index(self) -> None:
-        pass
+    def build_index(self) -> list[str]:
+        return []
 
     def rebuild_pending(self) -> bool:
         return False

@@ -221,13 +221,16 @@ class EdgeStore:
         points = int(shard.count(edge.CountRequest(exact=True)))
         return points >= self.HNSW_MIN_POINTS and self._writes.get(key, 0) >= self.REBUILD_SHARE * points
 
-    def build_index(self) -> None:
-        """Build the HNSW and payload indexes of the collections that are due. Blocks: qdrant-edge-py 0.9's
-        optimize() holds the GIL for all of its run (20 s at 100k points), so a thread would not help."""
+    def build_index(self) -> list[str]:
+        """Build the HNSW and payload indexes of the collections that are due; returns them. Blocks: qdrant-edge-py
+        0.9's optimize() holds the GIL for all of its run (20 s at 100k points), so a thread would not help."""
+        built = []
         for key, shard in list(self._shards.items()):
             if self._due(key, shard):
                 shard.optimize()
                 self._writes[key] = 0
+                built.append(key)
+        return built
 
     def rebuild_beside(self, optimize: Callable[[str], None], note: Callable[[str], None] = log.info) -> list[str]:
         """Build the index of each due collection on a copy of its shard (`optimize(folder)`, e.g. in another process:
