@@ -28,9 +28,9 @@ from .errors import UsageError
 from .failures import NOT_READ_AGAIN, FailedFiles
 from .files import (BadImage, FoundFile, Skipped, clean_staging, content_hash, decode_image, read_file, thumbnail_path,
                     walk_images, write_thumbnail)
+from .filters import local_taken_times
 from .library import Library
 from .progress import Cancelled, Progress
-from .filters import local_taken_times
 from .store import IMAGES, Point, files_payload, indexed_files, point_id
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""Long runs (indexing, vocabulary, concepts, search index builds) as jobs: queued, run one at a time, persisted, cancellable and resumable.
+"""Long runs (indexing, vocabulary, concepts, search index builds) as jobs: queued, run one at a time, persisted,
+cancellable and resumable.
 
 The server runs them in a background thread of the process that owns the store, with the model in a niced worker
 process (`worker.py`), so searches keep priority. Each job's state is a JSON file under `<data dir>/jobs/`; a job

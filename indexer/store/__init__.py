@@ -20,8 +20,8 @@ from .types import Filter, HasId, Hit, Match, Missing, Point, Range, Store, Stor
 
 __all__ = ["COLLECTIONS", "CONCEPTS", "IMAGES", "PAYLOAD_INDEXES", "VOCABULARY", "EdgeStore", "Filter", "HasId",
            "Hit", "Match", "Missing", "Point", "QdrantClientStore", "Range", "Store", "StoreUnavailableError",
-           "embedded_kind", "files_payload", "generation_name", "generation_names", "indexed_files", "open_store", "parse_generation",
-           "payload_indexes", "point_id"]
+           "embedded_kind", "files_payload", "generation_name", "generation_names", "indexed_files", "open_store",
+           "parse_generation", "payload_indexes", "point_id"]
 
 
 STORE_KINDS = ("edge", "local")

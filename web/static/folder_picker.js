@@ -19,9 +19,14 @@ export function createFolderPicker(input, list, { onChoose }) {
     return depth;
   }
 
-  function matching(text) {
-    if (!text || text === chosen) return folders;
-    const needle = text.toLowerCase();
+  // the text typed to narrow the tree, lower-cased; "" while the box shows the chosen folder
+  function typed() {
+    const text = input.value.trim();
+    return text === chosen ? "" : text.toLowerCase();
+  }
+
+  function matching(needle) {
+    if (!needle) return folders;
     const hits = folders.filter((folder) => folder.value.toLowerCase().includes(needle));
     const keep = new Set();
     for (const hit of hits) { // parents give a hit its place in the tree
@@ -31,7 +36,8 @@ export function createFolderPicker(input, list, { onChoose }) {
   }
 
   function render() {
-    const found = matching(input.value.trim());
+    const needle = typed();
+    const found = matching(needle);
     rows = found.slice(0, SHOWN);
     const items = rows.map((folder, index) => {
       const item = document.createElement("li");
@@ -57,9 +63,8 @@ export function createFolderPicker(input, list, { onChoose }) {
     if (found.length > SHOWN) items.push(note(`${(found.length - SHOWN).toLocaleString()} more: type to narrow.`));
     list.replaceChildren(...items);
     // the chosen folder, or while typing the first folder that matches (not a parent shown for context)
-    const needle = input.value.trim().toLowerCase();
-    const first = rows.findIndex((folder) => (needle && needle !== chosen.toLowerCase()
-      ? folder.value.toLowerCase().includes(needle) : folder.value === chosen));
+    const first = rows.findIndex((folder) => (needle ? folder.value.toLowerCase().includes(needle)
+      : folder.value === chosen));
     setActive(rows.length ? Math.max(0, first) : -1);
   }
 
