@@ -11,6 +11,7 @@ from sklearn.metrics import adjusted_rand_score
 from helpers import make_image
 from indexer import concept_model as concept_model_module
 from indexer.concept_model import ConceptModel
+from indexer.concepts.algorithm import _hierarchy
 from indexer.concepts import (ConceptSettings, assign, default_min_concept_size, distinctive_words, fit_concepts,
                               mmr, montage)
 from indexer.demo import demo_model_spec, demo_vocabulary
@@ -79,6 +80,35 @@ def test_hierarchy_groups_concepts(synthetic):
     for group in concepts.hierarchy:
         assert len(group["concepts"]) >= 2 and (group["parent"] == -1 or group["parent"] in ids)
     assert all(p == -1 or p in ids for p in concepts.parents)
+
+
+class _TreeOnly:
+    """A clusterer as `_hierarchy` reads one: HDBSCAN's condensed tree (cluster rows) and its selected clusters."""
+
+    def __init__(self, rows, selected):
+        self.condensed_tree_ = self
+        self._rows, self._selected = rows, selected
+
+    def to_numpy(self):
+        return np.array(self._rows, dtype=[("parent", int), ("child", int), ("lambda_val", float),
+                                           ("child_size", int)])
+
+    def _select_clusters(self):
+        return self._selected
+
+
+def test_a_chain_in_the_tree_makes_one_group_not_a_group_inside_itself():
+    # root 10 -> 11, 12 (concept 2); 11 -> 17 (selected, then dropped as too small), 14; 14 -> 13, 15 (concepts 0, 1):
+    # nodes 11 and 14 hold the same concepts {0, 1}
+    tree = _TreeOnly([(10, 11, 0.1, 60), (10, 12, 0.1, 20), (11, 17, 0.2, 8), (11, 14, 0.2, 50),
+                      (14, 13, 0.3, 25), (14, 15, 0.3, 25)], selected=[12, 13, 15, 17])
+    parents, hierarchy = _hierarchy(tree, kept=[1, 2, 0])  # concept 0 = node 13, 1 = node 15, 2 = node 12
+    sets = [sorted(g["concepts"]) for g in hierarchy]
+    assert sets == [[0, 1, 2], [0, 1]]  # the root, and one group for {0, 1}
+    by_id = {g["id"]: g for g in hierarchy}
+    inner = next(g for g in hierarchy if sorted(g["concepts"]) == [0, 1])
+    assert by_id[inner["parent"]]["concepts"] == [0, 1, 2]
+    assert parents.tolist() == [inner["id"], inner["id"], by_id[inner["parent"]]["id"]]
 
 
 def test_min_concept_size_grows_with_the_library():

@@ -263,7 +263,11 @@ def _hierarchy(clusterer, kept: list[int]) -> tuple[np.ndarray, list[dict]]:
         while node in parent_of:
             node = parent_of[node]
             below.setdefault(node, set()).add(concept)
-    groups = sorted((node for node, concepts in below.items() if len(concepts) >= 2), key=lambda n: -len(below[n]))
+    # A chain in the tree (a node whose only cluster child holds the same concepts, e.g. when a sibling was too
+    # small to keep) would make a group with a sub-group equal to itself: each set of concepts is one group, the
+    # broadest node of its chain.
+    groups = sorted((node for node, concepts in below.items()
+                     if len(concepts) >= 2 and below.get(parent_of.get(node)) != concepts), key=lambda n: -len(below[n]))
     group_ids = {node: i for i, node in enumerate(groups)}
 
     def nearest_group(node):
