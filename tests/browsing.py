@@ -51,11 +51,16 @@ def wait_for_results(page, timeout_ms: float = 5000) -> list[str]:
     return result_names(page)
 
 
+def next_frame(page) -> None:
+    """Return once the browser has laid out and painted a frame after what came before (a resize, a scroll)."""
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
 def screenshots(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for label, (width, height) in WIDTHS.items():
         page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(100)
+        next_frame(page)
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
         overflow = page.evaluate("() => document.documentElement.scrollWidth")
         assert overflow <= width, f"{name} is {overflow} px wide at {label} width {width}: it scrolls sideways"

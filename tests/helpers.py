@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from dataclasses import dataclass
 
@@ -16,6 +17,28 @@ TINY_CFG = {
     "vision_cfg": {"image_size": 224, "layers": 2, "width": 64, "head_width": 32, "patch_size": 32},
     "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
 }
+# Colours of the demo world that lie next to each other (hue, or brown beside its lighter and redder kin): a concept
+# of mostly one colour may also hold some of a neighbour's pictures.
+NEIGHBOUR_COLOURS = {frozenset(pair) for pair in (("red", "orange"), ("orange", "yellow"), ("yellow", "green"),
+                                                  ("green", "blue"), ("blue", "purple"), ("purple", "pink"),
+                                                  ("pink", "red"), ("brown", "orange"), ("brown", "red"))}
+
+
+def fit_seed(default: int) -> int:
+    """The seed of a test's concept fit: PIXCEPT_TEST_SEED when set (bench/seed_sweep.py varies it), else `default`.
+    A seeded fit is reproducible only on one CPU and BLAS build, so the tests assert properties any fit has."""
+    return int(os.environ.get("PIXCEPT_TEST_SEED") or default)
+
+
+def colour_purity(counts: dict[str, int]) -> tuple[float, set[str]]:
+    """(share of the largest colour and of its most frequent neighbour, the colours holding >= 20 %) of a concept's
+    members counted by colour: a concept is pure when it is one colour, or two neighbouring ones."""
+    total = sum(counts.values())
+    first = max(counts, key=counts.get)
+    neighbour = max((counts[c] for c in counts if frozenset((first, c)) in NEIGHBOUR_COLOURS), default=0)
+    return (counts[first] + neighbour) / total, {c for c, n in counts.items() if n / total >= 0.2}
+
+
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 

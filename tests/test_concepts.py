@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from sklearn.metrics import adjusted_rand_score
 
-from helpers import make_image
+from helpers import fit_seed, make_image
 from indexer import concept_model as concept_model_module
 from indexer.concept_model import ConceptModel
 from indexer.concepts.algorithm import _hierarchy
@@ -203,7 +203,7 @@ def test_fitting_on_image_files_without_docs_labels_with_the_default_vocabulary(
 def world_model():
     scenes = grid_scenes(per_pair=10, seed=11)  # 480 pictures: 8 colours x 6 shapes x 10
     images = [render(scene, 96) for scene in scenes]
-    model = ConceptModel(min_concept_size=20, embedding_model=demo_model_spec(), seed=3)
+    model = ConceptModel(min_concept_size=20, embedding_model=demo_model_spec(), seed=fit_seed(3))
     labels = model.fit_transform(images, docs=demo_vocabulary())
     return model, np.array(labels), [scene.main for scene in scenes]
 
