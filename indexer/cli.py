@@ -359,18 +359,23 @@ def jobs(resume_id, cancel_id, as_json, **params) -> None:
               show_default=True)
 @click.option("--searches-per-minute", envvar="PIXCEPT_SEARCHES_PER_MINUTE", type=click.FloatRange(0), default=300,
               show_default=True, help="Per client, for requests that run the model; 0: no limit.")
+@click.option("--session-lifetime", envvar="PIXCEPT_SESSION_LIFETIME", default="7d", show_default=True,
+              help="How long a browser stays signed in (30m, 12h, 7d).")
 @click.option("--quiet", is_flag=True, help="No access log.")
 @library_options
 @collection_options
-def serve(host, port, threads, workers, read_token, admin_token, max_upload_mb, searches_per_minute, quiet,
-          **params) -> None:
+def serve(host, port, threads, workers, read_token, admin_token, max_upload_mb, searches_per_minute,
+          session_lifetime, quiet, **params) -> None:
     """Serve the web app and JSON API (gunicorn). This process then owns the library: other pixcept commands on the
     same data directory go through it."""
     from server.app import ServerConfig
     from server.serve import serve as run_server
 
-    config = ServerConfig(read_token=read_token or None, admin_token=admin_token or None,
-                          max_upload_mb=max_upload_mb, searches_per_minute=searches_per_minute)
+    from .concepts.schedule import parse_duration
+
+    config = ServerConfig(read_token=read_token, admin_token=admin_token, max_upload_mb=max_upload_mb,
+                          searches_per_minute=searches_per_minute,
+                          session_lifetime=parse_duration(session_lifetime, "--session-lifetime"))
     run_server(_settings(params), config, host=host, port=port, workers=workers, threads=threads,
                access_log=not quiet)
 

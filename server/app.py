@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, jsonify, make_response, redirect, render_template, request, url_for
@@ -49,6 +50,7 @@ class ServerConfig:
     search_burst: int = 60
     run_jobs_in_worker: bool = True
     run_jobs: bool = True  # False with several gunicorn workers: each would run its own queue
+    session_lifetime: float = 7 * 86400.0  # seconds a browser stays signed in
 
 
 def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start: bool = True) -> Flask:
@@ -61,6 +63,8 @@ def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start:
         SECRET_KEY=auth.session_secret(settings.data_dir),
         SESSION_COOKIE_NAME="pixcept_session", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # valid as long as the session: a search page left open still uploads
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=config.session_lifetime),
+        PIXCEPT_SESSION_LIFETIME=int(config.session_lifetime),
         MAX_CONTENT_LENGTH=int(config.max_upload_mb * 1024 * 1024),
         PIXCEPT_READ_TOKEN=config.read_token,
         PIXCEPT_ADMIN_TOKEN=config.admin_token or auth.local_admin_token(settings.data_dir),
@@ -68,6 +72,7 @@ def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start:
     app.json.sort_keys = False
     services = Services(settings, run_jobs=config.run_jobs, run_jobs_in_worker=config.run_jobs_in_worker)
     app.extensions["pixcept"] = services
+    app.extensions["pixcept_revoked_sessions"] = auth.RevokedSessions(settings.data_dir / auth.REVOKED_FILE)
     metrics = Metrics()
     metrics.install(app)
     app.extensions["pixcept_metrics"] = metrics

@@ -5,15 +5,23 @@ Credentials: `Authorization: Bearer TOKEN` (API clients, the CLI), or the sessio
 token was typed once (browsers). A cookie rides along with cross-site requests, so every POST that relies on it must
 also carry the page's CSRF token (header X-CSRF-Token or form field csrf_token); a bearer token cannot be forged by
 another site, so bearer requests need none.
+
+A session holds a keyed hash of the token it was made from, so a changed token ends every session made with the old
+one; it ends after the session lifetime, and signing out ends it on the server too (its ID is kept as revoked until
+it would have expired), so a copy of the cookie is worth nothing after that.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import os
 import secrets
+import threading
+import time
 from pathlib import Path
 
+import portalocker
 from flask import abort, current_app, request, session
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError
@@ -21,6 +29,7 @@ from wtforms import ValidationError
 READ, ADMIN = "read", "admin"
 ADMIN_TOKEN_FILE = "server-admin-token"
 SECRET_FILE = "server-secret"
+REVOKED_FILE = "revoked-sessions.json"
 
 
 def private_file(path: Path, make: callable) -> str:
@@ -69,10 +78,85 @@ def current_level() -> str | None:
     token = bearer_token()
     if token is not None:
         return level_for(token)  # a wrong bearer token is refused even where reading is open
-    level = session.get("level")
-    if level in (READ, ADMIN):
+    level = session_level()
+    if level is not None:
         return level
     return READ if not current_app.config["PIXCEPT_READ_TOKEN"] else None
+
+
+def token_key(token: str) -> str:
+    """A keyed hash of a token: what a session keeps of the token it was made from (never the token itself)."""
+    return hmac.new(current_app.secret_key.encode(), token.encode(), "sha256").hexdigest()
+
+
+def sign_in(token: str) -> str | None:
+    """Start a browser session for a valid token; its level, or None for a wrong token."""
+    level = level_for(token)
+    if level is not None:
+        session.clear()
+        session.permanent = True  # the cookie expires with the session, not only when the browser closes
+        session.update(level=level, key=token_key(token), sid=secrets.token_urlsafe(16), since=int(time.time()))
+    return level
+
+
+def sign_out() -> None:
+    """End this browser's session here and on the server: a copied cookie no longer signs anyone in."""
+    sid, since = session.get("sid"), session.get("since")
+    if isinstance(sid, str) and isinstance(since, int):
+        revoked_sessions().add(sid, since + current_app.config["PIXCEPT_SESSION_LIFETIME"])
+    session.clear()
+
+
+def session_level() -> str | None:
+    """The level of this request's session cookie while it is valid: made from the token now configured for that
+    level, younger than the session lifetime, not signed out."""
+    level, since, sid = session.get("level"), session.get("since"), session.get("sid")
+    config = current_app.config
+    token = {ADMIN: config["PIXCEPT_ADMIN_TOKEN"], READ: config["PIXCEPT_READ_TOKEN"]}.get(level)
+    if not token or not _matches(session.get("key"), token_key(token)):
+        return None
+    if not isinstance(since, int) or not 0 <= time.time() - since < config["PIXCEPT_SESSION_LIFETIME"]:
+        return None
+    return None if sid in revoked_sessions() else level
+
+
+class RevokedSessions:
+    """Signed-out session IDs, each until the session would have expired, in a file every worker process reads
+    (re-read when it changed) and changes under a lock."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._seen: tuple[int, dict[str, float]] = (-1, {})
+        self._lock = threading.Lock()
+
+    def __contains__(self, sid: object) -> bool:
+        return isinstance(sid, str) and sid in self._read()
+
+    def add(self, sid: str, until: float) -> None:
+        with portalocker.Lock(str(self.path) + ".lock", timeout=10):
+            now = time.time()
+            revoked = {s: t for s, t in self._read().items() if t > now}
+            revoked[sid] = until
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(revoked))
+            os.replace(tmp, self.path)
+
+    def _read(self) -> dict[str, float]:
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return {}
+        with self._lock:
+            if mtime != self._seen[0]:
+                try:
+                    self._seen = (mtime, json.loads(self.path.read_text()))
+                except (OSError, ValueError):
+                    self._seen = (mtime, {})
+            return self._seen[1]
+
+
+def revoked_sessions() -> RevokedSessions:
+    return current_app.extensions["pixcept_revoked_sessions"]
 
 
 def require(level: str) -> None:

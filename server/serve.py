@@ -42,7 +42,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_token(name: str, token: str | None) -> None:
+    """A token is typed and compared as it is: one that is blank, or has spaces or control characters at its ends,
+    could never be matched (clients strip them), or is no secret at all."""
+    if token is not None and (not token.strip() or token != token.strip() or not token.isprintable()):
+        raise UsageError(f"{name} is blank, or has spaces at its ends or control characters: use a long random "
+                         "string, e.g. from `openssl rand -hex 24`.")
+
+
 def check_serving_options(settings: Settings, config: ServerConfig, host: str, workers: int) -> None:
+    check_token("--read-token (PIXCEPT_READ_TOKEN)", config.read_token)
+    check_token("--admin-token (PIXCEPT_ADMIN_TOKEN)", config.admin_token)
+    if config.session_lifetime <= 0:
+        raise UsageError("--session-lifetime (PIXCEPT_SESSION_LIFETIME) must be longer than 0.")
     if not is_loopback(host) and not config.read_token:
         raise UsageError(
             f"Refusing to listen on {host} without a read token: anyone on the network could see your photos. Set "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, pixcept_process
 from helpers import make_image, make_library, run_cli_measured, write_hostile_corpus
 
 from indexer.config import Settings
@@ -197,6 +197,22 @@ def test_every_interface_is_public_and_needs_a_token(host, settings):
     with pytest.raises(UsageError, match="without a read token"):
         check_serving_options(settings, ServerConfig(), host, 1)
     check_serving_options(settings, ServerConfig(read_token="t" * 32), host, 1)
+
+
+@pytest.mark.parametrize("token", ["", "   ", " padded-token", "padded-token\n", "tab\tinside-is-fine-but\x01"])
+def test_a_blank_or_padded_token_is_refused(token, settings):
+    for config in (ServerConfig(read_token=token), ServerConfig(admin_token=token)):
+        with pytest.raises(UsageError, match="is blank, or has spaces at its ends or control characters"):
+            check_serving_options(settings, config, "127.0.0.1", 1)
+
+
+def test_serve_refuses_a_whitespace_read_token_before_it_listens(cli_env):
+    process = pixcept_process("serve", "--read-token", "   ", "--port", "8799", env=cli_env)
+    try:
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 2 and "--read-token (PIXCEPT_READ_TOKEN) is blank" in err, err
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])

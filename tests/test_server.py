@@ -14,6 +14,7 @@ from helpers import jpeg_claiming, make_image, make_library, png_claiming
 from indexer.config import Settings
 from indexer.index import index_folders
 from indexer.library import Library
+from server import auth
 from server.app import ServerConfig, create_app
 from server.ratelimit import per_window
 
@@ -272,6 +273,82 @@ def test_read_token_guards_everything_but_health(app, monkeypatch):
     assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/"
     assert client.get("/?q=red").status_code == 200
     assert client.get("/api/search?q=red").status_code == 200  # the session cookie now reads
+
+
+def login_form_token(client) -> str:
+    return re.search(rb'name="csrf_token" value="([^"]+)"', client.get("/login").data).group(1).decode()
+
+
+@pytest.fixture
+def signing_in(app, monkeypatch):
+    """The app with a read token, and sign-in attempts unlimited (the limit itself is tested below)."""
+    monkeypatch.setitem(app.config, "PIXCEPT_READ_TOKEN", "s3cret-read")
+    monkeypatch.setitem(app.config, "PIXCEPT_LOGIN_LIMIT", "1000 per 1 minute")
+    return app
+
+
+def sign_in(client, token: str, next_page: str = "/"):
+    return client.post("/login", data={"token": token, "csrf_token": login_form_token(client), "next": next_page})
+
+
+def test_a_session_ends_when_the_token_it_was_made_from_changes(app, monkeypatch):
+    monkeypatch.setitem(app.config, "PIXCEPT_LOGIN_LIMIT", "1000 per 1 minute")
+    monkeypatch.setitem(app.config, "PIXCEPT_ADMIN_TOKEN", "admin-token-one")
+    client = app.test_client()
+    assert sign_in(client, "admin-token-one").status_code == 302
+    assert client.get("/api/jobs").status_code == 200  # the admin session starts jobs
+    assert client.get("/api/session").get_json()["level"] == "admin"
+    monkeypatch.setitem(app.config, "PIXCEPT_ADMIN_TOKEN", "admin-token-two")  # a restart with another token
+    assert client.get("/api/jobs").status_code == 403  # reading is open on localhost; the admin session is over
+    assert client.get("/api/session").get_json()["level"] == "read"
+    assert "admin-token-one" not in str(client.get_cookie("pixcept_session").value)
+
+
+def test_signing_out_ends_the_session_even_for_a_copied_cookie(signing_in, monkeypatch):
+    app = signing_in
+    client = app.test_client()
+    sign_in(client, "s3cret-read")
+    assert client.get("/api/search?q=red").status_code == 200
+    copied = client.get_cookie("pixcept_session").value
+    signed_out = client.post("/logout", data={"csrf_token": login_form_token(client)})
+    assert signed_out.status_code == 302 and signed_out.headers["Location"] == "/login"
+    assert client.get("/api/search?q=red").status_code == 401
+    thief = app.test_client()
+    thief.set_cookie("pixcept_session", copied)
+    assert thief.get("/api/search?q=red").status_code == 401
+    again = app.test_client()  # signing in again works, in another session
+    sign_in(again, "s3cret-read")
+    assert again.get("/api/search?q=red").status_code == 200
+
+
+def test_a_session_ends_after_its_lifetime(signing_in, monkeypatch):
+    app = signing_in
+    client = app.test_client()
+    sign_in(client, "s3cret-read")
+    assert client.get("/api/search?q=red").status_code == 200
+    assert client.get_cookie("pixcept_session").expires is not None  # the browser drops it too
+    lifetime = app.config["PIXCEPT_SESSION_LIFETIME"]
+    now = time.time()
+    monkeypatch.setattr(auth.time, "time", lambda: now + lifetime + 1)
+    assert client.get("/api/search?q=red").status_code == 401
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example", "/\r/evil.example", "/\n/evil.example", "//evil.example",
+                                    "/\\evil.example", "https://evil.example/", "javascript:alert(1)", "evil.example",
+                                    " //evil.example", "/\x00/x", "/\u2028/evil.example"])
+def test_sign_in_goes_only_to_paths_on_this_server(signing_in, target):
+    client = signing_in.test_client()
+    page = client.get("/login", query_string={"next": target})
+    assert page.status_code == 200 and b'name="next" value=""' in page.data
+    response = sign_in(client, "s3cret-read", target)
+    assert response.status_code == 302 and response.headers["Location"] == "/", response.headers["Location"]
+
+
+def test_sign_in_returns_to_the_page_it_came_from(signing_in):
+    app = signing_in
+    client = app.test_client()
+    response = sign_in(client, "s3cret-read", "/concepts?sort=size&q=red%20car")
+    assert response.headers["Location"] == "/concepts?sort=size&q=red%20car"
 
 
 def test_sign_in_attempts_are_rate_limited(app, monkeypatch):

@@ -32,11 +32,11 @@ def scheduled_job(library: Library) -> tuple[str, dict] | None:
     return ("cluster", {"if_changed": True}) if scheduled() and due_reason(library) else None
 
 
-def parse_duration(text: str) -> float:
-    """Seconds in "90", "30m", "6h", "1d"."""
+def parse_duration(text: str, name: str = "PIXCEPT_CLUSTER_EVERY") -> float:
+    """Seconds in "90", "30m", "6h", "1d"; `name` is the setting the text came from, for the message."""
     match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*", text or "")
     if not match:
-        raise UsageError(f"PIXCEPT_CLUSTER_EVERY must be a duration like 30m, 6h or 1d, not {text!r}.")
+        raise UsageError(f"{name} must be a duration like 30m, 6h or 1d, not {text!r}.")
     return float(match[1]) * _UNITS[match[2] or "s"]
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from .. import auth
 from ..api import image_json, indexed_point, services
@@ -41,25 +42,28 @@ def _file_size(size: int | None) -> str | None:
     return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{max(1, round(size / 1e3))} kB"
 
 
-def _safe_next(target: str | None) -> str:
-    # only paths on this site: "//evil.example" or "https://..." would redirect elsewhere
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("pages.search_page")
+def local_path(target: str | None) -> str | None:
+    r"""`target` when it is a path on this server (with its query), else None. Parsed as a URL, after stripping
+    nothing: browsers drop tabs and newlines and read a backslash as a slash, so "/<tab>/evil.example" and
+    "/\evil.example" lead elsewhere, and a newline would break the Location header."""
+    if not target or any(ch == "\\" or (ch.isspace() and ch != " ") or not ch.isprintable() for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return None
+    return target
 
 
 @pages.route("/login", methods=["GET", "POST"])
 def login():
     error = None
     if request.method == "POST":
-        level = auth.level_for(request.form.get("token", "").strip())
-        if level:
-            session.clear()
-            session["level"] = level
-            return redirect(_safe_next(request.form.get("next")))
+        if auth.sign_in(request.form.get("token", "").strip()):
+            return redirect(local_path(request.form.get("next")) or url_for("pages.search_page"))
         error = "That token is not valid."
     # the page it was going to survives a mistyped token (a POST carries it in the form)
-    return render_template("login.html", error=error, next=request.values.get("next", "")), 401 if error else 200
+    going_to = local_path(request.values.get("next")) or ""
+    return render_template("login.html", error=error, next=going_to), 401 if error else 200
 
 
 login.auth_level = None
@@ -67,5 +71,5 @@ login.auth_level = None
 
 @pages.post("/logout")
 def logout():
-    session.clear()
+    auth.sign_out()
     return redirect(url_for("pages.login"))
