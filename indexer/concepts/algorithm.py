@@ -1,9 +1,10 @@
 """Concept modeling on arrays: image vectors in, concepts out (topic modeling generalised to images).
 
 1. Reduce: optional PCA (to ~50-d, for speed), then UMAP to a few cosine dimensions.
-2. Cluster: HDBSCAN; its outliers are concept -1. UMAP tends to pull background images into clusters, so clusters no
-   more coherent than the library as a whole, and members far from their concept in the original space (below the
-   concept's similarity threshold), are made outliers as well.
+2. Cluster: HDBSCAN; its outliers are concept -1. UMAP tends to pull background images into clusters, and sometimes
+   two neighbouring concepts into one, so a cluster much less coherent than the typical one is split where HDBSCAN
+   finds coherent parts within it, and what stays incoherent becomes outliers; so do members far from their concept
+   in the original space (below the concept's similarity threshold).
 3. Describe: each concept's embedding (normalised mean of its members), a parent in HDBSCAN's condensed tree, diverse
    exemplars (MMR), distinctive vocabulary labels, and a similarity threshold for assigning new images.
 
@@ -125,7 +126,8 @@ def fit_concepts(vectors: np.ndarray, settings: ConceptSettings | None = None, r
     if vectors.ndim != 2 or n < 2:
         raise UsageError("Concept modeling needs at least two image vectors.")
     min_size = settings.min_concept_size or default_min_concept_size(n)
-    positions = None
+    min_samples = settings.min_samples or min(min_size, 10)
+    positions, reduced = None, None
     if n < max(min_size * 2, settings.n_components + 3):
         labels, clusterer = np.full(n, -1), None  # too few images for two concepts: all outliers
     else:
@@ -140,14 +142,14 @@ def fit_concepts(vectors: np.ndarray, settings: ConceptSettings | None = None, r
         if clusterer is None:
             import hdbscan
 
-            clusterer = hdbscan.HDBSCAN(min_cluster_size=min_size, min_samples=settings.min_samples or
-                                        min(min_size, 10), cluster_selection_method="eom")
+            clusterer = hdbscan.HDBSCAN(min_cluster_size=min_size, min_samples=min_samples,
+                                        cluster_selection_method="eom")
         labels = np.asarray(clusterer.fit_predict(reduced))
-    labels = _dissolve_incoherent(vectors, labels, settings.min_coherence)
+    labels, origin = _split_incoherent(vectors, reduced, labels, settings.min_coherence, min_size, min_samples)
     embeddings, thresholds = _describe(vectors, labels, settings.outlier_mads)
     labels = _drop_far_members(vectors, labels, embeddings, thresholds)
     labels, embeddings, thresholds, kept = _drop_small(vectors, labels, min_size, settings.outlier_mads)
-    parents, hierarchy = _hierarchy(clusterer, kept)
+    parents, hierarchy = _hierarchy(clusterer, [origin[k] for k in kept])
     exemplars = [mmr(vectors, np.flatnonzero(labels == k), embeddings[k], settings.n_exemplars, settings.diversity)
                  for k in range(len(embeddings))]
     if settings.layout and positions is None:
@@ -209,22 +211,49 @@ def _describe(vectors: np.ndarray, labels: np.ndarray, mads: float) -> tuple[np.
     return embeddings, thresholds
 
 
-def _dissolve_incoherent(vectors: np.ndarray, labels: np.ndarray, min_coherence: float) -> np.ndarray:
-    """UMAP gathers background images into clusters of their own. Such a cluster's members agree no more than the
-    library as a whole does, so a concept whose coherence (length of its members' mean vector) rises less than
-    `min_coherence` of the way from the library's to the typical concept's becomes outliers."""
+def _split_incoherent(vectors: np.ndarray, reduced: np.ndarray | None, labels: np.ndarray, min_coherence: float,
+                      min_size: int, min_samples: int) -> tuple[np.ndarray, list[int]]:
+    """Clusters whose members agree much less than the typical cluster's do, split or dissolved.
+
+    Coherence is the length of the members' mean vector. UMAP gathers background images into clusters of their own,
+    whose members agree no more than the library as a whole does; it also joins two neighbouring concepts now and
+    then (the yellow and the orange pictures of the demo world, on some CPUs and seeds). A cluster whose coherence
+    rises less than `min_coherence` of the way from the library's to the typical cluster's is clustered again on its
+    own (HDBSCAN on its reduced points): the parts as coherent as that floor are kept, the rest become outliers.
+    Returns the labels and, per label, the cluster HDBSCAN first gave it (its node in the condensed tree)."""
     ids = [k for k in range(int(labels.max()) + 1) if (labels == k).any()] if len(labels) else []
+    origin = list(range(int(labels.max()) + 1)) if len(labels) else []
     if len(ids) < 2:
-        return labels
-    coherence = {k: float(np.linalg.norm(vectors[labels == k].mean(axis=0))) for k in ids}
-    library = float(np.linalg.norm(vectors.mean(axis=0)))
-    typical = float(np.median(list(coherence.values())))
-    floor = library + min_coherence * (typical - library)
+        return labels, origin
+    coherence = {k: _coherence(vectors[labels == k]) for k in ids}
+    library = _coherence(vectors)
+    floor = library + min_coherence * (float(np.median(list(coherence.values()))) - library)
     labels = labels.copy()
     for k, value in coherence.items():
-        if value < floor:
-            labels[labels == k] = -1
-    return labels
+        if value >= floor:
+            continue
+        members = np.flatnonzero(labels == k)
+        labels[members] = -1
+        for part in _parts(reduced, members, min_size, min_samples):
+            if _coherence(vectors[part]) >= floor:
+                labels[part] = len(origin)
+                origin.append(k)
+    return labels, origin
+
+
+def _coherence(members: np.ndarray) -> float:
+    return float(np.linalg.norm(members.mean(axis=0)))
+
+
+def _parts(reduced: np.ndarray | None, members: np.ndarray, min_size: int, min_samples: int) -> list[np.ndarray]:
+    """The members split by HDBSCAN on their own reduced points (none when they are too few or were not reduced)."""
+    if reduced is None or len(members) < 2 * min_size:
+        return []
+    import hdbscan
+
+    labels = hdbscan.HDBSCAN(min_cluster_size=min_size, min_samples=min(min_samples, len(members) - 1)
+                             ).fit_predict(reduced[members])
+    return [members[labels == part] for part in range(int(labels.max()) + 1)]
 
 
 def _drop_far_members(vectors, labels, embeddings, thresholds) -> np.ndarray:
@@ -250,7 +279,8 @@ def _drop_small(vectors, labels, min_size, mads):
 
 
 def _hierarchy(clusterer, kept: list[int]) -> tuple[np.ndarray, list[dict]]:
-    """Groups of concepts from HDBSCAN's condensed tree: every tree cluster above two or more concepts."""
+    """Groups of concepts from HDBSCAN's condensed tree: every tree cluster holding two or more concepts. `kept`: per
+    concept, the cluster HDBSCAN selected for it (concepts split from one cluster share it)."""
     if not hasattr(clusterer, "condensed_tree_") or not kept:
         return np.full(len(kept), -1), []
     tree = clusterer.condensed_tree_.to_numpy()
@@ -260,6 +290,7 @@ def _hierarchy(clusterer, kept: list[int]) -> tuple[np.ndarray, list[dict]]:
     parent_of = dict(zip(clusters["child"].tolist(), clusters["parent"].tolist()))
     below: dict[int, set[int]] = {}
     for concept, node in node_of.items():
+        below.setdefault(node, set()).add(concept)  # two concepts split from one cluster make its node a group
         while node in parent_of:
             node = parent_of[node]
             below.setdefault(node, set()).add(concept)
@@ -282,7 +313,7 @@ def _hierarchy(clusterer, kept: list[int]) -> tuple[np.ndarray, list[dict]]:
         sizes[parent] = sizes.get(parent, 0) + int(size)
     hierarchy = [{"id": group_ids[node], "parent": nearest_group(node), "size": sizes.get(node, 0),
                   "concepts": sorted(below[node])} for node in groups]
-    parents = np.array([nearest_group(node_of[k]) for k in range(len(kept))])
+    parents = np.array([group_ids.get(node_of[k], nearest_group(node_of[k])) for k in range(len(kept))])
     return parents, hierarchy
 
 
