@@ -155,9 +155,9 @@ def cli(verbose: bool) -> None:
 @collection_options
 def index(folders, prune, reindex, force, batch_size, workers, **params) -> None:
     """Index the images under FOLDERS (recursively, incrementally)."""
-    from .index import check_roots
+    from .roots import check_roots
 
-    roots = check_roots(folders)
+    roots = check_roots(folders, data_dir=_data_dir(params.get("data_dir")))
     job = {"folders": [str(r) for r in roots], "prune": prune, "reindex": reindex, "force": force,
            "batch_size": batch_size, "workers": workers}
     result = _run_job(params, "index", job, _Bar("img"), "pixcept index")

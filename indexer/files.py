@@ -231,6 +231,20 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def unchanged_in_place(path: str, size: int, mtime: float, inside: list[str], outside: list[str]) -> bool:
+    """A cheap check that `path` still is the file that was indexed: after resolving symlinks a regular image file
+    inside one of the `inside` folders and in none of the `outside` ones, with the indexed size and mtime. Enough to
+    serve what was made from it before (a cached preview); `open_verified` hashes before handing out the file."""
+    real = os.path.realpath(path)
+    if not _inside(real, inside) or _inside(real, outside) or not is_image_name(os.path.basename(real)):
+        return False
+    try:
+        found = os.stat(real)
+    except OSError:
+        return False
+    return stat.S_ISREG(found.st_mode) and found.st_size == size and abs(found.st_mtime - mtime) < 1e-6
+
+
 def open_verified(path: str, sha256: str, inside: list[str], outside: list[str]) -> BinaryIO | None:
     """`path` opened for reading if it still is the indexed image, else None: after resolving symlinks a regular
     image file inside one of the `inside` folders and in none of the `outside` ones, holding exactly the bytes

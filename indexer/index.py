@@ -31,6 +31,7 @@ from .files import (BadImage, FoundFile, Skipped, clean_staging, content_hash, d
 from .filters import local_taken_times
 from .library import Library
 from .progress import Cancelled, Progress
+from .roots import check_roots
 from .store import IMAGES, Point, files_payload, indexed_files, point_id
 
 log = logging.getLogger(__name__)
@@ -318,18 +319,6 @@ class Indexer:
                 self.summary.missing += 1
 
 
-def check_roots(roots: Iterable[Path]) -> list[Path]:
-    resolved = []
-    for root in roots:
-        path = Path(root).expanduser()
-        if not path.is_dir():
-            raise UsageError(f"Folder not found: {root}" if not path.exists() else f"Not a folder: {root}")
-        resolved.append(path.resolve())
-    if not resolved:
-        raise UsageError("Name at least one folder to index.")
-    return resolved
-
-
 def _prefix(root: Path) -> str:
     """What every path below `root` starts with."""
     return str(root).rstrip(os.sep) + os.sep
@@ -404,7 +393,7 @@ def index_folders(library: Library, roots: list[Path], prune: bool = False, rein
     """Index `roots` into the library, reporting to `progress`. `embedder` runs the model instead of the library's
     own (the server passes one that runs it in its worker process). `reindex` rebuilds the whole library beside the
     current one (`indexer/reindex.py`); `force` lets a prune or a reindex go on where folders went missing."""
-    roots = check_roots(roots)
+    roots = check_roots(roots, data_dir=library.data_dir)
     if reindex:
         from .reindex import reindex_library
 

@@ -142,9 +142,11 @@ RUNNERS: dict[str, Callable] = {"index": _run_index, "vocab": _run_vocab, "clust
                                 "search-index": _run_search_index}
 
 
-def check_params(kind: str, params: dict) -> dict:
-    """Refuse a job that cannot run before it is queued, with the message the person needs."""
-    from .index import check_roots
+def check_params(kind: str, params: dict, data_dir: Path) -> dict:
+    """Refuse a job that cannot run before it is queued, with the message the person needs. A job's folders come
+    from another process, maybe over the network: they must be absolute, and in a place photos may be indexed from
+    (`roots.check_roots`)."""
+    from .roots import check_roots
 
     if kind not in JOB_KINDS:
         raise UsageError(f"Unknown job kind {kind!r}; known: {', '.join(JOB_KINDS)}.")
@@ -154,16 +156,19 @@ def check_params(kind: str, params: dict) -> dict:
             raise UsageError("An index job needs `folders`: a list of folder paths on the server.")
         tuning = {k: min(params[k], limit) for k, limit in TUNING_LIMITS.items()
                   if isinstance(params.get(k), int) and params[k] > 0}
-        return {"folders": [str(p) for p in check_roots(folders)], "prune": bool(params.get("prune")),
+        return {"folders": [str(p) for p in check_roots(folders, data_dir, absolute=True)],
+                "prune": bool(params.get("prune")),
                 "reindex": bool(params.get("reindex")), "force": bool(params.get("force")), **tuning}
     if kind == "cluster":
         return _cluster_params(params)
     if kind == "search-index":
         return {}
+    from .vocab import check_entries
+
     entries = params.get("entries") or []
     if not isinstance(entries, list) or not all(isinstance(e, str) and e.strip() for e in entries):
         raise UsageError("`entries` must be a list of words or phrases.")
-    return {"entries": entries, "version": str(params.get("version") or "user")} if entries else {}
+    return {"entries": check_entries(entries), "version": str(params.get("version") or "user")} if entries else {}
 
 
 def _cluster_params(params: dict) -> dict:
@@ -193,7 +198,7 @@ def read_jobs(folder: Path) -> list[Job]:
 
 def run_here(library: Library, kind: str, params: dict, progress: Progress | None = None) -> dict:
     """Run a job in this process, now (the CLI when no server holds the library); its result."""
-    return RUNNERS[kind](library, check_params(kind, params), progress or Progress(), None)
+    return RUNNERS[kind](library, check_params(kind, params, library.data_dir), progress or Progress(), None)
 
 
 class JobRunner:
@@ -244,7 +249,7 @@ class JobRunner:
     # -- requests ---------------------------------------------------------------------------------------------------
 
     def submit(self, kind: str, params: dict, resumed_from: str | None = None) -> Job:
-        params = check_params(kind, params)
+        params = check_params(kind, params, self.library.data_dir)
         job = Job(id=f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}", kind=kind,
                   params=params, resumed_from=resumed_from)
         with self._changed:

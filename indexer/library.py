@@ -17,7 +17,7 @@ import numpy as np
 from .config import Settings
 from .embed import DEFAULT_MODEL, Embedder, ModelIdentity, load_embedder
 from .errors import NotFoundError, PixceptError
-from .files import open_verified
+from .files import open_verified, unchanged_in_place
 from .lock import DataDirLock
 from .manifest import read_manifest, write_manifest
 from .paths import exact_path
@@ -98,13 +98,24 @@ class Library:
     def open_original(self, payload: dict) -> BinaryIO:
         """The original file of an indexed image, opened, if one of its paths still holds the indexed content inside
         the library's folders (never a file a path was swapped for, never the data folder: `open_verified`)."""
-        roots = [str(Path(root)) for root in self.manifest.get("roots", [])]
+        roots, outside = self._original_places()
         for entry in payload.get("files", []):
-            handle = open_verified(exact_path(entry), payload.get("sha256", ""), roots, [str(self.data_dir.resolve())])
+            handle = open_verified(exact_path(entry), payload.get("sha256", ""), roots, outside)
             if handle is not None:
                 return handle
         raise NotFoundError("The file is no longer where it was indexed, or it changed since; index its folder "
                             "again.")
+
+    def original_unchanged(self, payload: dict) -> bool:
+        """True when one of the image's paths still is its indexed file (same place rules, size and mtime): cheap
+        enough to check before every answer made from the original earlier, such as a cached preview."""
+        roots, outside = self._original_places()
+        return any(unchanged_in_place(exact_path(entry), entry.get("size", -1), entry.get("mtime", -1.0), roots,
+                                      outside) for entry in payload.get("files", []))
+
+    def _original_places(self) -> tuple[list[str], list[str]]:
+        """(where originals may lie: the indexed folders, where they never may: the data folder)."""
+        return [str(Path(root)) for root in self.manifest.get("roots", [])], [str(self.data_dir.resolve())]
 
     def update_manifest(self, **changes) -> None:
         self.manifest = write_manifest(self.data_dir, {**self.manifest, **changes})

@@ -62,18 +62,24 @@ def default_vocabulary() -> tuple[str, list[str]]:
 
 def parse_entries(lines: Iterable[str]) -> list[str]:
     """One entry a line; blank lines and # comments are passed over; duplicates (ignoring case) kept once."""
-    entries, seen = [], set()
-    for raw in lines:
-        entry = " ".join(raw.split("#", 1)[0].split())
-        if not entry:
-            continue
+    return check_entries([line.split("#", 1)[0] for line in lines if line.split("#", 1)[0].strip()])
+
+
+def check_entries(entries: Iterable[str]) -> list[str]:
+    """Vocabulary entries as they are stored, whether from a file or the jobs API (one rule for both): spaces
+    collapsed, at most MAX_ENTRY_CHARS characters, no control characters, duplicates (ignoring case) kept once."""
+    checked, seen = [], set()
+    for raw in entries:
+        entry = " ".join(raw.split())
+        if not entry or not entry.isprintable():
+            raise UsageError(f"Vocabulary entries must be words or phrases, not {raw[:40]!r}.")
         if len(entry) > MAX_ENTRY_CHARS:
             raise UsageError(f"Vocabulary entry too long ({len(entry)} characters, limit {MAX_ENTRY_CHARS}): "
                              f"{entry[:40]}...")
         if entry.lower() not in seen:
             seen.add(entry.lower())
-            entries.append(entry)
-    return entries
+            checked.append(entry)
+    return checked
 
 
 def read_entries_file(path: Path) -> list[str]:

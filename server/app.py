@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, jsonify, make_response, redirect, render_template, request, url_for
+import numpy as np
+from flask import Flask, abort, jsonify, make_response, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 
 WEB = Path(__file__).resolve().parents[1] / "web"
 LOGIN_LIMIT = "10 per 1 minute"  # sign-in attempts per client address
+MAX_JSON_BYTES = 1024 * 1024  # a JSON request body: jobs and their parameters are small
+MAX_JSON_DEPTH = 32  # brackets within brackets: ours need 3; 100,000 would exhaust the parser's recursion
 # Sent with every response, gunicorn's own error pages included (serve.py).
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -121,6 +125,7 @@ def _install_guards(app: Flask) -> None:
         if level is not None:
             auth.require(level)
         auth.check_csrf()
+        _check_json_body()
         if level is not None and not app.extensions["pixcept"].ready:
             return _error(503, "Starting: opening the library and loading the model. Try again in a moment.")
         return None
@@ -132,9 +137,27 @@ def _install_guards(app: Flask) -> None:
         return response
 
 
+def _check_json_body() -> None:
+    """A JSON body is bounded in size and in depth before anything parses it."""
+    if request.method not in ("POST", "PUT", "PATCH") or not request.is_json:
+        return
+    request.max_content_length = MAX_JSON_BYTES  # reading more raises 413, also for a body without a length
+    if json_depth(request.get_data(cache=True)) > MAX_JSON_DEPTH:
+        abort(400, f"The JSON body is nested too deeply (more than {MAX_JSON_DEPTH} levels).")
+
+
+def json_depth(data: bytes) -> int:
+    """How deeply brackets nest in a JSON text, strings left out: counted without parsing, in C-speed steps."""
+    brackets = np.frombuffer(re.sub(rb'"(?:[^"\\]|\\.)*"|[^\[\]{}]', b"", data), np.uint8)
+    if not len(brackets):
+        return 0
+    steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1)
+    return int(np.cumsum(steps).max())
+
+
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/metrics" or request.accept_mimetypes.best == \
-        "application/json"
+    return request.path in ("/api", "/metrics") or request.path.startswith("/api/") or \
+        request.accept_mimetypes.best == "application/json"
 
 
 def _error(status: int, message: str, headers: dict | None = None):
@@ -153,7 +176,9 @@ def _install_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException):
         headers = {k: v for k, v in exc.get_headers() if k == "Retry-After"}
         message = exc.description or exc.name
-        if exc.code == 413:
+        if exc.code == 413 and request.is_json:
+            message = f"The JSON body is too large (limit {MAX_JSON_BYTES // 1024} kB)."
+        elif exc.code == 413:
             message = (f"The upload is too large (limit {app.config['MAX_CONTENT_LENGTH'] // (1024 * 1024)} MB). "
                        "Use a smaller image.")
         return _error(exc.code or 500, message, headers)

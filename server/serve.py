@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
-import html
 import ipaddress
+import json
 from dataclasses import replace
 import logging
 import os
@@ -66,11 +66,12 @@ def check_serving_options(settings: Settings, config: ServerConfig, host: str, w
 
 
 def write_error_with_headers(sock, status_int: int, reason: str, mesg: str) -> None:
-    """gunicorn's own error response (a request it refuses before the app sees it: bad request line, 414, 431),
-    sent with the security headers every app response has."""
-    body = (f"<html><head><title>{html.escape(reason)}</title></head><body><h1>{html.escape(reason)}</h1>"
-            f"<p>{html.escape(mesg)}</p></body></html>").encode("utf-8")
-    head = [f"HTTP/1.1 {status_int} {reason}", "Connection: close", "Content-Type: text/html; charset=utf-8",
+    """gunicorn's own error response (a request it refuses before the app sees it: a bad request line, 414, 431),
+    as the JSON error body every /api/ answer has (gunicorn cannot tell which path was asked: the request line is
+    what failed), sent with the security headers every app response has."""
+    body = json.dumps({"error": {"status": status_int, "message": f"{reason}: {mesg}" if mesg else reason}}
+                      ).encode("utf-8")
+    head = [f"HTTP/1.1 {status_int} {reason}", "Connection: close", "Content-Type: application/json",
             f"Content-Length: {len(body)}", *(f"{key}: {value}" for key, value in SECURITY_HEADERS.items())]
     gunicorn.util.write_nonblock(sock, "\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + body)
 

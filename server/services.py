@@ -120,15 +120,19 @@ class Services:
 
     def preview(self, payload: dict) -> Path:
         """A screen-size JPEG of the image, made on first request and kept: originals can be 24 MP, or HEIC/TIFF
-        that browsers do not show. Made only from a verified original (`Library.open_original`)."""
+        that browsers do not show. Made only from a verified original (`Library.open_original`), and served only
+        while the original is still in place (a cheap check; a hash when that fails)."""
         target = thumbnail_path(self.preview_dir, payload["sha256"])
-        if not target.is_file():
-            with self.library.open_original(payload) as original:
-                try:
-                    decoded = decode_image(read_opened(original), min_side=PREVIEW_SIDE)
-                except BadImage as exc:
-                    raise NotFoundError(f"The file cannot be shown any more: {exc}.") from exc
-            write_thumbnail(decoded.image, target, PREVIEW_SIDE, self.preview_dir)
+        if target.is_file() and self.library.original_unchanged(payload):
+            return target
+        with self.library.open_original(payload) as original:  # NotFoundError when no path holds it any more
+            if target.is_file():
+                return target  # touched since it was indexed, but the same content
+            try:
+                decoded = decode_image(read_opened(original), min_side=PREVIEW_SIDE)
+            except BadImage as exc:
+                raise NotFoundError(f"The file cannot be shown any more: {exc}.") from exc
+        write_thumbnail(decoded.image, target, PREVIEW_SIDE, self.preview_dir)
         return target
 
     # -- uploads ----------------------------------------------------------------------------------------------------

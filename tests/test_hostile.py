@@ -18,6 +18,7 @@ from indexer.failures import NOT_READ_AGAIN
 from indexer.files import walk_images
 from indexer.index import index_folders
 from indexer.library import Library
+from indexer.roots import check_roots
 from indexer.filters import SearchFilters
 from indexer.search import search_images
 from indexer.store import IMAGES
@@ -158,7 +159,7 @@ def served_library(tmp_path, tiny_model_spec):
 
 
 def _image_id(client, path: Path) -> str:
-    results = client.get("/api/search?q=red&cutoff=0&limit=50").get_json()["results"]
+    results = client.get("/api/search?q=photo&cutoff=0&limit=50").get_json()["results"]
     return next(r["id"] for r in results if r["path"] == str(path))
 
 
@@ -181,6 +182,23 @@ def test_a_photo_swapped_for_a_symlink_to_a_secret_is_never_served(served_librar
     photo.unlink()
     photo.write_bytes(original)
     assert client.get(f"/api/images/{image_id}/file").data == original
+
+
+def test_a_cached_preview_is_not_served_once_its_original_was_swapped(served_library, tmp_path):
+    client, photos, data_dir = served_library
+    photo = photos / "green" / "img_001.jpg"
+    image_id = _image_id(client, photo)
+    original = photo.read_bytes()
+    assert client.get(f"/api/images/{image_id}/preview").status_code == 200  # made and cached
+    outside = tmp_path / "elsewhere.jpg"
+    outside.write_bytes(original)
+    for target in (data_dir / "server-secret", outside):
+        photo.unlink()
+        photo.symlink_to(target)
+        assert client.get(f"/api/images/{image_id}/preview").status_code == 404, target
+    photo.unlink()
+    photo.write_bytes(original)  # back, with a new mtime: verified by its hash, and served again
+    assert client.get(f"/api/images/{image_id}/preview").status_code == 200
 
 
 def test_a_changed_file_is_not_served_as_the_indexed_one(served_library):
@@ -225,6 +243,35 @@ def test_control_characters_in_requests_are_400(served_library, query):
     client, _, _ = served_library
     response = client.get(f"/api/search?{query}")
     assert response.status_code == 400 and "control characters" in response.get_json()["error"]["message"]
+
+
+# -- library roots -------------------------------------------------------------------------------------------------------
+
+def test_folders_that_are_no_photo_folders_are_refused_unless_allowed(tmp_path, monkeypatch):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "to-etc").symlink_to("/etc")
+    assert check_roots([tmp_path / "photos"]) == [(tmp_path / "photos").resolve()]
+    monkeypatch.chdir(tmp_path)
+    assert check_roots(["photos"]) == [(tmp_path / "photos").resolve()]  # the CLI resolves a relative path here
+    with pytest.raises(UsageError, match="must be absolute"):
+        check_roots(["photos"], absolute=True)  # a relative path from another machine means nothing
+    with pytest.raises(UsageError, match=r"to-etc \(that is /etc\): /etc holds the system's files"):
+        check_roots([tmp_path / "to-etc"])
+    with pytest.raises(UsageError, match="the whole file system"):
+        check_roots(["/"])
+    with pytest.raises(UsageError, match="pixcept's own data folder"):
+        check_roots([tmp_path / "photos"], data_dir=tmp_path)
+    monkeypatch.setenv("PIXCEPT_ALLOW_FOLDERS", f"/nowhere:{tmp_path / 'to-etc'}")
+    assert check_roots([tmp_path / "to-etc"]) == [Path("/etc")]
+    with pytest.raises(UsageError, match="/root holds"):
+        check_roots(["/root"])
+
+
+def test_index_refuses_the_data_folder(library, run, data_dir):
+    (data_dir / "more").mkdir(parents=True)
+    result = run("index", data_dir / "more")
+    assert result.exit_code == 2 and "pixcept's own data folder" in result.stderr
+    assert str(data_dir / "more") not in library.manifest.get("roots", [])
 
 
 # -- prune ---------------------------------------------------------------------------------------------------------------

@@ -109,15 +109,32 @@ def test_cli_goes_through_the_running_server(served, cli_env, tmp_path):
     assert code == 2 and "only interrupted, failed or cancelled jobs" in err
 
 
-def test_gunicorns_own_error_pages_carry_the_security_headers(served):
-    host, port = served.removeprefix("http://").split(":")
+def raw_request(url: str, request: bytes) -> tuple[str, dict, bytes]:
+    """(status line, headers, body) of a request sent as bytes, as no HTTP client would send it."""
+    host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")  # past gunicorn's line limit
-        answer = sock.recv(65536).decode("latin-1")
-    status = answer.split("\r\n", 1)[0]
-    assert status.startswith("HTTP/1.1 4"), answer[:200]
-    for header in ("X-Content-Type-Options: nosniff", "X-Frame-Options: DENY", "Content-Security-Policy: "):
-        assert header in answer, answer[:600]
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    return status, dict(line.split(": ", 1) for line in lines), body
+
+
+@pytest.mark.parametrize("request_bytes, status", [
+    (b"GET /api/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),  # past gunicorn's line limit
+    (b"GET /api/search?q=red HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 200 + b"\r\n", 431),
+    (b"GET /api/search\x01 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    (b"GET /api/search HTTP/9.9\r\nHost: x\r\n\r\n", 400),
+])
+def test_gunicorns_own_errors_are_json_with_the_security_headers(served, request_bytes, status):
+    status_line, headers, body = raw_request(served, request_bytes)
+    assert status_line.startswith(f"HTTP/1.1 {status} "), status_line
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["error"]["status"] == status and json.loads(body)["error"]["message"]
+    for header in ("X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy"):
+        assert header in headers, headers
 
 
 def test_the_cli_outlives_a_killed_serving_worker_and_says_how_to_resume(cli_env, tmp_path, run):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
 
@@ -15,7 +16,7 @@ from indexer.config import Settings
 from indexer.index import index_folders
 from indexer.library import Library
 from server import auth
-from server.app import ServerConfig, create_app
+from server.app import ServerConfig, create_app, json_depth
 from server.ratelimit import per_window
 
 DATED = {"2019-05-01": "red", "2021-07-14": "blue"}
@@ -410,10 +411,46 @@ def test_index_job_runs_and_reports(client, admin, tmp_path):
     ({"kind": "cluster", "params": {"sample_size": True}}, "`sample_size` must be a whole number"),
     ({"kind": "cluster", "params": {"relabel": True, "rollback": True}}, "Choose one of"),
     ("not json", "Send JSON"),
+    ({"kind": "index", "params": {"folders": ["../../.."]}}, "must be absolute paths"),
+    ({"kind": "index", "params": {"folders": ["photos"]}}, "must be absolute paths"),
+    ({"kind": "index", "params": {"folders": ["/"]}}, "the whole file system"),
+    ({"kind": "index", "params": {"folders": ["/etc"]}}, "/etc holds the system's files"),
+    ({"kind": "index", "params": {"folders": ["/proc/self"]}}, "/proc holds the system's files"),
+    ({"kind": "index", "params": {"folders": ["/root"]}}, "PIXCEPT_ALLOW_FOLDERS"),
+    ({"kind": "vocab", "params": {"entries": ["x" * 2000]}}, "too long (2000 characters, limit 100)"),
+    ({"kind": "vocab", "params": {"entries": ["red\x00car"]}}, "words or phrases"),
 ])
 def test_bad_job_requests_are_400(client, admin, body, message):
     response = client.post("/api/jobs", json=body, headers=admin)
     assert response.status_code == 400 and message in error_of(response)
+
+
+def test_a_deeply_nested_or_huge_json_body_is_refused_before_parsing(client, admin):
+    nested = b"[" * 100_000 + b"]" * 100_000
+    response = client.post("/api/jobs", data=nested, headers={**admin, "Content-Type": "application/json"})
+    assert response.status_code == 400 and "nested too deeply" in error_of(response)
+    brackets_in_strings = json.dumps({"kind": "vocab", "params": {"entries": ["[" * 60 + "]" * 60]}})
+    assert client.post("/api/jobs", data=brackets_in_strings, headers={**admin, "Content-Type": "application/json"}
+                       ).status_code == 400  # parsed: too long a word, not too deep
+    huge = json.dumps({"kind": "vocab", "params": {"entries": ["word"] * 300_000}})
+    response = client.post("/api/jobs", data=huge, headers={**admin, "Content-Type": "application/json"})
+    assert response.status_code == 413 and "JSON body is too large" in error_of(response)
+    assert json_depth(b'{"a": [1, {"b": "]]]"}], "c": "\\"[["}') == 3
+
+
+@pytest.mark.parametrize("path", ["/api", "/api/", "/api/nothing/here", "/api/images/x/y/z", "/api/images/%ff%fe"])
+def test_unknown_api_paths_answer_json(client, path):
+    response = client.get(path, headers={"Accept": "text/html"})
+    assert response.status_code == 404 and response.is_json and error_of(response)
+
+
+def test_the_data_folder_is_never_a_library_root(client, admin, library_dir):
+    data_dir = library_dir[1].data_dir
+    for folder in (data_dir, data_dir / "thumbnails"):
+        response = client.post("/api/jobs", json={"kind": "index", "params": {"folders": [str(folder)]}},
+                               headers=admin)
+        assert response.status_code == 400 and "pixcept's own data folder" in error_of(response)
+    assert str(data_dir) not in client.get("/api/status", headers=admin).get_json()["roots"]
 
 
 def test_vocab_job_and_unknown_job(client, admin):
