@@ -228,12 +228,16 @@ class JobRunner:
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Cancel the running job (it keeps what it finished) and wait for the thread to end."""
+    def request_stop(self) -> None:
+        """Take no more jobs and cancel the running one (it keeps what it finished); returns at once."""
         with self._changed:
             self._stopping = True  # queued jobs stay queued: the next start reports them interrupted
             self._cancel.update(j.id for j in self.jobs.values() if j.state == "running")
             self._changed.notify_all()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """`request_stop`, then wait for the thread to end."""
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -377,7 +381,10 @@ class JobRunner:
             self._finish(job, "interrupted" if self._stopping else "cancelled",
                          notes=job.notes + ["Stopped on request; what was finished is kept."])
         except PixceptError as exc:
-            self._finish(job, "failed", error=str(exc))
+            if self._stopping:  # e.g. the worker process ended with the server: resumable, not failed
+                self._finish(job, "interrupted", notes=job.notes + [f"Stopped with the server ({exc})."])
+            else:
+                self._finish(job, "failed", error=str(exc))
         except Exception as exc:  # noqa: BLE001 - a job's bug must not kill the runner
             log.exception("job %s failed", job.id)
             self._finish(job, "failed", error=f"Unexpected error: {type(exc).__name__}: {exc}")

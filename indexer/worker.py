@@ -9,9 +9,13 @@ computes.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -27,6 +31,7 @@ WORKER_NICENESS = 10  # CFS weight 110 against 1024: searches get ~90 % of a con
 # An idle worker exits after this long (it holds the model: 1.1 GB with ViT-B-32) and comes back on the next job.
 DEFAULT_IDLE_SECONDS = 300.0
 MODEL_REQUESTS = ("embed_tensors", "embed_texts")
+PR_SET_PDEATHSIG = 1  # Linux prctl option: a signal for this process when its parent ends
 
 
 class WorkerError(PixceptError):
@@ -35,6 +40,7 @@ class WorkerError(PixceptError):
 
 def _child_main(conn, model_spec: str, device: str | None, niceness: int) -> None:
     """The child's loop: one request at a time, ("name", args) -> ("ok", result) | ("error", message)."""
+    _die_with_parent()
     try:
         os.nice(niceness)
     except OSError:
@@ -75,6 +81,36 @@ def _child_main(conn, model_spec: str, device: str | None, niceness: int) -> Non
             conn.send(("ok", result))
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _die_with_parent() -> None:
+    """End this child the moment its parent (the serving process) ends, killed or gone with gunicorn's master: work
+    nobody will record must not run on. On Linux the kernel kills it (PR_SET_PDEATHSIG; that works while UMAP holds
+    the interpreter, and the parent spawns it from its long-lived job thread, whose end the kernel also counts as
+    the parent's); everywhere a thread waits on the parent's sentinel as well."""
+    parent = multiprocessing.parent_process()
+    libc = _libc()
+    if libc is not None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if parent is None:
+        return
+    if os.getppid() != parent.pid:  # the parent ended before the kernel was asked to watch it
+        os._exit(1)
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="pixcept-parent-watch", daemon=True).start()
+
+
+def _libc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
 
 
 def _fit_concepts(input_path: str, settings: dict, output: str) -> str:
@@ -196,6 +232,13 @@ class JobWorker:
                 self._process.kill()
                 self._process.join()
             self._process = None
+
+    def kill(self) -> None:
+        """End the child now, even in the middle of a call (which then fails with WorkerError): for a server going
+        down, so no job work goes on that nobody will record."""
+        process = self._process
+        if process is not None and process.is_alive():
+            process.kill()
 
     def close(self) -> None:
         if self._idle_timer is not None:

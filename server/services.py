@@ -68,7 +68,13 @@ class Services:
         return scheduled_job(self.library) or index_rebuild_due(self.library)
 
     def stop(self) -> None:
+        """Interrupt the running job (it keeps what it saved) and end the worker process at once: a job that went on
+        in the worker after the server went would finish without anyone recording it."""
         self.ready = False
+        if self.runner:
+            self.runner.request_stop()
+        if self.worker:
+            self.worker.kill()
         if self.runner:
             self.runner.stop()
         if self.worker:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
 
+from conftest import ROOT
 from helpers import make_library
 
 from indexer.jobs import JobRunner
@@ -45,6 +48,42 @@ def test_worker_runs_niced_and_comes_back_after_being_killed(worker):
     while worker.pid is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert worker.call("ping") not in (None, pid)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+PARENT = """
+import sys
+import numpy as np
+from indexer.concepts import ConceptSettings
+from indexer.worker import JobWorker
+worker = JobWorker(sys.argv[1], device="cpu", idle_seconds=0)
+print(worker.call("ping"), flush=True)
+worker.fit_concepts(np.random.default_rng(0).normal(size=(4000, 64)).astype(np.float32), ConceptSettings(seed=1))
+"""
+
+
+def test_the_worker_ends_the_moment_its_parent_is_killed_even_mid_fit(tiny_model_spec):
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, tiny_model_spec], stdout=subprocess.PIPE, text=True,
+                              cwd=ROOT)
+    try:
+        child = int(parent.stdout.readline())
+        time.sleep(1)  # the child is busy fitting (UMAP holds its interpreter)
+        assert process_alive(child)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 5
+        while process_alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not process_alive(child), "the job worker outlived the serving process"
+    finally:
+        parent.kill()
 
 
 def test_worker_errors_are_reported(worker):

@@ -206,6 +206,68 @@ def test_the_server_stops_cleanly_and_frees_the_library(cli_env, tmp_path, run):
     assert run("status").exit_code == 0 and "served at" not in run("status").stdout
 
 
+def descendants(pid: int) -> set[int]:
+    """The processes below `pid` (children, grandchildren), from /proc."""
+    parents = {}
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                with open(f"/proc/{stat}/stat") as handle:
+                    parents[int(stat)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_killing_gunicorns_master_ends_the_serving_and_job_workers_and_their_job(cli_env, tmp_path, run):
+    make_library(tmp_path / "photos", 2)
+    assert run("index", tmp_path / "photos").exit_code == 0
+    make_library(tmp_path / "many", 600, offset=100)
+    process, url = start_server(cli_env)
+    token = (tmp_path / "data" / "server-admin-token").read_text().strip()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def call(method, path, body=None):
+        request = urllib.request.Request(url + path, method=method, headers=headers,
+                                         data=json.dumps(body).encode() if body is not None else None)
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+    try:
+        job = call("POST", "/api/jobs", {"kind": "index", "params": {"folders": [str(tmp_path / "many")]}})
+        while not (job["state"] == "running" and job["done"] >= 64):  # the job worker is embedding
+            assert job["state"] in ("queued", "running"), job
+            job = call("GET", f"/api/jobs/{job['id']}?after={job['version']}&wait=10")
+        below = descendants(process.pid)
+        assert len(below) >= 2  # gunicorn's worker (the serving process) and pixcept's job worker
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        killed = time.monotonic()
+        while any(alive(pid) for pid in below) and time.monotonic() - killed < 5:
+            time.sleep(0.1)
+        assert not any(alive(pid) for pid in below), "a worker outlived gunicorn's master"
+    finally:
+        process.kill()
+    process, url = start_server(cli_env)
+    try:
+        ended = call("GET", f"/api/jobs/{job['id']}")
+        assert ended["state"] == "interrupted" and ended["done"] < 600, ended  # nothing finished unrecorded
+    finally:
+        stop_server(process)
+
+
 def test_a_job_cut_short_by_a_restart_is_interrupted_and_resumes(cli_env, tmp_path, run):
     make_library(tmp_path / "photos", 2)
     assert run("index", tmp_path / "photos").exit_code == 0

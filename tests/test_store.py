@@ -257,3 +257,24 @@ def test_what_a_killed_build_left_is_cleaned_up_on_open(big_edge):
         assert reopened.rebuild_pending()  # the writes since the last build were kept across the restart
     finally:
         reopened.close()
+
+
+def test_an_index_left_due_by_a_killed_server_is_built_before_anything_opens_the_shard(big_edge, monkeypatch):
+    from indexer.store import edge
+    from indexer.store.edge import EdgeStore
+
+    monkeypatch.setattr(edge, "RETIRED_GRACE_SECONDS", 0.1)
+    folder = big_edge.folder
+    big_edge.close()  # the writes are counted in pending-writes.json; the search-index job was killed
+    reopened = EdgeStore(folder)
+    try:
+        assert reopened.rebuild_pending()  # nothing has opened the shard yet: a resumed job must still see it
+        assert reopened.rebuild_beside(edge.optimize_folder) == ["pixcept_images"]
+        assert not reopened.rebuild_pending() and reopened.count(IMAGES) == 300
+    finally:
+        reopened.close()
+    again = EdgeStore(folder)
+    try:
+        assert not again.rebuild_pending()  # and the build was recorded
+    finally:
+        again.close()

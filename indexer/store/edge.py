@@ -65,15 +65,19 @@ class EdgeStore:
         return self.folder / self.collection(name)
 
     def _shard(self, name: str):
-        key = self.collection(name)
+        return self._open(self.collection(name))
+
+    def _open(self, key: str):
+        """The shard stored under `key` (a collection name with prefix and generation), opened on first use."""
         with self._lock:
             if key not in self._shards:
                 from qdrant_edge import EdgeShard
 
-                if not self._path(name).is_dir():
+                if not (self.folder / key).is_dir():
                     raise StoreUnavailableError(f"The collection {key} does not exist yet.")
-                shard = EdgeShard.load(str(self._path(name)))
-                _create_indexes(shard, name)  # those added to the schema since it was made; a no-op for the rest
+                shard = EdgeShard.load(str(self.folder / key))
+                # the indexes added to the schema since it was made; a no-op for the rest
+                _create_indexes(shard, key.removeprefix(f"{self.prefix}_"))
                 self._shards[key] = shard
             return self._shards[key]
 
@@ -213,23 +217,32 @@ class EdgeStore:
 
     def rebuild_pending(self) -> bool:
         """True when a collection's index is due, whoever builds it."""
-        return any(self._due(key, shard) for key, shard in list(self._shards.items()))
+        return bool(self._due_shards())
 
-    def _due(self, key: str, shard) -> bool:
+    def _due_shards(self) -> list[tuple[str, Any]]:
+        """(key, shard) of each collection whose index is due: the open ones, and those that writes before a restart
+        left due (kept in PENDING_FILE) although nothing has opened them since."""
         import qdrant_edge as edge
 
-        points = int(shard.count(edge.CountRequest(exact=True)))
-        return points >= self.HNSW_MIN_POINTS and self._writes.get(key, 0) >= self.REBUILD_SHARE * points
+        due = []
+        for key in sorted(set(self._shards) | {key for key, count in self._writes.items() if count > 0}):
+            if key not in self._shards and not (self.folder / key).is_dir():
+                self._writes.pop(key, None)  # a collection dropped meanwhile
+                continue
+            shard = self._open(key)
+            points = int(shard.count(edge.CountRequest(exact=True)))
+            if points >= self.HNSW_MIN_POINTS and self._writes.get(key, 0) >= self.REBUILD_SHARE * points:
+                due.append((key, shard))
+        return due
 
     def build_index(self) -> list[str]:
         """Build the HNSW and payload indexes of the collections that are due; returns them. Blocks: qdrant-edge-py
         0.9's optimize() holds the GIL for all of its run (20 s at 100k points), so a thread would not help."""
         built = []
-        for key, shard in list(self._shards.items()):
-            if self._due(key, shard):
-                shard.optimize()
-                self._writes[key] = 0
-                built.append(key)
+        for key, shard in self._due_shards():
+            shard.optimize()
+            self._writes[key] = 0
+            built.append(key)
         return built
 
     def rebuild_beside(self, optimize: Callable[[str], None], note: Callable[[str], None] = log.info) -> list[str]:
@@ -238,9 +251,7 @@ class EdgeStore:
         dropped and the collection stays due). The live shard answers throughout, unindexed parts searched exactly.
         Needs room for a copy of the shard on disk. Returns the collections swapped."""
         swapped = []
-        for key, shard in list(self._shards.items()):
-            if not self._due(key, shard):
-                continue
+        for key, shard in self._due_shards():
             live = self.folder / key
             copy = live.with_name(key + REBUILDING)
             shutil.rmtree(copy, ignore_errors=True)
