@@ -50,6 +50,8 @@ def run_once(tests: list[str], seed: int, variant: dict) -> tuple[int, list[str]
                           cwd=ROOT, env=env, capture_output=True, text=True)
     seconds = time.monotonic() - started
     failed = re.findall(r"^FAILED (\S+)", done.stdout, re.MULTILINE)
+    for line in re.findall(r"^FAILED .*$", done.stdout, re.MULTILINE):
+        print(f"    {line[:300]}", file=sys.stderr, flush=True)  # what failed, for the person reading along
     passed = re.search(r"(\d+) passed", done.stdout)
     if done.returncode not in (0, 1):  # not a test outcome: collection error, crash
         raise SystemExit(f"pytest stopped with exit code {done.returncode}:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
