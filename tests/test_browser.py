@@ -221,7 +221,7 @@ def test_the_lightbox_opens_over_the_results_and_back_keeps_them(page, browser, 
     page.wait_for_selector("dialog.lightbox[open]")
     assert page.locator("#lightbox-title").inner_text() == name
     page.keyboard.press("Escape")
-    page.wait_for_function(f"() => document.querySelectorAll('.result').length === {loaded}")
+    page.wait_for_function(f"() => document.querySelectorAll('.result').length >= {loaded}")
     # where it was (the scroll is restored on a later frame): the image it came from is on screen
     page.wait_for_function("() => { const box = document.querySelectorAll('.result')[38].getBoundingClientRect();"
                            " return box.top >= 0 && box.bottom <= window.innerHeight; }")
@@ -239,8 +239,9 @@ def test_the_lightbox_opens_over_the_results_and_back_keeps_them(page, browser, 
     page.wait_for_function("() => document.getElementById('result-position').textContent.startsWith('40 of')")
     assert page.locator("h1").inner_text() == names[39]
     page.get_by_role("link", name="Back to results").click()
-    page.wait_for_function(f"() => document.querySelectorAll('.result').length === {loaded}")
-    assert "view=" not in page.url and result_names(page) == names
+    page.wait_for_function(f"() => document.querySelectorAll('.result').length >= {loaded}")
+    assert "view=" not in page.url
+    assert result_names(page)[:len(names)] == names  # the same results (scrolled to the end, more may load)
 
 
 def contrast(one: str, other: str) -> float:
