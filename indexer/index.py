@@ -26,8 +26,18 @@ from .concepts.publish import concept_payloads, record_changes
 from .embed import Embedder
 from .errors import UsageError
 from .failures import NOT_READ_AGAIN, FailedFiles
-from .files import (BadImage, FoundFile, Skipped, clean_staging, content_hash, decode_image, read_file, thumbnail_path,
-                    walk_images, write_thumbnail)
+from .files import (
+    BadImage,
+    FoundFile,
+    Skipped,
+    clean_staging,
+    content_hash,
+    decode_image,
+    read_file,
+    thumbnail_path,
+    walk_images,
+    write_thumbnail,
+)
 from .filters import local_taken_times
 from .library import Library
 from .progress import Cancelled, Progress
@@ -387,20 +397,13 @@ def write_failure_report(library: Library, summary: IndexSummary) -> Path | None
     return path
 
 
-def index_folders(library: Library, roots: list[Path], prune: bool = False, reindex: bool = False,
-                  force: bool = False, batch_size: int = 32, workers: int | None = None,
-                  progress: Progress | None = None, embedder: Embedder | None = None) -> IndexSummary:
+def index_folders(library: Library, roots: list[Path], prune: bool = False, force: bool = False,
+                  batch_size: int = 32, workers: int | None = None, progress: Progress | None = None,
+                  embedder: Embedder | None = None) -> IndexSummary:
     """Index `roots` into the library, reporting to `progress`. `embedder` runs the model instead of the library's
-    own (the server passes one that runs it in its worker process). `reindex` rebuilds the whole library beside the
-    current one (`indexer/reindex.py`); `force` lets a prune or a reindex go on where folders went missing."""
+    own (the server passes one that runs it in its worker process); `force` lets a prune go on where folders went
+    missing. (`reindex.reindex_library` rebuilds the whole library beside the current one instead.)"""
     roots = check_roots(roots, data_dir=library.data_dir)
-    if reindex:
-        from .reindex import reindex_library
-
-        summary = reindex_library(library, roots, force=force, batch_size=batch_size, workers=workers,
-                                  progress=progress, embedder=embedder)
-        write_failure_report(library, summary)
-        return summary
     local = library.prepare_for_indexing()
     _upgrade_payloads(library)
     if library.manifest.get("rebuild"):

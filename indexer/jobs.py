@@ -93,11 +93,15 @@ class _JobProgress(Progress):
 
 def _run_index(library: Library, params: dict, progress: Progress, embedder) -> dict:
     from .index import index_folders
+    from .reindex import reindex_library
 
-    tuning = {key: params[key] for key in TUNING_LIMITS if key in params}  # else index_folders' defaults
-    summary = index_folders(library, [Path(f) for f in params["folders"]], prune=bool(params.get("prune")),
-                            reindex=bool(params.get("reindex")), force=bool(params.get("force")), progress=progress,
-                            embedder=embedder, **tuning)
+    tuning = {key: params[key] for key in TUNING_LIMITS if key in params}  # else the indexer's defaults
+    folders, force = [Path(f) for f in params["folders"]], bool(params.get("force"))
+    if params.get("reindex"):
+        summary = reindex_library(library, folders, force=force, progress=progress, embedder=embedder, **tuning)
+    else:
+        summary = index_folders(library, folders, prune=bool(params.get("prune")), force=force, progress=progress,
+                                embedder=embedder, **tuning)
     return summary.to_dict()
 
 

@@ -13,9 +13,12 @@ from pathlib import Path
 
 from .embed import Embedder
 from .errors import UsageError
+from .index import Indexer, IndexSummary, write_failure_report
 from .library import Library
 from .progress import Progress
+from .roots import check_roots
 from .store import IMAGES, VOCABULARY, generation_name
+from .vocab import copy_vocabulary
 
 
 def rebuild_roots(library: Library, roots: list[Path], force: bool = False) -> list[Path]:
@@ -35,13 +38,18 @@ def rebuild_roots(library: Library, roots: list[Path], force: bool = False) -> l
 
 def reindex_library(library: Library, roots: list[Path], force: bool = False, batch_size: int = 32,
                     workers: int | None = None, progress: Progress | None = None,
-                    embedder: Embedder | None = None):
+                    embedder: Embedder | None = None) -> IndexSummary:
     """Rebuild the library from `roots` (and the folders indexed before) with the library's model for writing
-    (the one asked for), switching to it only when images and vocabulary are complete. Returns the IndexSummary."""
-    from .index import Indexer
-    from .vocab import copy_vocabulary
+    (the one asked for), switching to it only when images and vocabulary are complete. Files that failed are
+    reported as by `index_folders`."""
+    roots = check_roots(roots, data_dir=library.data_dir)
+    summary = _rebuild(library, roots, force, batch_size, workers, progress or Progress(), embedder)
+    write_failure_report(library, summary)
+    return summary
 
-    progress = progress or Progress()
+
+def _rebuild(library: Library, roots: list[Path], force: bool, batch_size: int, workers: int | None,
+             progress: Progress, embedder: Embedder | None) -> IndexSummary:
     local = library.embedder(for_writing=True)
     embedder = embedder or local
     folders = rebuild_roots(library, roots, force)

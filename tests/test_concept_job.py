@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import random
 import shutil
-from collections import Counter
 import signal
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from conftest import pixcept_process
 from helpers import NEIGHBOUR_COLOURS, colour_purity, fit_seed
 
@@ -29,6 +28,7 @@ from indexer.demo.world import COLOURS, write_library
 from indexer.index import index_folders
 from indexer.jobs import JobRunner
 from indexer.library import Library
+from indexer.reindex import reindex_library
 from indexer.store import CONCEPTS, IMAGES
 from indexer.vocab import add_entries
 from server.app import ServerConfig, create_app
@@ -199,7 +199,7 @@ def test_ids_stay_when_ten_percent_new_images_arrive(fresh):
 def test_concepts_keep_their_ids_across_a_reindex(fresh):
     with open_library(fresh) as library:
         before = {c["id"]: c["size"] for c in read.list_concepts(library).concepts}
-        index_folders(library, [fresh / "photos"], reindex=True)
+        reindex_library(library, [fresh / "photos"])
         assert publish.published(library) is None  # the new vectors have no concepts yet
         from indexer.concepts.schedule import due_reason
 

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import pixcept_process
 from helpers import make_image, make_library, write_tiny_model
+
 from indexer.errors import UsageError
 from indexer.files import thumbnail_path
 from indexer.index import index_folders
 from indexer.library import Library, ModelMismatchError
+from indexer.reindex import reindex_library
 from indexer.store import IMAGES
 
 
@@ -169,7 +170,7 @@ def test_another_model_is_refused_until_reindex(library, photos, tmp_path, setti
         with pytest.raises(ModelMismatchError, match="--reindex"):
             index_folders(reopened, [photos])
         assert reopened.store.count(IMAGES) == 12
-        summary = index_folders(reopened, [photos], reindex=True)
+        summary = reindex_library(reopened, [photos])
         assert summary.indexed == 12
         assert reopened.recorded_identity() == reopened.embedder().identity
     # reads use the recorded model, not the environment's

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import pixcept_process
 from helpers import make_library, write_tiny_model
 
@@ -19,6 +18,7 @@ from indexer import vocab as vocab_module
 from indexer.config import Settings
 from indexer.index import index_folders
 from indexer.library import Library
+from indexer.reindex import reindex_library
 from indexer.search import search_images
 from indexer.store import IMAGES, VOCABULARY
 from indexer.vocab import USER_SOURCE, add_entries
@@ -60,7 +60,7 @@ def _assert_whole(settings: Settings, model_spec: str) -> None:
 def test_reindex_rebuilds_beside_and_keeps_the_vocabulary(built, other_model_spec, tiny_model_spec):
     photos, settings, old_vectors = built
     with Library.open(_with_model(settings, other_model_spec)) as library:
-        summary = index_folders(library, [photos], reindex=True)
+        summary = reindex_library(library, [photos])
         assert summary.indexed == 12
         assert library.generation == 1
         assert library.store.collection_names() == ["concepts_g1", "images_g1", "vocabulary_g1"]  # the old ones are gone
@@ -108,12 +108,12 @@ def test_an_interrupted_reindex_leaves_a_whole_library_and_finishes_later(built,
         _interrupt(patch, point)
         with Library.open(_with_model(settings, other_model_spec)) as library:
             with pytest.raises(KeyboardInterrupt):
-                index_folders(library, [photos], reindex=True, batch_size=4)
+                reindex_library(library, [photos], batch_size=4)
     switched = point == "after-switch"
     _assert_whole(settings, other_model_spec if switched else tiny_model_spec)
     with Library.open(_with_model(settings, other_model_spec)) as library:
         if not switched:
-            summary = index_folders(library, [photos], reindex=True, batch_size=4)
+            summary = reindex_library(library, [photos], batch_size=4)
             if point == "images":
                 assert summary.unchanged >= 4  # the first batch of the interrupted rebuild was kept
         else:
@@ -157,7 +157,7 @@ def test_a_reindex_refuses_to_lose_a_missing_folder(built, other_model_spec, tmp
     other.rename(tmp_path / "unmounted")
     with Library.open(_with_model(settings, other_model_spec)) as library:
         with pytest.raises(Exception, match="Refusing to reindex.*unmounted disk"):
-            index_folders(library, [photos], reindex=True)
+            reindex_library(library, [photos])
         assert library.store.count(IMAGES) == 16
-        summary = index_folders(library, [photos], reindex=True, force=True)
+        summary = reindex_library(library, [photos], force=True)
         assert summary.indexed == 12 and library.store.count(IMAGES) == 12

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from .cli import _Bar, _open, _run_job, _server_client, cli, library_options
+from .common import Bar, library_options, open_library, run_job, server_client
 
 
-@cli.command()
+@click.command()
 @click.option("--if-changed", is_flag=True, help="Only when due: no concepts yet, 5 % of the images changed "
                                                  "(PIXCEPT_CLUSTER_CHANGED), or older than PIXCEPT_CLUSTER_EVERY.")
 @click.option("--relabel", is_flag=True, help="New labels from the current vocabulary, without refitting.")
@@ -37,11 +37,11 @@ def cluster(if_changed, relabel, rollback, history, seed, min_concept_size, samp
     job = {key: value for key, value in (("if_changed", if_changed), ("relabel", relabel), ("rollback", rollback),
                                          ("seed", seed), ("min_concept_size", min_concept_size),
                                          ("sample_size", sample_size)) if value not in (None, False)}
-    result = _run_job(params, "cluster", job, _Bar("img"), "pixcept cluster")
+    result = run_job(params, "cluster", job, Bar("img"), "pixcept cluster")
     click.echo(json.dumps(result, indent=2) if as_json else result["summary"])
 
 
-@cli.group(invoke_without_command=True)
+@click.group(invoke_without_command=True)
 @click.option("--sort", type=click.Choice(["size", "name", "recent", "id"]), default="size", show_default=True)
 @click.option("--limit", type=click.IntRange(1, 100_000), default=1000, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -96,7 +96,7 @@ def show(params, concept_id, as_json) -> None:
 def groups(params, as_json) -> None:
     """The concept hierarchy: groups of concepts, broad to fine, as a tree."""
     def local(library):
-        from .concepts.read import concept_groups
+        from ..concepts.read import concept_groups
 
         return concept_groups(library)
 
@@ -129,7 +129,7 @@ def groups(params, as_json) -> None:
 @click.pass_obj
 def search_concepts(params, words, image, limit, show_all, as_json) -> None:
     """The concepts nearest to WORDS and/or --image that stand out from the rest, best first."""
-    from .search import RELATIVE_CUTOFF
+    from ..search import RELATIVE_CUTOFF
 
     cutoff = 0 if show_all else RELATIVE_CUTOFF
     text = " ".join(words)
@@ -137,8 +137,8 @@ def search_concepts(params, words, image, limit, show_all, as_json) -> None:
         raise click.UsageError("Give words or --image to search concepts by.")
 
     def local(library):
-        from .concepts.read import search_concepts as nearest
-        from .search import load_query_image, query_vector
+        from ..concepts.read import search_concepts as nearest
+        from ..search import load_query_image, query_vector
 
         images = [load_query_image(image, library.embedder().image_size)] if image else []
         return nearest(library, query_vector(library, text, images), limit, cutoff or None)
@@ -160,29 +160,29 @@ def search_concepts(params, words, image, limit, show_all, as_json) -> None:
 # -- reading here or through the server ---------------------------------------------------------------------------------
 
 def _read(params: dict, command: str, local, remote):
-    client = _server_client(params)
+    client = server_client(params)
     if client:
         return remote(client)
-    with _open(params, command) as library:
+    with open_library(params, command) as library:
         return local(library)
 
 
 def _history(library) -> list:
-    from .concepts.read import history
+    from ..concepts.read import history
 
     return history(library)
 
 
 def _page_json(library, sort: str, limit: int) -> dict:
-    from .concepts.read import list_concepts
+    from ..concepts.read import list_concepts
 
     page = list_concepts(library, sort, 0, limit)
     return {"run": page.run, "total": page.total, "outliers": page.outliers, "concepts": page.concepts}
 
 
 def _concept_json(library, concept_id: int) -> dict:
-    from .concepts.read import get_concept, montage_path
-    from .store import IMAGES
+    from ..concepts.read import get_concept, montage_path
+    from ..store import IMAGES
 
     concept = get_concept(library, concept_id)
     found = {p.id: p.payload for p in library.store.retrieve(IMAGES, concept["exemplars"])}

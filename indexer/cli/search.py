@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 
-from .cli import _open, _server_client, cli, library_options
+from .common import library_options, open_library, server_client
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+@click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("words", nargs=-1)
 @click.option("--image", "images", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
               help="Query image (repeat to combine; combines with TEXT too).")
@@ -39,9 +39,9 @@ def search(words, images, limit, offset, folders, cameras, formats, taken_from, 
     Like the web app, results stop where relevance drops (relative to the best match); --all lists on regardless.
     Prints SCORE<tab>PATH lines, best first; exits with 1 when nothing matched (as grep does).
     """
-    from .concepts.read import concept_filter
-    from .filters import SearchFilters, check_indexed_folders
-    from .search import RELATIVE_CUTOFF, load_query_image, search_page
+    from ..concepts.read import concept_filter
+    from ..filters import SearchFilters, check_indexed_folders
+    from ..search import RELATIVE_CUTOFF, load_query_image, search_page
 
     unknown = [w for w in words if w.startswith("--")]
     if unknown:
@@ -50,14 +50,14 @@ def search(words, images, limit, offset, folders, cameras, formats, taken_from, 
     relative = None if show_all else RELATIVE_CUTOFF
     filters = SearchFilters(folders, cameras, formats, taken_from and taken_from.date(), taken_to and taken_to.date(),
                             dated)
-    client = _server_client(params)
+    client = server_client(params)
     if client:
         if folders:
             check_indexed_folders(folders, client.request("GET", "/api/folders")["folders"])
         results, weak = client.search(text, images, limit=limit, offset=offset, filters=filters, relative=relative,
                                       concept=concept)
     else:
-        with _open(params, "pixcept search") as library:
+        with open_library(params, "pixcept search") as library:
             if folders:
                 check_indexed_folders(folders, library.manifest.get("roots", []))
             query_images = []
@@ -86,19 +86,19 @@ def search(words, images, limit, offset, folders, cameras, formats, taken_from, 
         sys.exit(1)
 
 
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print {images, undated, folders, cameras, formats} as JSON.")
 @library_options
 def filters(as_json, **params) -> None:
     """The folders, cameras and file types search can be narrowed to (--folder, --camera, --format), each with its
     number of images, and how many images have no date taken."""
-    from .filters import library_facets
+    from ..filters import library_facets
 
-    client = _server_client(params)
+    client = server_client(params)
     if client:
         facets = client.request("GET", "/api/filters")
     else:
-        with _open(params, "pixcept filters") as library:
+        with open_library(params, "pixcept filters") as library:
             facets = library_facets(library).to_dict()
     if as_json:
         click.echo(json.dumps(facets, indent=2))

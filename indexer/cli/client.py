@@ -16,9 +16,8 @@ from indexer.errors import PixceptError
 from indexer.filters import SearchFilters
 from indexer.lock import live_holder
 from indexer.progress import Progress
-
-from .api import MAX_PAGE
-from .auth import ADMIN_TOKEN_FILE
+from server.api import MAX_PAGE
+from server.auth import ADMIN_TOKEN_FILE
 
 POLL_SECONDS = 10
 RETRY_PAUSE = 1.0

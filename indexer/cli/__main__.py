@@ -1,0 +1,5 @@
+"""`python -m indexer.cli`, as the `pixcept` command."""
+
+from . import main
+
+main()

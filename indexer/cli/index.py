@@ -1,0 +1,72 @@
+"""`pixcept index` and `pixcept vocab`: images and words into the library, here or through a running server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import Bar, collection_options, data_dir_of, library_options, run_job
+
+
+@click.command()
+@click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--prune", is_flag=True, help="Remove images whose files are gone from these folders.")
+@click.option("--reindex", is_flag=True, help="Rebuild every image and word with the (new) model, beside the current "
+                                              "vectors, switching when done.")
+@click.option("--force", is_flag=True, help="Prune or reindex even where folders lost most of their images.")
+@click.option("--batch-size", type=click.IntRange(1, 1024), default=32, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), help="Decoding threads (default: one per core, up to 8).")
+@library_options
+@collection_options
+def index(folders, prune, reindex, force, batch_size, workers, **params) -> None:
+    """Index the images under FOLDERS (recursively, incrementally)."""
+    from ..roots import check_roots
+
+    roots = check_roots(folders, data_dir=data_dir_of(params.get("data_dir")))
+    job = {"folders": [str(r) for r in roots], "prune": prune, "reindex": reindex, "force": force,
+           "batch_size": batch_size, "workers": workers}
+    result = run_job(params, "index", job, Bar("img"), "pixcept index")
+    click.echo(result["summary"])
+    for problem in result["problems"][:10]:
+        click.echo(f"  {problem['path']}: {problem['reason']}", err=True)
+    if result["problem_count"] > 10:
+        click.echo(f"  ... and {result['problem_count'] - 10} more", err=True)
+    if result["report_path"]:
+        click.echo(f"Files not indexed, with reasons: {result['report_path']}", err=True)
+    if result["missing"]:
+        click.echo(f"{result['missing']} indexed images were not found in these folders any more; "
+                   "`pixcept index --prune FOLDER` removes them.", err=True)
+
+
+@click.command()
+@click.argument("action", required=False, type=click.Choice(["add"]))
+@click.argument("file", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@library_options
+@collection_options
+def vocab(action, file, **params) -> None:
+    """Embed the vocabulary that labels concepts.
+
+    `pixcept vocab` embeds pixcept's default vocabulary (several thousand visual words); `pixcept vocab add FILE`
+    adds your own words and phrases (one a line, # for comments). Words already embedded are skipped.
+    """
+    from ..vocab import DEFAULT_SOURCE, USER_SOURCE, default_vocabulary, read_entries_file
+
+    if action == "add":
+        if file is None:
+            raise click.UsageError("`pixcept vocab add` needs a FILE with one word or phrase a line.")
+        _add_vocabulary(params, read_entries_file(file), USER_SOURCE, f"user:{file.name}", "pixcept vocab add")
+        return
+    if file is not None:
+        raise click.UsageError("Did you mean `pixcept vocab add FILE`?")
+    version, entries = default_vocabulary()
+    _add_vocabulary(params, entries, DEFAULT_SOURCE, version, "pixcept vocab")
+
+
+def _add_vocabulary(params: dict, entries: list[str], source: str, version: str, command: str) -> None:
+    from ..vocab import USER_SOURCE
+
+    job = {"entries": entries, "version": version} if source == USER_SOURCE else {}
+    click.echo(run_job(params, "vocab", job, Bar("word"), command)["summary"])
+
+
