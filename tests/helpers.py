@@ -32,7 +32,7 @@ def fit_seed(default: int) -> int:
 
 def colour_purity(counts: dict[str, int]) -> tuple[float, set[str]]:
     """(share of the largest colour and of its most frequent neighbour, the colours holding >= 20 %) of a concept's
-    members counted by colour: a concept is pure when it is one colour, or two neighbouring ones."""
+    members counted by colour: a concept is pure in colour when it is one colour, or two neighbouring ones."""
     total = sum(counts.values())
     first = max(counts, key=counts.get)
     neighbour = max((counts[c] for c in counts if frozenset((first, c)) in NEIGHBOUR_COLOURS), default=0)
