@@ -7,9 +7,10 @@ Library: N synthetic 512-d image vectors (50 concepts of uneven size and 10 % ba
 indexer.demo.synthetic) with real payloads, and a vocabulary of 4,400 words (random unit vectors: labels are
 meaningless here, their cost is real). Three runs, each in a fresh `pixcept cluster` process. Memory: "peak RSS"
 is the process's VmHWM, which counts the store's memory-mapped segment files it read (page cache); "own" is the
-peak of its own allocations (RssAnon, sampled every 0.1 s), i.e. what the job costs beyond the store: the first run; a recluster of the unchanged library (goal: 0 payload writes); a recluster
-after 10 % new images (ID stability: of the first run's concepts that continue, Jaccard >= 0.5, the share that kept
-their ID; goal >= 0.9). Goals at 1M images on 2 cores: the job <= 10 minutes, <= 4 GB RSS beyond the store.
+peak of its own allocations (RssAnon, sampled every 0.1 s), i.e. what the job costs beyond the store: the first
+run; a recluster of the unchanged library (goal: 0 payload writes); a recluster after 10 % new images (ID
+stability: of the first run's concepts that continue, Jaccard >= 0.5, the share that kept their ID; goal >= 0.9).
+Goals at 1M images on 2 cores: the job <= 10 minutes, <= 4 GB RSS beyond the store.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ def write_random_checkpoint(folder: Path, architecture: str = "ViT-B-32") -> str
                   "preprocess_cfg": {"mean": list(open_clip.OPENAI_DATASET_MEAN),
                                      "std": list(open_clip.OPENAI_DATASET_STD)}}
         (folder / "open_clip_config.json").write_text(json.dumps(config))
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "open_clip_model.safetensors"))
+        weights = {k: v.contiguous() for k, v in model.state_dict().items()}
+        save_file(weights, str(folder / "open_clip_model.safetensors"))
     return f"local-dir:{folder}"
 
 

@@ -18,9 +18,10 @@ import urllib.request
 from pathlib import Path
 
 from cluster_job import build, cluster
-from common import ROOT, table, write_random_checkpoint
 from map import CHROMIUM, CHROMIUM_ARGS
 from serve import start_server
+
+from common import ROOT, table, write_random_checkpoint
 
 PAINT = """() => new Promise(resolve => {
   const done = () => {
@@ -29,7 +30,8 @@ PAINT = """() => new Promise(resolve => {
     resolve({fcp: paint ? paint.startTime : null, load: nav.loadEventEnd, cards: document.querySelectorAll(
       ".concept-card").length, montages: [...document.images].filter(i => i.complete && i.naturalWidth).length});
   };
-  if (document.readyState === "complete") setTimeout(done, 50); else addEventListener("load", () => setTimeout(done, 50));
+  if (document.readyState === "complete") setTimeout(done, 50);
+  else addEventListener("load", () => setTimeout(done, 50));
 })"""
 
 

@@ -5,8 +5,9 @@
 The hostile corpus is the test suite's (tests/helpers.py: decompression bombs by header and by real data, a JPEG
 claiming 65500x65500, a 100000x1 strip, a sparse 1 GB junk .jpg, empty, text, forged and non-UTF-8 names); the
 baseline is the same number of 12 MP camera JPEGs. Each corpus is indexed by a fresh `pixcept index` process with
-the demo model and with ViT-B-32 (random weights); reported: wall time and the process's own peak RSS (VmHWM), then a second run of the
-hostile corpus, which must not read the failed files again. Goal: hostile peak RSS within 300 MB of the baseline.
+the demo model and with ViT-B-32 (random weights); reported: wall time and the process's own peak RSS (VmHWM),
+then a second run of the hostile corpus, which must not read the failed files again. Goal: hostile peak RSS within
+300 MB of the baseline.
 """
 
 from __future__ import annotations

@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import table, write_photos, write_random_checkpoint
-
 import indexer  # noqa: F401  - before torch: pixcept's thread policy applies to both sides of the comparison
+
+from common import table, write_photos, write_random_checkpoint
 
 
 def model_only(embedder, seconds: float = 8.0, batch: int = 32) -> float:

@@ -33,7 +33,8 @@ from common import ROOT, table
 sys.path.insert(0, str(ROOT / "tests"))
 CHROMIUM = os.environ.get("PIXCEPT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", *os.environ.get("PIXCEPT_BENCH_GL_ARGS", "--disable-gpu").split()]
+                 "--disable-component-update", "--disable-sync",
+                 *os.environ.get("PIXCEPT_BENCH_GL_ARGS", "--disable-gpu").split()]
 
 MOVE_VIEW = """async seconds => {
   const plot = window.pixceptMap.scatterplot;

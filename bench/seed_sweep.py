@@ -54,7 +54,8 @@ def run_once(tests: list[str], seed: int, variant: dict) -> tuple[int, list[str]
         print(f"    {line[:300]}", file=sys.stderr, flush=True)  # what failed, for the person reading along
     passed = re.search(r"(\d+) passed", done.stdout)
     if done.returncode not in (0, 1):  # not a test outcome: collection error, crash
-        raise SystemExit(f"pytest stopped with exit code {done.returncode}:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
+        raise SystemExit(f"pytest stopped with exit code {done.returncode}:\n{done.stdout[-3000:]}"
+                         f"{done.stderr[-2000:]}")
     return int(passed.group(1)) if passed else 0, failed, seconds
 
 

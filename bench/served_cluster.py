@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from cluster_job import build
+
 from common import ROOT, table, write_random_checkpoint
 
 PAUSE = 0.25  # between the sampled searches

@@ -74,7 +74,8 @@ class ModelSpec:
         architecture, _, pretrained = text.partition(":")
         if not pretrained:
             raise ModelUnavailableError(
-                f"Model '{text}' names no weights. Write ARCHITECTURE:PRETRAINED_TAG (e.g. ViT-B-32:laion2b_s34b_b79k), "
+                f"Model '{text}' names no weights. Write ARCHITECTURE:PRETRAINED_TAG "
+                "(e.g. ViT-B-32:laion2b_s34b_b79k), "
                 "ARCHITECTURE:/path/to/checkpoint.pt, or local-dir:/path/to/folder. Without weights CLIP is random."
             )
         return cls(text, architecture, pretrained)
@@ -260,7 +261,8 @@ class Embedder:
         x = model.ln_final(x)
         x = text_global_pool(x, tokens, model.text_pool_type, eos_token_id=getattr(model, "text_eos_id", None))
         if model.text_projection is not None:
-            x = model.text_projection(x) if isinstance(model.text_projection, torch.nn.Linear) else x @ model.text_projection
+            projection = model.text_projection
+            x = projection(x) if isinstance(projection, torch.nn.Linear) else x @ projection
         return x
 
 

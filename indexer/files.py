@@ -143,7 +143,7 @@ class DecodedImage:
     metadata: dict = field(default_factory=dict)
 
 
-# -- walking ------------------------------------------------------------------------------------------------------------
+# -- walking -----------------------------------------------------------------------------------------------------------
 
 def is_image_name(name: str) -> bool:
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
@@ -272,7 +272,7 @@ def open_verified(path: str, sha256: str, inside: list[str], outside: list[str])
         return None
 
 
-# -- decoding -----------------------------------------------------------------------------------------------------------
+# -- decoding ----------------------------------------------------------------------------------------------------------
 
 def decode_image(data: bytes, min_side: int, limits: DecodeLimits | None = None) -> DecodedImage:
     """Decode bytes into an RGB image whose shorter side is about `min_side` or more (JPEG draft decoding).
@@ -368,7 +368,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-# -- metadata -----------------------------------------------------------------------------------------------------------
+# -- metadata ----------------------------------------------------------------------------------------------------------
 
 _EXIF_IFD = 0x8769
 _GPS_IFD = 0x8825
@@ -452,7 +452,7 @@ def _dms(values) -> float:
     return degrees + minutes / 60 + seconds / 3600
 
 
-# -- thumbnails ---------------------------------------------------------------------------------------------------------
+# -- thumbnails --------------------------------------------------------------------------------------------------------
 
 def thumbnail_path(thumbnail_dir: Path, sha256: str) -> Path:
     """Thumbnails are named by content hash in two levels of folders, so no folder grows past a few thousand."""

@@ -21,8 +21,16 @@ from .files import open_verified, unchanged_in_place
 from .lock import DataDirLock
 from .manifest import read_manifest, write_manifest
 from .paths import exact_path
-from .store import (COLLECTIONS, IMAGES, VOCABULARY, Store, generation_name, generation_names, open_store,
-                    parse_generation)
+from .store import (
+    COLLECTIONS,
+    IMAGES,
+    VOCABULARY,
+    Store,
+    generation_name,
+    generation_names,
+    open_store,
+    parse_generation,
+)
 
 log = logging.getLogger(__name__)
 

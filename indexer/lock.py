@@ -101,7 +101,8 @@ class DataDirLock:
         advice = "Wait for it to finish, or stop it, then run this command again."
         if info.get("url"):
             advice = f"It is serving at {info['url']}; use the web app there, or stop it first."
-        return f"The pixcept data directory {where} is in use by {who}. Only one process can open it at a time. {advice}"
+        return (f"The pixcept data directory {where} is in use by {who}. Only one process can open it at a time. "
+                f"{advice}")
 
 
 def _parse(text: str) -> dict | None:

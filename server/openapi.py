@@ -87,8 +87,8 @@ def _doc(description: str) -> dict:
 
 
 def text(max_length: int, description: str = "", **kwargs) -> ma.fields.String:
-    return ma.fields.String(validate=ma.validate.Length(max=max_length, error="is too long (limit {max} characters)"), metadata=_doc(description),
-                            **kwargs)
+    too_long = ma.validate.Length(max=max_length, error="is too long (limit {max} characters)")
+    return ma.fields.String(validate=too_long, metadata=_doc(description), **kwargs)
 
 
 def pattern(regex: str, description: str = "", **kwargs) -> ma.fields.String:

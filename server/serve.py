@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import replace
 import logging
 import os
 import sys
+from dataclasses import replace
 
 import gunicorn.util
 from gunicorn.app.base import BaseApplication

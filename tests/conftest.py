@@ -12,14 +12,15 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import make_library, write_tiny_model  # noqa: E402
-
 from indexer.cli import cli  # noqa: E402
 from indexer.config import Settings  # noqa: E402
 from indexer.embed import load_embedder  # noqa: E402
 from indexer.library import Library  # noqa: E402
 
+from helpers import make_library, write_tiny_model  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["browsing"]  # the browser fixtures (`browser`, `page`), for every test module that asks for them
 # No scheduled concept runs in the background of tests about other things; tests of the schedule turn it on.
 os.environ.setdefault("PIXCEPT_CLUSTER_EVERY", "off")
 

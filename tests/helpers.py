@@ -6,10 +6,9 @@ import json
 import os
 import random
 from dataclasses import dataclass
-
-import httpx
 from pathlib import Path
 
+import httpx
 from PIL import Image, ImageDraw
 
 TINY_CFG = {
@@ -128,7 +127,7 @@ class FakeQdrantServer:
         return [json.loads(r.content) for r in self.requests if r.method == method and r.url.path.endswith(suffix)]
 
 
-# -- hostile files ------------------------------------------------------------------------------------------------------
+# -- hostile files -----------------------------------------------------------------------------------------------------
 
 def _png(width: int, height: int, colour_type: int, idat: bytes) -> bytes:
     """A PNG from its header fields and compressed pixel data, written chunk by chunk (no decoder involved)."""

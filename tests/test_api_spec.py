@@ -8,13 +8,13 @@ from hypothesis import HealthCheck, given, settings
 from openapi_spec_validator import validate
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from helpers import make_library
-
 from indexer.concepts.job import run_cluster
 from indexer.config import Settings
 from indexer.index import index_folders
 from indexer.library import Library
 from server.app import ServerConfig, create_app
+
+from helpers import make_library
 
 READ_TOKEN = "fuzz-read-token"
 

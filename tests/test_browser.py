@@ -12,11 +12,6 @@ import time
 
 import pytest
 
-from browsing import (SCREENSHOTS, browser, next_frame, page, result_names, screenshots,  # noqa: F401 - fixtures
-                      serious_violations, wait_for_results)
-from helpers import fit_seed
-from test_serve import start_server, stop_server
-
 from indexer.concepts.job import run_cluster
 from indexer.config import Settings
 from indexer.demo import demo_model_spec, demo_vocabulary
@@ -25,11 +20,15 @@ from indexer.index import index_folders
 from indexer.library import Library
 from indexer.vocab import add_entries
 
+from browsing import SCREENSHOTS, next_frame, result_names, screenshots, serious_violations, wait_for_results
+from helpers import fit_seed
+from test_serve import start_server, stop_server
+
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """The demo world (5 pictures per colour x shape: 240; the world of test_concept_job), indexed, with the demo vocabulary and published concepts;
-    yields (data dir, colour by file name)."""
+    """The demo world (5 pictures per colour x shape: 240), indexed, with the demo vocabulary and published
+    concepts; yields (data dir, colour by file name)."""
     root = tmp_path_factory.mktemp("browser")
     scenes = write_library(root / "photos", per_pair=5)
     first = sorted(scenes)[0]  # one file with a name long enough to overflow a phone's width if anything lets it
@@ -146,7 +145,8 @@ def test_keyboard_only_journey(page, server, world):
     page.keyboard.press("ArrowRight")
     assert page.locator("#lightbox-title").inner_text() == names[1]
     page.keyboard.press("Escape")
-    page.wait_for_function("() => !document.querySelector('dialog.lightbox').open && !location.search.includes('view=')")
+    page.wait_for_function("() => !document.querySelector('dialog.lightbox').open && "
+                           "!location.search.includes('view=')")
     page.keyboard.press("Enter")  # focus came back to the result: open it again, and its full page from there
     page.wait_for_selector("dialog.lightbox[open]")
     for _ in range(10):

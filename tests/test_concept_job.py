@@ -15,8 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import pixcept_process
-from helpers import NEIGHBOUR_COLOURS, colour_purity, fit_seed
 
 from indexer.cli import cli
 from indexer.concepts import ConceptModel, publish, read
@@ -32,6 +30,9 @@ from indexer.reindex import reindex_library
 from indexer.store import CONCEPTS, IMAGES
 from indexer.vocab import add_entries
 from server.app import ServerConfig, create_app
+
+from conftest import pixcept_process
+from helpers import NEIGHBOUR_COLOURS, colour_purity, fit_seed
 
 SEED = fit_seed(3)
 # 8 pictures of every colour x shape: with 5, one fit in ten joined two colours that are not neighbours (green and
@@ -91,7 +92,7 @@ def assert_tidy(library: Library) -> None:
     assert {int(p.name) for p in publish.runs_dir(library).iterdir()} <= kept
 
 
-# -- what a run publishes -------------------------------------------------------------------------------------------------
+# -- what a run publishes ----------------------------------------------------------------------------------------------
 
 def test_concepts_follow_colour_and_are_named_by_it(demo_library):
     with open_library(demo_library) as library:
@@ -225,7 +226,7 @@ def test_too_few_images_are_skipped_with_a_reason(tmp_path):
     assert skipped.exit_code == 0 and "No concepts made: too few images" in skipped.stdout
 
 
-# -- atomic publication -------------------------------------------------------------------------------------------------
+# -- atomic publication ------------------------------------------------------------------------------------------------
 
 def test_readers_see_one_whole_run_while_another_is_published(fresh):
     with open_library(fresh) as library:
@@ -326,7 +327,7 @@ def test_a_run_killed_by_the_os_at_a_random_moment_leaves_a_whole_run(fresh):
         assert_tidy(library)
 
 
-# -- history, rollback, relabelling -------------------------------------------------------------------------------------
+# -- history, rollback, relabelling ------------------------------------------------------------------------------------
 
 def test_rollback_makes_the_previous_run_current_again(fresh):
     with open_library(fresh) as library:
@@ -406,7 +407,7 @@ def test_a_retired_concept_says_where_its_images_went(fresh):
         app.extensions["pixcept"].stop()
 
 
-# -- the schedule, the CLI, the API, Python -------------------------------------------------------------------------------
+# -- the schedule, the CLI, the API, Python ----------------------------------------------------------------------------
 
 def test_a_server_clusters_a_new_library_by_itself_after_indexing(tmp_path, monkeypatch):
     monkeypatch.setenv("PIXCEPT_CLUSTER_EVERY", "1d")

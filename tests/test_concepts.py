@@ -8,16 +8,24 @@ import pytest
 from PIL import Image
 from sklearn.metrics import adjusted_rand_score
 
-from helpers import colour_purity, fit_seed, make_image
 from indexer import concept_model as concept_model_module
 from indexer.concept_model import ConceptModel
+from indexer.concepts import (
+    ConceptSettings,
+    assign,
+    default_min_concept_size,
+    distinctive_words,
+    fit_concepts,
+    mmr,
+    montage,
+)
 from indexer.concepts.algorithm import _hierarchy
-from indexer.concepts import (ConceptSettings, assign, default_min_concept_size, distinctive_words, fit_concepts,
-                              mmr, montage)
 from indexer.demo import demo_model_spec, demo_vocabulary
 from indexer.demo.synthetic import clustered_embeddings
 from indexer.demo.world import COLOURS, grid_scenes, render
 from indexer.errors import UsageError
+
+from helpers import colour_purity, fit_seed, make_image
 
 
 @pytest.fixture(scope="module")
@@ -222,7 +230,7 @@ def test_demo_world_concepts_follow_colour_and_are_named_by_it(world_model):
         if purity >= 0.8 and top_word in main:
             named.update({colour: top_word for colour in main})
     assert pure_members / (labels >= 0).sum() >= 0.9  # overall: one colour, or two neighbouring ones
-    assert len(named) >= len(COLOURS) - 2  # most colours lead concepts labelled by a colour of them (issue 20 raises it)
+    assert len(named) >= len(COLOURS) - 2  # most colours lead concepts labelled by a colour of them
     found = model.find_concepts("blue", top_n=1)[0][0]
     assert np.unique(colours[labels == found]).tolist() == ["blue"]
 

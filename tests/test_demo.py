@@ -9,10 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
 from indexer.demo import MODEL_DIR, demo_model_spec
 from indexer.demo.world import SHAPES, caption, grid_scenes, random_scene, render, write_library
 from indexer.embed import load_embedder
+
+from conftest import ROOT
 
 
 def test_world_is_deterministic():

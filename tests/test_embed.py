@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from indexer.embed import ModelIdentity, ModelSpec, ModelUnavailableError, load_embedder
+
 from conftest import pixcept_process
 from helpers import make_image, write_tiny_model
-from indexer.embed import ModelIdentity, ModelSpec, ModelUnavailableError, load_embedder
 
 TEXTS = [
     "red",

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import make_image, png_claiming
 from indexer import files
 from indexer.files import BadImage, FoundFile, Skipped, decode_image, read_metadata, walk_images
+
+from helpers import make_image, png_claiming
 
 
 def _decode(path: Path, min_side: int = 224):

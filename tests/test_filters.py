@@ -18,7 +18,7 @@ from indexer.search import search_images
 from indexer.store import IMAGES
 from server.app import ServerConfig, create_app
 
-from browsing import browser, page, screenshots, serious_violations, wait_for_results  # noqa: F401 - fixtures
+from browsing import screenshots, serious_violations, wait_for_results
 from helpers import make_image
 from test_serve import start_server, stop_server
 

@@ -9,21 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, pixcept_process
-from helpers import make_image, make_library, run_cli_measured, write_hostile_corpus
-
 from indexer.config import Settings
 from indexer.errors import UsageError
 from indexer.failures import NOT_READ_AGAIN
 from indexer.files import walk_images
+from indexer.filters import SearchFilters
 from indexer.index import index_folders
 from indexer.library import Library
 from indexer.roots import check_roots
-from indexer.filters import SearchFilters
 from indexer.search import search_images
 from indexer.store import IMAGES
 from server.app import ServerConfig, create_app
 from server.serve import check_serving_options
+
+from conftest import ROOT, pixcept_process
+from helpers import make_image, make_library, run_cli_measured, write_hostile_corpus
 
 MEMORY_ALLOWANCE_MB = 300  # the goal: hostile files cost at most this over as many ordinary photos
 
@@ -112,7 +112,7 @@ def test_a_folder_deeper_than_the_system_allows_is_reported(tmp_path):
     assert problems and "too long" in problems[0].reason.lower()
 
 
-# -- names that are not UTF-8 -------------------------------------------------------------------------------------------
+# -- names that are not UTF-8 ------------------------------------------------------------------------------------------
 
 def test_names_that_are_not_utf8_work_end_to_end(tmp_path, tiny_model_spec):
     photos = tmp_path / "photos"
@@ -144,7 +144,7 @@ def test_names_that_are_not_utf8_work_end_to_end(tmp_path, tiny_model_spec):
         assert library.store.count(IMAGES) == 9
 
 
-# -- reading files the library does not own -----------------------------------------------------------------------------
+# -- reading files the library does not own ----------------------------------------------------------------------------
 
 @pytest.fixture
 def served_library(tmp_path, tiny_model_spec):
@@ -245,7 +245,7 @@ def test_control_characters_in_requests_are_400(served_library, query):
     assert response.status_code == 400 and "control characters" in response.get_json()["error"]["message"]
 
 
-# -- library roots -------------------------------------------------------------------------------------------------------
+# -- library roots -----------------------------------------------------------------------------------------------------
 
 def test_folders_that_are_no_photo_folders_are_refused_unless_allowed(tmp_path, monkeypatch):
     (tmp_path / "photos").mkdir()
@@ -274,7 +274,7 @@ def test_index_refuses_the_data_folder(library, run, data_dir):
     assert str(data_dir / "more") not in library.manifest.get("roots", [])
 
 
-# -- prune ---------------------------------------------------------------------------------------------------------------
+# -- prune -------------------------------------------------------------------------------------------------------------
 
 def test_prune_refuses_when_a_folder_lost_most_of_its_images(library, tmp_path):
     photos = tmp_path / "photos"

@@ -12,12 +12,12 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT
-from helpers import make_library
-
 from indexer.jobs import JobRunner
 from indexer.store import IMAGES
 from indexer.worker import JobWorker, WorkerEmbedder, WorkerError
+
+from conftest import ROOT
+from helpers import make_library
 
 
 @pytest.fixture(scope="module")
@@ -171,8 +171,8 @@ def test_an_idle_worker_exits_and_comes_back_on_demand(tiny_model_spec, monkeypa
 
 
 def test_worker_idle_setting_must_be_a_number(monkeypatch):
-    from indexer.worker import idle_seconds_from_env
     from indexer.errors import PixceptError
+    from indexer.worker import idle_seconds_from_env
 
     monkeypatch.setenv("PIXCEPT_WORKER_IDLE_SECONDS", "soon")
     with pytest.raises(PixceptError, match="PIXCEPT_WORKER_IDLE_SECONDS"):

@@ -10,10 +10,11 @@ import time
 
 import pytest
 
-from conftest import pixcept_process
 from indexer.library import Library
 from indexer.lock import LOCK_NAME, DataDirLock, StoreLockedError
 from indexer.manifest import MANIFEST_NAME, ManifestError, read_manifest, write_manifest
+
+from conftest import pixcept_process
 
 
 def test_second_open_names_the_holder(settings):

@@ -8,7 +8,6 @@ import httpx
 import pytest
 from qdrant_client import models
 
-from helpers import FakeQdrantServer
 from indexer.errors import UsageError
 from indexer.index import index_folders
 from indexer.library import Library
@@ -17,6 +16,8 @@ from indexer.migrate import migrate_to_edge, migrate_to_server
 from indexer.search import search_images
 from indexer.store import IMAGES, VOCABULARY
 from indexer.vocab import add_entries
+
+from helpers import FakeQdrantServer
 
 
 @pytest.fixture

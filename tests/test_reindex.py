@@ -10,8 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import pixcept_process
-from helpers import make_library, write_tiny_model
 
 from indexer import index as index_module
 from indexer import vocab as vocab_module
@@ -22,6 +20,9 @@ from indexer.reindex import reindex_library
 from indexer.search import search_images
 from indexer.store import IMAGES, VOCABULARY
 from indexer.vocab import USER_SOURCE, add_entries
+
+from conftest import pixcept_process
+from helpers import make_library, write_tiny_model
 
 WORDS = ["cat", "red thing", "my own phrase"]
 
@@ -63,7 +64,8 @@ def test_reindex_rebuilds_beside_and_keeps_the_vocabulary(built, other_model_spe
         summary = reindex_library(library, [photos])
         assert summary.indexed == 12
         assert library.generation == 1
-        assert library.store.collection_names() == ["concepts_g1", "images_g1", "vocabulary_g1"]  # the old ones are gone
+        # the old collections are gone
+        assert library.store.collection_names() == ["concepts_g1", "images_g1", "vocabulary_g1"]
         new_vectors = {p.id: p.vector for p in library.store.scroll(VOCABULARY, with_vectors=True)}
     assert set(new_vectors) == set(old_vectors)  # the user's words too
     assert all(not np.allclose(new_vectors[k], old_vectors[k]) for k in new_vectors)  # embedded by the new model

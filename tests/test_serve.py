@@ -13,10 +13,10 @@ import urllib.request
 
 import pytest
 
+from indexer.lock import LOCK_NAME, read_lock_info
+
 from conftest import pixcept_process
 from helpers import make_library
-
-from indexer.lock import LOCK_NAME, read_lock_info
 
 
 def free_port() -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -13,10 +12,22 @@ import numpy as np
 import pytest
 from qdrant_client import models
 
-from helpers import FakeQdrantServer
 from indexer.config import CollectionOptions, Settings
-from indexer.store import (IMAGES, PAYLOAD_INDEXES, VOCABULARY, Filter, Match, Point, Range, StoreUnavailableError,
-                           files_payload, open_store, point_id)
+from indexer.store import (
+    IMAGES,
+    PAYLOAD_INDEXES,
+    VOCABULARY,
+    Filter,
+    Match,
+    Point,
+    Range,
+    StoreUnavailableError,
+    files_payload,
+    open_store,
+    point_id,
+)
+
+from helpers import FakeQdrantServer
 
 
 def unit(*values) -> np.ndarray:
@@ -193,7 +204,7 @@ def test_edge_builds_its_index_only_for_large_collections(tmp_path, monkeypatch)
     store.close()
 
 
-# -- Edge: building the search index beside the live shard --------------------------------------------------------------
+# -- Edge: building the search index beside the live shard -------------------------------------------------------------
 
 @pytest.fixture
 def big_edge(tmp_path, monkeypatch):

@@ -7,8 +7,15 @@ import pytest
 
 from indexer.errors import UsageError
 from indexer.store import VOCABULARY
-from indexer.vocab import (TEMPLATES, add_entries, default_vocabulary, embed_entries, entry_id, read_entries_file,
-                           search_words)
+from indexer.vocab import (
+    TEMPLATES,
+    add_entries,
+    default_vocabulary,
+    embed_entries,
+    entry_id,
+    read_entries_file,
+    search_words,
+)
 
 
 def test_default_vocabulary_is_several_thousand_visual_words():

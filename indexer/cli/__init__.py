@@ -22,7 +22,8 @@ COMMANDS = (index.index, index.vocab, search.search, search.filters, concepts.cl
 @click.version_option(package_name="pixcept")
 def cli(verbose: bool) -> None:
     """pixcept: semantic image search with concepts, self-hosted."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     if not verbose:
         # open_clip logs download failures on the root logger; pixcept reports them itself, with advice.
         logging.getLogger().addFilter(lambda record: record.name != "root")

@@ -144,7 +144,8 @@ def search_concepts(params, words, image, limit, show_all, as_json) -> None:
         return nearest(library, query_vector(library, text, images), limit, cutoff or None)
 
     def remote(client):
-        query = [("q", text), ("limit", limit), ("cutoff", cutoff)] + ([("upload", client.upload(image))] if image else [])
+        query = [("q", text), ("limit", limit), ("cutoff", cutoff)]
+        query += [("upload", client.upload(image))] if image else []
         return client.request("GET", "/api/concepts/search", params=query)["concepts"]
 
     found = _read(params, "pixcept concepts search", local, remote)
@@ -157,7 +158,7 @@ def search_concepts(params, words, image, limit, show_all, as_json) -> None:
         click.echo(f"{concept['score']:.4f}\t{concept['id']}\t{concept['title']}")
 
 
-# -- reading here or through the server ---------------------------------------------------------------------------------
+# -- reading here or through the server --------------------------------------------------------------------------------
 
 def _read(params: dict, command: str, local, remote):
     client = server_client(params)

@@ -53,7 +53,7 @@ def _print_status(info: dict, as_json: bool) -> None:
     lines = [
         f"data dir:    {info['data_dir']}",
         f"store:       {info['store']}",
-        f"model:       {model['name'] + ' ' + model['pretrained'] + ' (' + str(model['dim']) + '-d)' if model else '-'}",
+        f"model:       {_model_text(model)}",
         f"images:      {info.get('images', '?')}",
         f"vocabulary:  {info.get('vocabulary', '?')} words",
         f"folders:     {', '.join(info['roots']) or '-'}",
@@ -103,3 +103,5 @@ def jobs(resume_id, cancel_id, as_json, **params) -> None:
         click.echo(f"{job['id']}  {job['kind']:<6} {job['state']:<11} {progress:>11}  {outcome}")
 
 
+def _model_text(model: dict | None) -> str:
+    return f"{model['name']} {model['pretrained']} ({model['dim']}-d)" if model else "-"

@@ -4,8 +4,17 @@
 - `model`: `ConceptModel`, the Concept-compatible API for notebooks.
 """
 
-from .algorithm import (ConceptSettings, Concepts, assign, default_min_concept_size, distinctive_words, fit_concepts,
-                        image_tags, mmr, montage)
+from .algorithm import (
+                        Concepts,
+                        ConceptSettings,
+                        assign,
+                        default_min_concept_size,
+                        distinctive_words,
+                        fit_concepts,
+                        image_tags,
+                        mmr,
+                        montage,
+)
 from .model import ConceptModel
 
 __all__ = ["ConceptModel", "ConceptSettings", "Concepts", "assign", "default_min_concept_size", "distinctive_words",

@@ -87,7 +87,7 @@ class Concepts:
         return self.outliers / max(1, len(self.labels))
 
 
-# -- fitting ------------------------------------------------------------------------------------------------------------
+# -- fitting -----------------------------------------------------------------------------------------------------------
 
 def reduce(vectors: np.ndarray, settings: ConceptSettings) -> tuple[np.ndarray, object, np.ndarray]:
     """Vectors -> a few UMAP dimensions (cosine), after PCA when that helps. Returns the reduced vectors, the fitted
@@ -95,7 +95,8 @@ def reduce(vectors: np.ndarray, settings: ConceptSettings) -> tuple[np.ndarray, 
     import umap
 
     data = vectors
-    if settings.pca_components and vectors.shape[1] > settings.pca_components and len(vectors) > settings.pca_components:
+    components = settings.pca_components
+    if components and vectors.shape[1] > components and len(vectors) > components:
         from sklearn.decomposition import PCA
 
         data = PCA(settings.pca_components, random_state=settings.seed or 0).fit_transform(vectors)
@@ -298,7 +299,8 @@ def _hierarchy(clusterer, kept: list[int]) -> tuple[np.ndarray, list[dict]]:
     # small to keep) would make a group with a sub-group equal to itself: each set of concepts is one group, the
     # broadest node of its chain.
     groups = sorted((node for node, concepts in below.items()
-                     if len(concepts) >= 2 and below.get(parent_of.get(node)) != concepts), key=lambda n: -len(below[n]))
+                     if len(concepts) >= 2 and below.get(parent_of.get(node)) != concepts),
+                    key=lambda n: -len(below[n]))
     group_ids = {node: i for i, node in enumerate(groups)}
 
     def nearest_group(node):
@@ -317,7 +319,7 @@ def _hierarchy(clusterer, kept: list[int]) -> tuple[np.ndarray, list[dict]]:
     return parents, hierarchy
 
 
-# -- describing ---------------------------------------------------------------------------------------------------------
+# -- describing --------------------------------------------------------------------------------------------------------
 
 def mmr(vectors: np.ndarray, members: np.ndarray, embedding: np.ndarray, k: int, diversity: float) -> list[int]:
     """Maximal marginal relevance: the member closest to the embedding first, then ones both typical and unlike
@@ -426,7 +428,7 @@ def montage(images: list, size: int = 768, columns: int | None = None, backgroun
     return sheet
 
 
-# -- crossing processes -------------------------------------------------------------------------------------------------
+# -- crossing processes ------------------------------------------------------------------------------------------------
 
 def save_concepts(concepts: Concepts, folder) -> None:
     """Write a fit to `folder` (arrays as .npz, the rest as JSON), e.g. from the worker process to the job."""

@@ -22,8 +22,18 @@ from ..library import Library
 from ..progress import Progress
 from ..store import CONCEPTS, IMAGES, VOCABULARY
 from . import publish
-from .algorithm import (ConceptSettings, Concepts, assign, ctfidf_words, default_min_concept_size, distinctive_words,
-                        fit_concepts, montage, top_words, word_means)
+from .algorithm import (
+    Concepts,
+    ConceptSettings,
+    assign,
+    ctfidf_words,
+    default_min_concept_size,
+    distinctive_words,
+    fit_concepts,
+    montage,
+    top_words,
+    word_means,
+)
 from .identity import match_concepts, match_groups
 from .layout import place_near
 
@@ -154,7 +164,7 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
     return {k: v for k, v in summary.items() if k not in ("lineage", "hierarchy", "retired_into")}
 
 
-# -- reading ------------------------------------------------------------------------------------------------------------
+# -- reading -----------------------------------------------------------------------------------------------------------
 
 @dataclass
 class _Read:
@@ -224,7 +234,7 @@ def _page(batch: list) -> tuple[np.ndarray, list[str], np.ndarray]:
             np.asarray([p.vector for _, p in batch], np.float32))
 
 
-# -- assigning, tags and map positions for every image ------------------------------------------------------------------
+# -- assigning, tags and map positions for every image -----------------------------------------------------------------
 
 @dataclass
 class _Assigned:
@@ -277,7 +287,7 @@ def _assign(library: Library, read: _Read, fit: Concepts, words: list[str], word
     return _Assigned(labels, positions, tags, cohesion, word_counts)
 
 
-# -- describing and naming ----------------------------------------------------------------------------------------------
+# -- describing and naming ---------------------------------------------------------------------------------------------
 
 def _last_run_folder(library: Library) -> Path | None:
     """The folder of the last published run: the run a new one continues (its IDs, its groups)."""
@@ -386,7 +396,7 @@ def _montages(library: Library, fit: Concepts, read: _Read, ids: list[int], prog
     return montages
 
 
-# -- relabelling --------------------------------------------------------------------------------------------------------
+# -- relabelling -------------------------------------------------------------------------------------------------------
 
 def relabel(library: Library, progress: Progress) -> dict:
     """New labels for the published concepts and new suggested tags for the images, from the current vocabulary,

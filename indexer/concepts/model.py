@@ -18,11 +18,19 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from .algorithm import (ConceptSettings, Concepts, assign, ctfidf_words, distinctive_words, fit_concepts,
-                        image_tags, montage)
 from ..embed import normalise_rows
 from ..errors import UsageError
 from ..files import BadImage, decode_image, read_file, to_rgb
+from .algorithm import (
+    Concepts,
+    ConceptSettings,
+    assign,
+    ctfidf_words,
+    distinctive_words,
+    fit_concepts,
+    image_tags,
+    montage,
+)
 
 CONCEPT_MODEL_NAMES = {"clip-ViT-B-32": "ViT-B-32:openai", "clip-ViT-B-16": "ViT-B-16:openai",
                        "clip-ViT-L-14": "ViT-L-14:openai"}

@@ -153,7 +153,7 @@ class TagWrites:
                 for row, words, scores in zip(self.rows[start:stop], self.words[start:stop], self.scores[start:stop])}
 
 
-# -- a run being written ------------------------------------------------------------------------------------------------
+# -- a run being written -----------------------------------------------------------------------------------------------
 
 @dataclass
 class RunOutput:
@@ -296,7 +296,7 @@ def concept_payloads(library: Library, vectors: list) -> list[dict]:
     return payloads
 
 
-# -- keeping the store tidy ---------------------------------------------------------------------------------------------
+# -- keeping the store tidy --------------------------------------------------------------------------------------------
 
 def kept_runs(library: Library) -> list[int]:
     """Published runs whose records are kept (the current one and up to KEEP_RUNS - 1 before it)."""
@@ -333,7 +333,7 @@ def current_filter(current: Published) -> Filter:
     return Filter(must=(Match("run", (current.run,)),))
 
 
-# -- rollback -----------------------------------------------------------------------------------------------------------
+# -- rollback ----------------------------------------------------------------------------------------------------------
 
 def rollback(library: Library, progress: Progress | None = None) -> dict:
     """Make the run before the current one current again (its slot is rewritten only where it no longer holds it)."""

@@ -198,8 +198,8 @@ def concept_filter(library: Library, concept: int, current: Published | None = N
 
 
 def image_concept(library: Library, payload: dict, current: Published | None = None) -> dict | None:
-    """An image's concept in the current run: {id (-1: in none), labels (words), title, run}; None without concepts. Pass
-    `current` (a snapshot) when describing many images for one answer."""
+    """An image's concept in the current run: {id (-1: in none), labels (words), title, run}; None without
+    concepts. Pass `current` (a snapshot) when describing many images for one answer."""
     current = current or publish.published(library)
     if current is None:
         return None

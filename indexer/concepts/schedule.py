@@ -1,6 +1,7 @@
 """When a library's concepts are due for a new run: never made yet, enough images changed since the published run
 (PIXCEPT_CLUSTER_CHANGED, default 5 %), or the run is older than PIXCEPT_CLUSTER_EVERY (default 1d; "off" stops the
-server's schedule) and anything changed at all. The server asks this while idle; `pixcept cluster --if-changed` asks it once (cron)."""
+server's schedule) and anything changed at all. The server asks this while idle; `pixcept cluster --if-changed`
+asks it once (cron)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ OFF = ("off", "never", "no", "0")
 
 
 def scheduled() -> bool:
-    """False when PIXCEPT_CLUSTER_EVERY is off: then only people (or cron: `pixcept cluster --if-changed`) start runs."""
+    """False when PIXCEPT_CLUSTER_EVERY is off: then only people (or cron: `pixcept cluster --if-changed`) start
+    runs."""
     return (os.environ.get("PIXCEPT_CLUSTER_EVERY") or DEFAULT_EVERY).strip().lower() not in OFF
 
 

@@ -3,8 +3,9 @@
 Sources, both under permissive licences:
 - WordNet 3.0 (Princeton University; the WordNet 3.0 licence, BSD-like), as Debian's `wordnet-base` package ships it:
   noun senses from the lexicographer files of visible things (artifacts, animals, food, plants, natural objects, body
-  parts, substances, shapes), lower-case lemmas only (no proper nouns), none glossed as offensive, kept when the sense was tagged at least MIN_TAG_COUNT times
-  in WordNet's semantic concordance (cntlist.rev), so rare and technical words drop out.
+  parts, substances, shapes), lower-case lemmas only (no proper nouns), none glossed as offensive, kept when the
+  sense was tagged at least MIN_TAG_COUNT times in WordNet's semantic concordance (cntlist.rev), so rare and
+  technical words drop out.
 - The 1000 ImageNet class names that open_clip ships (open_clip.zero_shot_metadata, MIT licence).
 - Basic colour terms (WordNet files them under attributes) and people/scene words listed in EXTRA.
 

@@ -107,7 +107,8 @@ def evaluate(model, preprocess, tokenizer) -> dict:
         shapes = model.encode_text(tokenizer([f"a photo of a {s}" for s in SHAPES]), normalize=True)
     colour_hits = sum(list(COLOURS)[i] == s.main.colour for i, s in zip((images @ colours.T).argmax(1), scenes))
     shape_hits = sum(SHAPES[i] == s.main.shape for i, s in zip((images @ shapes.T).argmax(1), scenes))
-    return {"colour_zero_shot": round(colour_hits / len(scenes), 3), "shape_zero_shot": round(shape_hits / len(scenes), 3)}
+    return {"colour_zero_shot": round(colour_hits / len(scenes), 3),
+            "shape_zero_shot": round(shape_hits / len(scenes), 3)}
 
 
 def main() -> int:

@@ -56,7 +56,7 @@ def random_scene(rng: random.Random, two_object_share: float = 0.25) -> Scene:
     return Scene(tuple(things), rng.choice(BACKGROUNDS), rng.randrange(2**31))
 
 
-# -- drawing ------------------------------------------------------------------------------------------------------------
+# -- drawing -----------------------------------------------------------------------------------------------------------
 
 def render(scene: Scene, size: int = 128) -> Image.Image:
     rng = random.Random(scene.seed)
@@ -128,7 +128,7 @@ def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: 
         raise ValueError(f"unknown shape {shape!r}")
 
 
-# -- captions -----------------------------------------------------------------------------------------------------------
+# -- captions ----------------------------------------------------------------------------------------------------------
 
 _FULL = ("a {c} {s}", "a photo of a {c} {s}", "a {c} {s}.", "a picture of a {c} {s}", "{c} {s}", "the {c} {s}",
          "a {z} {c} {s}", "a {c} {s} on a {b} background", "a {z} {c} {s} on a {b} background")
@@ -150,7 +150,7 @@ def caption(scene: Scene, rng: random.Random) -> str:
                                         b=_BACKGROUND_WORDS[scene.background])
 
 
-# -- sample libraries ---------------------------------------------------------------------------------------------------
+# -- sample libraries --------------------------------------------------------------------------------------------------
 
 def grid_scenes(per_pair: int, seed: int = 0) -> list[Scene]:
     """`per_pair` single-object scenes of every colour x shape pair, with varied sizes and backgrounds."""

@@ -14,8 +14,20 @@ from pathlib import Path
 from ..config import Settings
 from .client import QdrantClientStore
 from .edge import EdgeStore
-from .schema import (COLLECTIONS, CONCEPTS, IMAGES, PAYLOAD_INDEXES, VOCABULARY, files_payload, generation_name,
-                     generation_names, indexed_files, parse_generation, payload_indexes, point_id)
+from .schema import (
+    COLLECTIONS,
+    CONCEPTS,
+    IMAGES,
+    PAYLOAD_INDEXES,
+    VOCABULARY,
+    files_payload,
+    generation_name,
+    generation_names,
+    indexed_files,
+    parse_generation,
+    payload_indexes,
+    point_id,
+)
 from .types import Filter, HasId, Hit, Match, Missing, Point, Range, Store, StoreUnavailableError
 
 __all__ = ["COLLECTIONS", "CONCEPTS", "IMAGES", "PAYLOAD_INDEXES", "VOCABULARY", "EdgeStore", "Filter", "HasId",

@@ -68,7 +68,7 @@ def point_id(key: str) -> str:
     return str(uuid.uuid5(_POINT_NAMESPACE, key))
 
 
-# -- image payload schema -----------------------------------------------------------------------------------------------
+# -- image payload schema ----------------------------------------------------------------------------------------------
 
 def files_payload(files: dict[str, dict]) -> dict:
     """The path-related payload of an image point, from {path: {"size": .., "mtime": ..}}.

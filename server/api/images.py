@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 
+import marshmallow as ma
 from flask import send_file
 
 from indexer.concepts.publish import SLOT_FIELDS
@@ -12,10 +13,9 @@ from indexer.errors import NotFoundError
 from indexer.files import thumbnail_path
 from indexer.paths import display_path
 
-import marshmallow as ma
-
 from ..openapi import BINARY, NOT_FOUND, access
 from .base import Image, api, image_json, indexed_point, services
+
 
 class ImageDetail(Image):
     tags = ma.fields.List(ma.fields.List(ma.fields.Raw()), metadata={"description": "Suggested tags: [word, score]"})

@@ -7,6 +7,7 @@ import marshmallow as ma
 from ..openapi import ADMIN, CSRF_REFUSED, NOT_FOUND, Query, access, integer, number
 from .base import JOB_KINDS, JOB_WAIT_LIMIT, Job, api, runner
 
+
 class JobList(ma.Schema):
     jobs = ma.fields.List(ma.fields.Nested(Job))
 

@@ -10,14 +10,23 @@ import marshmallow as ma
 from flask import current_app, send_file, url_for
 from flask_smorest.fields import Upload
 
-from indexer.errors import NotFoundError, UsageError
 from indexer.concepts.read import concept_filter
+from indexer.errors import NotFoundError, UsageError
 from indexer.filters import SearchFilters, library_facets
 from indexer.search import MAX_QUERY_CHARS, RELATIVE_CUTOFF, search_page
 
 from ..openapi import BINARY, CSRF_REFUSED, Query, access, integer, number, pattern, repeated, text
-from .base import (ID_PATTERN, MAX_PAGE, MAX_QUERY_IMAGES, UPLOAD_PATTERN, SearchResults, api, image_json, matches,
-                   services)
+from .base import (
+    ID_PATTERN,
+    MAX_PAGE,
+    MAX_QUERY_IMAGES,
+    UPLOAD_PATTERN,
+    SearchResults,
+    api,
+    image_json,
+    matches,
+    services,
+)
 
 DATE = r"\d{4}-\d{2}-\d{2}"
 
