@@ -284,7 +284,7 @@ def decode_image(data: bytes, min_side: int, limits: DecodeLimits | None = None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow warns on odd EXIF; the image is still fine
         try:
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             fmt = image.format or "unknown"
             check_header(image, limits)
             width, height = image.size  # as declared; a JPEG's size shrinks with `draft`

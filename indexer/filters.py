@@ -122,7 +122,7 @@ def library_facets(library: Library) -> Facets:
     Cached per library; recounted after an index run, a change in the image count, or a minute."""
     images = library.store.count(IMAGES)
     key = (images, library.manifest.get("updated_at"))
-    cached = getattr(library, "_facets", None)
+    cached = library.memo.get("facets")
     if cached and cached[0] == key and time.monotonic() - cached[1] < FACETS_FRESH_SECONDS:
         return cached[2]
     roots = [Path(root) for root in library.manifest.get("roots", [])]
@@ -131,7 +131,7 @@ def library_facets(library: Library) -> Facets:
     facets = Facets(images=images, undated=library.store.count(IMAGES, Filter(must=(Missing("taken_ts"),))),
                     folders=folders, cameras=_commonest(_counts(library, "camera")),
                     formats=_commonest(_counts(library, "format")))
-    library._facets = (key, time.monotonic(), facets)
+    library.memo["facets"] = (key, time.monotonic(), facets)
     return facets
 
 

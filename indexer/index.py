@@ -22,6 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
+
 from .concepts.publish import concept_payloads, record_changes
 from .embed import Embedder
 from .errors import UsageError
@@ -92,14 +94,14 @@ class _Record:
     sha256: str
     files: dict[str, dict]
     new: bool = False
-    vector: object = None
+    vector: np.ndarray | None = None
     extra: dict = field(default_factory=dict)  # payload beyond the path fields, for new points
 
 
 @dataclass
 class _Work:
     found: FoundFile
-    sha256: str | None = None
+    sha256: str = ""  # set once the file was read
     tensor: object = None
     extra: dict | None = None
     error: str | None = None
@@ -244,9 +246,9 @@ class Indexer:
         path, stat = work.found.path, {"size": work.found.size, "mtime": work.found.mtime}
         pid = self.by_sha.get(work.sha256)  # only grows while files are processed, so a worker's "known" holds
         is_new = pid is None
-        if is_new:
+        if pid is None:
             pid = point_id(work.sha256)
-            self.records[pid] = _Record(work.sha256, {}, new=True, extra=work.extra)
+            self.records[pid] = _Record(work.sha256, {}, new=True, extra=work.extra or {})
             self.by_sha[work.sha256] = pid
             self.summary.indexed += 1
         else:
@@ -360,7 +362,8 @@ def refuse_risky_prune(roots: list[Path], found: list[FoundFile], indexed: Itera
 def vanished_folders(roots: list[Path], indexed: Iterable[str], seen: set[str]) -> list[tuple[str, int, int]]:
     """(folder, missing, indexed) for each folder under `roots` (roots included) that lost more than half of its
     indexed images and more than PRUNE_HANDFUL; only the topmost of nested ones, largest loss first."""
-    totals, missing = Counter(), Counter()
+    totals: Counter[Path] = Counter()
+    missing: Counter[Path] = Counter()
     root_paths = [Path(root) for root in roots]
     for path in indexed:
         root = next((r for r in root_paths if path.startswith(_prefix(r))), None)

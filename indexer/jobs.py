@@ -176,7 +176,7 @@ def check_params(kind: str, params: dict, data_dir: Path) -> dict:
 
 
 def _cluster_params(params: dict) -> dict:
-    checked = {flag: True for flag in CLUSTER_FLAGS if params.get(flag)}
+    checked: dict[str, bool | int] = {flag: True for flag in CLUSTER_FLAGS if params.get(flag)}
     if len(checked) > 1:
         raise UsageError("Choose one of if_changed, relabel and rollback.")
     for key, (low, high) in CLUSTER_NUMBERS.items():
@@ -368,8 +368,8 @@ class JobRunner:
         if due is None:
             return
         kind, params = due
-        failed = [j for j in self.jobs.values() if j.kind == kind and j.state == "failed" and j.finished_at]
-        if failed and time.time() - datetime.fromisoformat(max(j.finished_at for j in failed)).timestamp() \
+        failed = [j.finished_at for j in self.jobs.values() if j.kind == kind and j.state == "failed" and j.finished_at]
+        if failed and time.time() - datetime.fromisoformat(max(failed)).timestamp() \
                 < SCHEDULE_BACKOFF_SECONDS:
             return
         log.info("scheduled %s job is due", kind)

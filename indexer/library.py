@@ -10,7 +10,7 @@ import logging
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -56,6 +56,9 @@ class Library:
         self._embedder: Embedder | None = None
         self._recorded: dict | None | object = _UNKNOWN
         self._centroid: tuple[int, np.ndarray | None, float] = (0, None, 0.0)
+        # what readers derive from the library and keep while it is open (search's chance rise, filters' counts),
+        # each under its own key, so the library holds no reader's logic
+        self.memo: dict[str, Any] = {}
 
     @classmethod
     def open(cls, settings: Settings, command: str = "pixcept", **client_kwargs) -> "Library":
@@ -149,8 +152,8 @@ class Library:
             return centroid
         count = self.store.count(IMAGES)
         if centroid is None or abs(count - cached_count) > cached_count / 20:
-            vectors = [p.vector for p in itertools.islice(self.store.scroll(IMAGES, fields=False, with_vectors=True),
-                                                          sample)]
+            points = itertools.islice(self.store.scroll(IMAGES, fields=False, with_vectors=True), sample)
+            vectors = [p.vector for p in points if p.vector is not None]
             centroid = np.mean(vectors, axis=0) if vectors else None
             cached_count = count
         self._centroid = (cached_count, centroid, time.monotonic())
@@ -167,7 +170,7 @@ class Library:
             if self.store.kind == "server" and self.store.has_collection(IMAGES):
                 recorded = self.store.collection_metadata(IMAGES).get(MODEL_METADATA_KEY)
             self._recorded = recorded or self.manifest.get("model") or None
-        return self._recorded
+        return self._recorded if isinstance(self._recorded, dict) else None
 
     def recorded_identity(self) -> ModelIdentity | None:
         recorded = self.recorded_model()

@@ -8,6 +8,7 @@ import socket
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TextIO
 
 import portalocker
 
@@ -40,7 +41,7 @@ class DataDirLock:
     def __init__(self, data_dir: Path, command: str):
         self.path = Path(data_dir) / LOCK_NAME
         self.command = command
-        self._handle = None
+        self._handle: TextIO | None = None
         self._info: dict = {}
         self.previous_owner: dict | None = None  # set when a stale lock was taken over
 
@@ -68,6 +69,7 @@ class DataDirLock:
 
     def update(self, **extra) -> None:
         """Rewrite the owner record, adding `extra` (e.g. the serving URL once it is known)."""
+        assert self._handle is not None, "update() of a lock not held"
         self._info.update(extra)
         self._handle.seek(0)
         self._handle.truncate()

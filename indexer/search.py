@@ -103,7 +103,7 @@ def indexed_vectors(library: Library, ids: Sequence[str]) -> list[np.ndarray]:
     missing = [i for i in ids if i not in points]
     if missing:
         raise NotFoundError(f"No indexed image with ID {missing[0]}.")
-    return [points[i].vector for i in ids]
+    return [np.asarray(points[i].vector) for i in ids]
 
 
 def relevance_threshold(scores: np.ndarray, baseline: float, relative: float = RELATIVE_CUTOFF,
@@ -141,7 +141,7 @@ def chance_rise(library: Library) -> float | None:
     centroid = library.image_centroid()
     if centroid is None:
         return None
-    cached = getattr(library, "_chance_rise", None)
+    cached = library.memo.get("chance_rise")
     if cached and cached[0] is centroid:
         return cached[1]
     rises = []
@@ -150,7 +150,7 @@ def chance_rise(library: Library) -> float | None:
         if best:
             rises.append(best[0].score - float(centroid @ vector))
     value = float(np.median(rises)) if rises else None
-    library._chance_rise = (centroid, value)
+    library.memo["chance_rise"] = (centroid, value)
     return value
 
 
@@ -187,7 +187,7 @@ def search_page(library: Library, text: str | None = None, images: Sequence[Imag
     best = library.store.search(IMAGES, vector, limit=max(window, CANDIDATES if needs_threshold else 0),
                                 where=where, with_payload=False)
     no_good_match = False
-    if needs_threshold:
+    if needs_threshold and relative is not None:
         threshold, no_good_match = _threshold(library, vector, best, relative)
     hits = [h for h in best[offset:window] if threshold is None or h.score >= threshold]
     if no_good_match:

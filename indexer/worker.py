@@ -66,7 +66,8 @@ def _child_main(conn, model_spec: str, device: str | None, niceness: int) -> Non
             if name == "optimize_shard":  # Edge's index build holds the interpreter: here, not in the server
                 from .store.edge import optimize_folder
 
-                conn.send(("ok", optimize_folder(args)))
+                optimize_folder(args)
+                conn.send(("ok", None))
                 continue
             if name not in MODEL_REQUESTS:
                 raise ValueError(f"unknown worker request {name!r}")
@@ -131,8 +132,8 @@ class JobWorker:
         self.niceness = niceness
         self.idle_seconds = idle_seconds if idle_seconds is not None else idle_seconds_from_env()
         self._lock = threading.Lock()
-        self._process = None
-        self._conn = None
+        self._process: Any = None  # a spawn context's Process
+        self._conn: Any = None  # its end of the pipe
         self._last_used = 0.0
         self._idle_timer: threading.Timer | None = None
 

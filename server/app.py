@@ -73,7 +73,7 @@ def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start:
         PIXCEPT_READ_TOKEN=config.read_token,
         PIXCEPT_ADMIN_TOKEN=config.admin_token or auth.local_admin_token(settings.data_dir),
     )
-    app.json.sort_keys = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # the default provider's setting
     services = Services(settings, run_jobs=config.run_jobs, run_jobs_in_worker=config.run_jobs_in_worker)
     app.extensions["pixcept"] = services
     app.extensions["pixcept_revoked_sessions"] = auth.RevokedSessions(settings.data_dir / auth.REVOKED_FILE)

@@ -20,6 +20,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import portalocker
 from flask import abort, current_app, request, session
@@ -32,7 +33,7 @@ SECRET_FILE = "server-secret"
 REVOKED_FILE = "revoked-sessions.json"
 
 
-def private_file(path: Path, make: callable) -> str:
+def private_file(path: Path, make: Callable[[], str]) -> str:
     """The content of a file only this user can read, created with `make()` if missing."""
     if path.exists():
         return path.read_text().strip()
@@ -55,7 +56,9 @@ def session_secret(data_dir: Path) -> str:
 
 
 def _matches(given: str | None, expected: str | None) -> bool:
-    return bool(given and expected) and hmac.compare_digest(given.encode(), expected.encode())
+    if not given or not expected:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def bearer_token() -> str | None:
@@ -86,7 +89,7 @@ def current_level() -> str | None:
 
 def token_key(token: str) -> str:
     """A keyed hash of a token: what a session keeps of the token it was made from (never the token itself)."""
-    return hmac.new(current_app.secret_key.encode(), token.encode(), "sha256").hexdigest()
+    return hmac.new(str(current_app.secret_key).encode(), token.encode(), "sha256").hexdigest()
 
 
 def sign_in(token: str) -> str | None:
@@ -112,7 +115,7 @@ def session_level() -> str | None:
     level, younger than the session lifetime, not signed out."""
     level, since, sid = session.get("level"), session.get("since"), session.get("sid")
     config = current_app.config
-    token = {ADMIN: config["PIXCEPT_ADMIN_TOKEN"], READ: config["PIXCEPT_READ_TOKEN"]}.get(level)
+    token = {ADMIN: config["PIXCEPT_ADMIN_TOKEN"], READ: config["PIXCEPT_READ_TOKEN"]}.get(str(level))
     if not token or not _matches(session.get("key"), token_key(token)):
         return None
     if not isinstance(since, int) or not 0 <= time.time() - since < config["PIXCEPT_SESSION_LIFETIME"]:

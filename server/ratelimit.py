@@ -37,8 +37,8 @@ def install(app: Flask, model_limit: str | None, login_limit: str) -> Limiter:
                                  error_message="Too many searches from this address; wait a few seconds (see "
                                                "Retry-After) and try again.")
     for endpoint in MODEL_ENDPOINTS:
-        app.view_functions[endpoint] = model(app.view_functions[endpoint])
+        app.view_functions[endpoint] = model(app.view_functions[endpoint])  # type: ignore[assignment]  # its stub
     login = limiter.limit(lambda: current_app.config["PIXCEPT_LOGIN_LIMIT"], methods=["POST"],
                           error_message="Too many sign-in attempts; wait a minute and try again.")
-    app.view_functions[LOGIN_ENDPOINT] = login(app.view_functions[LOGIN_ENDPOINT])
+    app.view_functions[LOGIN_ENDPOINT] = login(app.view_functions[LOGIN_ENDPOINT])  # type: ignore[assignment]
     return limiter

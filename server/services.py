@@ -38,17 +38,24 @@ class Services:
         self.settings = settings
         self.run_jobs = run_jobs
         self.run_jobs_in_worker = run_jobs_in_worker
-        self.library: Library | None = None
+        self._library: Library | None = None
         self.runner: JobRunner | None = None
         self.worker: JobWorker | None = None
         self.ready = False
         self._vectors: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._vectors_lock = threading.Lock()
 
+    @property
+    def library(self) -> Library:
+        """The open library (routes run only once `ready`)."""
+        if self._library is None:
+            raise RuntimeError("The library is not open: Services.start() first.")
+        return self._library
+
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
     def start(self, url: str | None = None) -> "Services":
-        self.library = Library.open(self.settings, command="pixcept serve")
+        self._library = Library.open(self.settings, command="pixcept serve")
         if url and self.library.lock:
             self.library.lock.update(url=url)
         if self.library.recorded_identity() is not None:
@@ -79,9 +86,9 @@ class Services:
             self.runner.stop()
         if self.worker:
             self.worker.close()
-        if self.library:
-            self.library.close()
-            self.library = None
+        if self._library:
+            self._library.close()
+            self._library = None
 
     def _query_embedder(self, embedder):
         if self.run_jobs_in_worker:  # jobs' big batches run elsewhere: this process only answers queries

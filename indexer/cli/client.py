@@ -114,7 +114,8 @@ class ServerClient:
         query = [("q", text), ("cutoff", relative or 0)] + ([("concept", concept)] if concept is not None else [])
         query += [("upload", self.upload(path)) for path in images]
         query += filters.params() if filters else []
-        results, threshold = [], None
+        results: list[dict] = []
+        threshold = None
         while len(results) < limit:
             paging = [("limit", min(MAX_PAGE, limit - len(results))), ("offset", offset + len(results))]
             if threshold is not None:  # later pages reuse the first page's relevance threshold

@@ -114,7 +114,7 @@ class Bar(Progress):
 class _PixceptError(click.ClickException):
     def __init__(self, error: PixceptError):
         super().__init__(str(error))
-        self.exit_code = error.exit_code
+        self.exit_code = error.exit_code  # type: ignore[misc]  # click declares it on the class: 1
 
 
 class PixceptGroup(click.Group):

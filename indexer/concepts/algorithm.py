@@ -299,7 +299,7 @@ def _hierarchy(clusterer, kept: list[int]) -> tuple[np.ndarray, list[dict]]:
     # small to keep) would make a group with a sub-group equal to itself: each set of concepts is one group, the
     # broadest node of its chain.
     groups = sorted((node for node, concepts in below.items()
-                     if len(concepts) >= 2 and below.get(parent_of.get(node)) != concepts),
+                     if len(concepts) >= 2 and below.get(parent_of.get(node, -1)) != concepts),
                     key=lambda n: -len(below[n]))
     group_ids = {node: i for i, node in enumerate(groups)}
 
@@ -442,7 +442,7 @@ def save_concepts(concepts: Concepts, folder) -> None:
               "parents": concepts.parents}
     if concepts.positions is not None:
         arrays["positions"] = concepts.positions
-    np.savez(folder / "arrays.npz", **arrays)
+    np.savez(folder / "arrays.npz", **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
     (folder / "concepts.json").write_text(json.dumps({
         "exemplars": concepts.exemplars, "hierarchy": concepts.hierarchy, "min_concept_size": concepts.min_concept_size,
         "settings": asdict(concepts.settings)}))

@@ -247,6 +247,8 @@ class _Assigned:
 
 def _assign(library: Library, read: _Read, fit: Concepts, words: list[str], word_vectors: np.ndarray,
             progress: Progress) -> _Assigned:
+    fitted_positions = fit.positions
+    assert fitted_positions is not None, "the concept job fits with a layout"
     n = len(read.ids)
     labels = np.full(n, -1, np.int64)
     positions = np.zeros((n, 2), np.float32)
@@ -254,7 +256,7 @@ def _assign(library: Library, read: _Read, fit: Concepts, words: list[str], word
     fitted[read.sample_rows] = np.arange(len(read.sample_rows))
     mean = word_means(read.sample_vectors, word_vectors) if words else None
     anchors = np.linspace(0, len(read.sample_rows) - 1, min(ANCHORS, len(read.sample_rows))).astype(int)
-    spread = float(np.std(fit.positions)) * 0.02 if fit.positions is not None and len(fit.positions) else 0.0
+    spread = float(np.std(fitted_positions)) * 0.02 if len(fitted_positions) else 0.0
     cohesion = np.zeros(fit.count)
     word_counts = np.zeros((fit.count, len(words)), np.int64)
     tag_rows, tag_words, tag_scores = [], [], []
@@ -266,9 +268,9 @@ def _assign(library: Library, read: _Read, fit: Concepts, words: list[str], word
         if outside.any():
             page_labels[outside] = assign(vectors[outside], fit.embeddings, fit.thresholds)
             seeds = np.array([int(i[:8], 16) for i, out in zip(ids, outside) if out], np.uint64)
-            positions[rows[outside]] = place_near(read.sample_vectors[anchors], fit.positions[anchors],
+            positions[rows[outside]] = place_near(read.sample_vectors[anchors], fitted_positions[anchors],
                                                   vectors[outside], seeds, spread)
-        positions[rows[~outside]] = fit.positions[inside[~outside]]
+        positions[rows[~outside]] = fitted_positions[inside[~outside]]
         labels[rows] = page_labels
         members = page_labels >= 0
         np.add.at(cohesion, page_labels[members],
@@ -327,8 +329,8 @@ def _describe_groups(groups: list[dict], embeddings: np.ndarray, sizes: np.ndarr
         members = [index[c] for c in group["concepts"]]
         mean = (embeddings[members] * sizes[members, None]).sum(axis=0)
         means.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
-    labels = distinctive_words(np.array(means, np.float32), word_vectors, words, 5) if words else \
-        [[] for _ in groups]
+    labels = distinctive_words(np.array(means, np.float32), word_vectors, words, 5) \
+        if words and word_vectors is not None else [[] for _ in groups]
     return [{"id": group["id"], "parent": group["parent"], "concepts": group["concepts"],
              "size": int(sum(sizes[index[c]] for c in group["concepts"])),
              "labels": [[w, round(s, 4)] for w, s in labels[i]]} for i, group in enumerate(groups)]
@@ -414,7 +416,8 @@ def relabel(library: Library, progress: Progress) -> dict:
         if words_now == point.payload.get("labels"):
             continue
         changed += 1
-        margin = words_now[0][1] - words_now[1][1] if len(words_now) > 1 else None
+        scores = [round(s, 4) for _, s in labels]
+        margin = scores[0] - scores[1] if len(scores) > 1 else None
         library.store.set_payload(CONCEPTS, [point.id], {"labels": words_now, "label_margin": margin,
                                                          "updated_at": publish.now()})
         members = [p.id for p in library.store.scroll(

@@ -195,7 +195,9 @@ class ConceptModel:
         from ..library import Library
         from .read import library_concepts
 
-        settings = settings or Settings(data_dir=Path(data_dir).expanduser())
+        if settings is None and data_dir is None:
+            raise UsageError("Name the library: a data folder, or Settings.")
+        settings = settings or Settings(data_dir=Path(str(data_dir)).expanduser())
         with Library.open(settings, command="ConceptModel.from_library") as library:
             loaded = library_concepts(library)
         model = cls(min_concept_size=loaded.concepts.min_concept_size, embedding_model=loaded.model_spec)
@@ -213,7 +215,7 @@ class ConceptModel:
         folder.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(folder / "arrays.npz", labels=concepts.labels, embeddings=concepts.embeddings,
                             thresholds=concepts.thresholds, parents=concepts.parents,
-                            image_embeddings=self.image_embeddings, word_embeddings=self.word_embeddings)
+                            image_embeddings=self._image_embeddings(), word_embeddings=self.word_embeddings)
         meta = {
             "version": SAVE_VERSION, "min_concept_size": self.min_concept_size, "diversity": self.diversity,
             "embedding_model": self.embedding_model, "ctfidf": self.ctfidf, "seed": self.seed,
@@ -263,6 +265,11 @@ class ConceptModel:
             raise UsageError("This ConceptModel is not fitted yet: call fit() or fit_transform() first.")
         return self.concepts
 
+    def _image_embeddings(self) -> np.ndarray:
+        if self.image_embeddings is None:
+            raise UsageError("This ConceptModel has no image embeddings yet: call fit() or fit_transform() first.")
+        return self.image_embeddings
+
     def _embedder_or_load(self):
         if self._embedder is None:
             from ..embed import load_embedder
@@ -290,11 +297,12 @@ class ConceptModel:
         from ..vocab import embed_entries
 
         embedder = self._embedder_or_load()
-        if embedder.dim != self.image_embeddings.shape[1]:
-            raise UsageError(f"The image embeddings have {self.image_embeddings.shape[1]} dimensions, but "
+        images = self._image_embeddings()
+        if embedder.dim != images.shape[1]:
+            raise UsageError(f"The image embeddings have {images.shape[1]} dimensions, but "
                              f"{self.embedding_model} gives {embedder.dim}: the words could not be compared with them.")
         self.word_embeddings = embed_entries(embedder, self.words)
-        self.tags = image_tags(self.image_embeddings, self.word_embeddings, self.words, top_n=5)
+        self.tags = image_tags(images, self.word_embeddings, self.words, top_n=5)
         if self.ctfidf:
             ranked = _ctfidf(concepts.labels, self.tags, concepts.count, self.top_n_words)
         else:

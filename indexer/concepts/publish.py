@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from ..errors import PixceptError
 from ..library import Library
@@ -166,7 +167,7 @@ class RunOutput:
     records: list[dict]  # one payload per concept (the job's `_records`)
     vectors: np.ndarray  # (K, dim) concept embeddings, in the order of `records`
     summary: dict  # counts, lineage, hierarchy, timings: kept in the run folder and the history
-    montages: dict[int, object] = field(default_factory=dict)  # concept ID -> PIL image
+    montages: dict[int, Image.Image] = field(default_factory=dict)  # concept ID -> its montage
     tags: TagWrites | None = None  # suggested tags, only of the images where they changed
 
 
@@ -201,8 +202,9 @@ def publish(library: Library, output: RunOutput, held: SlotState, progress: Prog
     labels_of = {r["concept"]: [w for w, _ in r["labels"][:3]] for r in output.records}
     writes = write_slot(library, slot, output.ids, output.concepts, labels_of, held, progress, both_slots=first)
     tags = output.tags
-    for start in range(0, len(tags.rows) if tags else 0, TAG_CHUNK):
-        store.set_payloads(IMAGES, tags.payloads(output.ids, start, start + TAG_CHUNK))
+    if tags is not None:
+        for start in range(0, len(tags.rows), TAG_CHUNK):
+            store.set_payloads(IMAGES, tags.payloads(output.ids, start, start + TAG_CHUNK))
     summary = {**output.summary, "payload_writes": writes, "tag_writes": len(tags.rows) if tags else 0}
     (folder / "run.json").write_text(json.dumps(summary))
     _make_current(library, output.run, slot, summary, images=len(output.ids))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from ..library import Library
 from ..store import CONCEPTS, IMAGES, Filter, Match
 from . import publish
 from .publish import Published, current_filter, require_published
+
+if TYPE_CHECKING:
+    from .algorithm import Concepts
 
 SORTS = ("size", "name", "recent", "id")
 
@@ -227,7 +230,7 @@ def montage_path(library: Library, concept: int, current: Published | None = Non
 class LibraryConcepts:
     """The current run in the shape of an algorithm result, for `ConceptModel.from_library`."""
 
-    concepts: object  # algorithm.Concepts, rows in `ids` order
+    concepts: Concepts  # rows in `ids` order
     ids: list[int]
     labels: list[list]
     paths: list[str]

@@ -63,7 +63,8 @@ def wordnet_nouns(folder: Path = WORDNET, min_count: int = MIN_TAG_COUNT) -> set
 def _synset_words(data_noun: Path) -> tuple[set[str], set[str]]:
     """Lemmas written in lower case in a selected lexicographer file (proper nouns are capitalised there), and
     lemmas with any sense glossed as offensive."""
-    written, unwanted = set(), set()
+    written: set[str] = set()
+    unwanted: set[str] = set()
     for line in data_noun.read_text(encoding="latin-1").splitlines():
         if line.startswith("  "):
             continue  # licence header

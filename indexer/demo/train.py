@@ -18,11 +18,12 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .world import COLOURS, SHAPES, caption, grid_scenes, random_scene, render
 
 MODEL_DIR = Path(__file__).with_name("model")
-MODEL_CFG = {
+MODEL_CFG: dict[str, Any] = {
     "embed_dim": 64,
     "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 16},
     "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 4, "layers": 3},

@@ -59,7 +59,7 @@ def open_store(settings: Settings, recorded_kind: str | None = None, **client_kw
 
         client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key or None,
                               check_compatibility=False, **client_kwargs)
-        store = QdrantClientStore(client, "server", settings.qdrant_url, settings.collection_prefix,
+        store = QdrantClientStore(client, "server", str(settings.qdrant_url), settings.collection_prefix,
                                   settings.collection_options)
         store.has_collection(IMAGES)  # fail now, with a clear message, when the server is unreachable
         return store

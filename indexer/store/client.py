@@ -42,6 +42,7 @@ class QdrantClientStore:
     prefix: str = "pixcept"
     options: CollectionOptions = field(default_factory=CollectionOptions)
     aliases: dict[str, str] = field(default_factory=dict)
+    build_elsewhere: bool = False  # a Qdrant server (or local mode) indexes by itself: nothing to build
 
     # -- collections ------------------------------------------------------------------------------------------------
 
@@ -137,9 +138,9 @@ class QdrantClientStore:
     def delete(self, name: str, ids: Iterable[str]) -> None:
         from qdrant_client import models
 
-        ids = list(ids)
-        if ids:
-            self.client.delete(self.collection(name), points_selector=models.PointIdsList(points=ids), wait=True)
+        points: list[Any] = list(ids)
+        if points:
+            self.client.delete(self.collection(name), points_selector=models.PointIdsList(points=points), wait=True)
 
     # -- reads ------------------------------------------------------------------------------------------------------
 

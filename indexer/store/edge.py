@@ -150,9 +150,9 @@ class EdgeStore:
     def delete(self, name: str, ids: Iterable[str]) -> None:
         import qdrant_edge as edge
 
-        ids = list(ids)
-        if ids:
-            self._update(name, [edge.UpdateOperation.delete_points(ids)], len(ids))
+        points: list[Any] = list(ids)
+        if points:
+            self._update(name, [edge.UpdateOperation.delete_points(points)], len(points))
 
     # -- reads ------------------------------------------------------------------------------------------------------
 

@@ -72,6 +72,9 @@ class Store(Protocol):
     kind: str  # "edge", "local" or "server"
     location: str
     aliases: dict[str, str]  # IMAGES -> "images_g2": the generation readers see (`generation_names`)
+    # True in a server's process: writers leave a due search-index build to a job that builds it beside the live
+    # collection (Edge; a Qdrant server builds its own index and ignores it)
+    build_elsewhere: bool
 
     def collection(self, name: str) -> str: ...
     def collection_names(self) -> list[str]: ...

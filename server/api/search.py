@@ -74,7 +74,7 @@ def search(query: dict):
     concept = query.get("concept")
     filters = SearchFilters(tuple(query["folder"]), tuple(query["camera"]), tuple(query["format"]),
                             _day(query.get("from_"), "from"), _day(query.get("to"), "to"),
-                            {"yes": True, "no": False}.get(query.get("dated")))
+                            {"yes": True, "no": False}.get(query.get("dated") or ""))
     within = concept_filter(services().library, concept) if concept is not None else None
     where = filters.where(within)
     vector = services().query_vector(words, uploads, like, unlike)

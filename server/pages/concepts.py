@@ -63,7 +63,7 @@ def concept_page(concept_id: int):
     library = services().library
     current = read.snapshot(library)
     if concept_id == UNSORTED:
-        concept = {"id": UNSORTED, "title": "Unsorted", "labels": [], "parent": -1, "cohesion": None,
+        concept: dict = {"id": UNSORTED, "title": "Unsorted", "labels": [], "parent": -1, "cohesion": None,
                    "split_from": None, "merged_from": None,
                    "size": read.list_concepts(library, "size", 0, 0, current).outliers}
         return render_template("concept.html", concept=concept, parent=None, related=[], run=current.run)
@@ -74,7 +74,8 @@ def concept_page(concept_id: int):
             raise
         return redirect(url_for("concept_pages.concept_page", concept_id=retired.went_to, retired=concept_id), 301)
     groups = {g["id"]: g for g in read.concept_groups(library, current)}
-    related_ids = [i for i in [concept.get("nearest"), *concept.get("siblings", [])] if i is not None]
+    siblings: list[int] = concept.get("siblings") or []
+    related_ids = [i for i in [concept.get("nearest"), *siblings] if i is not None]
     related = [_maybe_concept(library, i, current) for i in dict.fromkeys(related_ids)]
     return render_template("concept.html", concept=concept, parent=groups.get(concept.get("parent", -1)),
                            related=[c for c in related if c], run=current.run,

@@ -66,7 +66,7 @@ def login():
     return render_template("login.html", error=error, next=going_to), 401 if error else 200
 
 
-login.auth_level = None
+setattr(login, "auth_level", None)  # anyone may sign in
 
 
 @pages.post("/logout")
