@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
+from .durable import atomic_write_json
 from .files import FoundFile
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,5 @@ class FailedFiles:
         """Written whole or not at all (JSON escapes paths that are not UTF-8 losslessly)."""
         if not self.changed:
             return
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.entries))
-        os.replace(temporary, self.path)
+        atomic_write_json(self.path, self.entries)
         self.changed = False

@@ -12,7 +12,6 @@ import io
 import math
 import os
 import stat
-import tempfile
 import threading
 import time
 import warnings
@@ -24,6 +23,7 @@ from typing import BinaryIO, Iterator, Sequence
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, features
 
+from .durable import atomic_write
 from .errors import UsageError
 
 try:  # HEIC/HEIF through the permissively licensed pi-heif
@@ -470,16 +470,9 @@ def write_thumbnail(image: Image.Image, target: Path, size: int, root: Path) -> 
     thumb = image.copy()
     thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(root) / STAGING
-    staging.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=staging, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            thumb.save(out, "JPEG", quality=85)
-        os.replace(temporary, target)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    # made again from the original if lost, so not flushed to disk one by one (that would slow indexing)
+    atomic_write(target, lambda out: thumb.save(out, "JPEG", quality=85), staging=Path(root) / STAGING,
+                 durable=False)
 
 
 def clean_staging(root: Path, older_than: float = STALE_STAGING_SECONDS) -> int:

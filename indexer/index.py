@@ -18,12 +18,13 @@ import time
 from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
+from .clock import utc_now
 from .concepts.publish import concept_payloads, record_changes
 from .embed import Embedder
 from .errors import UsageError
@@ -281,7 +282,7 @@ class Indexer:
         Points left without files are removed only at the end of a run: their content may still turn up at a path
         not processed yet (a file renamed while another took its name).
         """
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = utc_now()
         new_points, moved, emptied = [], {}, []
         for pid in sorted(self.dirty):
             record = self.records[pid]

@@ -20,6 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from .clock import utc_now
+from .durable import atomic_write_json
 from .errors import NotFoundError, PixceptError, UsageError
 from .library import Library
 from .progress import Cancelled, Progress
@@ -42,17 +44,13 @@ class JobNotFound(NotFoundError):
     pass
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 @dataclass
 class Job:
     id: str
     kind: str
     params: dict
     state: str = "queued"  # queued -> running -> done | failed | cancelled; interrupted (server stopped)
-    created_at: str = field(default_factory=_now)
+    created_at: str = field(default_factory=utc_now)
     started_at: str | None = None
     finished_at: str | None = None
     total: int = 0
@@ -248,7 +246,7 @@ class JobRunner:
     def _load(self) -> None:
         for job in read_jobs(self.folder):
             if not job.finished:
-                job.state, job.finished_at = "interrupted", _now()
+                job.state, job.finished_at = "interrupted", utc_now()
                 job.notes.append("The server stopped before this job finished; what it saved is kept. Resume it "
                                  "to finish the rest.")
                 self._save(job)
@@ -320,14 +318,12 @@ class JobRunner:
 
     def _finish(self, job: Job, state: str, **changes) -> None:
         self._cancel.discard(job.id)
-        self.update(job, save=True, state=state, finished_at=_now(), **changes)
+        self.update(job, save=True, state=state, finished_at=utc_now(), **changes)
 
     def _save(self, job: Job) -> None:
         path = self.folder / f"{job.id}.json"
         with self._save_lock:
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(job.to_dict()))
-            os.replace(tmp, path)
+            atomic_write_json(path, job.to_dict())
             self._saved_at[job.id] = time.monotonic()
 
     def _prune_old(self) -> None:
@@ -376,7 +372,7 @@ class JobRunner:
         self.submit(kind, params)
 
     def _run(self, job: Job) -> None:
-        self.update(job, state="running", started_at=_now())
+        self.update(job, state="running", started_at=utc_now())
         log.info("job %s (%s) started", job.id, job.kind)
         try:
             embedder = self.embedder_factory() if self.embedder_factory else None

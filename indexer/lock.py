@@ -6,12 +6,12 @@ import json
 import os
 import socket
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
 import portalocker
 
+from .clock import utc_now
 from .errors import PixceptError
 
 LOCK_NAME = "pixcept.lock"
@@ -62,7 +62,7 @@ class DataDirLock:
             "pid": os.getpid(),
             "command": self.command,
             "host": socket.gethostname(),
-            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "started_at": utc_now(),
         }
         self.update()
         return self

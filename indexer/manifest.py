@@ -6,11 +6,10 @@ Written atomically (temp file, fsync, rename), so a crash leaves either the old 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 
+from .clock import utc_now
+from .durable import atomic_write_json
 from .errors import PixceptError
 
 MANIFEST_NAME = "manifest.json"
@@ -19,10 +18,6 @@ SCHEMA_VERSION = 1
 
 class ManifestError(PixceptError):
     pass
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def read_manifest(data_dir: Path) -> dict:
@@ -44,28 +39,7 @@ def read_manifest(data_dir: Path) -> dict:
 def write_manifest(data_dir: Path, manifest: dict) -> dict:
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    manifest = {**manifest, "schema_version": SCHEMA_VERSION, "updated_at": _now()}
+    manifest = {**manifest, "schema_version": SCHEMA_VERSION, "updated_at": utc_now()}
     manifest.setdefault("created_at", manifest["updated_at"])
-    handle, temporary = tempfile.mkstemp(dir=data_dir, prefix=".manifest.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(manifest, out, indent=2, sort_keys=True)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, data_dir / MANIFEST_NAME)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    _fsync_dir(data_dir)
+    atomic_write_json(data_dir / MANIFEST_NAME, manifest, indent=2, sort_keys=True)
     return manifest
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name == "nt":  # directories cannot be opened for fsync on Windows
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

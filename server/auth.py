@@ -27,6 +27,8 @@ from flask import abort, current_app, request, session
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError
 
+from indexer.durable import atomic_write_json
+
 READ, ADMIN = "read", "admin"
 ADMIN_TOKEN_FILE = "server-admin-token"
 SECRET_FILE = "server-secret"
@@ -140,9 +142,7 @@ class RevokedSessions:
             now = time.time()
             revoked = {s: t for s, t in self._read().items() if t > now}
             revoked[sid] = until
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(revoked))
-            os.replace(tmp, self.path)
+            atomic_write_json(self.path, revoked)
 
     def _read(self) -> dict[str, float]:
         try:

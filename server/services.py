@@ -17,6 +17,7 @@ from PIL import Image
 
 from indexer.concepts.schedule import scheduled_job
 from indexer.config import Settings
+from indexer.durable import atomic_write_bytes
 from indexer.errors import NotFoundError, UsageError
 from indexer.files import BadImage, clean_staging, decode_image, read_opened, thumbnail_path, write_thumbnail
 from indexer.jobs import JobRunner, index_rebuild_due
@@ -169,10 +170,7 @@ class Services:
         upload_id = hashlib.sha256(buffer.getvalue()).hexdigest()[:32]
         path = self.upload_path(upload_id)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(buffer.getvalue())
-            tmp.replace(path)
+            atomic_write_bytes(path, buffer.getvalue())
         return upload_id
 
     def _forget_old_files(self) -> None:

@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from ..clock import utc_now
 from ..files import thumbnail_path
 from ..library import Library
 from ..progress import Progress
@@ -87,7 +88,7 @@ def min_images(min_size: int) -> int:
 
 
 def cluster(library: Library, options: ClusterOptions, progress: Progress, fitter: Fitter) -> dict:
-    started, started_at = time.monotonic(), publish.now()
+    started, started_at = time.monotonic(), utc_now()
     timings: dict[str, float] = {}
     total = library.store.count(IMAGES)
     min_size = options.min_concept_size or default_min_concept_size(total)
@@ -350,7 +351,7 @@ def _records(library: Library, run: int, fit: Concepts, read: _Read, assigned: _
     parent_of = {concept: stable_group.get(int(fit.parents[k]), -1) for k, concept in enumerate(matching.ids)}
     similarity = fit.embeddings @ fit.embeddings.T
     np.fill_diagonal(similarity, -1.0)
-    stamp = publish.now()
+    stamp = utc_now()
     records = []
     for k, concept in enumerate(matching.ids):
         before = earlier.get(concept, {})
@@ -419,7 +420,7 @@ def relabel(library: Library, progress: Progress) -> dict:
         scores = [round(s, 4) for _, s in labels]
         margin = scores[0] - scores[1] if len(scores) > 1 else None
         library.store.set_payload(CONCEPTS, [point.id], {"labels": words_now, "label_margin": margin,
-                                                         "updated_at": publish.now()})
+                                                         "updated_at": utc_now()})
         members = [p.id for p in library.store.scroll(
             IMAGES, fields=False, where=_members_filter(current, point.payload["concept"]))]
         library.store.set_payload(IMAGES, members, {current.labels_field: [w for w, _ in words_now[:IMAGE_LABELS]]})
@@ -427,7 +428,7 @@ def relabel(library: Library, progress: Progress) -> dict:
     record = publish.state(library)
     record["history"] = [*record.get("history", []), {
         "run": current.run, "state": "relabelled", "relabelled_concepts": changed, "retagged_images": retagged,
-        "vocabularies": library.manifest.get("vocabularies") or {}, "finished_at": publish.now()}]
+        "vocabularies": library.manifest.get("vocabularies") or {}, "finished_at": utc_now()}]
     library.update_manifest(**{publish.MANIFEST_KEY: record})
     return {"run": current.run, "relabelled": changed, "retagged": retagged,
             "summary": f"Relabelled {changed} of {len(points)} concepts of run {current.run}; new suggested tags "

@@ -19,15 +19,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from ..clock import utc_now
+from ..durable import atomic_write
 from ..errors import PixceptError
 from ..library import Library
 from ..progress import Progress
@@ -58,9 +59,6 @@ def labels_field(slot: str) -> str:
 
 
 SLOT_FIELDS = tuple(field(slot) for slot in SLOTS for field in (slot_field, labels_field))
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -247,9 +245,7 @@ def _write_run_files(folder: Path, output: RunOutput) -> None:
     np.savez(folder / "layout.npz", ids=ids, positions=output.positions.astype(np.float32),
              concepts=output.concepts.astype(np.int32))
     for concept, image in output.montages.items():
-        temporary = montages / f"{concept}.tmp"
-        image.save(temporary, "JPEG", quality=85)
-        os.replace(temporary, montages / f"{concept}.jpg")
+        atomic_write(montages / f"{concept}.jpg", partial(image.save, format="JPEG", quality=85))
 
 
 def _make_current(library: Library, run: int, slot: str, summary: dict, images: int) -> None:
@@ -258,7 +254,7 @@ def _make_current(library: Library, run: int, slot: str, summary: dict, images: 
     history.append({"run": run, "state": "published", **{k: v for k, v in summary.items()
                                                           if k not in ("lineage", "hierarchy", "retired_into")}})
     record.update(run=run, slot=slot, generation=library.generation, history=history, images_at_run=images,
-                  changed_since=0, published_at=now(), next_id=summary.get("next_id", record.get("next_id", 0)),
+                  changed_since=0, published_at=utc_now(), next_id=summary.get("next_id", record.get("next_id", 0)),
                   next_group_id=summary.get("next_group_id", record.get("next_group_id", 0)))
     library.update_manifest(**{MANIFEST_KEY: record})
 
@@ -266,7 +262,7 @@ def _make_current(library: Library, run: int, slot: str, summary: dict, images: 
 def record_skipped(library: Library, run: int, reason: str) -> dict:
     record = state(library)
     entry = {"run": run, "state": "skipped", "reason": reason, "images": library.store.count(IMAGES),
-             "finished_at": now()}
+             "finished_at": utc_now()}
     record["history"] = [*record.get("history", []), entry]
     library.update_manifest(**{MANIFEST_KEY: record})
     return entry
@@ -362,7 +358,7 @@ def rollback(library: Library, progress: Progress | None = None) -> dict:
     for entry in record.get("history", []):
         if entry.get("run") == current.run:
             entry["state"] = "rolled back"
-    record.update(run=run, slot=slot, published_at=now())
+    record.update(run=run, slot=slot, published_at=utc_now())
     library.update_manifest(**{MANIFEST_KEY: record})
     return {"run": run, "rolled_back": current.run, "payload_writes": writes,
             "summary": f"Run {run} is current again (run {current.run} rolled back; {writes} image payloads written)."}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import threading
 import time
@@ -13,6 +12,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..durable import atomic_write_json
 from .schema import payload_indexes
 from .types import Filter, HasId, Hit, Match, Missing, Point, StoreUnavailableError, as_vector
 
@@ -369,9 +369,7 @@ def _edge_filter(where: Filter | None):
 
 
 def _write_json(path: Path, data: dict) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(data))
-    os.replace(temporary, path)
+    atomic_write_json(path, data)
 
 
 def _edge_schemas() -> dict:

@@ -1,0 +1,55 @@
+"""Files written whole or not at all: the one way pixcept replaces a file (manifest, job records, failed files,
+pending index writes, montages, thumbnails, revoked sessions, uploads)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any, Callable
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], Any], staging: Path | None = None,
+                 durable: bool = True) -> None:
+    """Replace `path` with what `write(file)` writes: into a temporary file beside it (or in `staging`, on the same
+    file system), then renamed over it, so readers and a crash see the old file or the new one, never a part. With
+    `durable`, the file and its folder's entry are flushed to disk first, so a power loss cannot leave an empty
+    file either; files that can be made again (thumbnails) skip that cost."""
+    path = Path(path)
+    folder = Path(staging) if staging is not None else path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            write(out)
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    if durable:
+        fsync_folder(path.parent)
+
+
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
+    atomic_write(path, lambda out: out.write(data), durable=durable)
+
+
+def atomic_write_json(path: Path, data: Any, **dumps: Any) -> None:
+    atomic_write_bytes(path, json.dumps(data, **dumps).encode("utf-8"))
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename in it) to disk; a no-op where folders cannot be opened (Windows)."""
+    if os.name == "nt":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
