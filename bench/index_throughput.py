@@ -40,7 +40,7 @@ def model_only(embedder, seconds: float = 8.0, batch: int = 32) -> float:
 def end_to_end(spec: str, photos: Path, work: Path) -> tuple[float, float]:
     """(images/s of `index_folders` on a fresh library, CPU seconds per image of the per-file work alone)."""
     from indexer.config import Settings
-    from indexer.files import FoundFile
+    from indexer.images import FoundFile
     from indexer.index import Indexer, index_folders
     from indexer.library import Library
 

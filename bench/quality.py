@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from indexer.embed import DEFAULT_MODEL, ModelUnavailableError, load_embedder  # noqa: E402
-from indexer.files import BadImage, decode_image, is_image_name, read_file  # noqa: E402
+from indexer.images import BadImage, decode_image, is_image_name, read_file  # noqa: E402
 
 
 def labelled_images(folder: Path) -> list[tuple[Path, str]]:

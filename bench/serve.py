@@ -41,7 +41,7 @@ def build_library(data_dir: Path, spec: str, count: int) -> None:
 
     from indexer.config import Settings
     from indexer.demo.synthetic import clustered_embeddings
-    from indexer.files import thumbnail_path, write_thumbnail
+    from indexer.images import thumbnail_path, write_thumbnail
     from indexer.library import Library
     from indexer.store import IMAGES
 

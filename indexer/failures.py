@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from .durable import atomic_write_json
-from .files import FoundFile
+from .images import FoundFile
 
 log = logging.getLogger(__name__)
 

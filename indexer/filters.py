@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import UsageError
-from .files import wall_clock_seconds
+from .images import wall_clock_seconds
 from .library import Library
 from .paths import display_path
 from .store import IMAGES, Filter, Match, Missing, Range

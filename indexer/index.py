@@ -29,7 +29,8 @@ from .concepts.publish import concept_payloads, record_changes
 from .embed import Embedder
 from .errors import UsageError
 from .failures import NOT_READ_AGAIN, FailedFiles
-from .files import (
+from .filters import local_taken_times
+from .images import (
     BadImage,
     FoundFile,
     Skipped,
@@ -41,7 +42,6 @@ from .files import (
     walk_images,
     write_thumbnail,
 )
-from .filters import local_taken_times
 from .library import Library
 from .progress import Cancelled, Progress
 from .roots import check_roots

@@ -17,7 +17,7 @@ import numpy as np
 from .config import Settings
 from .embed import DEFAULT_MODEL, Embedder, ModelIdentity, load_embedder
 from .errors import NotFoundError, PixceptError
-from .files import open_verified, unchanged_in_place
+from .images import open_verified, unchanged_in_place
 from .lock import DataDirLock
 from .manifest import read_manifest, write_manifest
 from .paths import exact_path

@@ -11,7 +11,7 @@ from PIL import Image
 
 from .embed import normalise_rows
 from .errors import NotFoundError, UsageError
-from .files import BadImage, decode_image, read_file
+from .images import BadImage, decode_image, read_file
 from .library import Library
 from .store import IMAGES, Filter, HasId
 

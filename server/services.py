@@ -19,7 +19,7 @@ from indexer.concepts.schedule import scheduled_job
 from indexer.config import Settings
 from indexer.durable import atomic_write_bytes
 from indexer.errors import NotFoundError, UsageError
-from indexer.files import BadImage, clean_staging, decode_image, read_opened, thumbnail_path, write_thumbnail
+from indexer.images import BadImage, clean_staging, decode_image, read_opened, thumbnail_path, write_thumbnail
 from indexer.jobs import JobRunner, index_rebuild_due
 from indexer.library import Library
 from indexer.search import query_vector

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from indexer import files
-from indexer.files import BadImage, FoundFile, Skipped, decode_image, read_metadata, walk_images
+from indexer import images
+from indexer.errors import UsageError
+from indexer.images import BadImage, FoundFile, Skipped, decode_image, read_metadata, walk_images
+from indexer.images.formats import MB
 
 from helpers import make_image, png_claiming
 
@@ -31,7 +33,7 @@ def test_formats_and_modes_decode_to_rgb(tmp_path, name, fmt, mode):
     assert decoded.image.mode == "RGB"
     assert (decoded.width, decoded.height) == (300, 200)
     assert decoded.format == fmt
-    assert files.is_image_name(name)
+    assert images.is_image_name(name)
 
 
 def test_multi_frame_files_use_the_first_frame(tmp_path):
@@ -61,7 +63,7 @@ def test_transparent_areas_become_white(tmp_path):
 
 
 def test_heif_support_is_registered():
-    assert {".heic", ".heif"} <= files.IMAGE_SUFFIXES
+    assert {".heic", ".heif"} <= images.IMAGE_SUFFIXES
     assert ".heic" in Image.registered_extensions()
 
 
@@ -105,7 +107,7 @@ def test_large_jpeg_is_draft_decoded(tmp_path):
 
 
 def test_limits_are_judged_from_the_header_before_decoding(tmp_path):
-    limits = files.DecodeLimits(max_pixels=5_000_000, max_aspect=3)
+    limits = images.DecodeLimits(max_pixels=5_000_000, max_aspect=3)
     panorama = make_image(tmp_path / "panorama.jpg", size=(3000, 1000))  # 3 MP, 3:1
     assert decode_image(panorama.read_bytes(), 256, limits).width == 3000
     big = make_image(tmp_path / "big.jpg", size=(3000, 2000))  # 6 MP: refused even though draft would shrink it
@@ -120,21 +122,21 @@ def test_limits_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("PIXCEPT_MAX_MEGAPIXELS", "2.5")
     monkeypatch.setenv("PIXCEPT_MAX_ASPECT", "4")
     monkeypatch.setenv("PIXCEPT_MAX_FILE_MB", "1")
-    limits = files.DecodeLimits.from_env()
+    limits = images.DecodeLimits.from_env()
     assert (limits.max_pixels, limits.max_aspect) == (2_500_000, 4)
-    assert limits.file_limit("a.tif") == limits.file_limit("a.jpg") == files.MB
+    assert limits.file_limit("a.tif") == limits.file_limit("a.jpg") == MB
     monkeypatch.setenv("PIXCEPT_MAX_ASPECT", "wide")
-    with pytest.raises(files.UsageError, match="PIXCEPT_MAX_ASPECT must be a positive number"):
-        files.DecodeLimits.from_env()
+    with pytest.raises(UsageError, match="PIXCEPT_MAX_ASPECT must be a positive number"):
+        images.DecodeLimits.from_env()
 
 
 def test_a_file_larger_than_its_format_allows_is_not_read(tmp_path):
     junk = tmp_path / "junk.jpg"
     with open(junk, "wb") as out:
-        out.truncate(151 * files.MB)  # sparse: takes no disk
+        out.truncate(151 * MB)  # sparse: takes no disk
     with pytest.raises(BadImage, match="file too large for JPEG: 151 MB \\(limit 150 MB"):
-        files.read_file(str(junk))
-    assert files.DecodeLimits().file_limit("x.tiff") == 1024 * files.MB
+        images.read_file(str(junk))
+    assert images.DecodeLimits().file_limit("x.tiff") == 1024 * MB
 
 
 def test_bomb_header_is_refused_before_decoding():
@@ -185,20 +187,20 @@ def test_walk_finds_images_and_passes_over_the_rest(tmp_path):
 
 def test_thumbnail_is_written_whole_and_small(tmp_path):
     image = Image.open(make_image(tmp_path / "x.png", size=(800, 400), fmt="PNG")).convert("RGB")
-    target = files.thumbnail_path(tmp_path / "thumbs", "ab" * 32)
-    files.write_thumbnail(image, target, 256, tmp_path / "thumbs")
+    target = images.thumbnail_path(tmp_path / "thumbs", "ab" * 32)
+    images.write_thumbnail(image, target, 256, tmp_path / "thumbs")
     assert target.parent.parent.name == "ab" and target.parent.name == "ab"
     assert Image.open(target).size == (256, 128)
     assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temporary file left behind
-    assert not list((tmp_path / "thumbs" / files.STAGING).iterdir())
+    assert not list((tmp_path / "thumbs" / images.STAGING).iterdir())
     assert Image.open(io.BytesIO(target.read_bytes())).format == "JPEG"
 
 
 def test_what_a_killed_writer_left_is_cleaned_up(tmp_path):
-    staging = tmp_path / "thumbs" / files.STAGING
+    staging = tmp_path / "thumbs" / images.STAGING
     staging.mkdir(parents=True)
     (staging / "old.tmp").write_bytes(b"half a jpeg")
     (staging / "busy.tmp").write_bytes(b"being written by another process")
     os.utime(staging / "old.tmp", (1, 1))
-    assert files.clean_staging(tmp_path / "thumbs") == 1
+    assert images.clean_staging(tmp_path / "thumbs") == 1
     assert [p.name for p in staging.iterdir()] == ["busy.tmp"]

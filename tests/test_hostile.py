@@ -12,8 +12,8 @@ import pytest
 from indexer.config import Settings
 from indexer.errors import UsageError
 from indexer.failures import NOT_READ_AGAIN
-from indexer.files import walk_images
 from indexer.filters import SearchFilters
+from indexer.images import walk_images
 from indexer.index import index_folders
 from indexer.library import Library
 from indexer.roots import check_roots

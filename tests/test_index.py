@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from indexer.errors import UsageError
-from indexer.files import thumbnail_path
+from indexer.images import thumbnail_path
 from indexer.index import index_folders
 from indexer.library import Library, ModelMismatchError
 from indexer.reindex import reindex_library

@@ -109,7 +109,7 @@ def test_index_job_in_the_worker_matches_a_local_run(library, worker, tmp_path):
         assert job.result["indexed"] == 8 and job.done == job.total == 8
         stored = {p.payload["path"]: p.vector for p in library.store.scroll(IMAGES, fields=["path"], with_vectors=True)}
         path = str(tmp_path / "photos" / "red" / "img_000.jpg")
-        from indexer.files import decode_image, read_file
+        from indexer.images import decode_image, read_file
 
         local = library.embedder().embed_images([decode_image(read_file(path), min_side=224).image])[0]
         assert float(stored[path] @ local) > 0.9999

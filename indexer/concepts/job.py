@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..clock import utc_now
-from ..files import thumbnail_path
+from ..images import thumbnail_path
 from ..library import Library
 from ..progress import Progress
 from ..store import CONCEPTS, IMAGES, VOCABULARY

@@ -20,7 +20,7 @@ from PIL import Image
 
 from ..embed import normalise_rows
 from ..errors import UsageError
-from ..files import BadImage, decode_image, read_file, to_rgb
+from ..images import BadImage, decode_image, read_file, to_rgb
 from .algorithm import (
     Concepts,
     ConceptSettings,

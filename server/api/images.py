@@ -10,7 +10,7 @@ from flask import send_file
 
 from indexer.concepts.publish import SLOT_FIELDS
 from indexer.errors import NotFoundError
-from indexer.files import thumbnail_path
+from indexer.images import thumbnail_path
 from indexer.paths import display_path
 
 from ..openapi import BINARY, NOT_FOUND, access
