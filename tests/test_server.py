@@ -402,7 +402,7 @@ def test_index_job_runs_and_reports(client, admin, tmp_path):
 
 
 @pytest.mark.parametrize("body, message", [
-    ({"kind": "nope"}, "`kind`: must be one of: index, vocab, cluster"),
+    ({"kind": "nope"}, "`kind`: must be one of: index, vocab, cluster, search-index"),
     ({"kind": "index", "params": {"folders": ["/no/such/folder"]}}, "Folder not found"),
     ({"kind": "index", "params": {"folders": "not a list"}}, "list of folder paths"),
     ({"kind": "vocab", "params": {"entries": [1, 2]}}, "list of words"),
@@ -451,6 +451,13 @@ def test_the_data_folder_is_never_a_library_root(client, admin, library_dir):
                                headers=admin)
         assert response.status_code == 400 and "pixcept's own data folder" in error_of(response)
     assert str(data_dir) not in client.get("/api/status", headers=admin).get_json()["roots"]
+
+
+def test_a_search_index_job_starts_from_the_api(client, admin):
+    response = client.post("/api/jobs", json={"kind": "search-index"}, headers=admin)
+    assert response.status_code == 202
+    done = wait_finished(client, admin, response.get_json()["id"])
+    assert done["state"] == "done" and done["result"]["built"] == []  # a small library needs no index
 
 
 def test_vocab_job_and_unknown_job(client, admin):

@@ -11,6 +11,7 @@ from flask import current_app, g, url_for
 
 from indexer.concepts import publish, read
 from indexer.errors import NotFoundError, PixceptError
+from indexer.jobs import JOB_KINDS
 from indexer.store import IMAGES
 
 from ..openapi import ApiBlueprint
@@ -29,7 +30,6 @@ JOB_PATTERN = r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}"
 JOB_WAIT_LIMIT = 30.0
 MAX_QUERY_IMAGES = 8
 MAX_PAGE = 200  # results per search request
-JOB_KINDS = ["index", "vocab", "cluster"]
 JOB_STATES = ["queued", "running", "done", "failed", "cancelled", "interrupted"]
 
 F = ma.fields

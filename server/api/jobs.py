@@ -16,8 +16,9 @@ class JobRequest(ma.Schema):
     error_messages = {"type": 'Send JSON like {"kind": "index", "params": {"folders": ["/photos"]}}.'}
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(JOB_KINDS))
     params = ma.fields.Dict(load_default=dict, metadata={"description": (
-        "index: {folders: [path], prune, reindex, force}; vocab: {entries: [word]} (none: the default vocabulary); "
-        "cluster: {if_changed | relabel | rollback, seed, min_concept_size, sample_size}")})
+        "index: {folders: [absolute path], prune, reindex, force}; vocab: {entries: [word]} (none: the default "
+        "vocabulary); cluster: {if_changed | relabel | rollback, seed, min_concept_size, sample_size}; search-index: "
+        "{} (builds the search index where writes left it due)")})
 
 
 class WaitQuery(Query):

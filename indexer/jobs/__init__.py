@@ -1,0 +1,17 @@
+"""Long runs (indexing, vocabulary, concepts, search index builds) as jobs: queued, run one at a time, persisted,
+cancellable and resumable.
+
+The server runs them in a background thread of the process that owns the store, with the model in a niced worker
+process (`worker.py`), so searches keep priority. Each job's state is a JSON file under `<data dir>/jobs/`; a job
+found "running" when the server starts was interrupted, and resuming it runs it again: indexing and vocabulary
+embedding are incremental, so only what was not saved is done again.
+
+`records` (a job and its file), `kinds` (what each kind does and takes), `runner` (the queue and its thread).
+"""
+
+from .kinds import CLUSTER_NUMBERS, JOB_KINDS, TUNING_LIMITS, check_params, index_rebuild_due, run_here
+from .records import FINISHED, Job, JobNotFound, read_jobs
+from .runner import JobRunner
+
+__all__ = ["CLUSTER_NUMBERS", "FINISHED", "JOB_KINDS", "TUNING_LIMITS", "Job", "JobNotFound", "JobRunner",
+           "check_params", "index_rebuild_due", "read_jobs", "run_here"]
