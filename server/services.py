@@ -9,10 +9,10 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+from cachetools import LRUCache
 from PIL import Image
 
 from indexer.concepts.schedule import scheduled_job
@@ -43,7 +43,7 @@ class Services:
         self.runner: JobRunner | None = None
         self.worker: JobWorker | None = None
         self.ready = False
-        self._vectors: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._vectors: LRUCache[tuple, np.ndarray] = LRUCache(maxsize=QUERY_CACHE_SIZE)
         self._vectors_lock = threading.Lock()
 
     @property
@@ -114,16 +114,14 @@ class Services:
                      unlike: tuple[str, ...] = ()) -> np.ndarray:
         """The query's vector, cached: "load more" pages and repeated queries skip the model."""
         key = (text, uploads, like, unlike, self.library.recorded_model_spec())
-        with self._vectors_lock:
-            if key in self._vectors:
-                self._vectors.move_to_end(key)
-                return self._vectors[key]
+        with self._vectors_lock:  # cachetools' caches are not thread-safe
+            cached = self._vectors.get(key)
+        if cached is not None:
+            return cached
         images = [self.upload_image(upload) for upload in uploads]
         vector = query_vector(self.library, text, images, like, unlike)
         with self._vectors_lock:
             self._vectors[key] = vector
-            while len(self._vectors) > QUERY_CACHE_SIZE:
-                self._vectors.popitem(last=False)
         return vector
 
     # -- images -----------------------------------------------------------------------------------------------------

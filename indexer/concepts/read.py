@@ -135,6 +135,40 @@ def informative_groups(groups: list[dict], concepts: Iterable[int]) -> list[dict
             if g["id"] not in everything]
 
 
+def concept_grid(library: Library, sort: str = "size") -> tuple[ConceptPage, list[dict]]:
+    """Every concept of the current run (one snapshot) and the grid's sections (`concept_tree`)."""
+    current = snapshot(library)
+    page = list_concepts(library, sort, 0, 100_000, current)
+    return page, concept_tree(page.concepts, concept_groups(library, current))
+
+
+def concept_tree(concepts: list[dict], groups: list[dict]) -> list[dict]:
+    """Top-level sections for the grid: each top group with its sub-groups and the concepts directly under it (in the
+    `concepts` order), then the concepts in no group."""
+    by_id = {c["id"]: c for c in concepts}
+    groups = informative_groups(groups, by_id)
+    groups_by_id = {g["id"]: g for g in groups}
+    direct: dict[int, list[dict]] = {}
+    for concept in concepts:
+        direct.setdefault(concept.get("parent", -1) if concept.get("parent", -1) in groups_by_id else -1,
+                          []).append(concept)
+
+    position = {c["id"]: n for n, c in enumerate(concepts)}
+
+    def node(group: dict) -> dict:
+        members = list(direct.get(group["id"], []))
+        subgroups = [node(groups_by_id[child]) for child in group["children"] if child in groups_by_id]
+        while len(subgroups) == 1:  # HDBSCAN peels concepts off one by one: a chain reads better as one section
+            members += subgroups[0]["members"]
+            subgroups = subgroups[0]["subgroups"]
+        return {**group, "members": sorted(members, key=lambda c: position[c["id"]]), "subgroups": subgroups}
+
+    top = [node(g) for g in groups if g["parent"] == -1 and any(c in by_id for c in g["concepts"])]
+    top.sort(key=lambda g: min(position[c] for c in g["concepts"] if c in position))  # in the sort's order
+    return top + ([{"id": None, "title": "Not in a group", "members": direct[-1], "subgroups": [], "size": None}]
+                  if direct.get(-1) else [])
+
+
 def _retired(library: Library, concept: int) -> tuple[int | None, int | None]:
     """(where most of its images went, the run that retired it) from the kept runs' lineage, newest first."""
     for run in reversed(publish.kept_runs(library)):

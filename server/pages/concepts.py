@@ -22,40 +22,10 @@ def concepts_page():
     sort = request.args.get("sort", "size")
     sort = sort if sort in read.SORTS else "size"
     try:
-        current = read.snapshot(library)
+        page, tree = read.concept_grid(library, sort)
     except NoConceptsError as error:
         return render_template("concepts.html", empty=str(error), sort=sort)
-    page = read.list_concepts(library, sort, 0, 100_000, current)
-    groups = read.concept_groups(library, current)
-    return render_template("concepts.html", page=page, sort=sort, tree=concept_tree(page.concepts, groups),
-                           filter=request.args.get("q", ""))
-
-
-def concept_tree(concepts: list[dict], groups: list[dict]) -> list[dict]:
-    """Top-level sections for the grid: each top group with its sub-groups and the concepts directly under it (in the
-    `concepts` order), then the concepts in no group."""
-    by_id = {c["id"]: c for c in concepts}
-    groups = read.informative_groups(groups, by_id)
-    groups_by_id = {g["id"]: g for g in groups}
-    direct: dict[int, list[dict]] = {}
-    for concept in concepts:
-        direct.setdefault(concept.get("parent", -1) if concept.get("parent", -1) in groups_by_id else -1,
-                          []).append(concept)
-
-    position = {c["id"]: n for n, c in enumerate(concepts)}
-
-    def node(group: dict) -> dict:
-        members = list(direct.get(group["id"], []))
-        subgroups = [node(groups_by_id[child]) for child in group["children"] if child in groups_by_id]
-        while len(subgroups) == 1:  # HDBSCAN peels concepts off one by one: a chain reads better as one section
-            members += subgroups[0]["members"]
-            subgroups = subgroups[0]["subgroups"]
-        return {**group, "members": sorted(members, key=lambda c: position[c["id"]]), "subgroups": subgroups}
-
-    top = [node(g) for g in groups if g["parent"] == -1 and any(c in by_id for c in g["concepts"])]
-    top.sort(key=lambda g: min(position[c] for c in g["concepts"] if c in position))  # in the sort's order
-    return top + ([{"id": None, "title": "Not in a group", "members": direct[-1], "subgroups": [], "size": None}]
-                  if direct.get(-1) else [])
+    return render_template("concepts.html", page=page, sort=sort, tree=tree, filter=request.args.get("q", ""))
 
 
 @concept_pages.get("/concepts/<int(signed=True):concept_id>")
