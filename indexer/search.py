@@ -16,6 +16,7 @@ from .library import Library
 from .store import IMAGES, Filter, HasId
 
 MAX_QUERY_CHARS = 500
+MAX_EXAMPLES = 8  # example images (uploads, "add as example", "not like this") one query may combine
 MAX_TERMS = 16
 CANDIDATES = 256  # best scores looked at to set the relevance threshold (more cost 4 ms per 1000 at 20k)
 RELATIVE_CUTOFF = 0.5

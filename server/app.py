@@ -18,7 +18,7 @@ from indexer.config import Settings
 from indexer.errors import NotFoundError, PixceptError, UsageError
 from indexer.library import EmptyLibraryError, ModelMismatchError
 from indexer.lock import StoreLockedError
-from indexer.search import MAX_QUERY_CHARS
+from indexer.search import MAX_EXAMPLES, MAX_QUERY_CHARS
 
 from . import auth, openapi, ratelimit
 from .api import JobsUnavailable, api
@@ -99,7 +99,7 @@ def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start:
 
     @app.context_processor
     def template_globals():
-        return {"csrf_token": auth.csrf_token, "max_query": MAX_QUERY_CHARS}
+        return {"csrf_token": auth.csrf_token, "max_query": MAX_QUERY_CHARS, "max_examples": MAX_EXAMPLES}
 
     if start:
         services.start()

@@ -28,7 +28,6 @@ ID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 UPLOAD_PATTERN = r"[0-9a-f]{32}"
 JOB_PATTERN = r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}"
 JOB_WAIT_LIMIT = 30.0
-MAX_QUERY_IMAGES = 8
 MAX_PAGE = 200  # results per search request
 JOB_STATES = ["queued", "running", "done", "failed", "cancelled", "interrupted"]
 

@@ -8,10 +8,10 @@ from flask import redirect, send_file, url_for
 
 from indexer.concepts import read
 from indexer.errors import NotFoundError, UsageError
-from indexer.search import RELATIVE_CUTOFF
+from indexer.search import MAX_EXAMPLES, RELATIVE_CUTOFF
 
 from ..openapi import BINARY, NO_CONCEPTS, NOT_FOUND, Query, access, integer, number, pattern, repeated, text
-from .base import ID_PATTERN, MAX_QUERY_IMAGES, UPLOAD_PATTERN, Image, api, image_json, matches, services
+from .base import ID_PATTERN, UPLOAD_PATTERN, Image, api, image_json, matches, services
 
 F = ma.fields
 CONCEPT_PATTERN = r"-?[0-9]{1,9}"
@@ -114,7 +114,7 @@ class ConceptMatches(ma.Schema):
 @access(api, errors=NO_CONCEPTS)
 def search_concepts(query: dict):
     """Concepts nearest to words, uploaded images and/or indexed images, best first"""
-    uploads, like = tuple(query["upload"][:MAX_QUERY_IMAGES]), tuple(query["like"][:MAX_QUERY_IMAGES])
+    uploads, like = tuple(query["upload"][:MAX_EXAMPLES]), tuple(query["like"][:MAX_EXAMPLES])
     if not (query["q"] or "").strip() and not uploads and not like:
         raise UsageError("Give words (q), an uploaded image (upload) or an indexed image (like) to search concepts by.")
     vector = services().query_vector(query["q"] or "", uploads, like)

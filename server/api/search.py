@@ -13,13 +13,12 @@ from flask_smorest.fields import Upload
 from indexer.concepts.read import concept_filter
 from indexer.errors import NotFoundError, UsageError
 from indexer.filters import SearchFilters, library_facets
-from indexer.search import MAX_QUERY_CHARS, RELATIVE_CUTOFF, search_page
+from indexer.search import MAX_EXAMPLES, MAX_QUERY_CHARS, RELATIVE_CUTOFF, search_page
 
 from ..openapi import BINARY, CSRF_REFUSED, Query, access, integer, number, pattern, repeated, text
 from .base import (
     ID_PATTERN,
     MAX_PAGE,
-    MAX_QUERY_IMAGES,
     UPLOAD_PATTERN,
     SearchResults,
     api,
@@ -67,8 +66,8 @@ def _day(value: str | None, name: str) -> date | None:
 def search(query: dict):
     """Search images by text, uploaded image, similar images, or all combined"""
     started = time.perf_counter()
-    like, uploads = tuple(query["like"][:MAX_QUERY_IMAGES]), tuple(query["upload"][:MAX_QUERY_IMAGES])
-    unlike = tuple(query["unlike"][:MAX_QUERY_IMAGES])
+    like, uploads = tuple(query["like"][:MAX_EXAMPLES]), tuple(query["upload"][:MAX_EXAMPLES])
+    unlike = tuple(query["unlike"][:MAX_EXAMPLES])
     words = query["q"] or ""
     kind = "image" if (uploads or like) and not words.strip() else "text"
     concept = query.get("concept")

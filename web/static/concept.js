@@ -1,5 +1,6 @@
 // A concept's page: its images, page after page as you scroll (same tiles as search results).
-import { apiGet, resultTile, showMessage } from "./results.js";
+import { apiGet, showMessage } from "./api.js";
+import { resultTile } from "./results.js";
 
 const PAGE_SIZE = 60;
 const list = document.getElementById("results");

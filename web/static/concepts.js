@@ -1,6 +1,6 @@
 // The concepts grid: typing narrows it to the concepts that match the words (text -> concept search in the API,
 // with its relevance cutoff), best first; the sort and the filter live in the URL.
-import { apiGet, showMessage } from "./results.js";
+import { apiGet, showMessage } from "./api.js";
 
 const input = document.getElementById("concept-filter");
 const sort = document.getElementById("concept-sort");

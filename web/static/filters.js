@@ -1,7 +1,7 @@
 // The search page's filters: folder (the whole tree), camera, file type, date taken and whether there is one, each
 // choice with its image count from /api/filters (loaded when the panel first opens). Values live in the URL.
 import { createFolderPicker } from "./folder_picker.js";
-import { apiGet } from "./results.js";
+import { apiGet } from "./api.js";
 
 export const FILTER_KEYS = ["folder", "camera", "format", "dated", "from", "to"];
 

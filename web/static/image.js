@@ -1,6 +1,7 @@
 // The image page: its place in the results it was opened from (previous / next / back, the query in the search
 // box), and the "Similar images" strip.
-import { apiGet, resultTile, savedResults, showMessage } from "./results.js";
+import { apiGet, showMessage } from "./api.js";
+import { resultTile, savedResults } from "./results.js";
 
 const list = document.getElementById("results");
 const status = document.getElementById("status");

@@ -2,7 +2,8 @@
 // concept; labels at concept centres in levels (groups zoomed out, concepts, then montages zoomed in); hover shows a
 // thumbnail, a click shows the image, box and lasso select list the images; "Fly to" zooms to the best concept.
 import createScatterplot from "./vendor/regl-scatterplot/regl-scatterplot.js";
-import { apiGet, resultTile, showMessage } from "./results.js";
+import { apiGet, showMessage } from "./api.js";
+import { resultTile } from "./results.js";
 
 const SHOWN_SELECTED = 200;
 const frame = document.getElementById("map-frame");

@@ -1,21 +1,4 @@
-// Drawing result tiles, shared by the search page and the image page.
-
-export function csrfToken() {
-  return document.querySelector('meta[name="csrf-token"]').content;
-}
-
-// A message from the server into an element: `code` spans become <code>, never Markdown shown raw; errors look like
-// errors (and replace what was there).
-export function showMessage(element, text, { error = false } = {}) {
-  const parts = String(text).split("`");
-  element.replaceChildren(...parts.map((part, index) => {
-    if (index % 2 === 0) return document.createTextNode(part);
-    const code = document.createElement("code");
-    code.textContent = part;
-    return code;
-  }));
-  element.classList.toggle("error-message", error);
-}
+// Result tiles and the results a search page left, shared by the pages that show images.
 
 // The results a search page had loaded when it was left ({key: its query string, images, nextOffset, ...}), kept
 // for the tab's session: Back restores them, and an image page opened from them offers previous / next.
@@ -27,13 +10,6 @@ export function savedResults() {
   } catch {
     return null;
   }
-}
-
-export async function apiGet(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.error?.message || `The server answered ${response.status}.`);
-  return body;
 }
 
 // Long names keep their distinctive end (IMG_2024…_0042.jpg), which plain ellipsis cuts off.

@@ -1,7 +1,8 @@
 // The search page: the query lives in the URL (shareable, back button works); results come from /api/search.
 import { FILTER_KEYS, createFilters } from "./filters.js";
 import { createLightbox } from "./lightbox.js";
-import { SAVED_RESULTS, apiGet, csrfToken, resultTile, savedResults, showMessage } from "./results.js";
+import { apiGet, csrfToken, showMessage } from "./api.js";
+import { SAVED_RESULTS, resultTile, savedResults } from "./results.js";
 
 const PAGE_SIZE = 40;
 const form = document.getElementById("search-form");
@@ -268,7 +269,7 @@ window.addEventListener("popstate", () => {
 const sameQuery = (a, b) => toParams({ ...a, view: "" }).toString() === toParams({ ...b, view: "" }).toString();
 let pushedView = false;
 let closingFromHistory = false;
-const MAX_EXAMPLES = 8;
+const MAX_EXAMPLES = Number(form.dataset.maxExamples); // the server's limit (indexer/search.py)
 const withId = (ids, id) => [...ids.filter((other) => other !== id), id].slice(-MAX_EXAMPLES);
 const lightbox = createLightbox({
   onMoreLikeThis: moreLikeThis,
