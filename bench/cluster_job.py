@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from common import ROOT, synthetic_image_points, table, write_random_checkpoint
+from indexer.demo.measure import run_cli_measured
+from indexer.demo.models import write_random_checkpoint
 
-sys.path.insert(0, str(ROOT / "tests"))
-from helpers import run_cli_measured  # noqa: E402
+from common import ROOT, synthetic_image_points, table
 
 CONCEPTS = 50
 VOCABULARY_WORDS = 4400

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -11,25 +10,6 @@ from PIL import Image, ImageDraw, ImageFilter
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def write_random_checkpoint(folder: Path, architecture: str = "ViT-B-32") -> str:
-    """open_clip's `architecture` with random weights, saved as a local-dir checkpoint (no download needed)."""
-    import open_clip
-    import torch
-    from safetensors.torch import save_file
-
-    if not (folder / "open_clip_model.safetensors").exists():
-        torch.manual_seed(0)
-        model = open_clip.create_model(architecture)
-        folder.mkdir(parents=True, exist_ok=True)
-        config = {"model_cfg": open_clip.get_model_config(architecture), "model_name": architecture,
-                  "preprocess_cfg": {"mean": list(open_clip.OPENAI_DATASET_MEAN),
-                                     "std": list(open_clip.OPENAI_DATASET_STD)}}
-        (folder / "open_clip_config.json").write_text(json.dumps(config))
-        weights = {k: v.contiguous() for k, v in model.state_dict().items()}
-        save_file(weights, str(folder / "open_clip_model.safetensors"))
-    return f"local-dir:{folder}"
 
 
 def write_photos(folder: Path, count: int, size: tuple[int, int], seed: int = 0) -> list[Path]:

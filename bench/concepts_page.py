@@ -21,7 +21,9 @@ from cluster_job import build, cluster
 from map import CHROMIUM, CHROMIUM_ARGS
 from serve import start_server
 
-from common import ROOT, table, write_random_checkpoint
+from indexer.demo.models import write_random_checkpoint
+
+from common import ROOT, table
 
 PAINT = """() => new Promise(resolve => {
   const done = () => {

@@ -12,15 +12,15 @@ then a second run of the hostile corpus, which must not read the failed files ag
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, table, write_photos, write_random_checkpoint
+from indexer.demo.hostile import write_hostile_corpus
+from indexer.demo.measure import run_cli_measured
+from indexer.demo.models import write_random_checkpoint
 
-sys.path.insert(0, str(ROOT / "tests"))
-from helpers import run_cli_measured, write_hostile_corpus  # noqa: E402
+from common import ROOT, table, write_photos
 
 GOAL_MB = 300
 

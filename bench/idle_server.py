@@ -19,7 +19,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common import ROOT, table, write_photos, write_random_checkpoint
+from indexer.demo.models import write_random_checkpoint
+
+from common import ROOT, table, write_photos
 
 IDLE_SECONDS = 15
 

@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 import indexer  # noqa: F401  - before torch: pixcept's thread policy applies to both sides of the comparison
+from indexer.demo.models import write_random_checkpoint
 
-from common import table, write_photos, write_random_checkpoint
+from common import table, write_photos
 
 
 def model_only(embedder, seconds: float = 8.0, batch: int = 32) -> float:

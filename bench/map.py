@@ -21,16 +21,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 
-from common import ROOT, table
+from common import table
 
-sys.path.insert(0, str(ROOT / "tests"))
 CHROMIUM = os.environ.get("PIXCEPT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync",

@@ -31,7 +31,9 @@ import threading
 import time
 from pathlib import Path
 
-from common import ROOT, synthetic_image_points, table, write_photos, write_random_checkpoint
+from indexer.demo.models import write_random_checkpoint
+
+from common import ROOT, synthetic_image_points, table, write_photos
 
 CORES = os.cpu_count() or 1
 

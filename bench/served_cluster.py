@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 from cluster_job import build
 
-from common import ROOT, table, write_random_checkpoint
+from indexer.demo.models import write_random_checkpoint
+
+from common import ROOT, table
 
 PAUSE = 0.25  # between the sampled searches
 COLUMNS = ["images", "index built", "job s", "index build s", "search p50 ms", "longest search wait s",

@@ -14,10 +14,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from indexer.cli import cli  # noqa: E402
 from indexer.config import Settings  # noqa: E402
+from indexer.demo.models import write_tiny_model
 from indexer.embed import load_embedder  # noqa: E402
 from indexer.library import Library  # noqa: E402
 
-from helpers import make_library, write_tiny_model  # noqa: E402
+from helpers import make_library  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["browsing"]  # the browser fixtures (`browser`, `page`), for every test module that asks for them

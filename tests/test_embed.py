@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from indexer.demo.models import write_tiny_model
 from indexer.embed import ModelIdentity, ModelSpec, ModelUnavailableError, load_embedder
 
 from conftest import pixcept_process
-from helpers import make_image, write_tiny_model
+from helpers import make_image
 
 TEXTS = [
     "red",

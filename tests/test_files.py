@@ -11,11 +11,12 @@ import pytest
 from PIL import Image
 
 from indexer import images
+from indexer.demo.hostile import png_claiming
 from indexer.errors import UsageError
 from indexer.images import BadImage, FoundFile, Skipped, decode_image, read_metadata, walk_images
 from indexer.images.formats import MB
 
-from helpers import make_image, png_claiming
+from helpers import make_image
 
 
 def _decode(path: Path, min_side: int = 224):

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from indexer.config import Settings
+from indexer.demo.hostile import write_hostile_corpus
+from indexer.demo.measure import run_cli_measured
 from indexer.errors import UsageError
 from indexer.failures import NOT_READ_AGAIN
 from indexer.filters import SearchFilters
@@ -23,7 +25,7 @@ from server.app import ServerConfig, create_app
 from server.serve import check_serving_options
 
 from conftest import ROOT, pixcept_process
-from helpers import make_image, make_library, run_cli_measured, write_hostile_corpus
+from helpers import make_image, make_library
 
 MEMORY_ALLOWANCE_MB = 300  # the goal: hostile files cost at most this over as many ordinary photos
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer.demo.models import write_tiny_model
 from indexer.errors import UsageError
 from indexer.images import thumbnail_path
 from indexer.index import index_folders
@@ -20,7 +21,7 @@ from indexer.reindex import reindex_library
 from indexer.store import IMAGES
 
 from conftest import pixcept_process
-from helpers import make_image, make_library, write_tiny_model
+from helpers import make_image, make_library
 
 
 def points_by_path(library) -> dict[str, dict]:

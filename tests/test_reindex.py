@@ -14,6 +14,7 @@ import pytest
 from indexer import index as index_module
 from indexer import vocab as vocab_module
 from indexer.config import Settings
+from indexer.demo.models import write_tiny_model
 from indexer.index import index_folders
 from indexer.library import Library
 from indexer.reindex import reindex_library
@@ -22,7 +23,7 @@ from indexer.store import IMAGES, VOCABULARY
 from indexer.vocab import USER_SOURCE, add_entries
 
 from conftest import pixcept_process
-from helpers import make_library, write_tiny_model
+from helpers import make_library
 
 WORDS = ["cat", "red thing", "my own phrase"]
 

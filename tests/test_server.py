@@ -11,13 +11,14 @@ import pytest
 from PIL import Image
 
 from indexer.config import Settings
+from indexer.demo.hostile import jpeg_claiming, png_claiming
 from indexer.index import index_folders
 from indexer.library import Library
 from server import auth
 from server.app import ServerConfig, create_app, json_depth
 from server.ratelimit import per_window
 
-from helpers import jpeg_claiming, make_image, make_library, png_claiming
+from helpers import make_image, make_library
 
 DATED = {"2019-05-01": "red", "2021-07-14": "blue"}
 
