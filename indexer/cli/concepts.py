@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..jobs import CLUSTER_NUMBERS
 from .common import Bar, library_options, open_library, run_job, server_client
 
 
@@ -16,12 +17,12 @@ from .common import Bar, library_options, open_library, run_job, server_client
 @click.option("--relabel", is_flag=True, help="New labels from the current vocabulary, without refitting.")
 @click.option("--rollback", is_flag=True, help="Make the previous run current again.")
 @click.option("--history", is_flag=True, help="List every run with its summary.")
-@click.option("--seed", type=click.IntRange(0, 2**31), help="Reproducible: same images and seed, same concepts, IDs "
-                                                            "and labels (UMAP then runs on one core).")
-@click.option("--min-concept-size", type=click.IntRange(2, 100_000),
+@click.option("--seed", type=click.IntRange(*CLUSTER_NUMBERS["seed"]),
+              help="Reproducible: same images and seed, same concepts, IDs and labels (UMAP then runs on one core).")
+@click.option("--min-concept-size", type=click.IntRange(*CLUSTER_NUMBERS["min_concept_size"]),
               help="Smallest concept (default: grows with the library, half the square root of its size).")
-@click.option("--sample-size", type=click.IntRange(1000, 10_000_000), help="Fit on at most this many images (a "
-                                                                          "deterministic sample; default 100,000).")
+@click.option("--sample-size", type=click.IntRange(*CLUSTER_NUMBERS["sample_size"]),
+              help="Fit on at most this many images (a deterministic sample; default 100,000).")
 @click.option("--json", "as_json", is_flag=True)
 @library_options
 def cluster(if_changed, relabel, rollback, history, seed, min_concept_size, sample_size, as_json, **params) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..jobs import TUNING_LIMITS
 from .common import Bar, collection_options, data_dir_of, library_options, run_job
 
 
@@ -15,8 +16,9 @@ from .common import Bar, collection_options, data_dir_of, library_options, run_j
 @click.option("--reindex", is_flag=True, help="Rebuild every image and word with the (new) model, beside the current "
                                               "vectors, switching when done.")
 @click.option("--force", is_flag=True, help="Prune or reindex even where folders lost most of their images.")
-@click.option("--batch-size", type=click.IntRange(1, 1024), default=32, show_default=True)
-@click.option("--workers", type=click.IntRange(1, 64), help="Decoding threads (default: one per core, up to 8).")
+@click.option("--batch-size", type=click.IntRange(1, TUNING_LIMITS["batch_size"]), default=32, show_default=True)
+@click.option("--workers", type=click.IntRange(1, TUNING_LIMITS["workers"]),
+              help="Decoding threads (default: one per core, up to 8).")
 @library_options
 @collection_options
 def index(folders, prune, reindex, force, batch_size, workers, **params) -> None:
