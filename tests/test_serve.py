@@ -10,6 +10,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -231,25 +232,42 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_killing_gunicorns_master_ends_the_serving_and_job_workers_and_their_job(cli_env, tmp_path, run):
-    make_library(tmp_path / "photos", 2)
-    assert run("index", tmp_path / "photos").exit_code == 0
-    make_library(tmp_path / "many", 600, offset=100)
-    process, url = start_server(cli_env)
-    token = (tmp_path / "data" / "server-admin-token").read_text().strip()
+def admin_api(url: str, data_dir: Path):
+    """A caller of a running server's JSON API, with the admin token the server left in `data_dir`."""
+    token = (data_dir / "server-admin-token").read_text().strip()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    def call(method, path, body=None):
+    def call(method: str, path: str, body: dict | None = None) -> dict:
         request = urllib.request.Request(url + path, method=method, headers=headers,
                                          data=json.dumps(body).encode() if body is not None else None)
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
 
+    return call
+
+
+def indexing_under_way(call, folder: Path, done: int) -> dict:
+    """Start an index job of `folder` and return it once it is running with at least `done` images saved."""
+    job = call("POST", "/api/jobs", {"kind": "index", "params": {"folders": [str(folder)]}})
+    while not (job["state"] == "running" and job["done"] >= done):
+        assert job["state"] in ("queued", "running"), job
+        job = call("GET", f"/api/jobs/{job['id']}?after={job['version']}&wait=10")
+    return job
+
+
+@pytest.fixture
+def many_to_index(cli_env, tmp_path, run) -> Path:
+    """A library of 2 images, and a folder of 600 more that takes a server a while to index."""
+    make_library(tmp_path / "photos", 2)
+    assert run("index", tmp_path / "photos").exit_code == 0
+    make_library(tmp_path / "many", 600, offset=100)
+    return tmp_path / "many"
+
+
+def test_killing_gunicorns_master_ends_the_serving_and_job_workers_and_their_job(cli_env, tmp_path, many_to_index):
+    process, url = start_server(cli_env)
     try:
-        job = call("POST", "/api/jobs", {"kind": "index", "params": {"folders": [str(tmp_path / "many")]}})
-        while not (job["state"] == "running" and job["done"] >= 64):  # the job worker is embedding
-            assert job["state"] in ("queued", "running"), job
-            job = call("GET", f"/api/jobs/{job['id']}?after={job['version']}&wait=10")
+        job = indexing_under_way(admin_api(url, tmp_path / "data"), many_to_index, 64)  # the job worker embeds
         below = descendants(process.pid)
         assert len(below) >= 2  # gunicorn's worker (the serving process) and pixcept's job worker
         process.send_signal(signal.SIGKILL)
@@ -262,33 +280,19 @@ def test_killing_gunicorns_master_ends_the_serving_and_job_workers_and_their_job
         process.kill()
     process, url = start_server(cli_env)
     try:
-        ended = call("GET", f"/api/jobs/{job['id']}")
+        ended = admin_api(url, tmp_path / "data")("GET", f"/api/jobs/{job['id']}")
         assert ended["state"] == "interrupted" and ended["done"] < 600, ended  # nothing finished unrecorded
     finally:
         stop_server(process)
 
 
-def test_a_job_cut_short_by_a_restart_is_interrupted_and_resumes(cli_env, tmp_path, run):
-    make_library(tmp_path / "photos", 2)
-    assert run("index", tmp_path / "photos").exit_code == 0
-    make_library(tmp_path / "many", 600, offset=100)
+def test_a_job_cut_short_by_a_restart_is_interrupted_and_resumes(cli_env, tmp_path, many_to_index):
     process, url = start_server(cli_env)
-    token = (tmp_path / "data" / "server-admin-token").read_text().strip()
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-
-    def call(method, path, body=None):
-        request = urllib.request.Request(url + path, method=method, headers=headers,
-                                         data=json.dumps(body).encode() if body is not None else None)
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read())
-
-    job = call("POST", "/api/jobs", {"kind": "index", "params": {"folders": [str(tmp_path / "many")]}})
-    while not (job["state"] == "running" and job["done"] >= 200):  # several batches saved
-        assert job["state"] in ("queued", "running"), job
-        job = call("GET", f"/api/jobs/{job['id']}?after={job['version']}&wait=10")
+    job = indexing_under_way(admin_api(url, tmp_path / "data"), many_to_index, 200)  # several batches saved
     stop_server(process)
 
     process, url = start_server(cli_env)
+    call = admin_api(url, tmp_path / "data")
     try:
         interrupted = call("GET", f"/api/jobs/{job['id']}")
         assert interrupted["state"] == "interrupted" and interrupted["done"] < 600
