@@ -105,3 +105,10 @@ class FakeQdrantServer:
         return [json.loads(r.content) for r in self.requests if r.method == method and r.url.path.endswith(suffix)]
 
 
+def process_alive(pid: int) -> bool:
+    """True while the process runs (a zombie, ended but not yet reaped, counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

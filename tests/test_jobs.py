@@ -17,7 +17,7 @@ from indexer.store import IMAGES
 from indexer.worker import JobWorker, WorkerEmbedder, WorkerError
 
 from conftest import ROOT
-from helpers import make_library
+from helpers import make_library, process_alive
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +48,6 @@ def test_worker_runs_niced_and_comes_back_after_being_killed(worker):
     while worker.pid is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert worker.call("ping") not in (None, pid)
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
-    except FileNotFoundError:
-        return False
 
 
 PARENT = """

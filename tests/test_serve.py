@@ -17,7 +17,7 @@ import pytest
 from indexer.lock import LOCK_NAME, read_lock_info
 
 from conftest import pixcept_process
-from helpers import make_library
+from helpers import make_library, process_alive
 
 
 def free_port() -> int:
@@ -224,14 +224,6 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def admin_api(url: str, data_dir: Path):
     """A caller of a running server's JSON API, with the admin token the server left in `data_dir`."""
     token = (data_dir / "server-admin-token").read_text().strip()
@@ -273,9 +265,9 @@ def test_killing_gunicorns_master_ends_the_serving_and_job_workers_and_their_job
         process.send_signal(signal.SIGKILL)
         process.wait()
         killed = time.monotonic()
-        while any(alive(pid) for pid in below) and time.monotonic() - killed < 5:
+        while any(process_alive(pid) for pid in below) and time.monotonic() - killed < 5:
             time.sleep(0.1)
-        assert not any(alive(pid) for pid in below), "a worker outlived gunicorn's master"
+        assert not any(process_alive(pid) for pid in below), "a worker outlived gunicorn's master"
     finally:
         process.kill()
     process, url = start_server(cli_env)
