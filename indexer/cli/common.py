@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 import click
 
@@ -177,6 +179,17 @@ def run_job(params: dict, kind: str, job: dict, bar: "Bar", command: str) -> dic
             return run_here(library, kind, job, bar)
     finally:
         bar.close()
+
+
+def echo_listing(items: list, as_json: bool, empty: str, line: Callable[[Any], str]) -> None:
+    """A listing as every command prints one: JSON with --json; else a line per item, or `empty` on stderr."""
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    if not items:
+        click.echo(empty, err=True)
+    for item in items:
+        click.echo(line(item))
 
 
 def say_loading(library: Library) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..jobs import CLUSTER_NUMBERS
-from .common import Bar, library_options, open_library, run_job, server_client
+from .common import Bar, echo_listing, library_options, open_library, run_job, server_client
 
 
 @click.command()
@@ -150,13 +150,8 @@ def search_concepts(params, words, image, limit, show_all, as_json) -> None:
         return client.request("GET", "/api/concepts/search", params=query)["concepts"]
 
     found = _read(params, "pixcept concepts search", local, remote)
-    if as_json:
-        click.echo(json.dumps(found, indent=2))
-        return
-    if not found:
-        click.echo("No concepts.", err=True)
-    for concept in found:
-        click.echo(f"{concept['score']:.4f}\t{concept['id']}\t{concept['title']}")
+    echo_listing(found, as_json, "No concepts.",
+                 lambda concept: f"{concept['score']:.4f}\t{concept['id']}\t{concept['title']}")
 
 
 # -- reading here or through the server --------------------------------------------------------------------------------
@@ -194,18 +189,15 @@ def _concept_json(library, concept_id: int) -> dict:
 
 
 def _print_history(runs: list, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(runs, indent=2))
-        return
-    if not runs:
-        click.echo("No concept runs yet.", err=True)
-    for run in runs:
-        if run["state"] in ("published", "rolled back"):
-            detail = (f"{run.get('concepts', 0)} concepts: {run.get('kept', 0)} kept, {run.get('new', 0)} new, "
-                      f"{run.get('split', 0)} split, {run.get('merged', 0)} merged, {run.get('retired', 0)} retired; "
-                      f"{run.get('images', 0):,} images, {run.get('outliers', 0):,} in none; model "
-                      f"{run.get('model')}")
-        else:
-            detail = run.get("reason") or f"{run.get('relabelled_concepts', 0)} concepts relabelled"
-        click.echo(f"run {run['run']:>4}  {run['state']:<11}  {run.get('started_at') or run.get('finished_at', '')}"
-                   f"  {detail}")
+    echo_listing(runs, as_json, "No concept runs yet.", _history_line)
+
+
+def _history_line(run: dict) -> str:
+    if run["state"] in ("published", "rolled back"):
+        detail = (f"{run.get('concepts', 0)} concepts: {run.get('kept', 0)} kept, {run.get('new', 0)} new, "
+                  f"{run.get('split', 0)} split, {run.get('merged', 0)} merged, {run.get('retired', 0)} retired; "
+                  f"{run.get('images', 0):,} images, {run.get('outliers', 0):,} in none; model "
+                  f"{run.get('model')}")
+    else:
+        detail = run.get("reason") or f"{run.get('relabelled_concepts', 0)} concepts relabelled"
+    return f"run {run['run']:>4}  {run['state']:<11}  {run.get('started_at') or run.get('finished_at', '')}  {detail}"

@@ -8,7 +8,7 @@ import click
 
 from ..errors import PixceptError
 from ..library import Library
-from .common import Bar, data_dir_of, job_result, library_options, server_client, settings_of
+from .common import Bar, data_dir_of, echo_listing, job_result, library_options, server_client, settings_of
 
 
 @click.command()
@@ -92,15 +92,13 @@ def jobs(resume_id, cancel_id, as_json, **params) -> None:
         return
     else:
         listing = client.request("GET", "/api/jobs")["jobs"]
-    if as_json:
-        click.echo(json.dumps(listing, indent=2))
-        return
-    if not listing:
-        click.echo("No jobs yet.", err=True)
-    for job in listing:
-        progress = f"{job['done']}/{job['total']}" if job["total"] else ""
-        outcome = (job.get("result") or {}).get("summary") or job.get("error") or ""
-        click.echo(f"{job['id']}  {job['kind']:<6} {job['state']:<11} {progress:>11}  {outcome}")
+    echo_listing(listing, as_json, "No jobs yet.", _job_line)
+
+
+def _job_line(job: dict) -> str:
+    progress = f"{job['done']}/{job['total']}" if job["total"] else ""
+    outcome = (job.get("result") or {}).get("summary") or job.get("error") or ""
+    return f"{job['id']}  {job['kind']:<6} {job['state']:<11} {progress:>11}  {outcome}"
 
 
 def _model_text(model: dict | None) -> str:

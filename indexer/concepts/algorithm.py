@@ -99,7 +99,7 @@ def reduce(vectors: np.ndarray, settings: ConceptSettings) -> tuple[np.ndarray, 
     if components and vectors.shape[1] > components and len(vectors) > components:
         from sklearn.decomposition import PCA
 
-        data = PCA(settings.pca_components, random_state=settings.seed or 0).fit_transform(vectors)
+        data = PCA(components, random_state=settings.seed or 0).fit_transform(vectors)
         data = normalise_rows(data)  # cosine after PCA, as before it
     n_neighbors = min(settings.n_neighbors, len(vectors) - 1)
     large = len(vectors) > 10_000

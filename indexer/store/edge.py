@@ -94,7 +94,7 @@ class EdgeStore:
         _create_indexes(shard, name)
         with self._lock:
             self._shards[self.collection(name)] = shard
-        _write_json(self._path(name).with_suffix(".json"), {"metadata": metadata or {}})
+        atomic_write_json(self._path(name).with_suffix(".json"), {"metadata": metadata or {}})
 
     def collection_metadata(self, name: str) -> dict:
         try:
@@ -277,14 +277,14 @@ class EdgeStore:
             _retire_later(shard, retired)
             note(f"Search index of {key} built in {time.monotonic() - started:.0f} s and in use.")
             swapped.append(key)
-        _write_json(self.folder / PENDING_FILE, self._writes)
+        atomic_write_json(self.folder / PENDING_FILE, self._writes)
         return swapped
 
     def close(self) -> None:
         with self._lock:
             shards, self._shards = list(self._shards.values()), {}
         if self.folder.is_dir():
-            _write_json(self.folder / PENDING_FILE, self._writes)
+            atomic_write_json(self.folder / PENDING_FILE, self._writes)
         for shard in shards:
             try:
                 shard.flush()
@@ -366,10 +366,6 @@ def _edge_filter(where: Filter | None):
 
     return edge.Filter(must=[condition(c) for c in where.must] or None,
                        must_not=[condition(c) for c in where.must_not] or None)
-
-
-def _write_json(path: Path, data: dict) -> None:
-    atomic_write_json(path, data)
 
 
 def _edge_schemas() -> dict:
