@@ -17,6 +17,7 @@ import numpy as np
 from .config import Settings
 from .embed import DEFAULT_MODEL, Embedder, ModelIdentity, load_embedder
 from .errors import NotFoundError, PixceptError
+from .images import limits as image_limits
 from .images import open_verified, unchanged_in_place
 from .lock import DataDirLock
 from .manifest import read_manifest, write_manifest
@@ -24,7 +25,6 @@ from .paths import exact_path
 from .store import (
     COLLECTIONS,
     IMAGES,
-    VOCABULARY,
     Store,
     generation_name,
     generation_names,
@@ -63,6 +63,7 @@ class Library:
     @classmethod
     def open(cls, settings: Settings, command: str = "pixcept", **client_kwargs) -> "Library":
         """Open the library; embedded stores are locked to this process until `close()`."""
+        image_limits.configure(settings.limits)
         manifest = read_manifest(settings.data_dir)  # a broken manifest is reported before anything is opened
         recorded = manifest.get("store") or {}
         if recorded.get("kind") == "server" and not settings.uses_server:  # moved by `pixcept migrate --to URL`
@@ -131,15 +132,6 @@ class Library:
     def update_manifest(self, **changes) -> None:
         self.manifest = write_manifest(self.data_dir, {**self.manifest, **changes})
         self._recorded = _UNKNOWN
-
-    def status(self) -> dict:
-        """Where the library is, which model built it, and what it holds (`pixcept status`, /api/status)."""
-        return {
-            "data_dir": str(self.data_dir), "store": f"{self.store.kind} ({self.store.location})",
-            "model": self.recorded_model(), "images": self.store.count(IMAGES),
-            "vocabulary": self.store.count(VOCABULARY), "roots": self.manifest.get("roots", []),
-            "vocabularies": self.manifest.get("vocabularies") or {},
-        }
 
     # -- statistics -------------------------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ network (the jobs API) must also be absolute: a relative one would resolve again
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterable
 
@@ -16,20 +15,15 @@ from .errors import UsageError
 # The system's own files, never photos; PIXCEPT_ALLOW_FOLDERS lets a folder below them be indexed all the same
 # (photos under /root/Pictures of a server run as root).
 SYSTEM_FOLDERS = ("/etc", "/proc", "/sys", "/dev", "/root", "/boot")
-ALLOW_VARIABLE = "PIXCEPT_ALLOW_FOLDERS"
+ALLOW_VARIABLE = "PIXCEPT_ALLOW_FOLDERS"  # the setting `allow_folders`
 
 
-def allowed_folders() -> list[Path]:
-    """PIXCEPT_ALLOW_FOLDERS: folders (separated by the path separator, ':' on Linux) that may be indexed although
-    they lie in a refused place."""
-    value = os.environ.get(ALLOW_VARIABLE, "")
-    return [Path(part).expanduser().resolve() for part in value.split(os.pathsep) if part.strip()]
-
-
-def check_roots(roots: Iterable[Path | str], data_dir: Path | None = None, absolute: bool = False) -> list[Path]:
+def check_roots(roots: Iterable[Path | str], data_dir: Path | None = None, absolute: bool = False,
+                allowed: Iterable[Path] = ()) -> list[Path]:
     """The folders resolved (symlinks followed), each an existing folder in a place photos may be indexed from.
-    `absolute`: refuse relative paths (they came from another machine). Raises UsageError naming what is wrong."""
-    allowed = allowed_folders()
+    `absolute`: refuse relative paths (they came from another machine); `allowed`: folders that may be indexed
+    although they lie in a refused place (the setting `allow_folders`). Raises UsageError naming what is wrong."""
+    allowed = [Path(folder).resolve() for folder in allowed]
     resolved = []
     for root in roots:
         path = Path(root).expanduser()

@@ -28,6 +28,10 @@ GAP_APART = 3.0  # ... and only a gap this many times wider than the other drops
 PROBES = ("qzxv", "blorft", "vreemk", "ptaxil", "wug", "zorpin", "fleem", "grastch", "xylq", "mbopt")
 PROBE_MARGIN = 1.3
 WEAK_SHOWN = 6  # with no good match, the closest few, marked weak
+# The probe rule is a rule for words. An image this similar to the query is the query's own picture or a copy of it:
+# always a match, whatever the library's spread (with a model whose pictures all look alike, the probe words rise
+# as far as anything).
+NEAR_EXACT = 0.95
 
 
 @dataclass(frozen=True)
@@ -206,10 +210,26 @@ def _threshold(library: Library, vector: np.ndarray, best: list, relative: float
     if not best or centroid is None:
         return None, False
     baseline = float(centroid @ vector)
-    chance = chance_rise(library)
-    weak = chance is not None and best[0].score - baseline < PROBE_MARGIN * chance
+    weak = no_good_match(library, vector, best[0].score)
     threshold = relevance_threshold(np.array([h.score for h in best[:CANDIDATES]]), baseline, relative)
     return (best[min(WEAK_SHOWN, len(best)) - 1].score if weak else threshold), weak
+
+
+def no_good_match(library: Library, vector: np.ndarray, best_score: float | None = None) -> bool:
+    """Whether nothing in the library matches the query better than words no model knows do (`chance_rise`), unless
+    its best image is a near-exact match. Image search and concept search ask the same question."""
+    centroid = library.image_centroid()
+    if centroid is None:
+        return False
+    if best_score is None:
+        best = library.store.search(IMAGES, vector, limit=1, with_payload=False)
+        if not best:
+            return False
+        best_score = best[0].score
+    if best_score >= NEAR_EXACT:
+        return False
+    chance = chance_rise(library)
+    return chance is not None and best_score - float(centroid @ vector) < PROBE_MARGIN * chance
 
 
 def search_images(library: Library, text: str | None = None, images: Sequence[Image.Image] = (), limit: int = 20,

@@ -23,13 +23,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .config import Settings
 from .errors import PixceptError
 
 log = logging.getLogger(__name__)
 
 WORKER_NICENESS = 10  # CFS weight 110 against 1024: searches get ~90 % of a contended core
 # An idle worker exits after this long (it holds the model: 1.1 GB with ViT-B-32) and comes back on the next job.
-DEFAULT_IDLE_SECONDS = 300.0
+DEFAULT_IDLE_SECONDS = Settings.worker_idle_seconds
 MODEL_REQUESTS = ("embed_tensors", "embed_texts")
 PR_SET_PDEATHSIG = 1  # Linux prctl option: a signal for this process when its parent ends
 
@@ -130,7 +131,7 @@ class JobWorker:
         self.model_spec = model_spec
         self.device = device
         self.niceness = niceness
-        self.idle_seconds = idle_seconds if idle_seconds is not None else idle_seconds_from_env()
+        self.idle_seconds = DEFAULT_IDLE_SECONDS if idle_seconds is None else max(0.0, idle_seconds)
         self._lock = threading.Lock()
         self._process: Any = None  # a spawn context's Process
         self._conn: Any = None  # its end of the pipe
@@ -246,15 +247,6 @@ class JobWorker:
             self._idle_timer.cancel()
         with self._lock:
             self._stop()
-
-
-def idle_seconds_from_env() -> float:
-    """PIXCEPT_WORKER_IDLE_SECONDS (0: never exit), else DEFAULT_IDLE_SECONDS."""
-    value = os.environ.get("PIXCEPT_WORKER_IDLE_SECONDS", "").strip()
-    try:
-        return max(0.0, float(value)) if value else DEFAULT_IDLE_SECONDS
-    except ValueError:
-        raise PixceptError(f"PIXCEPT_WORKER_IDLE_SECONDS must be a number of seconds, not {value!r}.") from None
 
 
 class WorkerEmbedder:

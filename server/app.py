@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from indexer.concepts.publish import NoConceptsError
-from indexer.config import Settings
+from indexer.config import ServerConfig, Settings
 from indexer.errors import NotFoundError, PixceptError, UsageError
 from indexer.library import EmptyLibraryError, ModelMismatchError
 from indexer.lock import StoreLockedError
@@ -45,21 +45,11 @@ ERROR_STATUS = {UsageError: 400, NotFoundError: 404, EmptyLibraryError: 409, Mod
                 StoreLockedError: 503, JobsUnavailable: 409, NoConceptsError: 409}
 
 
-@dataclass(frozen=True)
-class ServerConfig:
-    read_token: str | None = None  # None: reading is open (only allowed on localhost: see serve.py)
-    admin_token: str | None = None  # None: a local one is made in the data directory
-    max_upload_mb: float = 20.0
-    searches_per_minute: float = 300.0  # per client; 0 turns the limit off
-    search_burst: int = 60
-    run_jobs_in_worker: bool = True
-    run_jobs: bool = True  # False with several gunicorn workers: each would run its own queue
-    session_lifetime: float = 7 * 86400.0  # seconds a browser stays signed in
-
-
-def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start: bool = True) -> Flask:
-    """The app. With `start=False` the library is opened later by `app.extensions["pixcept"].start()` (gunicorn
+def create_app(settings: Settings, config: ServerConfig | None = None, start: bool = True) -> Flask:
+    """The app, served as `settings.server` (or `config`, when given) says. With `start=False` the library is opened
+    later by `app.extensions["pixcept"].start()` (gunicorn
     does it in each worker process after forking: an open store or a loaded model must never cross a fork)."""
+    config = config or settings.server
     app = Flask(__name__, template_folder=str(WEB / "templates"), static_folder=str(WEB / "static"),
                 static_url_path="/static")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -81,7 +71,9 @@ def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start:
     metrics.install(app)
     app.extensions["pixcept_metrics"] = metrics
 
-    openapi.install(app, api, "pixcept", "1", "Semantic image search over a self-hosted photo library.")
+    openapi.install(app, api, "pixcept API", _version(), "Semantic image search over a self-hosted photo library.")
+    # browsers ask for /favicon.ico on every page whatever the pages link: the same file as /static/favicon.ico
+    app.add_url_rule("/favicon.ico", endpoint="static", defaults={"filename": "favicon.ico"})
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     model_limit = per_window(config.searches_per_minute, config.search_burst) if config.searches_per_minute else None
@@ -104,6 +96,13 @@ def create_app(settings: Settings, config: ServerConfig = ServerConfig(), start:
     if start:
         services.start()
     return app
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("pixcept")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "dev"
 
 
 def code_spans(text: str) -> Markup:

@@ -19,10 +19,10 @@ from dataclasses import replace
 import gunicorn.util
 from gunicorn.app.base import BaseApplication
 
-from indexer.config import Settings
+from indexer.config import ServerConfig, Settings
 from indexer.errors import UsageError
 
-from .app import SECURITY_HEADERS, ServerConfig, create_app
+from .app import SECURITY_HEADERS, create_app
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,8 @@ def check_token(name: str, token: str | None) -> None:
                          "string, e.g. from `openssl rand -hex 24`.")
 
 
-def check_serving_options(settings: Settings, config: ServerConfig, host: str, workers: int) -> None:
+def check_serving_options(settings: Settings, config: ServerConfig) -> None:
+    host, workers = config.host, config.workers
     check_token("--read-token (PIXCEPT_READ_TOKEN)", config.read_token)
     check_token("--admin-token (PIXCEPT_ADMIN_TOKEN)", config.admin_token)
     if config.session_lifetime <= 0:
@@ -77,20 +78,20 @@ def write_error_with_headers(sock, status_int: int, reason: str, mesg: str) -> N
 
 
 class PixceptServer(BaseApplication):
-    def __init__(self, settings: Settings, config: ServerConfig, host: str, port: int, workers: int, threads: int,
-                 access_log: bool = True):
+    def __init__(self, settings: Settings, config: ServerConfig):
         self.settings, self.server_config = settings, config
+        host, port = config.host, config.port
         reach = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # where local clients connect
         self.url = f"http://{reach if ':' not in reach else f'[{reach}]'}:{port}"
         self.options = {
             "bind": f"{host}:{port}" if ":" not in host else f"[{host}]:{port}",
-            "workers": workers,
-            "threads": threads,
+            "workers": config.workers,
+            "threads": config.threads,
             "worker_class": "gthread",
             "timeout": WORKER_TIMEOUT,
             "graceful_timeout": 30,
             "preload_app": False,
-            "accesslog": "-" if access_log else None,
+            "accesslog": None if config.quiet else "-",
             "post_worker_init": self._post_worker_init,
             "worker_exit": self._worker_exit,
             "proc_name": "pixcept",
@@ -125,14 +126,15 @@ class PixceptServer(BaseApplication):
             services.stop()
 
 
-def serve(settings: Settings, config: ServerConfig, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-          threads: int = 8, access_log: bool = True) -> None:
-    check_serving_options(settings, config, host, workers)
-    if workers > 1:
+def serve(settings: Settings) -> None:
+    """Serve as `settings.server` says, until stopped."""
+    config = settings.server
+    check_serving_options(settings, config)
+    if config.workers > 1:
         config = replace(config, run_jobs=False)
     if not settings.uses_server:
         _check_free(settings)
-    PixceptServer(settings, config, host, port, workers, threads, access_log).run()
+    PixceptServer(settings, config).run()
 
 
 def _check_free(settings: Settings) -> None:

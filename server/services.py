@@ -102,7 +102,8 @@ class Services:
         if self.worker is None or self.worker.model_spec != local.spec.text:
             if self.worker:
                 self.worker.close()
-            self.worker = JobWorker(local.spec.text, device=self.settings.device)
+            self.worker = JobWorker(local.spec.text, device=self.settings.device,
+                                    idle_seconds=self.settings.worker_idle_seconds)
         return WorkerEmbedder(local, self.worker)
 
     # -- queries ----------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).parent))
 
 from indexer.cli import cli  # noqa: E402
-from indexer.config import Settings  # noqa: E402
+from indexer.config import Schedule, Settings  # noqa: E402
 from indexer.demo.models import write_tiny_model
 from indexer.embed import load_embedder  # noqa: E402
 from indexer.library import Library  # noqa: E402
@@ -22,8 +22,10 @@ from helpers import make_library  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["browsing"]  # the browser fixtures (`browser`, `page`), for every test module that asks for them
-# No scheduled concept runs in the background of tests about other things; tests of the schedule turn it on.
+# No scheduled concept runs in the background of tests about other things (servers in this process get NO_SCHEDULE,
+# `pixcept serve` processes the variable); tests of the schedule turn it on.
 os.environ.setdefault("PIXCEPT_CLUSTER_EVERY", "off")
+NO_SCHEDULE = Schedule(cluster_every=None)
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +50,7 @@ def data_dir(tmp_path) -> Path:
 
 @pytest.fixture
 def settings(data_dir, tiny_model_spec) -> Settings:
-    return Settings(data_dir=data_dir, model=tiny_model_spec, device="cpu")
+    return Settings(data_dir=data_dir, model=tiny_model_spec, device="cpu", schedule=NO_SCHEDULE)
 
 
 @pytest.fixture

@@ -9,11 +9,12 @@ from openapi_spec_validator import validate
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from indexer.concepts.job import run_cluster
-from indexer.config import Settings
+from indexer.config import ServerConfig, Settings
 from indexer.index import index_folders
 from indexer.library import Library
-from server.app import ServerConfig, create_app
+from server.app import create_app
 
+from conftest import NO_SCHEDULE
 from helpers import make_library
 
 READ_TOKEN = "fuzz-read-token"
@@ -23,7 +24,7 @@ READ_TOKEN = "fuzz-read-token"
 def app(tmp_path_factory, tiny_model_spec):
     root = tmp_path_factory.mktemp("spec")
     make_library(root / "photos", 40)
-    settings = Settings(data_dir=root / "data", model=tiny_model_spec, device="cpu")
+    settings = Settings(data_dir=root / "data", model=tiny_model_spec, device="cpu", schedule=NO_SCHEDULE)
     with Library.open(settings) as library:
         index_folders(library, [root / "photos"])
         run_cluster(library, {"min_concept_size": 5, "seed": 0})  # concept routes answer with data, not 409

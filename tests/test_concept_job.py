@@ -5,6 +5,7 @@ relabelling, the schedule, the CLI and the API."""
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import signal
 import threading
@@ -20,7 +21,7 @@ from indexer.cli import cli
 from indexer.concepts import ConceptModel, publish, read
 from indexer.concepts.identity import id_stability
 from indexer.concepts.job import run_cluster
-from indexer.config import Settings
+from indexer.config import ServerConfig, Settings
 from indexer.demo import demo_model_spec, demo_vocabulary
 from indexer.demo.world import COLOURS, write_library
 from indexer.index import index_folders
@@ -29,7 +30,7 @@ from indexer.library import Library
 from indexer.reindex import reindex_library
 from indexer.store import CONCEPTS, IMAGES
 from indexer.vocab import add_entries
-from server.app import ServerConfig, create_app
+from server.app import create_app
 
 from conftest import pixcept_process
 from helpers import NEIGHBOUR_COLOURS, colour_purity, fit_seed
@@ -112,7 +113,7 @@ def test_concepts_follow_colour_and_are_named_by_it(demo_library):
             assert concept["cohesion"] > concept["separation"]  # tighter inside than to the nearest concept
             assert len(concept["exemplars"]) == min(9, concept["size"])
         assert named == set(COLOURS)
-        red = read.search_concepts(library, library.embedder().embed_text("red"), limit=1)[0]
+        red = read.search_concepts(library, library.embedder().embed_text("red"), limit=1).concepts[0]
         members, _ = read.concept_members(library, red["id"], limit=1000)
         reds = Counter(colour_of(p.payload["path"]) for p in members)
         assert reds["red"] / sum(reds.values()) >= 0.9, reds
@@ -409,8 +410,7 @@ def test_a_retired_concept_says_where_its_images_went(fresh):
 
 # -- the schedule, the CLI, the API, Python ----------------------------------------------------------------------------
 
-def test_a_server_clusters_a_new_library_by_itself_after_indexing(tmp_path, monkeypatch):
-    monkeypatch.setenv("PIXCEPT_CLUSTER_EVERY", "1d")
+def test_a_server_clusters_a_new_library_by_itself_after_indexing(tmp_path):
     write_library(tmp_path / "photos", per_pair=2)
     from indexer.concepts.schedule import scheduled_job
 
@@ -451,6 +451,85 @@ def test_cli_lists_shows_and_searches_concepts(demo_library, monkeypatch):
     assert history.exit_code == 0 and "published" in history.stdout
     missing = runner.invoke(cli, ["concepts", "show", "99999"])
     assert missing.exit_code == 2 and "No concept 99999" in missing.stderr
+    status = runner.invoke(cli, ["status"])
+    assert status.exit_code == 0 and re.search(r"concepts: +\d+ \(run \d+, .*\), [\d,]+ images in none", status.stdout)
+
+
+def test_concept_search_says_no_good_match_as_image_search_does(demo_library, monkeypatch):
+    """"giraffe" is nothing the demo model knows: no concept is offered as a match, by the API, the CLI or the
+    Python reader; "red" still is."""
+    monkeypatch.setenv("PIXCEPT_DATA_DIR", str(demo_library / "data"))
+    monkeypatch.delenv("PIXCEPT_MODEL", raising=False)
+    runner = CliRunner()
+    weak = runner.invoke(cli, ["concepts", "search", "giraffe"])
+    assert weak.exit_code == 1 and weak.stdout == "" and "No good match" in weak.stderr, weak.output
+    assert runner.invoke(cli, ["concepts", "search", "giraffe", "--all"]).exit_code == 0  # the nearest regardless
+    assert runner.invoke(cli, ["concepts", "search", "red"]).exit_code == 0
+    app = create_app(Settings(data_dir=demo_library / "data"), ServerConfig(run_jobs=False, searches_per_minute=0))
+    client = app.test_client()
+    try:
+        giraffe = client.get("/api/concepts/search?q=giraffe").get_json()
+        assert giraffe["no_good_match"] is True and len(giraffe["concepts"]) <= 6
+        red = client.get("/api/concepts/search?q=red").get_json()
+        assert red["no_good_match"] is False and red["concepts"][0]["title"].startswith("red")
+    finally:
+        app.extensions["pixcept"].stop()
+
+
+def test_one_answer_reads_one_run_while_another_is_published(demo_library, monkeypatch):
+    """A run published between the concept and its members (simulated: the second look at the manifest sees a newer
+    run) must not mix them: the members name their concepts in the concept's own run."""
+    app = create_app(Settings(data_dir=demo_library / "data"), ServerConfig(run_jobs=False, searches_per_minute=0))
+    client = app.test_client()
+    real = publish.published
+    try:
+        library = app.extensions["pixcept"].library
+        now = real(library)
+        newer = publish.Published(now.run + 1, "b" if now.slot == "a" else "a", now.folder)
+        looks = []
+
+        def published_then_newer(library):
+            looks.append(1)
+            return now if len(looks) == 1 else newer
+
+        monkeypatch.setattr(publish, "published", published_then_newer)
+        top = read.list_concepts(library, current=now).concepts[0]
+        looks.clear()
+        concept = client.get(f"/api/concepts/{top['id']}?limit=20").get_json()
+        assert concept["run"] == now.run and concept["members"]
+        assert {m["concept"]["run"] for m in concept["members"]} == {now.run}
+        assert {m["concept"]["id"] for m in concept["members"]} == {top["id"]}
+        looks.clear()
+        within = client.get(f"/api/search?q=shape&cutoff=0&limit=50&concept={top['id']}").get_json()["results"]
+        assert within and {r["concept"]["id"] for r in within} == {top["id"]}
+        assert {r["concept"]["run"] for r in within} == {now.run}
+    finally:
+        monkeypatch.setattr(publish, "published", real)
+        app.extensions["pixcept"].stop()
+
+
+def test_a_library_too_small_for_concepts_says_so_everywhere(tmp_path):
+    """Its first run is skipped: the concept pages and the API say why and how many images are needed, instead of an
+    error page and advice (`pixcept cluster`) that would be skipped again."""
+    write_library(tmp_path / "photos", per_pair=1)
+    for extra in sorted((tmp_path / "photos").rglob("*.jpg"))[10:]:  # 10 pictures: 3 x 5 are needed
+        extra.unlink()
+    with Library.open(Settings(data_dir=tmp_path / "data", model=demo_model_spec())) as library:
+        index_folders(library, [tmp_path / "photos"])
+        skipped = run_cluster(library, {})
+    assert skipped["state"] == "skipped"
+    app = create_app(Settings(data_dir=tmp_path / "data"), ServerConfig(run_jobs=False, searches_per_minute=0))
+    client = app.test_client()
+    try:
+        for path, status in (("/concepts/-1", 200), ("/concepts", 200), ("/concepts/3", 404)):
+            page = client.get(path)
+            assert page.status_code == status and b"at least" in page.data and b"skipped" in page.data, path
+        answer = client.get("/api/concepts")
+        assert answer.status_code == 409 and "needed" in answer.get_json()["error"]["message"]
+        status = client.get("/api/status").get_json()["concepts"]
+        assert status["run"] is None and "needed" in status["last_run"]["reason"]
+    finally:
+        app.extensions["pixcept"].stop()
 
 
 def test_api_concepts_with_bad_input(demo_library):

@@ -40,6 +40,11 @@ def test_the_cli_says_no_good_match_and_exits_1(demo, monkeypatch):
     assert result.exit_code == 1 and result.stdout == "" and "No good match" in result.stderr
     anyway = CliRunner().invoke(cli, ["search", "giraffe", "--all", "--limit", "5"])
     assert anyway.exit_code == 0 and len(anyway.stdout.splitlines()) == 5
+    reds = CliRunner().invoke(cli, ["search", "red"])  # 24 red pictures, 20 a page: the person is told
+    assert reds.exit_code == 0 and len(reds.stdout.splitlines()) == 20
+    assert "20 shown; more match. --limit 40 or --offset 20" in reds.stderr
+    rest = CliRunner().invoke(cli, ["search", "red", "--offset", "20"])
+    assert len(rest.stdout.splitlines()) == 4 and "more match" not in rest.stderr
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,12 @@ import pytest
 from PIL import Image
 
 from indexer import images
+from indexer.config import Settings, load_settings
 from indexer.demo.hostile import png_claiming
 from indexer.errors import UsageError
 from indexer.images import BadImage, FoundFile, Skipped, decode_image, read_metadata, walk_images
 from indexer.images.formats import MB
+from indexer.library import Library
 
 from helpers import make_image
 
@@ -119,16 +121,24 @@ def test_limits_are_judged_from_the_header_before_decoding(tmp_path):
         decode_image(strip.read_bytes(), 256, limits)
 
 
-def test_limits_come_from_the_environment(monkeypatch):
-    monkeypatch.setenv("PIXCEPT_MAX_MEGAPIXELS", "2.5")
-    monkeypatch.setenv("PIXCEPT_MAX_ASPECT", "4")
-    monkeypatch.setenv("PIXCEPT_MAX_FILE_MB", "1")
-    limits = images.DecodeLimits.from_env()
+def test_limits_come_from_the_settings(tmp_path):
+    environ = {"PIXCEPT_MAX_MEGAPIXELS": "2.5", "PIXCEPT_MAX_ASPECT": "4", "PIXCEPT_MAX_FILE_MB": "1"}
+    settings = load_settings({"data_dir": tmp_path}, environ)
+    limits = images.DecodeLimits.from_settings(settings.limits)
     assert (limits.max_pixels, limits.max_aspect) == (2_500_000, 4)
     assert limits.file_limit("a.tif") == limits.file_limit("a.jpg") == MB
-    monkeypatch.setenv("PIXCEPT_MAX_ASPECT", "wide")
-    with pytest.raises(UsageError, match="PIXCEPT_MAX_ASPECT must be a positive number"):
-        images.DecodeLimits.from_env()
+    with pytest.raises(UsageError, match="PIXCEPT_MAX_ASPECT must be a number above 0, not 'wide'"):
+        load_settings({}, {"PIXCEPT_MAX_ASPECT": "wide"})
+    # opening a library makes its limits the process's: a picture over them is refused when indexed
+    make_image(tmp_path / "photos" / "big.png", size=(2000, 1500), fmt="PNG")
+    try:
+        with Library.open(settings):
+            assert images.decode_limits().max_pixels == 2_500_000
+            with pytest.raises(images.BadImage, match="decompression bomb"):
+                images.decode_image((tmp_path / "photos" / "big.png").read_bytes(), 256)
+    finally:
+        images.limits.configure(Settings().limits)
+    assert images.decode_limits() == images.DecodeLimits()
 
 
 def test_a_file_larger_than_its_format_allows_is_not_read(tmp_path):

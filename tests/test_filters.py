@@ -9,16 +9,17 @@ from datetime import date
 import pytest
 from PIL import Image
 
-from indexer.config import Settings
+from indexer.config import ServerConfig, Settings
 from indexer.errors import UsageError
 from indexer.filters import SearchFilters, library_facets
 from indexer.index import index_folders
 from indexer.library import Library
 from indexer.search import search_images
 from indexer.store import IMAGES
-from server.app import ServerConfig, create_app
+from server.app import create_app
 
 from browsing import screenshots, serious_violations, wait_for_results
+from conftest import NO_SCHEDULE
 from helpers import make_image
 from test_serve import start_server, stop_server
 
@@ -51,7 +52,7 @@ def world(tmp_path_factory, tiny_model_spec):
                exif=exif("2023:01:02 01:30:00", "+09:00", camera=PIXEL))
     for i in range(2):
         make_image(photos / "scans" / f"scan_{i}.png", "green", seed=20 + i)
-    settings = Settings(data_dir=root / "data", model=tiny_model_spec, device="cpu")
+    settings = Settings(data_dir=root / "data", model=tiny_model_spec, device="cpu", schedule=NO_SCHEDULE)
     with Library.open(settings) as library:
         index_folders(library, [photos])
     return photos, settings

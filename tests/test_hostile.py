@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.config import Settings
+from indexer.config import ServerConfig, Settings, load_settings
 from indexer.demo.hostile import write_hostile_corpus
 from indexer.demo.measure import run_cli_measured
 from indexer.errors import UsageError
@@ -21,7 +21,7 @@ from indexer.library import Library
 from indexer.roots import check_roots
 from indexer.search import search_images
 from indexer.store import IMAGES
-from server.app import ServerConfig, create_app
+from server.app import create_app
 from server.serve import check_serving_options
 
 from conftest import ROOT, pixcept_process
@@ -215,15 +215,15 @@ def test_a_changed_file_is_not_served_as_the_indexed_one(served_library):
 @pytest.mark.parametrize("host", ["", "0.0.0.0", "::", "192.0.2.7"])
 def test_every_interface_is_public_and_needs_a_token(host, settings):
     with pytest.raises(UsageError, match="without a read token"):
-        check_serving_options(settings, ServerConfig(), host, 1)
-    check_serving_options(settings, ServerConfig(read_token="t" * 32), host, 1)
+        check_serving_options(settings, ServerConfig(host=host))
+    check_serving_options(settings, ServerConfig(host=host, read_token="t" * 32))
 
 
 @pytest.mark.parametrize("token", ["", "   ", " padded-token", "padded-token\n", "tab\tinside-is-fine-but\x01"])
 def test_a_blank_or_padded_token_is_refused(token, settings):
     for config in (ServerConfig(read_token=token), ServerConfig(admin_token=token)):
         with pytest.raises(UsageError, match="is blank, or has spaces at its ends or control characters"):
-            check_serving_options(settings, config, "127.0.0.1", 1)
+            check_serving_options(settings, config)
 
 
 def test_serve_refuses_a_whitespace_read_token_before_it_listens(cli_env):
@@ -237,7 +237,7 @@ def test_serve_refuses_a_whitespace_read_token_before_it_listens(cli_env):
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
 def test_loopback_needs_no_token(host, settings):
-    check_serving_options(settings, ServerConfig(), host, 1)
+    check_serving_options(settings, ServerConfig(host=host))
 
 
 @pytest.mark.parametrize("query", ["folder=%00", "folder=/photos%00/x", "q=red%01", "folder=%1b[2J"])
@@ -263,10 +263,10 @@ def test_folders_that_are_no_photo_folders_are_refused_unless_allowed(tmp_path, 
         check_roots(["/"])
     with pytest.raises(UsageError, match="pixcept's own data folder"):
         check_roots([tmp_path / "photos"], data_dir=tmp_path)
-    monkeypatch.setenv("PIXCEPT_ALLOW_FOLDERS", f"/nowhere:{tmp_path / 'to-etc'}")
-    assert check_roots([tmp_path / "to-etc"]) == [Path("/etc")]
+    allowed = load_settings({}, {"PIXCEPT_ALLOW_FOLDERS": f"/nowhere:{tmp_path / 'to-etc'}"}).allow_folders
+    assert check_roots([tmp_path / "to-etc"], allowed=allowed) == [Path("/etc")]
     with pytest.raises(UsageError, match="/root holds"):
-        check_roots(["/root"])
+        check_roots(["/root"], allowed=allowed)
 
 
 def test_index_refuses_the_data_folder(library, run, data_dir):

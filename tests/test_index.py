@@ -211,6 +211,15 @@ def test_search_cli_json_and_status(run, photos, tmp_path):
     assert 1 <= len(cut) < 12 and cut[0]["score"] == pytest.approx(1, abs=1e-4)  # the relevance cutoff applies
 
 
+def test_an_indexed_image_is_always_a_match_for_itself(run, photos):
+    """The random tiny model finds every picture alike: words it never learnt rise as far as anything, so the probe
+    rule would call an image's own file "no good match". A near-exact match is a match."""
+    assert run("index", photos).exit_code == 0
+    for picture in sorted(photos.rglob("*.jpg")):
+        found = run("search", "--image", picture, "--paths")
+        assert found.exit_code == 0 and found.stdout.splitlines()[0] == str(picture), (picture, found.output)
+
+
 def test_search_errors_are_messages(run, photos, tmp_path):
     empty = run("search", "anything")
     assert empty.exit_code == 1 and "Nothing is indexed" in empty.stderr

@@ -145,9 +145,8 @@ def test_failed_job_reports_why(library, tmp_path):
         runner.stop()
 
 
-def test_an_idle_worker_exits_and_comes_back_on_demand(tiny_model_spec, monkeypatch):
-    monkeypatch.setenv("PIXCEPT_WORKER_IDLE_SECONDS", "0.5")
-    idle = JobWorker(tiny_model_spec, device="cpu")
+def test_an_idle_worker_exits_and_comes_back_on_demand(tiny_model_spec):
+    idle = JobWorker(tiny_model_spec, device="cpu", idle_seconds=0.5)
     try:
         first = idle.call("ping")
         for _ in range(3):  # calls keep it alive
@@ -162,15 +161,13 @@ def test_an_idle_worker_exits_and_comes_back_on_demand(tiny_model_spec, monkeypa
         idle.close()
 
 
-def test_worker_idle_setting_must_be_a_number(monkeypatch):
-    from indexer.errors import PixceptError
-    from indexer.worker import idle_seconds_from_env
+def test_worker_idle_setting_must_be_a_number():
+    from indexer.config import load_settings
+    from indexer.errors import UsageError
 
-    monkeypatch.setenv("PIXCEPT_WORKER_IDLE_SECONDS", "soon")
-    with pytest.raises(PixceptError, match="PIXCEPT_WORKER_IDLE_SECONDS"):
-        idle_seconds_from_env()
-    monkeypatch.setenv("PIXCEPT_WORKER_IDLE_SECONDS", "0")
-    assert idle_seconds_from_env() == 0
+    with pytest.raises(UsageError, match="PIXCEPT_WORKER_IDLE_SECONDS must be a number at least 0, not 'soon'"):
+        load_settings({}, {"PIXCEPT_WORKER_IDLE_SECONDS": "soon"})
+    assert load_settings({}, {"PIXCEPT_WORKER_IDLE_SECONDS": "0"}).worker_idle_seconds == 0
 
 
 def test_a_server_builds_the_search_index_beside_the_live_shard_in_the_worker(library, worker, tmp_path,

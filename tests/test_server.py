@@ -10,14 +10,15 @@ import time
 import pytest
 from PIL import Image
 
-from indexer.config import Settings
+from indexer.config import ServerConfig, Settings
 from indexer.demo.hostile import jpeg_claiming, png_claiming
 from indexer.index import index_folders
 from indexer.library import Library
 from server import auth
-from server.app import ServerConfig, create_app, json_depth
+from server.app import create_app, json_depth
 from server.ratelimit import per_window
 
+from conftest import NO_SCHEDULE
 from helpers import make_image, make_library
 
 DATED = {"2019-05-01": "red", "2021-07-14": "blue"}
@@ -35,7 +36,7 @@ def library_dir(tmp_path_factory, tiny_model_spec):
     make_library(root / "photos", 12)
     for i, (day, colour) in enumerate(DATED.items()):
         make_image(root / "dated" / f"{day}.jpg", colour, seed=100 + i, exif=exif_dated(day))
-    settings = Settings(data_dir=root / "data", model=tiny_model_spec, device="cpu")
+    settings = Settings(data_dir=root / "data", model=tiny_model_spec, device="cpu", schedule=NO_SCHEDULE)
     with Library.open(settings) as library:
         index_folders(library, [root / "photos", root / "dated"])
     return root, settings
@@ -79,12 +80,18 @@ def error_of(response) -> str:
 
 # -- status and pages -------------------------------------------------------------------------------------------------
 
-def test_health_ready_and_status(client):
+def test_health_ready_and_status(client, admin, library_dir):
     assert client.get("/api/health").get_json() == {"status": "ok"}
     assert client.get("/api/ready").get_json() == {"ready": True}
     status = client.get("/api/status").get_json()
-    assert status["images"] == 14 and status["model"]["dim"] == 64
+    assert status["images"] == 14 and status["model"]["dim"] == 64 and status["folders"] == 2
+    assert status["concepts"]["run"] is None
     assert len(client.get("/api/folders").get_json()["folders"]) == 2
+    # a reader learns counts, not where the library lives, its folders, failures or the jobs admins ran
+    assert not {"data_dir", "store", "roots", "failed_files", "jobs"} & set(status)
+    assert str(library_dir[0]) not in json.dumps(status)
+    detail = client.get("/api/status", headers=admin).get_json()
+    assert {"data_dir", "store", "roots", "failed_files", "jobs"} <= set(detail) and len(detail["roots"]) == 2
 
 
 def test_pages_render_with_security_headers(client):
@@ -93,6 +100,29 @@ def test_pages_render_with_security_headers(client):
     assert page.headers["X-Frame-Options"] == "DENY"
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert client.get("/static/search.js").status_code == 200
+
+
+def test_every_page_has_an_icon_and_a_way_to_the_api_reference(client):
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and Image.open(io.BytesIO(icon.data)).format == "ICO"
+    page = client.get("/").data.decode()
+    assert 'rel="icon"' in page and 'href="/api/docs"' in page
+    assert client.get(re.search(r'rel="icon" href="([^"]+)"', page)[1]).status_code == 200
+    info = client.get("/api/openapi.json").get_json()["info"]
+    assert info["title"] == "pixcept API" and info["version"] not in ("1", "")  # ReDoc's heading: "pixcept API (0.1.0)"
+
+
+def test_an_image_page_says_when_it_was_indexed_as_people_write_times(client):
+    first = client.get("/api/search?q=red&cutoff=0&limit=1").get_json()["results"][0]
+    page = client.get(first["page_url"]).data.decode()
+    indexed = re.search(r"<dt>Indexed</dt><dd>([^<]+)</dd>", page)[1]
+    assert re.fullmatch(r"\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} UTC", indexed), indexed
+    assert 'aria-current="page">Search' not in page  # an image is no search; its script marks where it came from
+
+
+def test_a_folder_outside_the_library_is_a_400_as_in_the_cli(client):
+    response = client.get("/api/search?q=red&folder=/etc")
+    assert response.status_code == 400 and "Not an indexed folder: /etc" in error_of(response)
 
 
 def test_search_page_escapes_the_query(client):
@@ -405,12 +435,14 @@ def test_index_job_runs_and_reports(client, admin, tmp_path):
 @pytest.mark.parametrize("body, message", [
     ({"kind": "nope"}, "`kind`: must be one of: index, vocab, cluster, search-index"),
     ({"kind": "index", "params": {"folders": ["/no/such/folder"]}}, "Folder not found"),
-    ({"kind": "index", "params": {"folders": "not a list"}}, "list of folder paths"),
-    ({"kind": "vocab", "params": {"entries": [1, 2]}}, "list of words"),
-    ({"kind": "cluster", "params": {"seed": "seven"}}, "`seed` must be a whole number"),
-    ({"kind": "cluster", "params": {"min_concept_size": 1}}, "`min_concept_size` must be a whole number from 2"),
-    ({"kind": "cluster", "params": {"sample_size": True}}, "`sample_size` must be a whole number"),
-    ({"kind": "cluster", "params": {"relabel": True, "rollback": True}}, "Choose one of"),
+    ({"kind": "index", "params": {"folders": "not a list"}}, "`folders`: not a valid list"),
+    ({"kind": "vocab", "params": {"entries": [1, 2]}}, "`entries`: not a valid string"),
+    ({"kind": "cluster", "params": {"seed": "seven"}}, "`seed`: not a valid integer"),
+    ({"kind": "cluster", "params": {"min_concept_size": 1}}, "`min_concept_size`: must be greater than or equal to 2"),
+    ({"kind": "cluster", "params": {"sample_size": True}}, "`sample_size`: not a valid integer"),
+    ({"kind": "cluster", "params": {"relabel": True, "rollback": True}}, "choose one of if_changed, relabel"),
+    ({"kind": "index", "params": {"folders": ["/tmp"], "prunne": True}}, "`prunne`: unknown field"),
+    ({"kind": "search-index", "params": {"anything": 1}}, "`anything`: unknown field"),
     ("not json", "Send JSON"),
     ({"kind": "index", "params": {"folders": ["../../.."]}}, "must be absolute paths"),
     ({"kind": "index", "params": {"folders": ["photos"]}}, "must be absolute paths"),
@@ -490,11 +522,12 @@ def test_a_server_without_jobs_says_why(app, client, admin, monkeypatch):
     monkeypatch.setattr(app.extensions["pixcept"], "runner", None)  # as with several gunicorn workers
     response = client.post("/api/jobs", json={"kind": "vocab"}, headers=admin)
     assert response.status_code == 409 and "several worker processes" in error_of(response)
-    assert client.get("/api/status").get_json()["jobs"] == []
+    assert client.get("/api/status", headers=admin).get_json()["jobs"] == []
 
 
 def test_an_empty_library_serves_and_says_what_to_do(tmp_path, tiny_model_spec):
-    app = create_app(Settings(data_dir=tmp_path / "empty", model=tiny_model_spec, device="cpu"),
+    app = create_app(Settings(data_dir=tmp_path / "empty", model=tiny_model_spec, device="cpu",
+                              schedule=NO_SCHEDULE),
                      ServerConfig(run_jobs_in_worker=False))
     try:
         client = app.test_client()

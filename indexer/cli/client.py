@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import http.client
-import json
-import os
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-import uuid
 from pathlib import Path
+
+import httpx
 
 from indexer.errors import PixceptError
 from indexer.filters import SearchFilters
@@ -37,14 +32,17 @@ class ServerClient:
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        headers = {"Accept": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+        # the server is on this machine (its lock file says where): no proxy from the environment applies
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, trust_env=False)
 
     @classmethod
-    def for_data_dir(cls, data_dir: Path) -> "ServerClient | None":
-        """The server holding `data_dir` on this machine, if one does, with the admin token it left for its user."""
+    def for_data_dir(cls, data_dir: Path, token: str | None = None) -> "ServerClient | None":
+        """The server holding `data_dir` on this machine, if one does, with `token` (the setting
+        `server.admin_token`) or else the admin token the server left for its user."""
         info = live_holder(data_dir)
         if not info or not info.get("url"):
             return None
-        token = os.environ.get("PIXCEPT_ADMIN_TOKEN")
         token_file = Path(data_dir) / ADMIN_TOKEN_FILE
         if not token and token_file.exists():
             try:
@@ -54,63 +52,51 @@ class ServerClient:
         return cls(info["url"], token)
 
     def request(self, method: str, path: str, body: dict | None = None, params: dict | list | None = None,
-                timeout: float | None = None, raw: tuple[bytes, str] | None = None) -> dict:
+                timeout: float | None = None, files: dict | None = None) -> dict:
         """One API call. A GET that loses its connection is tried once more: gunicorn restarts a worker that died
         (its master keeps the socket, so the retry waits in the queue until the new worker is ready)."""
         try:
-            return self._request(method, path, body, params, timeout, raw)
+            return self._request(method, path, body, params, timeout, files)
         except ServerUnreachable:
             if method != "GET":
                 raise
             time.sleep(RETRY_PAUSE)
-            return self._request(method, path, body, params, timeout or RESTART_TIMEOUT, raw)
+            return self._request(method, path, body, params, timeout or RESTART_TIMEOUT, files)
 
     def _request(self, method: str, path: str, body: dict | None, params: dict | list | None,
-                 timeout: float | None, raw: tuple[bytes, str] | None) -> dict:
-        url = self.url + path + ("?" + urllib.parse.urlencode(params, doseq=True) if params else "")
-        headers = {"Accept": "application/json"}
-        data = None
-        if body is not None:
-            data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
-        elif raw is not None:
-            data, headers["Content-Type"] = raw
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        req = urllib.request.Request(url, data=data, method=method, headers=headers)
+                 timeout: float | None, files: dict | None = None) -> dict:
         try:
-            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as response:
-                return json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            try:
-                message = json.loads(exc.read())["error"]["message"]
-            except (ValueError, KeyError, TypeError):
-                message = f"HTTP {exc.code}"
-            if exc.code in (401, 403):
-                message += (" The CLI uses PIXCEPT_ADMIN_TOKEN, or the token the server keeps in its data directory "
-                            "for the user who started it.")
-            error = ServerError(f"The pixcept server at {self.url} answered: {message}")
-            error.exit_code = 2 if 400 <= exc.code < 500 else 1
-            raise error from None
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            response = self.http.request(method, path, json=body, params=params, files=files,
+                                         timeout=timeout or self.timeout)
+        except httpx.TransportError as exc:
             raise ServerUnreachable(
                 f"Cannot reach the pixcept server at {self.url} ({exc}). Is it still running? If it restarted, "
                 "`pixcept jobs` lists its jobs and `pixcept jobs --resume ID` finishes an interrupted one.") from None
+        if response.is_success:
+            return response.json() if response.content else {}
+        try:
+            message = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = f"HTTP {response.status_code}"
+        if response.status_code in (401, 403):
+            message += (" The CLI uses PIXCEPT_ADMIN_TOKEN, or the token the server keeps in its data directory "
+                        "for the user who started it.")
+        error = ServerError(f"The pixcept server at {self.url} answered: {message}")
+        error.exit_code = 2 if 400 <= response.status_code < 500 else 1
+        raise error
 
     def upload(self, path: Path) -> str:
         """Upload a query image (multipart, as a browser would); returns its upload ID."""
-        boundary = uuid.uuid4().hex
-        head = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{Path(path).name}"\r\n'
-                "Content-Type: application/octet-stream\r\n\r\n").encode()
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
             raise PixceptError(f"Cannot read {path}: {exc.strerror}.") from None
-        body = head + data + f"\r\n--{boundary}--\r\n".encode()
-        return self.request("POST", "/api/uploads", raw=(body, f"multipart/form-data; boundary={boundary}"))["id"]
+        files = {"image": (Path(path).name, data, "application/octet-stream")}
+        return self.request("POST", "/api/uploads", files=files)["id"]
 
     def search(self, text: str, images=(), limit: int = 20, offset: int = 0, filters: SearchFilters | None = None,
-               relative: float | None = None, concept: int | None = None) -> tuple[list[dict], bool]:
-        """(results, no good match): the pages of /api/search up to `limit` results."""
+               relative: float | None = None, concept: int | None = None) -> tuple[list[dict], bool, bool]:
+        """(results, no good match, more follow): the pages of /api/search up to `limit` results."""
         query = [("q", text), ("cutoff", relative or 0)] + ([("concept", concept)] if concept is not None else [])
         query += [("upload", self.upload(path)) for path in images]
         query += filters.params() if filters else []
@@ -125,7 +111,7 @@ class ServerClient:
             threshold = page["threshold"]
             if not page["has_more"]:
                 break
-        return results, bool(page.get("no_good_match"))
+        return results, bool(page.get("no_good_match")), bool(page["has_more"])
 
     def run_job(self, kind: str, params: dict, progress: Progress) -> dict:
         """Start a job on the server and follow it until it ends; Ctrl-C cancels it there (finished work is kept)."""

@@ -1,90 +1,72 @@
-"""The `pixcept` command line."""
+"""What every command shares: its setting flags (from the one settings table), progress, errors, listings."""
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import sys
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import click
 
-from ..config import CollectionOptions, Settings, default_data_dir
+from ..config import BY_PARAM, SETTINGS, Setting, Settings, boolean, current_values, load_settings
 from ..errors import PixceptError
-from ..library import Library
 from ..progress import Progress
+from .backend import open_backend
 
 log = logging.getLogger("indexer")
 
 
-def data_dir_of(option: str | None) -> Path:
-    return Path(option or default_data_dir()).expanduser()
+class SettingType(click.ParamType):
+    """A flag's text read as its settings row reads the environment's: one rule, one message, for both."""
+
+    def __init__(self, setting: Setting):
+        self.setting = setting
+        self.name = setting.param
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        try:
+            return self.setting.parse(value)
+        except PixceptError as exc:
+            self.fail(str(exc), param, ctx)
 
 
-def settings_of(params: dict) -> Settings:
-    options = CollectionOptions(
-        shard_number=params.pop("shards", None),
-        replication_factor=params.pop("replicas", None),
-        write_consistency_factor=params.pop("write_consistency", None),
-        on_disk=bool(params.pop("on_disk", False)),
-        quantization=(lambda q: None if q in (None, "none") else q)(params.pop("quantization", None)),
-        hnsw_m=params.pop("hnsw_m", None),
-        hnsw_ef_construct=params.pop("hnsw_ef_construct", None),
-    )
-    return Settings(
-        data_dir=data_dir_of(params.pop("data_dir")),
-        model=params.pop("model") or None,
-        qdrant_url=params.pop("qdrant_url") or None,
-        qdrant_api_key=params.pop("qdrant_api_key") or None,
-        collection_prefix=params.pop("collection_prefix"),
-        collection_options=options,
-        device=params.pop("device") or None,
-        store=params.pop("store") or None,
-    )
+def setting_options(*groups: str) -> Callable:
+    """The flags of the settings rows in these groups (`indexer.config.SETTINGS`), each defaulting to None so
+    `settings_of` can tell "not given" (then the environment or the default decides) from a value."""
+    defaults = current_values(Settings())
+
+    def decorate(command):
+        for setting in reversed([s for s in SETTINGS if s.flag and s.group in groups]):
+            default = setting.default_text or (defaults[setting.name] if setting.name != "data_dir" else None)
+            shown = f"; default: {_shown(default)}" if default not in (None, (), False) else ""
+            help_text = f"{setting.help} [env: {setting.variable}{shown}]"
+            metavar = setting.flag.lstrip("-").upper().replace("-", "_")
+            if "/" in setting.flag or setting.read is boolean:
+                switch = {} if "/" in setting.flag else {"is_flag": True, "flag_value": True}
+                command = click.option(setting.flag, setting.param, default=None, help=help_text, **switch)(command)
+            else:
+                command = click.option(setting.flag, setting.param, type=SettingType(setting), default=None,
+                                       metavar=metavar, help=help_text)(command)
+        return command
+    return decorate
 
 
-def library_options(command):
-    """Options every command shares: where the library is and which model reads it."""
-    decorators = [
-        click.option("--data-dir", envvar="PIXCEPT_DATA_DIR", type=click.Path(file_okay=False),
-                     help="Library folder (manifest, thumbnails, embedded store). Default: per-user data folder."),
-        click.option("--model", envvar="PIXCEPT_MODEL",
-                     help="CLIP model: ARCH:TAG (default ViT-B-32:laion2b_s34b_b79k), ARCH:/weights.pt, "
-                          "local-dir:/folder or hf-hub:org/repo. Read commands default to the library's model."),
-        click.option("--qdrant-url", envvar="QDRANT_URL", help="Use this Qdrant server instead of the embedded store."),
-        click.option("--qdrant-api-key", envvar="QDRANT_API_KEY", help="API key for the Qdrant server."),
-        click.option("--collection-prefix", envvar="PIXCEPT_COLLECTION_PREFIX", default="pixcept", show_default=True,
-                     help="Prefix of the collection names, so several libraries can share one server."),
-        click.option("--device", envvar="PIXCEPT_DEVICE", help="torch device (default: cuda when available)."),
-        click.option("--store", envvar="PIXCEPT_STORE", type=click.Choice(["edge", "local"]),
-                     help="Embedded store for a new library: Qdrant Edge (default) or qdrant-client local mode."),
-    ]
-    return functools.reduce(lambda cmd, deco: deco(cmd), reversed(decorators), command)
+def _shown(value: Any) -> str:
+    return str(value) if not isinstance(value, float) or value != int(value) else str(int(value))
 
 
-def collection_options(command):
-    """Server-only collection settings, applied when a command creates the collections."""
-    decorators = [
-        click.option("--shards", envvar="PIXCEPT_QDRANT_SHARDS", type=click.IntRange(1), help="Qdrant shard_number."),
-        click.option("--replicas", envvar="PIXCEPT_QDRANT_REPLICAS", type=click.IntRange(1),
-                     help="Qdrant replication_factor."),
-        click.option("--write-consistency", envvar="PIXCEPT_QDRANT_WRITE_CONSISTENCY", type=click.IntRange(1),
-                     help="Qdrant write_consistency_factor."),
-        click.option("--on-disk/--in-memory", envvar="PIXCEPT_QDRANT_ON_DISK", default=False,
-                     help="Keep vectors on disk (server)."),
-        click.option("--quantization", envvar="PIXCEPT_QDRANT_QUANTIZATION", type=click.Choice(["none", "int8"]),
-                     help="Scalar int8 quantization (server)."),
-        click.option("--hnsw-m", envvar="PIXCEPT_QDRANT_HNSW_M", type=click.IntRange(4), help="HNSW m (server)."),
-        click.option("--hnsw-ef-construct", envvar="PIXCEPT_QDRANT_HNSW_EF_CONSTRUCT", type=click.IntRange(4),
-                     help="HNSW ef_construct (server)."),
-    ]
-    return functools.reduce(lambda cmd, deco: deco(cmd), reversed(decorators), command)
+library_options = setting_options("library")
+collection_options = setting_options("collection")
 
 
-def open_library(params: dict, command: str) -> Library:
-    return Library.open(settings_of(params), command=command)
+def settings_of(params: dict, sources: dict[str, str] | None = None) -> Settings:
+    """The settings from the command's setting flags (taken out of `params`), the environment and the defaults;
+    `sources` is filled with where each came from."""
+    given = {name: params.pop(name) for name in list(params) if name in BY_PARAM}
+    return load_settings(given, sources=sources)
 
 
 class Bar(Progress):
@@ -133,52 +115,24 @@ class PixceptGroup(click.Group):
             raise click.exceptions.Exit(130) from None
 
 
-def server_client(params: dict):
-    """The running server that holds this library, if any: then commands go through it (it owns the store)."""
-    from .client import ServerClient
-
-    if params.get("qdrant_url"):
-        return None
-    client = ServerClient.for_data_dir(data_dir_of(params.get("data_dir")))
-    if client:
-        click.echo(f"The pixcept server at {client.url} holds this library; asking it.", err=True)
-    return client
-
-
-def refuse_model_change(client, model: str | None) -> None:
-    """A server indexes with its own model; asking for another through it would silently be ignored."""
-    served = (client.request("GET", "/api/status").get("model") or {}).get("spec")
-    if model and served and model != served:
-        raise PixceptError(f"The server at {client.url} indexes with {served}, not {model}. To change the model, stop "
-                           "the server, run `pixcept index --reindex --model ...` and start it again.")
-
-
-def job_result(job: dict) -> dict:
-    if job["state"] == "done":
-        return job["result"]
-    if job["state"] == "interrupted":  # the server stopped or restarted its worker; Ctrl-C here cancels instead
-        raise PixceptError(f"The server's {job['kind']} job was interrupted (the server stopped or restarted). "
-                           f"What it saved is kept: `pixcept jobs --resume {job['id']}` finishes it.")
-    if job["state"] == "cancelled":
-        raise KeyboardInterrupt
-    raise PixceptError(f"The server's {job['kind']} job failed: {job.get('error')}")
-
-
-def run_job(params: dict, kind: str, job: dict, bar: "Bar", command: str) -> dict:
+def run_job(settings: Settings, kind: str, job: dict, bar: "Bar", command: str) -> dict:
     """Run a job through the server that holds the library, or here when none does; its result either way."""
-    from ..jobs import run_here
-
-    client = server_client(params)
     try:
-        if client:
-            if kind == "index":
-                refuse_model_change(client, params.get("model"))
-            return job_result(client.run_job(kind, job, bar))
-        with open_library(params, command) as library:
-            say_loading(library)
-            return run_here(library, kind, job, bar)
+        with open_backend(settings, command) as backend:
+            return backend.run_job(kind, job, bar)
     finally:
         bar.close()
+
+
+def no_good_match(closest: list[str], as_json: bool) -> NoReturn:
+    """The library holds nothing like the query: nothing on stdout for pipes (an empty list with --json), the
+    closest named for people on stderr, exit 1 (as grep does)."""
+    named = ", ".join(closest[:3])
+    click.echo("No good match: the library holds nothing like this, or the model does not know the words."
+               + (f" Closest, but weak: {named}." if named else "") + " --all lists them anyway.", err=True)
+    if as_json:
+        click.echo("[]")
+    sys.exit(1)
 
 
 def echo_listing(items: list, as_json: bool, empty: str, line: Callable[[Any], str]) -> None:
@@ -190,10 +144,3 @@ def echo_listing(items: list, as_json: bool, empty: str, line: Callable[[Any], s
         click.echo(empty, err=True)
     for item in items:
         click.echo(line(item))
-
-
-def say_loading(library: Library) -> None:
-    spec = library.settings.model or library.recorded_model_spec()
-    click.echo(f"Loading CLIP model {spec or 'ViT-B-32:laion2b_s34b_b79k (default)'}...", err=True)
-
-

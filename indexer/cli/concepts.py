@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from ..jobs import CLUSTER_NUMBERS
-from .common import Bar, echo_listing, library_options, open_library, run_job, server_client
+from .backend import open_backend
+from .common import Bar, echo_listing, library_options, no_good_match, run_job, settings_of
 
 
 @click.command()
@@ -31,14 +32,15 @@ def cluster(if_changed, relabel, rollback, history, seed, min_concept_size, samp
     Concepts keep their IDs from run to run where they continue; readers see the new run only once it is complete.
     A server makes them by itself after indexing and daily; this runs one now.
     """
+    settings = settings_of(params)
     if history:
-        _print_history(_read(params, "pixcept cluster", lambda library: _history(library),
-                             lambda client: client.request("GET", "/api/concepts/runs")["runs"]), as_json)
+        with open_backend(settings, "pixcept cluster") as backend:
+            _print_history(backend.concept_runs(), as_json)
         return
     job = {key: value for key, value in (("if_changed", if_changed), ("relabel", relabel), ("rollback", rollback),
                                          ("seed", seed), ("min_concept_size", min_concept_size),
                                          ("sample_size", sample_size)) if value not in (None, False)}
-    result = run_job(params, "cluster", job, Bar("img"), "pixcept cluster")
+    result = run_job(settings, "cluster", job, Bar("img"), "pixcept cluster")
     click.echo(json.dumps(result, indent=2) if as_json else result["summary"])
 
 
@@ -50,12 +52,11 @@ def cluster(if_changed, relabel, rollback, history, seed, min_concept_size, samp
 @click.pass_context
 def concepts(ctx, sort, limit, as_json, **params) -> None:
     """The published concepts (ID, size, labels); `show ID` and `search WORDS` for more."""
-    ctx.obj = params
+    ctx.obj = settings_of(params)
     if ctx.invoked_subcommand is not None:
         return
-    page = _read(params, "pixcept concepts",
-                 lambda library: _page_json(library, sort, limit),
-                 lambda client: client.request("GET", "/api/concepts", params={"sort": sort, "limit": min(limit, 500)}))
+    with open_backend(ctx.obj, "pixcept concepts") as backend:
+        page = backend.concept_page(sort, limit)
     if as_json:
         click.echo(json.dumps(page, indent=2))
         return
@@ -69,10 +70,10 @@ def concepts(ctx, sort, limit, as_json, **params) -> None:
 @click.argument("concept_id", type=int)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def show(params, concept_id, as_json) -> None:
+def show(settings, concept_id, as_json) -> None:
     """One concept: labels with scores, size, quality, exemplars, montage, group, lineage."""
-    concept = _read(params, "pixcept concepts show", lambda library: _concept_json(library, concept_id),
-                    lambda client: client.request("GET", f"/api/concepts/{concept_id}", params={"limit": 1}))
+    with open_backend(settings, "pixcept concepts show") as backend:
+        concept = backend.concept(concept_id)
     if as_json:
         click.echo(json.dumps(concept, indent=2))
         return
@@ -94,15 +95,10 @@ def show(params, concept_id, as_json) -> None:
 @concepts.command("groups")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def groups(params, as_json) -> None:
+def groups(settings, as_json) -> None:
     """The concept hierarchy: groups of concepts, broad to fine, as a tree."""
-    def local(library):
-        from ..concepts.read import concept_groups
-
-        return concept_groups(library)
-
-    found = _read(params, "pixcept concepts groups", local,
-                  lambda client: client.request("GET", "/api/concepts/groups")["groups"])
+    with open_backend(settings, "pixcept concepts groups") as backend:
+        found = backend.concept_groups()
     if as_json:
         click.echo(json.dumps(found, indent=2))
         return
@@ -128,65 +124,24 @@ def groups(params, as_json) -> None:
 @click.option("--all", "show_all", is_flag=True, help="The nearest --limit, also those that do not stand out.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def search_concepts(params, words, image, limit, show_all, as_json) -> None:
-    """The concepts nearest to WORDS and/or --image that stand out from the rest, best first."""
+def search_concepts(settings, words, image, limit, show_all, as_json) -> None:
+    """The concepts nearest to WORDS and/or --image that stand out from the rest, best first; exits with 1 when the
+    library holds nothing like them (as `pixcept search` does)."""
     from ..search import RELATIVE_CUTOFF
 
     cutoff = 0 if show_all else RELATIVE_CUTOFF
     text = " ".join(words)
     if not text and image is None:
         raise click.UsageError("Give words or --image to search concepts by.")
-
-    def local(library):
-        from ..concepts.read import search_concepts as nearest
-        from ..search import load_query_image, query_vector
-
-        images = [load_query_image(image, library.embedder().image_size)] if image else []
-        return nearest(library, query_vector(library, text, images), limit, cutoff or None)
-
-    def remote(client):
-        query = [("q", text), ("limit", limit), ("cutoff", cutoff)]
-        query += [("upload", client.upload(image))] if image else []
-        return client.request("GET", "/api/concepts/search", params=query)["concepts"]
-
-    found = _read(params, "pixcept concepts search", local, remote)
+    with open_backend(settings, "pixcept concepts search") as backend:
+        found, weak = backend.search_concepts(text, image, limit, cutoff)
+    if weak:
+        no_good_match([concept["title"] for concept in found], as_json)
     echo_listing(found, as_json, "No concepts.",
                  lambda concept: f"{concept['score']:.4f}\t{concept['id']}\t{concept['title']}")
 
 
-# -- reading here or through the server --------------------------------------------------------------------------------
-
-def _read(params: dict, command: str, local, remote):
-    client = server_client(params)
-    if client:
-        return remote(client)
-    with open_library(params, command) as library:
-        return local(library)
-
-
-def _history(library) -> list:
-    from ..concepts.read import history
-
-    return history(library)
-
-
-def _page_json(library, sort: str, limit: int) -> dict:
-    from ..concepts.read import list_concepts
-
-    page = list_concepts(library, sort, 0, limit)
-    return {"run": page.run, "total": page.total, "outliers": page.outliers, "concepts": page.concepts}
-
-
-def _concept_json(library, concept_id: int) -> dict:
-    from ..concepts.read import get_concept, montage_path
-    from ..store import IMAGES
-
-    concept = get_concept(library, concept_id)
-    found = {p.id: p.payload for p in library.store.retrieve(IMAGES, concept["exemplars"])}
-    concept["exemplar_images"] = [{"id": i, "path": found[i].get("path")} for i in concept["exemplars"] if i in found]
-    concept["montage"] = str(montage_path(library, concept_id))
-    return concept
-
+# -- printing ----------------------------------------------------------------------------------------------------------
 
 def _print_history(runs: list, as_json: bool) -> None:
     echo_listing(runs, as_json, "No concept runs yet.", _history_line)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..config import Settings
+from ..config import load_settings
 from ..library import Library
 
 
@@ -27,7 +27,7 @@ def demo(folder: Path, per_pair: int) -> None:
     photos, data_dir = folder / "photos", folder / "data"
     click.echo(f"Drawing {per_pair * 48} pictures into {photos}...", err=True)
     written = write_library(photos, per_pair=per_pair)
-    settings = Settings(data_dir=data_dir, model=demo_model_spec())
+    settings = load_settings({"data_dir": data_dir, "model": demo_model_spec()})  # the rest as set
     with Library.open(settings, command="pixcept demo") as library:
         summary = index_folders(library, [photos])
         add_entries(library, demo_vocabulary(), "demo", "demo-1")

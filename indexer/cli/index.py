@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..jobs import TUNING_LIMITS
-from .common import Bar, collection_options, data_dir_of, library_options, run_job
+from .common import Bar, collection_options, library_options, run_job, settings_of
 
 
 @click.command()
@@ -25,10 +25,11 @@ def index(folders, prune, reindex, force, batch_size, workers, **params) -> None
     """Index the images under FOLDERS (recursively, incrementally)."""
     from ..roots import check_roots
 
-    roots = check_roots(folders, data_dir=data_dir_of(params.get("data_dir")))
+    settings = settings_of(params)
+    roots = check_roots(folders, data_dir=settings.data_dir, allowed=settings.allow_folders)
     job = {"folders": [str(r) for r in roots], "prune": prune, "reindex": reindex, "force": force,
            "batch_size": batch_size, "workers": workers}
-    result = run_job(params, "index", job, Bar("img"), "pixcept index")
+    result = run_job(settings, "index", job, Bar("img"), "pixcept index")
     click.echo(result["summary"])
     for problem in result["problems"][:10]:
         click.echo(f"  {problem['path']}: {problem['reason']}", err=True)
@@ -69,6 +70,6 @@ def _add_vocabulary(params: dict, entries: list[str], source: str, version: str,
     from ..vocab import USER_SOURCE
 
     job = {"entries": entries, "version": version} if source == USER_SOURCE else {}
-    click.echo(run_job(params, "vocab", job, Bar("word"), command)["summary"])
+    click.echo(run_job(settings_of(params), "vocab", job, Bar("word"), command)["summary"])
 
 

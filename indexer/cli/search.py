@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from .common import library_options, open_library, server_client
+from .backend import open_backend
+from .common import library_options, no_good_match, settings_of
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -39,9 +40,8 @@ def search(words, images, limit, offset, folders, cameras, formats, taken_from, 
     Like the web app, results stop where relevance drops (relative to the best match); --all lists on regardless.
     Prints SCORE<tab>PATH lines, best first; exits with 1 when nothing matched (as grep does).
     """
-    from ..concepts.read import concept_filter
-    from ..filters import SearchFilters, check_indexed_folders
-    from ..search import RELATIVE_CUTOFF, load_query_image, search_page
+    from ..filters import SearchFilters
+    from ..search import RELATIVE_CUTOFF
 
     unknown = [w for w in words if w.startswith("--")]
     if unknown:
@@ -50,31 +50,10 @@ def search(words, images, limit, offset, folders, cameras, formats, taken_from, 
     relative = None if show_all else RELATIVE_CUTOFF
     filters = SearchFilters(folders, cameras, formats, taken_from and taken_from.date(), taken_to and taken_to.date(),
                             dated)
-    client = server_client(params)
-    if client:
-        if folders:
-            check_indexed_folders(folders, client.request("GET", "/api/folders")["folders"])
-        results, weak = client.search(text, images, limit=limit, offset=offset, filters=filters, relative=relative,
-                                      concept=concept)
-    else:
-        with open_library(params, "pixcept search") as library:
-            if folders:
-                check_indexed_folders(folders, library.manifest.get("roots", []))
-            query_images = []
-            if images:
-                size = library.embedder().image_size
-                query_images = [load_query_image(path, size) for path in images]
-            within = concept_filter(library, concept) if concept is not None else None
-            page = search_page(library, text, query_images, limit=limit, offset=offset,
-                               where=filters.where(within), relative=relative)
-            results, weak = [r.to_dict() for r in page.results], page.no_good_match
-    if weak:  # the closest are not matches: nothing on stdout for pipes, the closest named for people
-        closest = ", ".join(Path(r["path"]).name for r in results[:3])
-        click.echo("No good match: the library holds nothing like this, or the model does not know the words."
-                   + (f" Closest, but weak: {closest}." if closest else "") + " --all lists them anyway.", err=True)
-        if as_json:
-            click.echo("[]")
-        sys.exit(1)
+    with open_backend(settings_of(params), "pixcept search") as backend:
+        results, weak, more = backend.search(text, images, limit, offset, filters, relative, concept)
+    if weak:
+        no_good_match([Path(result["path"]).name for result in results], as_json)
     if as_json:
         click.echo(json.dumps(results, indent=2))
     elif paths_only:
@@ -84,6 +63,9 @@ def search(words, images, limit, offset, folders, cameras, formats, taken_from, 
     if not results:
         click.echo("No matching images.", err=True)
         sys.exit(1)
+    if more:  # people see where the list stopped; pipes get exactly the lines asked for
+        click.echo(f"{len(results)} shown; more match. --limit {2 * limit} or --offset "
+                   f"{offset + len(results)} for more.", err=True)
 
 
 @click.command()
@@ -92,14 +74,8 @@ def search(words, images, limit, offset, folders, cameras, formats, taken_from, 
 def filters(as_json, **params) -> None:
     """The folders, cameras and file types search can be narrowed to (--folder, --camera, --format), each with its
     number of images, and how many images have no date taken."""
-    from ..filters import library_facets
-
-    client = server_client(params)
-    if client:
-        facets = client.request("GET", "/api/filters")
-    else:
-        with open_library(params, "pixcept filters") as library:
-            facets = library_facets(library).to_dict()
+    with open_backend(settings_of(params), "pixcept filters") as backend:
+        facets = backend.facets()
     if as_json:
         click.echo(json.dumps(facets, indent=2))
         return

@@ -105,9 +105,19 @@ def published(library: Library) -> Published | None:
 def require_published(library: Library) -> Published:
     current = published(library)
     if current is None:
-        raise NoConceptsError("This library has no concepts yet. Run `pixcept cluster` (a server makes them by "
-                              "itself after indexing).")
+        raise NoConceptsError(no_concepts_reason(library))
     return current
+
+
+def no_concepts_reason(library: Library) -> str:
+    """Why a library has no concepts, and what would make them: a run that was skipped says why (too few images:
+    how many are needed), rather than sending the person to a `pixcept cluster` that would be skipped again."""
+    last = (state(library).get("history") or [{}])[-1]
+    if last.get("state") == "skipped" and last.get("generation", library.generation) == library.generation:
+        return (f"This library has no concepts yet: the last run was skipped, {last.get('reason')}. Index more "
+                "images; concepts are then made by a server after indexing, or by `pixcept cluster`.")
+    return ("This library has no concepts yet. Run `pixcept cluster` (a server makes them by itself after "
+            "indexing).")
 
 
 def labels_hash(labels) -> int:
@@ -328,7 +338,13 @@ def concept_point_id(run: int, concept: int) -> str:
 
 
 def current_filter(current: Published) -> Filter:
+    """The run's concept points."""
     return Filter(must=(Match("run", (current.run,)),))
+
+
+def outliers_filter(current: Published) -> Filter:
+    """The images the run put in no concept."""
+    return Filter(must=(Match(current.concept_field, (-1,)),))
 
 
 # -- rollback ----------------------------------------------------------------------------------------------------------

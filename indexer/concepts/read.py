@@ -80,7 +80,7 @@ def list_concepts(library: Library, sort: str = "size", offset: int = 0, limit: 
            "name": lambda c: (c["title"].casefold(), c["id"]),
            "recent": lambda c: (c["updated_at"] or "", c["id"])}[sort]
     concepts.sort(key=key, reverse=sort == "recent")
-    outliers = library.store.count(IMAGES, where=Filter(must=(Match(current.concept_field, (-1,)),)))
+    outliers = library.store.count(IMAGES, where=publish.outliers_filter(current))
     return ConceptPage(current.run, len(concepts), concepts[offset:offset + limit], outliers)
 
 
@@ -212,20 +212,30 @@ def nearest_concepts(library: Library, image_ids: list[str], current: Published 
                        "score": round(float(similarity[n, k]), 4)} for n, (point, k) in enumerate(zip(points, best))}
 
 
+@dataclass
+class ConceptMatches:
+    concepts: list[dict]  # best first
+    no_good_match: bool = False  # nothing in the library matches the query: `concepts` are the closest, weak
+
+
 def search_concepts(library: Library, vector: np.ndarray, limit: int = 10, relative: float | None = None,
-                    current: Published | None = None) -> list[dict]:
+                    current: Published | None = None) -> ConceptMatches:
     """The concepts nearest a query vector (text or image), best first. With `relative` (0..1), only those that
-    stand out from the rest (search's relevance threshold over every concept's score, at least one kept)."""
+    stand out from the rest (search's relevance threshold over every concept's score, at least one kept), and
+    `no_good_match` when the library holds nothing like the query, as image search judges it (then the closest
+    few, weak, so people see what "closest" means)."""
+    from ..search import WEAK_SHOWN, no_good_match, relevance_threshold
+
     current = current or require_published(library)
     if relative is None:
         hits = library.store.search(CONCEPTS, vector, limit=limit, where=current_filter(current))
-        return [concept_json(h.payload, h.score) for h in hits]
-    from ..search import relevance_threshold
-
+        return ConceptMatches([concept_json(h.payload, h.score) for h in hits])
     hits = library.store.search(CONCEPTS, vector, limit=100_000, where=current_filter(current))
+    if no_good_match(library, vector):
+        return ConceptMatches([concept_json(h.payload, h.score) for h in hits[:min(limit, WEAK_SHOWN)]], True)
     scores = np.array([h.score for h in hits], np.float32)
     threshold = relevance_threshold(scores, float(scores.mean()) if len(scores) else 0.0, relative, min_results=1)
-    return [concept_json(h.payload, h.score) for h in hits[:limit] if h.score >= threshold]
+    return ConceptMatches([concept_json(h.payload, h.score) for h in hits[:limit] if h.score >= threshold])
 
 
 def concept_filter(library: Library, concept: int, current: Published | None = None) -> Filter:

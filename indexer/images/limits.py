@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import dataclass, field
 
 from PIL import Image
 
-from ..errors import UsageError
+from ..config import ImageLimits
 from .formats import FILE_LIMITS_MB, MB, SUFFIX_FORMATS
 
 
@@ -17,20 +16,16 @@ class DecodeLimits:
     """What pixcept agrees to decode. Judged from the file size and the image header, before any pixel is decoded:
     a 600-byte PNG can claim 100000 x 100000 pixels (40 GB decoded)."""
 
-    max_pixels: int = 120_000_000  # a 100 MP medium-format camera passes
-    max_aspect: float = 50.0  # a long screenshot passes; a 100000 x 1 strip would make CLIP's resize gigabytes
+    max_pixels: int = int(ImageLimits.max_megapixels * 1e6)
+    max_aspect: float = ImageLimits.max_aspect
     file_limits_mb: dict = field(default_factory=lambda: dict(FILE_LIMITS_MB))
 
     @classmethod
-    def from_env(cls) -> "DecodeLimits":
-        """PIXCEPT_MAX_MEGAPIXELS, PIXCEPT_MAX_ASPECT and PIXCEPT_MAX_FILE_MB (one limit for every format)."""
-        limits = cls()
-        pixels = _env_number("PIXCEPT_MAX_MEGAPIXELS")
-        aspect = _env_number("PIXCEPT_MAX_ASPECT")
-        file_mb = _env_number("PIXCEPT_MAX_FILE_MB")
-        return cls(max_pixels=int(pixels * 1e6) if pixels else limits.max_pixels,
-                   max_aspect=aspect or limits.max_aspect,
-                   file_limits_mb={k: file_mb for k in FILE_LIMITS_MB} if file_mb else limits.file_limits_mb)
+    def from_settings(cls, limits: ImageLimits) -> "DecodeLimits":
+        """The settings' limits (`limits.*`: PIXCEPT_MAX_MEGAPIXELS, PIXCEPT_MAX_ASPECT, PIXCEPT_MAX_FILE_MB)."""
+        file_mb = limits.max_file_mb
+        return cls(max_pixels=int(limits.max_megapixels * 1e6), max_aspect=limits.max_aspect,
+                   file_limits_mb={k: file_mb for k in FILE_LIMITS_MB} if file_mb else dict(FILE_LIMITS_MB))
 
     def file_limit(self, path: str) -> int:
         """Bytes a file of this name may have (the largest limit for an unknown suffix)."""
@@ -38,26 +33,22 @@ class DecodeLimits:
         return int(self.file_limits_mb.get(fmt, max(self.file_limits_mb.values())) * MB)
 
 
-def _env_number(name: str) -> float | None:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        number = 0
-    if not number > 0:
-        raise UsageError(f"{name} must be a positive number, not {value!r}.")
-    return number
+_current = DecodeLimits()
 
 
-@functools.cache
+def configure(limits: ImageLimits) -> DecodeLimits:
+    """Make the settings' limits this process's own (`Library.open` does, with its settings). Process-wide like
+    Pillow's own bomb guard, which stays on as a second line: it raises at twice the pixel limit, inside
+    `Image.open`, before pixcept's check would run."""
+    global _current
+    _current = DecodeLimits.from_settings(limits)
+    Image.MAX_IMAGE_PIXELS = _current.max_pixels
+    return _current
+
+
 def decode_limits() -> DecodeLimits:
-    """The limits from the environment, read once. Pillow's own bomb guard stays on as a second line: it raises at
-    twice the pixel limit, inside `Image.open`, before pixcept's check would run."""
-    limits = DecodeLimits.from_env()
-    Image.MAX_IMAGE_PIXELS = limits.max_pixels
-    return limits
+    """The limits this process decodes with."""
+    return _current
 
 
 Image.MAX_IMAGE_PIXELS = DecodeLimits.max_pixels

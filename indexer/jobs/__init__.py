@@ -6,12 +6,14 @@ process (`worker.py`), so searches keep priority. Each job's state is a JSON fil
 found "running" when the server starts was interrupted, and resuming it runs it again: indexing and vocabulary
 embedding are incremental, so only what was not saved is done again.
 
-`records` (a job and its file), `kinds` (what each kind does and takes), `runner` (the queue and its thread).
+`records` (a job and its file), `params` (what each kind takes: one schema per kind, shared with the API), `kinds`
+(what each kind does), `runner` (the queue and its thread).
 """
 
-from .kinds import CLUSTER_NUMBERS, JOB_KINDS, TUNING_LIMITS, check_params, index_rebuild_due, run_here
+from .kinds import check_params, index_rebuild_due, run_here
+from .params import CLUSTER_NUMBERS, JOB_KINDS, JOB_PARAMS, TUNING_LIMITS, load_params
 from .records import FINISHED, Job, JobNotFound, read_jobs
 from .runner import JobRunner
 
-__all__ = ["CLUSTER_NUMBERS", "FINISHED", "JOB_KINDS", "TUNING_LIMITS", "Job", "JobNotFound", "JobRunner",
-           "check_params", "index_rebuild_due", "read_jobs", "run_here"]
+__all__ = ["CLUSTER_NUMBERS", "FINISHED", "JOB_KINDS", "JOB_PARAMS", "TUNING_LIMITS", "Job", "JobNotFound", "JobRunner",
+           "check_params", "index_rebuild_due", "load_params", "read_jobs", "run_here"]

@@ -6,14 +6,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ..errors import UsageError
+from ..config import Settings
 from ..library import Library
 from ..progress import Progress
-
-JOB_KINDS = ("index", "vocab", "cluster", "search-index")
-CLUSTER_FLAGS = ("if_changed", "relabel", "rollback")
-CLUSTER_NUMBERS = {"seed": (0, 2**31), "min_concept_size": (2, 100_000), "sample_size": (1000, 10_000_000)}
-TUNING_LIMITS = {"batch_size": 1024, "workers": 64}  # index job options, capped as the CLI caps them
+from .params import TUNING_LIMITS, load_params
 
 
 def _run_index(library: Library, params: dict, progress: Progress, embedder) -> dict:
@@ -71,50 +67,24 @@ RUNNERS: dict[str, Callable] = {"index": _run_index, "vocab": _run_vocab, "clust
                                 "search-index": _run_search_index}
 
 
-def check_params(kind: str, params: dict, data_dir: Path) -> dict:
-    """Refuse a job that cannot run before it is queued, with the message the person needs. A job's folders come
-    from another process, maybe over the network: they must be absolute, and in a place photos may be indexed from
-    (`roots.check_roots`)."""
+def check_params(kind: str, params: dict, settings: Settings) -> dict:
+    """Refuse a job that cannot run before it is queued, with the message the person needs: its parameters by its
+    kind's schema (`params`), then what only this machine can judge. A job's folders come from another process,
+    maybe over the network: they must be absolute, and in a place photos may be indexed from (`roots.check_roots`)."""
     from ..roots import check_roots
-
-    if kind not in JOB_KINDS:
-        raise UsageError(f"Unknown job kind {kind!r}; known: {', '.join(JOB_KINDS)}.")
-    if kind == "index":
-        folders = params.get("folders")
-        if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
-            raise UsageError("An index job needs `folders`: a list of folder paths on the server.")
-        tuning = {k: min(params[k], limit) for k, limit in TUNING_LIMITS.items()
-                  if isinstance(params.get(k), int) and params[k] > 0}
-        return {"folders": [str(p) for p in check_roots(folders, data_dir, absolute=True)],
-                "prune": bool(params.get("prune")),
-                "reindex": bool(params.get("reindex")), "force": bool(params.get("force")), **tuning}
-    if kind == "cluster":
-        return _cluster_params(params)
-    if kind == "search-index":
-        return {}
     from ..vocab import check_entries
 
-    entries = params.get("entries") or []
-    if not isinstance(entries, list) or not all(isinstance(e, str) and e.strip() for e in entries):
-        raise UsageError("`entries` must be a list of words or phrases.")
-    return {"entries": check_entries(entries), "version": str(params.get("version") or "user")} if entries else {}
-
-
-def _cluster_params(params: dict) -> dict:
-    checked: dict[str, bool | int] = {flag: True for flag in CLUSTER_FLAGS if params.get(flag)}
-    if len(checked) > 1:
-        raise UsageError("Choose one of if_changed, relabel and rollback.")
-    for key, (low, high) in CLUSTER_NUMBERS.items():
-        value = params.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise UsageError(f"`{key}` must be a whole number from {low} to {high}.")
-        checked[key] = value
+    checked = load_params(kind, params)
+    if kind == "index":
+        checked["folders"] = [str(p) for p in check_roots(checked["folders"], settings.data_dir, absolute=True,
+                                                          allowed=settings.allow_folders)]
+    if kind == "vocab" and checked.get("entries"):
+        checked["entries"] = check_entries(checked["entries"])
+    elif kind == "vocab":
+        checked.pop("version", None)
     return checked
-
 
 
 def run_here(library: Library, kind: str, params: dict, progress: Progress | None = None) -> dict:
     """Run a job in this process, now (the CLI when no server holds the library); its result."""
-    return RUNNERS[kind](library, check_params(kind, params, library.data_dir), progress or Progress(), None)
+    return RUNNERS[kind](library, check_params(kind, params, library.settings), progress or Progress(), None)

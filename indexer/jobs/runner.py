@@ -100,7 +100,7 @@ class JobRunner:
     # -- requests ---------------------------------------------------------------------------------------------------
 
     def submit(self, kind: str, params: dict, resumed_from: str | None = None) -> Job:
-        params = check_params(kind, params, self.library.data_dir)
+        params = check_params(kind, params, self.library.settings)
         job = Job(id=f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}", kind=kind,
                   params=params, resumed_from=resumed_from)
         with self._changed:

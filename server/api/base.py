@@ -93,16 +93,20 @@ def runner():
     return services().runner
 
 
-def _concept_run():
-    """The published concept run, resolved once per request: every image of an answer names its concept in it."""
+def answer_run(required: bool = False) -> publish.Published | None:
+    """The published concept run, resolved once per request: everything one answer says about concepts (a concept,
+    its members, a concept filter, each image's concept) comes from this run, even while a new one is published.
+    `required`: NoConceptsError when there is none."""
     if "concept_run" not in g:
         g.concept_run = publish.published(services().library)
+    if required and g.concept_run is None:
+        return publish.require_published(services().library)  # says why there are none
     return g.concept_run
 
 
 def image_json(point_id: str, payload: dict, score: float | None = None) -> dict:
     path = payload.get("path", "")
-    current = _concept_run()
+    current = answer_run()
     return {
         "id": point_id, "score": None if score is None else round(score, 6), "path": path,
         "paths": payload.get("paths", [path]), "name": Path(path).name,

@@ -11,7 +11,7 @@ from indexer.errors import NotFoundError, UsageError
 from indexer.search import MAX_EXAMPLES, RELATIVE_CUTOFF
 
 from ..openapi import BINARY, NO_CONCEPTS, NOT_FOUND, Query, access, integer, number, pattern, repeated, text
-from .base import ID_PATTERN, UPLOAD_PATTERN, Image, api, image_json, matches, services
+from .base import ID_PATTERN, UPLOAD_PATTERN, Image, answer_run, api, image_json, matches, services
 
 F = ma.fields
 CONCEPT_PATTERN = r"-?[0-9]{1,9}"
@@ -106,6 +106,9 @@ def concepts(query: dict):
 
 class ConceptMatches(ma.Schema):
     concepts = F.List(F.Nested(Concept))
+    no_good_match = F.Boolean(metadata={"description": "The library holds nothing like the query (as image search "
+                                                       "judges it): the concepts are the closest few, weak "
+                                                       "(cutoff=0 lists the nearest regardless)"})
 
 
 @api.get("/concepts/search", tags=["concepts"])
@@ -118,8 +121,9 @@ def search_concepts(query: dict):
     if not (query["q"] or "").strip() and not uploads and not like:
         raise UsageError("Give words (q), an uploaded image (upload) or an indexed image (like) to search concepts by.")
     vector = services().query_vector(query["q"] or "", uploads, like)
-    return {"concepts": [concept_with_urls(c) for c in read.search_concepts(services().library, vector,
-                                                                             query["limit"], query["cutoff"] or None)]}
+    found = read.search_concepts(services().library, vector, query["limit"], query["cutoff"] or None,
+                                 answer_run(required=True))
+    return {"concepts": [concept_with_urls(c) for c in found.concepts], "no_good_match": found.no_good_match}
 
 
 class Runs(ma.Schema):
@@ -167,7 +171,7 @@ def concept(query: dict, concept_id: str):
     A retired ID redirects to the concept that took most of its images."""
     library = services().library
     number = _concept_id(concept_id)
-    current = read.snapshot(library)  # the concept and its members from the same run
+    current = answer_run(required=True)  # the concept, its members and their concepts from the same run
     if number == -1:
         info = {"id": -1, "title": "Unsorted", "labels": [], "size": 0, "exemplars": []}
     else:

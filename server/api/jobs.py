@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from indexer.jobs import JOB_PARAMS
+
 from ..openapi import ADMIN, CSRF_REFUSED, NOT_FOUND, Query, access, integer, number
 from .base import JOB_KINDS, JOB_WAIT_LIMIT, Job, api, runner
 
@@ -12,13 +14,22 @@ class JobList(ma.Schema):
     jobs = ma.fields.List(ma.fields.Nested(Job))
 
 
+def _params_description() -> str:
+    return "; ".join(f"{kind}: {{{', '.join(schema().fields)}}}" for kind, schema in JOB_PARAMS.items())
+
+
 class JobRequest(ma.Schema):
     error_messages = {"type": 'Send JSON like {"kind": "index", "params": {"folders": ["/photos"]}}.'}
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(JOB_KINDS))
-    params = ma.fields.Dict(load_default=dict, metadata={"description": (
-        "index: {folders: [absolute path], prune, reindex, force}; vocab: {entries: [word]} (none: the default "
-        "vocabulary); cluster: {if_changed | relabel | rollback, seed, min_concept_size, sample_size}; search-index: "
-        "{} (builds the search index where writes left it due)")})
+    params = ma.fields.Dict(load_default=dict, metadata={"description": _params_description()})
+
+    @ma.validates_schema
+    def _params_of_kind(self, data: dict, **_) -> None:
+        """The kind's own schema, as the job runner loads it: a wrong parameter is a 422 naming it."""
+        if data.get("kind") in JOB_PARAMS:
+            errors = JOB_PARAMS[data["kind"]]().validate(data.get("params") or {})
+            if errors:
+                raise ma.ValidationError(errors, "params")
 
 
 class WaitQuery(Query):

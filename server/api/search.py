@@ -12,7 +12,7 @@ from flask_smorest.fields import Upload
 
 from indexer.concepts.read import concept_filter
 from indexer.errors import NotFoundError, UsageError
-from indexer.filters import SearchFilters, library_facets
+from indexer.filters import SearchFilters, check_indexed_folders, library_facets
 from indexer.search import MAX_EXAMPLES, MAX_QUERY_CHARS, RELATIVE_CUTOFF, search_page
 
 from ..openapi import BINARY, CSRF_REFUSED, Query, access, integer, number, pattern, repeated, text
@@ -21,6 +21,7 @@ from .base import (
     MAX_PAGE,
     UPLOAD_PATTERN,
     SearchResults,
+    answer_run,
     api,
     image_json,
     matches,
@@ -74,7 +75,9 @@ def search(query: dict):
     filters = SearchFilters(tuple(query["folder"]), tuple(query["camera"]), tuple(query["format"]),
                             _day(query.get("from_"), "from"), _day(query.get("to"), "to"),
                             {"yes": True, "no": False}.get(query.get("dated") or ""))
-    within = concept_filter(services().library, concept) if concept is not None else None
+    if filters.folders:  # a folder outside the library is a mistake to name, not an empty answer
+        check_indexed_folders(filters.folders, services().library.manifest.get("roots", []))
+    within = concept_filter(services().library, concept, answer_run(required=True)) if concept is not None else None
     where = filters.where(within)
     vector = services().query_vector(words, uploads, like, unlike)
     cutoff = query["cutoff"] or None

@@ -7,6 +7,8 @@ from flask import jsonify, make_response, render_template
 from flask_smorest import current_api
 from werkzeug.exceptions import ServiceUnavailable
 
+from indexer.status import library_status
+
 from .. import auth
 from ..openapi import access
 from .base import api, services
@@ -55,10 +57,14 @@ def folders():
 @api.response(200, OBJECT, description="Status")
 @access(api)
 def status():
-    """What the library holds and which model reads it"""
+    """What the library holds, its concepts and which model reads it; for admins also where it lives, its folders,
+    failures and recent jobs"""
+    admin = auth.current_level() == auth.ADMIN
+    info = library_status(services().library, detail=admin)
     runner = services().runner
-    jobs = [j.to_dict() for j in runner.list(limit=5)] if runner else []
-    return jsonify({**services().library.status(), "jobs": jobs})
+    if admin:
+        info["jobs"] = [j.to_dict() for j in runner.list(limit=5)] if runner else []
+    return jsonify(info)
 
 
 @api.get("/session", tags=["status"])

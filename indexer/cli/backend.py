@@ -1,0 +1,248 @@
+"""Where a command's work happens: in this process on the library (`LocalBackend`), or through the running server
+that holds it (`ServerBackend`). Both answer the same calls with the same JSON-shaped values, so each command has
+one path and prints one way, wherever the library is."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Iterator, Protocol
+
+import click
+
+from ..config import Settings
+from ..errors import PixceptError
+from ..filters import SearchFilters, check_indexed_folders
+from ..library import Library
+from ..progress import Progress
+from .client import ServerClient
+
+
+class Backend(Protocol):
+    def status(self) -> dict: ...
+
+    def run_job(self, kind: str, params: dict, progress: Progress) -> dict: ...
+
+    def jobs(self) -> list[dict]: ...
+
+    def cancel_job(self, job_id: str) -> dict: ...
+
+    def resume_job(self, job_id: str, progress: Progress) -> dict: ...
+
+    def search(self, text: str, images: tuple[Path, ...], limit: int, offset: int, filters: SearchFilters,
+               relative: float | None, concept: int | None) -> tuple[list[dict], bool, bool]:
+        """(results as dicts, no good match, more follow)"""
+
+    def facets(self) -> dict: ...
+
+    def concept_runs(self) -> list[dict]: ...
+
+    def concept_page(self, sort: str, limit: int) -> dict: ...
+
+    def concept(self, concept_id: int) -> dict: ...
+
+    def concept_groups(self) -> list[dict]: ...
+
+    def search_concepts(self, text: str, image: Path | None, limit: int, cutoff: float) -> tuple[list[dict], bool]:
+        """(concepts, no good match)"""
+
+
+@contextlib.contextmanager
+def open_backend(settings: Settings, command: str) -> Iterator[Backend]:
+    """The server holding this library, if one runs on this machine (it owns the store then); else the library
+    here, opened on first use and closed at the end."""
+    client = None if settings.uses_server else ServerClient.for_data_dir(settings.data_dir,
+                                                                        settings.server.admin_token)
+    if client:
+        click.echo(f"The pixcept server at {client.url} holds this library; asking it.", err=True)
+        with contextlib.closing(client.http):
+            yield ServerBackend(client, settings)
+        return
+    local = LocalBackend(settings, command)
+    try:
+        yield local
+    finally:
+        local.close()
+
+
+def job_result(job: dict) -> dict:
+    """A finished server job's result, or the error that ended it."""
+    if job["state"] == "done":
+        return job["result"]
+    if job["state"] == "interrupted":  # the server stopped or restarted its worker; Ctrl-C here cancels instead
+        raise PixceptError(f"The server's {job['kind']} job was interrupted (the server stopped or restarted). "
+                           f"What it saved is kept: `pixcept jobs --resume {job['id']}` finishes it.")
+    if job["state"] == "cancelled":
+        raise KeyboardInterrupt
+    raise PixceptError(f"The server's {job['kind']} job failed: {job.get('error')}")
+
+
+class ServerBackend:
+    def __init__(self, client: ServerClient, settings: Settings):
+        self.client = client
+        self.settings = settings
+
+    def status(self) -> dict:
+        return self.client.request("GET", "/api/status") | {"server": self.client.url}
+
+    def run_job(self, kind: str, params: dict, progress: Progress) -> dict:
+        if kind == "index":
+            self._refuse_model_change()
+        return job_result(self.client.run_job(kind, params, progress))
+
+    def _refuse_model_change(self) -> None:
+        """A server indexes with its own model; asking for another through it would silently be ignored."""
+        served = (self.client.request("GET", "/api/status").get("model") or {}).get("spec")
+        model = self.settings.model
+        if model and served and model != served:
+            raise PixceptError(f"The server at {self.client.url} indexes with {served}, not {model}. To change the "
+                               "model, stop the server, run `pixcept index --reindex --model ...` and start it again.")
+
+    def jobs(self) -> list[dict]:
+        return self.client.request("GET", "/api/jobs")["jobs"]
+
+    def cancel_job(self, job_id: str) -> dict:
+        return self.client.request("POST", f"/api/jobs/{job_id}/cancel")
+
+    def resume_job(self, job_id: str, progress: Progress) -> dict:
+        return job_result(self.client.follow(self.client.request("POST", f"/api/jobs/{job_id}/resume"), progress))
+
+    def search(self, text, images, limit, offset, filters, relative, concept):
+        if filters.folders:
+            check_indexed_folders(filters.folders, self.client.request("GET", "/api/folders")["folders"])
+        return self.client.search(text, images, limit=limit, offset=offset, filters=filters, relative=relative,
+                                  concept=concept)
+
+    def facets(self) -> dict:
+        return self.client.request("GET", "/api/filters")
+
+    def concept_runs(self) -> list[dict]:
+        return self.client.request("GET", "/api/concepts/runs")["runs"]
+
+    def concept_page(self, sort: str, limit: int) -> dict:
+        return self.client.request("GET", "/api/concepts", params={"sort": sort, "limit": min(limit, 500)})
+
+    def concept(self, concept_id: int) -> dict:
+        return self.client.request("GET", f"/api/concepts/{concept_id}", params={"limit": 1})
+
+    def concept_groups(self) -> list[dict]:
+        return self.client.request("GET", "/api/concepts/groups")["groups"]
+
+    def search_concepts(self, text, image, limit, cutoff):
+        query = [("q", text), ("limit", limit), ("cutoff", cutoff)]
+        query += [("upload", self.client.upload(image))] if image else []
+        answer = self.client.request("GET", "/api/concepts/search", params=query)
+        return answer["concepts"], bool(answer.get("no_good_match"))
+
+
+class LocalBackend:
+    def __init__(self, settings: Settings, command: str):
+        self.settings = settings
+        self.command = command
+        self._library: Library | None = None
+
+    @property
+    def library(self) -> Library:
+        if self._library is None:
+            self._library = Library.open(self.settings, command=self.command)
+        return self._library
+
+    def close(self) -> None:
+        if self._library is not None:
+            self._library.close()
+            self._library = None
+
+    def status(self) -> dict:
+        from ..lock import LOCK_NAME, StoreLockedError
+        from ..manifest import read_manifest
+
+        data_dir = self.settings.data_dir
+        manifest = read_manifest(data_dir)
+        if not manifest and not (data_dir / LOCK_NAME).exists():  # opening it would make a library here
+            raise PixceptError(f"{data_dir} is not a pixcept library (it has no manifest.json). `pixcept index "
+                               "FOLDER` makes one; --data-dir or PIXCEPT_DATA_DIR points elsewhere.")
+        from ..status import library_status
+
+        try:
+            return library_status(self.library)
+        except StoreLockedError as exc:
+            return {"data_dir": str(data_dir), "in_use": str(exc), "model": manifest.get("model"),
+                    "store": self.settings.qdrant_url or (manifest.get("store") or {}).get("kind", "-"),
+                    "roots": manifest.get("roots", []), "vocabularies": manifest.get("vocabularies") or {}}
+
+    def run_job(self, kind: str, params: dict, progress: Progress) -> dict:
+        from ..jobs import run_here
+
+        spec = self.settings.model or self.library.recorded_model_spec()
+        click.echo(f"Loading CLIP model {spec or 'ViT-B-32:laion2b_s34b_b79k (default)'}...", err=True)
+        return run_here(self.library, kind, params, progress)
+
+    def jobs(self) -> list[dict]:
+        from ..jobs import read_jobs
+
+        return [job.to_dict() for job in reversed(read_jobs(self.settings.data_dir / "jobs"))]
+
+    def cancel_job(self, job_id: str) -> dict:
+        raise self._no_server()
+
+    def resume_job(self, job_id: str, progress: Progress) -> dict:
+        raise self._no_server()
+
+    @staticmethod
+    def _no_server() -> PixceptError:
+        return PixceptError("No pixcept server holds this library, and jobs run in a server. Without one, run the "
+                            "command again (`pixcept index FOLDER`...): it continues where it stopped.")
+
+    def search(self, text, images, limit, offset, filters, relative, concept):
+        from ..concepts.read import concept_filter
+        from ..search import load_query_image, search_page
+
+        library = self.library
+        if filters.folders:
+            check_indexed_folders(filters.folders, library.manifest.get("roots", []))
+        size = library.embedder().image_size if images else 0
+        query_images = [load_query_image(path, size) for path in images]
+        within = concept_filter(library, concept) if concept is not None else None
+        page = search_page(library, text, query_images, limit=limit, offset=offset, where=filters.where(within),
+                           relative=relative)
+        return [result.to_dict() for result in page.results], page.no_good_match, page.has_more
+
+    def facets(self) -> dict:
+        from ..filters import library_facets
+
+        return library_facets(self.library).to_dict()
+
+    def concept_runs(self) -> list[dict]:
+        from ..concepts.read import history
+
+        return history(self.library)
+
+    def concept_page(self, sort: str, limit: int) -> dict:
+        from ..concepts.read import list_concepts
+
+        page = list_concepts(self.library, sort, 0, limit)
+        return {"run": page.run, "total": page.total, "outliers": page.outliers, "concepts": page.concepts}
+
+    def concept(self, concept_id: int) -> dict:
+        from ..concepts.read import get_concept, montage_path
+        from ..store import IMAGES
+
+        concept = get_concept(self.library, concept_id)
+        found = {p.id: p.payload for p in self.library.store.retrieve(IMAGES, concept["exemplars"])}
+        concept["exemplar_images"] = [{"id": i, "path": found[i].get("path")} for i in concept["exemplars"]
+                                      if i in found]
+        concept["montage"] = str(montage_path(self.library, concept_id))
+        return concept
+
+    def concept_groups(self) -> list[dict]:
+        from ..concepts.read import concept_groups
+
+        return concept_groups(self.library)
+
+    def search_concepts(self, text, image, limit, cutoff):
+        from ..concepts.read import search_concepts
+        from ..search import load_query_image, query_vector
+
+        images = [load_query_image(image, self.library.embedder().image_size)] if image else []
+        found = search_concepts(self.library, query_vector(self.library, text, images), limit, cutoff or None)
+        return found.concepts, found.no_good_match
