@@ -64,10 +64,16 @@ def test_search_upload_similar_and_share(page, browser, server, world):
     assert "q=red" in page.url
     screenshots(page, "search-results")
 
-    # upload a picture from the library: it comes first, and similar (same colour) pictures follow
+    # upload a picture while "red" is in the box: the words stay, and the picture joins them
     query = next(p for p in (world[0] / "photos").rglob("*.jpg") if colour_of[p.name] == "blue")
     page.set_input_files("#image-input", str(query))
     page.wait_for_url("**upload=*")
+    assert "q=red" in page.url and page.input_value("#q") == "red"
+    wait_for_results(page)
+    # without the words, the picture alone: it comes first, and similar (same colour) pictures follow
+    page.fill("#q", "")
+    page.press("#q", "Enter")
+    page.wait_for_url(lambda url: "upload=" in url and "q=" not in url)
     names = wait_for_results(page)
     assert names[0] == query.name
     assert sum(colour_of[n] == "blue" for n in names[:10]) >= 8
@@ -88,11 +94,13 @@ def test_search_upload_similar_and_share(page, browser, server, world):
     assert wait_for_results(shared) == similar
     shared.close()
 
-    # back goes to the upload results, then to "red"
+    # back goes to the upload results, then to "red" with the upload, then to "red"
     page.go_back()
-    page.wait_for_url("**upload=*")
+    page.wait_for_url(lambda url: "upload=" in url and "q=" not in url)
     page.go_back()
-    page.wait_for_url("**q=red*")
+    page.wait_for_url(lambda url: "upload=" in url and "q=red" in url)
+    page.go_back()
+    page.wait_for_url(lambda url: "upload=" not in url and "q=red" in url)
     assert {colour_of[n] for n in wait_for_results(page)} == {"red"}
     assert page.input_value("#q") == "red"
 
@@ -457,8 +465,43 @@ def test_the_map_draws_every_image_and_a_box_selects_one_colour(page, server, wo
     page.fill("#fly", "blue")  # fly to the best concept for some words
     page.press("#fly", "Enter")
     page.wait_for_function("() => document.getElementById('map-status').textContent.startsWith('blue')")
+    page.fill("#fly", "giraffe")  # nothing like it: said, and the camera stays
+    target = page.evaluate("window.pixceptMap.scatterplot.get('cameraTarget')")
+    page.press("#fly", "Enter")
+    page.wait_for_function("() => document.getElementById('map-status').textContent.startsWith('No concept matches')")
+    assert page.evaluate("window.pixceptMap.scatterplot.get('cameraTarget')") == target
     assert serious_violations(page) == []
     screenshots(page, "map")
+
+
+def test_on_a_phone_the_map_shows_every_point_and_clicks_break_nothing(page, server, world):
+    """390 px wide: the whole map in the frame (no point cut off at the sides), the first search results on the first
+    screen, and clicks and presses on points raise no script error (the page fixture fails on any) and break no
+    content-security rule."""
+    refused = []
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text
+            else None)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server + "/map")
+    page.wait_for_function("() => window.pixceptMap && window.pixceptMap.count > 0", timeout=15000)
+    next_frame(page)
+    frame = page.locator("#map-frame").bounding_box()
+    points = page.evaluate("() => Array.from({ length: window.pixceptMap.count }, "
+                           "(_, i) => window.pixceptMap.screenOf(i))")
+    outside = [p for p in points if not (0 <= p[0] <= frame["width"] and 0 <= p[1] <= frame["height"])]
+    assert not outside, f"{len(outside)} of {len(points)} points outside the frame"
+    for x, y in points[:: max(1, len(points) // 5)][:5]:
+        page.mouse.click(frame["x"] + x, frame["y"] + y)
+    page.mouse.move(frame["x"] + points[0][0], frame["y"] + points[0][1])
+    page.mouse.down()  # a long press, which once started a lasso whose indicator broke the policy
+    page.wait_for_timeout(800)
+    page.mouse.up()
+    next_frame(page)
+    assert refused == []
+    page.goto(server + "/?q=red")
+    wait_for_results(page)
+    assert page.locator(".result").first.bounding_box()["y"] < 844 * 0.6  # results start on the first screen
+    screenshots(page, "phone-first-screen")
 
 
 def test_a_long_file_name_never_widens_the_image_page(page, server, world):

@@ -31,7 +31,10 @@ def concepts_page():
 @concept_pages.get("/concepts/<int(signed=True):concept_id>")
 def concept_page(concept_id: int):
     library = services().library
-    current = read.snapshot(library)
+    try:
+        current = read.snapshot(library)
+    except NoConceptsError as error:  # the page says why, as the grid does
+        return render_template("concepts.html", empty=str(error), sort="size"), 200 if concept_id == UNSORTED else 404
     if concept_id == UNSORTED:
         concept: dict = {"id": UNSORTED, "title": "Unsorted", "labels": [], "parent": -1, "cohesion": None,
                    "split_from": None, "merged_from": None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -27,13 +28,22 @@ def image_page(image_id: str):
              ("Size", f"{info['width']} × {info['height']} px" if info["width"] else None),
              ("Format", point.payload.get("format")),
              ("File size", _file_size(point.payload.get("size"))),
-             ("Indexed", point.payload.get("indexed_at"))]
+             ("Indexed", _utc_text(point.payload.get("indexed_at")))]
     gps = point.payload.get("gps")
     if gps:
         facts.append(("Location", f"{gps['lat']:.5f}, {gps['lon']:.5f}"))
     return render_template("image.html", image=info, facts=[(k, v) for k, v in facts if v],
                            tags=point.payload.get("tags") or [],
                            paths=point.payload.get("paths", [info["path"]]))
+
+
+def _utc_text(moment: str | None) -> str | None:
+    """A time pixcept recorded (ISO 8601, UTC) as people read it: 3 Dec 2026, 23:59 UTC."""
+    try:
+        when = datetime.fromisoformat(moment) if moment else None
+    except ValueError:
+        return moment
+    return f"{when.day} {when:%b %Y, %H:%M} UTC" if when else None
 
 
 def _file_size(size: int | None) -> str | None:

@@ -25,7 +25,7 @@ function showOnly(matches) {
   const names = matches.map((concept) => concept.title).join("; ");
   status.textContent = matches.length
     ? `${matches.length} ${matches.length === 1 ? "concept matches" : "concepts match"}: ${names}`
-    : "No concept matches these words.";
+    : "No concept matches these words: the library holds nothing like them, or the model does not know them.";
 }
 
 async function filter(words) {
@@ -36,7 +36,7 @@ async function filter(words) {
   if (!words) return showAll();
   try {
     const answer = await apiGet(`/api/concepts/search?${new URLSearchParams({ q: words, limit: "100" })}`);
-    if (mine === generation) showOnly(answer.concepts);
+    if (mine === generation) showOnly(answer.no_good_match ? [] : answer.concepts);
   } catch (error) {
     if (mine === generation) showMessage(status, error.message, { error: true });
   }

@@ -36,7 +36,30 @@ function showPlaceInResults() {
   });
 }
 
+// The area the image was opened from is the current one in the top bar, and the way back to it is offered.
+function markOrigin() {
+  const from = document.referrer ? new URL(document.referrer) : null;
+  const fromMap = from && from.origin === location.origin && from.pathname === "/map";
+  const area = fromMap ? "/map" : (document.getElementById("result-nav").hidden ? null : "/");
+  if (fromMap) {
+    const back = document.getElementById("back-to-map");
+    back.href = from.pathname + from.search;
+    // going back restores the map as it was left (camera, selection); the link is for a new tab
+    back.addEventListener("click", (event) => {
+      if (event.button === 0 && !event.ctrlKey && !event.metaKey && !event.shiftKey) {
+        event.preventDefault();
+        history.back();
+      }
+    });
+    document.getElementById("map-nav").hidden = false;
+  }
+  for (const link of document.querySelectorAll(".nav a")) {
+    if (area && new URL(link.href).pathname === area) link.setAttribute("aria-current", "page");
+  }
+}
+
 showPlaceInResults();
+markOrigin();
 const params = new URLSearchParams({ like: list.dataset.like, limit: "24" });
 try {
   const page = await apiGet(`/api/search?${params}`);

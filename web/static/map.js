@@ -78,10 +78,17 @@ const scatterplot = createScatterplot({
   canvas, width, height, xScale, yScale, pointSize, pointSizeSelected: pointSize + 2, pointOutlineWidth: 1,
   performanceMode, colorBy: "valueA", pointColor: palette(summary.concepts.length),
   opacity: performanceMode ? 1 : 0.9,
-  backgroundColor: dark ? "#1c1917" : "#fafaf9", lassoColor: "#f59e0b", keyMap: { shift: "lasso" },
-  lassoOnLongPress: true,
+  backgroundColor: dark ? "#1c1917" : "#fafaf9", lassoColor: "#f59e0b", actionKeyMap: { shift: "lasso" },
+  // no long-press lasso: its indicator writes a <style> element, which the pages' CSP refuses (and the library
+  // then fails reading it); touch users have the Lasso button
+  lassoOnLongPress: false, lassoInitiator: false,
 });
 await scatterplot.draw({ x, y, valueA: category }, { zDataType: "categorical" });
+// The whole map in view, whatever the frame's shape: the default view fits the height, and a phone's tall, narrow
+// frame then cuts the sides off.
+const WHOLE_MAP = { x: -1.05, y: -1.05, width: 2.1, height: 2.1 };
+const showWholeMap = (transition = false) => scatterplot.zoomToArea(WHOLE_MAP, { transition });
+await showWholeMap();
 const drawnMs = performance.now();
 status.textContent = `${count.toLocaleString()} images in ${summary.concepts.length} concepts (run ${summary.run}); ` +
   `drawn in ${((drawnMs - started) / 1000).toFixed(2)} s.`;
@@ -237,7 +244,7 @@ const mode = () => (boxButton.getAttribute("aria-pressed") === "true" ? "box"
   : lassoButton.getAttribute("aria-pressed") === "true" ? "lasso" : "pan");
 boxButton.addEventListener("click", () => setMode(mode() === "box" ? "pan" : "box"));
 lassoButton.addEventListener("click", () => setMode(mode() === "lasso" ? "pan" : "lasso"));
-document.getElementById("reset-view").addEventListener("click", () => scatterplot.zoomToOrigin({ transition: true }));
+document.getElementById("reset-view").addEventListener("click", () => showWholeMap(true));
 
 frame.addEventListener("pointerdown", (event) => {
   if (mode() !== "box") return;
@@ -276,7 +283,13 @@ document.getElementById("fly-form").addEventListener("submit", async (event) => 
   const words = document.getElementById("fly").value.trim();
   if (!words) return;
   try {
-    const [best] = (await apiGet(`/api/concepts/search?${new URLSearchParams({ q: words, limit: "1" })}`)).concepts;
+    const answer = await apiGet(`/api/concepts/search?${new URLSearchParams({ q: words, limit: "1" })}`);
+    const [best] = answer.concepts;
+    if (answer.no_good_match) { // the camera stays: flying to the closest of nothing would read as an answer
+      status.textContent = `No concept matches “${words}”: the library holds nothing like it, or the model does ` +
+        "not know the words.";
+      return;
+    }
     if (!best) {
       status.textContent = `No concept stands out for “${words}”.`;
       return;
@@ -309,7 +322,7 @@ document.addEventListener("keydown", (event) => {
     return;
   }
   const actions = { b: () => setMode(mode() === "box" ? "pan" : "box"),
-    l: () => setMode(mode() === "lasso" ? "pan" : "lasso"), 0: () => scatterplot.zoomToOrigin({ transition: true }),
+    l: () => setMode(mode() === "lasso" ? "pan" : "lasso"), 0: () => showWholeMap(true),
     Escape: () => { setMode("pan"); scatterplot.deselect(); } };
   actions[event.key]?.();
 });

@@ -234,7 +234,8 @@ async function searchWithImage(file) {
     const response = await fetch("/api/uploads", { method: "POST", body, headers: { "X-CSRF-Token": csrfToken() } });
     const answer = await response.json().catch(() => ({}));
     if (!response.ok) throw new Error(answer.error?.message || `Upload failed (${response.status}).`);
-    go({ ...readState(), q: "", upload: answer.id, like: [] }); // a new picture starts a new query; words can be added
+    // the picture joins the words in the box (typed, maybe not searched yet); examples belong to the old query
+    go({ ...readState(), q: input.value.trim(), upload: answer.id, like: [] });
   } catch (error) {
     showMessage(status, error.message, { error: true });
   }
