@@ -466,6 +466,11 @@ def test_the_map_draws_every_image_and_a_box_selects_one_colour(page, server, wo
     page.press("#fly", "Enter")
     page.wait_for_function("() => document.getElementById('map-status').textContent.startsWith('blue')")
     page.fill("#fly", "giraffe")  # nothing like it: said, and the camera stays
+    page.wait_for_function("""() => {  // the flight to blue has landed: the camera holds still for 200 ms
+        const now = JSON.stringify(window.pixceptMap.scatterplot.get('cameraTarget'));
+        const still = window.lastCameraTarget === now;
+        window.lastCameraTarget = now;
+        return still; }""", polling=200)
     target = page.evaluate("window.pixceptMap.scatterplot.get('cameraTarget')")
     page.press("#fly", "Enter")
     page.wait_for_function("() => document.getElementById('map-status').textContent.startsWith('No concept matches')")
