@@ -217,11 +217,12 @@ class Library:
         self._create_collections(embedder, generation)
         return generation
 
-    def switch_generation(self, generation: int, embedder: Embedder) -> None:
+    def switch_generation(self, generation: int, embedder: Embedder, carried: dict | None = None) -> None:
         """Make a finished rebuild the library (one manifest write: a kill leaves the old or the new one whole),
-        then drop the collections of the old generation."""
+        then drop the collections of the old generation. `carried`: other manifest entries that hold from the same
+        moment on (the concepts carried into the new generation)."""
         self.update_manifest(generation=generation, rebuild=None, model=_model_metadata(embedder),
-                             store={"kind": self.store.kind, "location": self.store.location})
+                             store={"kind": self.store.kind, "location": self.store.location}, **(carried or {}))
         self.store.aliases = generation_names(generation)
         self._centroid = (0, None, 0.0)
         self.drop_stale_generations()

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .concepts.carry import carry_into
+from .concepts.publish import MANIFEST_KEY as CONCEPTS_KEY
 from .embed import Embedder
 from .errors import UsageError
 from .index import Indexer, IndexSummary, write_failure_report
@@ -61,6 +63,7 @@ def _rebuild(library: Library, roots: list[Path], force: bool, batch_size: int, 
     summary = indexer.run(folders)
     progress.note("Embedding the vocabulary again with the new model...")
     copy_vocabulary(library, generation_name(VOCABULARY, generation), embedder, progress)
-    library.switch_generation(generation, local)
+    concepts = carry_into(library, generation, progress)  # the published concepts survive the model change
+    library.switch_generation(generation, local, {CONCEPTS_KEY: concepts} if concepts else None)
     library.update_manifest(roots=[str(root) for root in folders])
     return summary

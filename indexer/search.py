@@ -19,6 +19,7 @@ MAX_QUERY_CHARS = 500
 MAX_EXAMPLES = 8  # example images (uploads, "add as example", "not like this") one query may combine
 MAX_TERMS = 16
 CANDIDATES = 256  # best scores looked at to set the relevance threshold (more cost 4 ms per 1000 at 20k)
+MAX_CANDIDATES = 16_384  # hits looked through when "not like this" leaves out many
 RELATIVE_CUTOFF = 0.5
 MIN_RESULTS = 2  # a gap may end the results after this many (an image's own near-duplicate is not a group)
 GAP_SHARE = 0.1
@@ -46,10 +47,11 @@ class SearchResult:
     score: float
     path: str
     payload: dict
+    example: bool = False  # one of the query's own example pictures, shown first
 
     def to_dict(self) -> dict:
         return {"id": self.id, "score": round(self.score, 6), "path": self.path,
-                "paths": self.payload.get("paths", [self.path])}
+                "paths": self.payload.get("paths", [self.path]), **({"example": True} if self.example else {})}
 
 
 def parse_text_query(text: str) -> TextQuery:
@@ -74,33 +76,65 @@ def load_query_image(path: Path, min_side: int) -> Image.Image:
         raise UsageError(f"Cannot use {path} as a query image: {exc}.") from exc
 
 
-def query_vector(library: Library, text: str | None = None, images: Sequence[Image.Image] = (),
-                 like: Sequence[str] = (), unlike: Sequence[str] = ()) -> np.ndarray:
-    """One query vector: the mean of the text, image and `like` (indexed image IDs) vectors, minus the mean of the
-    negative terms' and `unlike` images' vectors ("not like this").
+@dataclass(frozen=True)
+class Query:
+    """What one search asks: the vector ranked by, and what a result must be more like: one of `positives` (the
+    words, the example pictures) rather than any of `negatives` ("-word", "not like this" pictures)."""
 
-    Subtracting ranks by (similarity to what was asked) - (similarity to what was excluded), so "circle -red" puts
-    circles of every other colour before red ones. (Measured on the demo world: Qdrant's best-score recommendation
-    kept red circles, since a red circle is closer to "circle" than to "red".)
-    """
+    vector: np.ndarray
+    positives: np.ndarray  # (k, d)
+    negatives: np.ndarray  # (m, d), m may be 0
+
+    def vetoed(self, vectors: np.ndarray) -> np.ndarray:
+        """Which of these image vectors are more like a negative than like any positive (left out of results)."""
+        if not len(self.negatives) or not len(vectors):
+            return np.zeros(len(vectors), bool)
+        return (vectors @ self.negatives.T).max(axis=1) >= (vectors @ self.positives.T).max(axis=1)
+
+
+def combine(positives: Sequence[np.ndarray], word_negatives: Sequence[np.ndarray] = (),
+            picture_negatives: Sequence[np.ndarray] = ()) -> Query:
+    """The query of these vectors (bench/refine.py measured the ways on the demo world):
+    - ranked by the mean of the positives;
+    - a negative word moves the vector away from what distinguishes it from the positives (negative - positives),
+      not from everything it shares with them: "circle -red" keeps ranking circles;
+    - a negative picture leaves out what is more like it than like any positive (Qdrant's best-score rule), and does
+      not move the vector: "not like this" on a red square, after "red" and a red circle, drops the squares and
+      keeps the red circles (subtracting the square removed "red" as well)."""
+    mean = normalise_rows(np.mean(positives, axis=0))
+    vector = mean
+    if len(word_negatives):
+        vector = normalise_rows(mean - (np.mean(word_negatives, axis=0) - mean))
+    negatives = [*word_negatives, *picture_negatives]
+    dim = len(mean)
+    return Query(vector, np.asarray(positives, np.float32).reshape(-1, dim),
+                 np.asarray(negatives, np.float32).reshape(-1, dim))
+
+
+def build_query(library: Library, text: str | None = None, images: Sequence[Image.Image] = (),
+                like: Sequence[str] = (), unlike: Sequence[str] = ()) -> Query:
+    """The query of words ("-word" excludes), query images, `like` (indexed image IDs: examples) and `unlike`
+    (indexed image IDs: "not like this")."""
     parsed = parse_text_query(text or "")
     if not parsed.positive and not images and not like:
         raise UsageError("Give something to search for: words, an image, or both (negative terms alone "
                          "match nothing).")
     embedder = library.embedder()
-    parts = []
+    positives = []
     if parsed.positive:
-        parts.append(embedder.embed_text(parsed.positive))
+        positives.append(embedder.embed_text(parsed.positive))
     if images:
-        parts.extend(embedder.embed_images(list(images)))
+        positives.extend(embedder.embed_images(list(images)))
     if like:
-        parts.extend(indexed_vectors(library, like))
-    vector = normalise_rows(np.mean(parts, axis=0))
-    negatives = list(embedder.embed_texts(list(parsed.negatives))) if parsed.negatives else []
-    negatives += indexed_vectors(library, unlike) if unlike else []
-    if negatives:
-        vector = normalise_rows(vector - np.mean(negatives, axis=0))
-    return vector
+        positives.extend(indexed_vectors(library, like))
+    word_negatives = list(embedder.embed_texts(list(parsed.negatives))) if parsed.negatives else []
+    return combine(positives, word_negatives, indexed_vectors(library, unlike) if unlike else [])
+
+
+def query_vector(library: Library, text: str | None = None, images: Sequence[Image.Image] = (),
+                 like: Sequence[str] = (), unlike: Sequence[str] = ()) -> np.ndarray:
+    """The vector of `build_query`: what concept search ranks by."""
+    return build_query(library, text, images, like, unlike).vector
 
 
 def indexed_vectors(library: Library, ids: Sequence[str]) -> list[np.ndarray]:
@@ -165,21 +199,23 @@ class SearchPage:
     threshold: float | None  # lowest score shown; None without a cutoff
     has_more: bool
     no_good_match: bool = False  # nothing rose above chance: `results` are the closest few, weak
+    next_offset: int | None = None  # where the next page starts (examples shown first are not counted)
 
 
 def search_page(library: Library, text: str | None = None, images: Sequence[Image.Image] = (),
                 like: Sequence[str] = (), limit: int = 20, offset: int = 0, where: Filter | None = None,
                 relative: float | None = RELATIVE_CUTOFF, threshold: float | None = None,
-                vector: np.ndarray | None = None, unlike: Sequence[str] = ()) -> SearchPage:
+                query: Query | None = None, unlike: Sequence[str] = ()) -> SearchPage:
     """One page of results, best first. With `relative` (0..1), results below the relevance threshold are left
     out (pass the first page's `threshold` back with later pages to skip recomputing it); None returns everything.
-    Images given by `like` or `unlike` are left out of the results."""
+    The `like` examples come first on the first page, marked; `unlike` pictures, and whatever is more like them than
+    like what was asked (`Query.vetoed`), never come."""
     if not 1 <= limit <= 1000:
         raise UsageError("The limit must be between 1 and 1000.")
     if relative is not None and not 0 <= relative <= 1:
         raise UsageError("The relevance cutoff must be between 0 and 1.")
-    if vector is None:
-        vector = query_vector(library, text, images, like, unlike)
+    if query is None:
+        query = build_query(library, text, images, like, unlike)
     if like or unlike:
         excluded = Filter(must_not=(HasId(tuple(like) + tuple(unlike)),))
         where = Filter(must=where.must, must_not=where.must_not + excluded.must_not) if where else excluded
@@ -189,19 +225,42 @@ def search_page(library: Library, text: str | None = None, images: Sequence[Imag
     needs_threshold = relative is not None and threshold is None
     # One store query for scores (and the threshold), then payloads for this page only: Qdrant Edge holds the GIL
     # while it searches, so each query spared is served concurrency gained.
-    best = library.store.search(IMAGES, vector, limit=max(window, CANDIDATES if needs_threshold else 0),
-                                where=where, with_payload=False)
+    best = _candidates(library, query, max(window, CANDIDATES if needs_threshold else 0), where)
     no_good_match = False
     if needs_threshold and relative is not None:
-        threshold, no_good_match = _threshold(library, vector, best, relative)
+        threshold, no_good_match = _threshold(library, query.vector, best, relative)
     hits = [h for h in best[offset:window] if threshold is None or h.score >= threshold]
     if no_good_match:
         hits = hits[:WEAK_SHOWN] if offset == 0 else []
-    payloads = {p.id: p.payload for p in library.store.retrieve(IMAGES, [h.id for h in hits[:limit]])}
-    results = [SearchResult(h.id, h.score, payloads[h.id].get("path", ""), payloads[h.id])
-               for h in hits[:limit] if h.id in payloads]  # a point deleted meanwhile is left out
-    return SearchPage(results, threshold, has_more=len(hits) > limit and not no_good_match,
-                      no_good_match=no_good_match)
+    has_more = len(hits) > limit and not no_good_match
+    hits = hits[:limit]
+    examples = list(like) if offset == 0 else []
+    payloads = {p.id: p for p in library.store.retrieve(IMAGES, examples + [h.id for h in hits],
+                                                        with_vectors=bool(examples))}
+    results = [SearchResult(i, float(query.vector @ np.asarray(payloads[i].vector)),
+                            payloads[i].payload.get("path", ""), payloads[i].payload, example=True)
+               for i in examples if i in payloads]
+    results += [SearchResult(h.id, h.score, payloads[h.id].payload.get("path", ""), payloads[h.id].payload)
+                for h in hits if h.id in payloads]  # a point deleted meanwhile is left out
+    return SearchPage(results, threshold, has_more=has_more, no_good_match=no_good_match,
+                      next_offset=offset + len(hits) if has_more else None)
+
+
+def _candidates(library: Library, query: Query, wanted: int, where: Filter | None) -> list:
+    """The best `wanted` hits (scores only) not vetoed by the query's negatives; asks the store for more while the
+    negatives leave too few."""
+    asked = wanted
+    while True:
+        best = library.store.search(IMAGES, query.vector, limit=asked, where=where, with_payload=False)
+        if not len(query.negatives):
+            return best
+        vectors = {p.id: p.vector for p in library.store.retrieve(IMAGES, [h.id for h in best], with_vectors=True)}
+        present = [h for h in best if h.id in vectors]  # a point deleted meanwhile is left out
+        found = np.asarray([vectors[h.id] for h in present], np.float32).reshape(-1, len(query.vector))
+        kept = [h for h, vetoed in zip(present, query.vetoed(found)) if not vetoed]
+        if len(kept) >= wanted or len(best) < asked or asked >= MAX_CANDIDATES:
+            return kept[:wanted]
+        asked = min(asked * 4, MAX_CANDIDATES)
 
 
 def _threshold(library: Library, vector: np.ndarray, best: list, relative: float) -> tuple[float | None, bool]:

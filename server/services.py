@@ -11,7 +11,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 from cachetools import LRUCache
 from PIL import Image
 
@@ -22,7 +21,7 @@ from indexer.errors import NotFoundError, UsageError
 from indexer.images import BadImage, clean_staging, decode_image, read_opened, thumbnail_path, write_thumbnail
 from indexer.jobs import JobRunner, index_rebuild_due
 from indexer.library import Library
-from indexer.search import query_vector
+from indexer.search import Query, build_query
 from indexer.store import IMAGES
 from indexer.worker import JobWorker, WorkerEmbedder
 
@@ -43,8 +42,8 @@ class Services:
         self.runner: JobRunner | None = None
         self.worker: JobWorker | None = None
         self.ready = False
-        self._vectors: LRUCache[tuple, np.ndarray] = LRUCache(maxsize=QUERY_CACHE_SIZE)
-        self._vectors_lock = threading.Lock()
+        self._queries: LRUCache[tuple, Query] = LRUCache(maxsize=QUERY_CACHE_SIZE)
+        self._queries_lock = threading.Lock()
 
     @property
     def library(self) -> Library:
@@ -111,19 +110,18 @@ class Services:
     def image_count(self) -> int:
         return self.library.store.count(IMAGES)
 
-    def query_vector(self, text: str, uploads: tuple[str, ...], like: tuple[str, ...],
-                     unlike: tuple[str, ...] = ()) -> np.ndarray:
-        """The query's vector, cached: "load more" pages and repeated queries skip the model."""
+    def query(self, text: str, uploads: tuple[str, ...], like: tuple[str, ...], unlike: tuple[str, ...] = ()) -> Query:
+        """The query (its vector and examples), cached: "load more" pages and repeated queries skip the model."""
         key = (text, uploads, like, unlike, self.library.recorded_model_spec())
-        with self._vectors_lock:  # cachetools' caches are not thread-safe
-            cached = self._vectors.get(key)
+        with self._queries_lock:  # cachetools' caches are not thread-safe
+            cached = self._queries.get(key)
         if cached is not None:
             return cached
         images = [self.upload_image(upload) for upload in uploads]
-        vector = query_vector(self.library, text, images, like, unlike)
-        with self._vectors_lock:
-            self._vectors[key] = vector
-        return vector
+        query = build_query(self.library, text, images, like, unlike)
+        with self._queries_lock:
+            self._queries[key] = query
+        return query
 
     # -- images -----------------------------------------------------------------------------------------------------
 

@@ -112,3 +112,25 @@ def process_alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def judge_picture(data: bytes) -> tuple[str, float]:
+    """What a demo-world picture shows, judged from its pixels alone: (the colour of its shape, its roundness).
+    Saturated pixels are the shape (backgrounds are greys); each takes the nearest palette colour. Roundness is the
+    shape's area over the circle around it (from its centre to its farthest pixel): about 0.9 for a circle, 0.64
+    for a square at any rotation, less for the spikier shapes."""
+    import io
+
+    import numpy as np
+
+    from indexer.demo.world import COLOURS
+
+    pixels = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.float32)
+    saturated = pixels.max(axis=2) - pixels.min(axis=2) > 60
+    palette = np.array(list(COLOURS.values()), np.float32)
+    nearest = np.argmin(((pixels[saturated][:, None, :] - palette[None]) ** 2).sum(axis=2), axis=1)
+    main = int(np.bincount(nearest, minlength=len(palette)).argmax())
+    ys, xs = np.nonzero(saturated)
+    ys, xs = ys[nearest == main], xs[nearest == main]
+    radius = np.percentile(np.hypot(xs - xs.mean(), ys - ys.mean()), 99)
+    return list(COLOURS)[main], float(len(xs) / (np.pi * radius ** 2))

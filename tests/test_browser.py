@@ -21,7 +21,7 @@ from indexer.library import Library
 from indexer.vocab import add_entries
 
 from browsing import SCREENSHOTS, next_frame, result_names, screenshots, serious_violations, wait_for_results
-from helpers import fit_seed
+from helpers import fit_seed, judge_picture
 from test_serve import start_server, stop_server
 
 
@@ -84,7 +84,7 @@ def test_search_upload_similar_and_share(page, browser, server, world):
     page.locator(".result").nth(3).get_by_role("button", name=f"More like {target}").click()
     page.wait_for_url("**like=*")
     similar = wait_for_results(page)
-    assert target not in similar and colour_of[similar[0]] == colour_of[target]
+    assert similar[0] == target and colour_of[similar[1]] == colour_of[target]  # the example first, in its set
     page.locator("#concept-strip li").first.wait_for()  # "more like this" shows that image's concepts too
     assert page.locator("#concept-strip .concept-title").first.inner_text().startswith(colour_of[target])
 
@@ -276,6 +276,8 @@ def test_phones_get_three_columns_and_focus_rings_stand_out(page, server):
 
 
 def test_examples_and_not_like_this_refine_a_query(page, server, world):
+    """red -> add a red circle as an example -> "not like this" on a red square: the red circles stay (the example
+    first, marked), the red squares go, judged from the thumbnails' pixels (colour and roundness)."""
     _, colour_of = world
     page.goto(server + "/?q=red")
     names = wait_for_results(page)
@@ -285,14 +287,22 @@ def test_examples_and_not_like_this_refine_a_query(page, server, world):
     page.wait_for_url("**like=*")
     names = wait_for_results(page)
     assert "q=red" in page.url and page.locator(".query-chip:not(.negative)").count() == 1
-    assert circle not in names and all(colour_of[n] == "red" and "_circle_" in n for n in names[:4]), names[:6]
+    assert names[0] == circle and page.locator(".result").first.get_attribute("class") == "result example"
+    assert page.locator(".result.example").count() == 1 and "Example" in page.locator(".result").first.inner_text()
+    assert all(colour_of[n] == "red" and "_circle_" in n for n in names[:5]), names[:6]  # the example and 4 more
 
-    square = next(n for n in names if "_circle_" not in n)  # "not like this" on a red square
+    square = next(n for n in names if "_square_" in n)  # "not like this" on a red square
     page.locator(".result").nth(names.index(square)).locator(".result-link").click()
     page.get_by_role("button", name="Not like this").click()
     page.wait_for_url("**unlike=*")
     after = wait_for_results(page)
-    assert square not in after and page.locator(".query-chip.negative").count() == 1
+    assert page.locator(".query-chip.negative").count() == 1
+    judged = [judge_picture(page.request.get(src).body()) for src in
+              page.locator(".result img").evaluate_all("images => images.map(i => i.src)")]
+    circles = [n for n, (colour, roundness) in zip(after, judged) if colour == "red" and roundness > 0.9]
+    red_circles = {n for n in colour_of if colour_of[n] == "red" and "_circle_" in n}
+    assert set(circles) == red_circles and all(colour == "red" for colour, _ in judged), (after, judged)
+    assert not [n for n in after if "_square_" in n]  # ... and by name: no red square is left
     page.get_by_role("button", name="Remove: Like this image", exact=True).click()  # × removes an example
     page.wait_for_function("() => !new URLSearchParams(location.search).has('like')")
     assert "unlike=" in page.url

@@ -198,17 +198,37 @@ def test_ids_stay_when_ten_percent_new_images_arrive(fresh):
     assert continuing >= 5 and kept / continuing >= 0.9, (kept, continuing)
 
 
-def test_concepts_keep_their_ids_across_a_reindex(fresh):
+def test_concepts_survive_a_reindex_and_keep_their_ids_after_it(fresh):
+    """A reindex (a new generation of the collections) carries the published run into it: the same concepts,
+    sizes and labels, whole, and searchable in the new vectors; the next fit keeps their IDs. A rollback never makes
+    current a run whose concepts the rebuilt library lacks (it once pointed every image at concepts that did not
+    exist)."""
     with open_library(fresh) as library:
-        before = {c["id"]: c["size"] for c in read.list_concepts(library).concepts}
+        second = {"seed": SEED + 1, "min_concept_size": 12}
+        run_cluster(library, second)  # a second run before the reindex: the first stays in the history
+        before = {c["id"]: (c["size"], c["labels"]) for c in read.list_concepts(library).concepts}
+        run = publish.published(library).run
+        generation = library.generation
         reindex_library(library, [fresh / "photos"])
-        assert publish.published(library) is None  # the new vectors have no concepts yet
+        assert library.generation == generation + 1 and publish.published(library).run == run
+        assert {c["id"]: (c["size"], c["labels"]) for c in read.list_concepts(library).concepts} == before
+        assert_one_whole_run(library)
+        red = read.search_concepts(library, library.embedder().embed_text("red"), limit=1).concepts[0]
+        assert red["title"].startswith("red")  # the concept vectors live in the new vectors' space
+        assert any(h["state"] == "carried" for h in read.history(library))
         from indexer.concepts.schedule import due_reason
 
-        assert due_reason(library) == "no concepts yet"  # a server reclusters by itself
-        result = run_cluster(library, {"seed": SEED})
+        assert due_reason(library) is None  # nothing changed: no recluster is due
+        result = run_cluster(library, second)
         assert result["kept"] == len(before) and result["new"] == 0
-        assert {c["id"]: c["size"] for c in read.list_concepts(library).concepts} == before
+        assert {c["id"]: c["size"] for c in read.list_concepts(library).concepts} == {
+            k: size for k, (size, _) in before.items()}
+        assert_one_whole_run(library)
+        assert run_cluster(library, {"rollback": True})["run"] == run  # the carried run: whole in the new library
+        assert_one_whole_run(library)
+        with pytest.raises(publish.NoConceptsError, match="made before the library was rebuilt"):
+            run_cluster(library, {"rollback": True})  # the run before it was not carried
+        assert publish.published(library).run == run
         assert_one_whole_run(library)
 
 

@@ -16,6 +16,7 @@ from indexer.demo.world import COLOURS, SHAPES, write_library
 from indexer.index import index_folders
 from indexer.library import Library
 from indexer.search import WEAK_SHOWN, search_page
+from indexer.store import IMAGES
 from indexer.vocab import add_entries
 
 UNKNOWN = ["giraffe", "banana", "piano", "volcano", "bicycle", "violin", "castle", "penguin", "umbrella", "dragon"]
@@ -92,3 +93,62 @@ def test_words_the_model_never_learnt_are_no_good_match(library):
         assert weak and len(found) <= WEAK_SHOWN, word
 
 
+
+
+# -- refining with examples (bench/refine.py measures the ways) --------------------------------------------------------
+
+def _ids_by_kind(library) -> dict[tuple[str, str], list[str]]:
+    by_kind: dict[tuple[str, str], list[str]] = {}
+    for point in sorted(library.store.scroll(IMAGES), key=lambda p: p.payload["path"]):
+        by_kind.setdefault(tuple(Path(point.payload["path"]).name.split("_")[:2]), []).append(point.id)
+    return by_kind
+
+
+def test_not_like_this_drops_its_kind_and_keeps_what_the_example_shares(library):
+    """The journey of issue 20: "red", a red circle as an example, then "not like this" on a red square. The red
+    circles stay (the example first, marked), the red squares go; subtracting the square once removed "red" too
+    and led with a green crescent."""
+    by_kind = _ids_by_kind(library)
+    circle, square = by_kind[("red", "circle")][0], by_kind[("red", "square")][0]
+    page = search_page(library, "red", like=[circle], unlike=[square], limit=100)
+    kinds = [_kind(r.path) for r in page.results]
+    assert page.results[0].id == circle and page.results[0].example and not page.results[1].example
+    assert kinds.count(("red", "circle")) == 4 and ("red", "square") not in kinds
+    assert {colour for colour, _ in kinds} == {"red"}
+    cases = kept = dropped = 0  # every colour x shape x other shape, with the cutoff as people see it
+    for colour in COLOURS:
+        for shape in SHAPES:
+            for other in SHAPES:
+                if other != shape:
+                    shown = [_kind(r.path) for r in search_page(
+                        library, colour, like=[by_kind[(colour, shape)][0]], unlike=[by_kind[(colour, other)][0]],
+                        limit=100).results]
+                    cases += 1
+                    kept += shown.count((colour, shape)) == 4
+                    dropped += (colour, other) not in shown
+    # measured: 213 and 234 of 240 (226 and 237 with other pictures as the examples); subtracting: see bench/refine.py
+    assert kept >= 0.85 * cases and dropped >= 0.95 * cases, (kept, dropped, cases)
+
+
+def test_a_negative_word_still_excludes_only_what_it_names(library, demo):
+    """"circle -red": every circle but the red ones, first."""
+    truth = demo[1]
+    for colour in COLOURS:
+        page = search_page(library, f"circle -{colour}", limit=100, relative=None)
+        first = [truth[Path(r.path).name] for r in page.results[:28]]
+        assert sum(t == ("circle", colour)[::-1] for t in first) == 0, colour
+        assert sum(t[1] == "circle" for t in first) >= 26, (colour, first)
+
+
+def test_more_like_this_shows_the_example_first_and_pages_after_it(library):
+    by_kind = _ids_by_kind(library)
+    example = by_kind[("blue", "star")][0]
+    first = search_page(library, like=[example], limit=5, relative=None)
+    assert first.results[0].id == example and first.results[0].example and len(first.results) == 6
+    following = search_page(library, like=[example], limit=5, offset=first.next_offset, relative=None)
+    shown = [r.id for r in first.results + following.results]
+    assert len(shown) == len(set(shown)) == 11 and not any(r.example for r in following.results)
+
+
+def _kind(path: str) -> tuple[str, str]:
+    return tuple(Path(path).name.split("_")[:2])

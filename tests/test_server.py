@@ -160,10 +160,15 @@ def test_cutoff_keeps_fewer_than_everything_and_reports_its_threshold(client):
     assert [r["id"] for r in again["results"]] == [r["id"] for r in cut["results"]]
 
 
-def test_more_like_this_leaves_out_the_image_itself(client):
+def test_more_like_this_shows_the_image_itself_first_marked_and_once(client):
     image_id = client.get("/api/search?q=red&limit=1").get_json()["results"][0]["id"]
-    similar = client.get(f"/api/search?like={image_id}&cutoff=0&limit=20").get_json()["results"]
-    assert len(similar) == 13 and image_id not in [r["id"] for r in similar]
+    answer = client.get(f"/api/search?like={image_id}&cutoff=0&limit=5").get_json()
+    ids = [r["id"] for r in answer["results"]]
+    assert ids[0] == image_id and answer["results"][0]["example"] is True and "example" not in answer["results"][1]
+    assert len(ids) == 6 and answer["next_offset"] == 5  # the example comes on top of the page, not in its count
+    rest = client.get(f"/api/search?like={image_id}&cutoff=0&limit=20&offset=5").get_json()["results"]
+    assert len(ids) + len(rest) == 14 and image_id not in [r["id"] for r in rest]  # all 14, each once
+    assert len(set(ids + [r["id"] for r in rest])) == 14
 
 
 def test_folder_and_date_filters(client, library_dir):

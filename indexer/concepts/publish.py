@@ -224,10 +224,10 @@ def publish(library: Library, output: RunOutput, held: SlotState, progress: Prog
 
 
 def write_slot(library: Library, slot: str, ids: list[str], concepts: np.ndarray, labels_of: dict[int, list[str]],
-               held: SlotState, progress: Progress, both_slots: bool = False) -> int:
+               held: SlotState, progress: Progress, both_slots: bool = False, collection: str = IMAGES) -> int:
     """Make `slot` (with `both_slots`, both) hold `concepts` (per row of `ids`, with each concept's `labels_of`),
-    writing only the rows where it holds something else, a store call per concept and SLOT_CHUNK members. Returns the
-    number of images written."""
+    writing only the rows where it holds something else, a store call per concept and SLOT_CHUNK members, into the
+    images `collection` (another generation's, for a reindex). Returns the number of images written."""
     unique, inverse = np.unique(concepts, return_inverse=True)
     hashes = np.array([labels_hash(labels_of.get(int(c), [])) for c in unique], np.int64)[inverse]
     changed = (held.concepts != concepts) | (held.label_hashes != hashes)
@@ -242,7 +242,7 @@ def write_slot(library: Library, slot: str, ids: list[str], concepts: np.ndarray
             payload.update({slot_field(each): int(concept), labels_field(each): list(labels)})
         for start in range(0, len(rows), SLOT_CHUNK):
             chunk = rows[start:start + SLOT_CHUNK]
-            library.store.set_payload(IMAGES, [ids[r] for r in chunk], payload)
+            library.store.set_payload(collection, [ids[r] for r in chunk], payload)
             progress.advance(len(chunk))
     return int(changed.sum())
 
@@ -353,6 +353,13 @@ def rollback(library: Library, progress: Progress | None = None) -> dict:
     """Make the run before the current one current again (its slot is rewritten only where it no longer holds it)."""
     current = require_published(library)
     earlier = [r for r in kept_runs(library) if r < current.run and _is_published(library, r)]
+    # a run made before a reindex has no concepts in the rebuilt library (only the current run is carried over):
+    # making it current would point every image at concepts that do not exist
+    whole = [r for r in earlier if library.store.count(CONCEPTS, where=Filter(must=(Match("run", (r,)),)))]
+    if earlier and not whole:
+        raise NoConceptsError(f"Run {earlier[-1]} was made before the library was rebuilt with its current model, "
+                              "so its concepts are not in it; there is no earlier run to roll back to.")
+    earlier = whole
     if not earlier:
         raise NoConceptsError("There is no earlier run to roll back to (`pixcept cluster --history` lists them).")
     run = earlier[-1]

@@ -54,6 +54,8 @@ class Image(ma.Schema):
     preview_url = F.String()
     page_url = F.String()
     concept = F.Dict(allow_none=True, metadata={"description": "Its concept: id (-1: in none), labels, title, run"})
+    example = F.Boolean(metadata={"description": "One of the query's own examples (like=), shown first on the "
+                                                 "first page"})
 
 
 class SearchResults(ma.Schema):

@@ -120,7 +120,7 @@ def search_concepts(query: dict):
     uploads, like = tuple(query["upload"][:MAX_EXAMPLES]), tuple(query["like"][:MAX_EXAMPLES])
     if not (query["q"] or "").strip() and not uploads and not like:
         raise UsageError("Give words (q), an uploaded image (upload) or an indexed image (like) to search concepts by.")
-    vector = services().query_vector(query["q"] or "", uploads, like)
+    vector = services().query(query["q"] or "", uploads, like).vector
     found = read.search_concepts(services().library, vector, query["limit"], query["cutoff"] or None,
                                  answer_run(required=True))
     return {"concepts": [concept_with_urls(c) for c in found.concepts], "no_good_match": found.no_good_match}

@@ -79,17 +79,18 @@ def search(query: dict):
         check_indexed_folders(filters.folders, services().library.manifest.get("roots", []))
     within = concept_filter(services().library, concept, answer_run(required=True)) if concept is not None else None
     where = filters.where(within)
-    vector = services().query_vector(words, uploads, like, unlike)
+    asked = services().query(words, uploads, like, unlike)
     cutoff = query["cutoff"] or None
     page = search_page(services().library, like=like, unlike=unlike, limit=query["limit"], offset=query["offset"],
                        where=where, relative=cutoff, threshold=query.get("threshold") if cutoff else None,
-                       vector=vector)
+                       query=asked)
     took = time.perf_counter() - started
     current_app.extensions["pixcept_metrics"].searches.labels(kind).observe(took)
     return {
-        "results": [image_json(r.id, r.payload, r.score) for r in page.results],
+        "results": [image_json(r.id, r.payload, r.score) | ({"example": True} if r.example else {})
+                    for r in page.results],
         "has_more": page.has_more,
-        "next_offset": query["offset"] + len(page.results) if page.has_more else None,
+        "next_offset": page.next_offset,
         # rounded down as the scores are rounded: every result shown is at or above it, and passed back it keeps them
         "threshold": math.floor(page.threshold * 1e6) / 1e6 if page.threshold is not None else None,
         "no_good_match": page.no_good_match,

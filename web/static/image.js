@@ -63,8 +63,9 @@ markOrigin();
 const params = new URLSearchParams({ like: list.dataset.like, limit: "24" });
 try {
   const page = await apiGet(`/api/search?${params}`);
-  list.replaceChildren(...page.results.map((image) => resultTile(image)));
-  status.textContent = page.results.length ? "" : "No similar images.";
+  const similar = page.results.filter((image) => !image.example); // this image itself leads its own set
+  list.replaceChildren(...similar.map((image) => resultTile(image)));
+  status.textContent = similar.length ? "" : "No similar images.";
 } catch (error) {
   showMessage(status, error.message, { error: true });
 }

@@ -44,6 +44,14 @@ export function resultTile(image, { onMoreLikeThis, onOpen } = {}) {
   name.dataset.name = image.name;
   name.title = image.path;
   caption.append(name);
+  if (image.example) { // one of the query's own examples: part of the set, shown first
+    item.classList.add("example");
+    const mark = document.createElement("span");
+    mark.className = "result-example";
+    mark.textContent = "Example";
+    caption.prepend(mark);
+    img.alt = `${image.name} (an example of this search)`;
+  }
   if (image.score !== null && image.score !== undefined) {
     const score = document.createElement("span");
     score.className = "result-score";
