@@ -22,7 +22,7 @@ from common import table
 UNKNOWN = ["giraffe", "banana", "piano", "volcano", "bicycle", "violin", "castle", "penguin", "umbrella", "dragon"]
 
 
-def build(root: Path) -> tuple[Path, dict[str, tuple[str, str]]]:
+def build(root: Path, per_pair: int = 4) -> tuple[Path, dict[str, tuple[str, str]]]:
     from indexer.config import Settings
     from indexer.demo import demo_model_spec, demo_vocabulary
     from indexer.demo.world import write_library
@@ -30,7 +30,7 @@ def build(root: Path) -> tuple[Path, dict[str, tuple[str, str]]]:
     from indexer.library import Library
     from indexer.vocab import add_entries
 
-    scenes = write_library(root / "photos", per_pair=4)
+    scenes = write_library(root / "photos", per_pair=per_pair)
     with Library.open(Settings(data_dir=root / "data", model=demo_model_spec(), device="cpu")) as library:
         index_folders(library, [root / "photos"])
         add_entries(library, demo_vocabulary(), "demo", "demo-1")
@@ -50,18 +50,19 @@ def queries() -> list[tuple[str, str, callable]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work-dir", type=Path)
+    parser.add_argument("--per-pair", type=int, default=4, help="pictures per colour x shape (4: `pixcept demo`)")
     args = parser.parse_args()
     from indexer.config import Settings
     from indexer.library import Library
     from indexer.search import search_page
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="pixcept-bench-cutoff-"))
-    data_dir, truth = build(work) if not (work / "data").exists() else (work / "data", _truth(work))
+    data_dir, truth = build(work, args.per_pair) if not (work / "data").exists() else (work / "data", _truth(work))
     rows: dict[str, dict] = {}
     with Library.open(Settings(data_dir=data_dir)) as library:
         for group, text, relevant in queries():
             wanted = {name for name, t in truth.items() if relevant(t)}
-            page = search_page(library, text, limit=200)
+            page = search_page(library, text, limit=1000)
             shown = {Path(r.path).name for r in page.results}
             weak = getattr(page, "no_good_match", False)
             if group == "unknown":

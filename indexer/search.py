@@ -18,12 +18,17 @@ from .store import IMAGES, Filter, HasId
 MAX_QUERY_CHARS = 500
 MAX_EXAMPLES = 8  # example images (uploads, "add as example", "not like this") one query may combine
 MAX_TERMS = 16
-CANDIDATES = 256  # best scores looked at to set the relevance threshold (more cost 4 ms per 1000 at 20k)
+CANDIDATES = 1024  # best scores looked at to set the relevance threshold (more cost 4 ms per 1000 at 20k)
 MAX_CANDIDATES = 16_384  # hits looked through when "not like this" leaves out many
 RELATIVE_CUTOFF = 0.5
 MIN_RESULTS = 2  # a gap may end the results after this many (an image's own near-duplicate is not a group)
 GAP_SHARE = 0.1
 GAP_APART = 3.0  # ... and only a gap this many times wider than the other drops: smooth scores are not cut
+# A narrower gap also ends the results when it stands out far more from the other drops: in a larger library a group
+# ("red circle": 55 red circles, then the red squares) ends with a drop a twentieth of the rise, but 50 times the
+# drops between its own members
+GAP_SHARE_NARROW = 0.04
+GAP_APART_NARROW = 20.0
 # Words no model knows. What they match in a library shows how far a query rises above the library's mean score by
 # chance; a query that rises no more (within the margin) matched nothing ("giraffe" to a model that never saw one).
 PROBES = ("qzxv", "blorft", "vreemk", "ptaxil", "wug", "zorpin", "fleem", "grastch", "xylq", "mbopt")
@@ -154,7 +159,8 @@ def relevance_threshold(scores: np.ndarray, baseline: float, relative: float = R
     1. Keep what rises at least `relative` of the way from the baseline to the top score.
     2. Within that, cut at the widest drop between neighbours, after at least `min_results` results, if it is at
        least `gap_share` of the top's rise above the baseline and `apart` times the mean of the other drops: a group
-       that stands apart ("red circle": 4 red circles, then red squares) ends there; smooth scores are not cut.
+       that stands apart ("red circle": 4 red circles, then red squares) ends there; smooth scores are not cut. A
+       narrower drop (GAP_SHARE_NARROW of the rise) ends it too when it is GAP_APART_NARROW times the other drops.
     """
     if len(scores) == 0:
         return 1.0
@@ -169,7 +175,9 @@ def relevance_threshold(scores: np.ndarray, baseline: float, relative: float = R
         widest = int(np.argmax(drops))
         others = np.delete(drops, widest)
         typical = float(others.mean()) if len(others) else 0.0
-        if drops[widest] >= gap_share * rise and drops[widest] >= apart * typical:
+        gap = drops[widest]
+        if (gap >= gap_share * rise and gap >= apart * typical) or \
+                (gap >= GAP_SHARE_NARROW * rise and gap >= GAP_APART_NARROW * typical):
             threshold = float(kept[min_results + widest - 1])
     return float(threshold)
 

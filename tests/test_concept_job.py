@@ -475,6 +475,30 @@ def test_cli_lists_shows_and_searches_concepts(demo_library, monkeypatch):
     assert status.exit_code == 0 and re.search(r"concepts: +\d+ \(run \d+, .*\), [\d,]+ images in none", status.stdout)
 
 
+def test_headings_say_what_most_of_their_images_show_or_that_they_are_mixed(demo_library):
+    """Every concept's and group's heading names a colour or shape at least half of its pictures have, or says
+    "mixed" where none does (bench/concept_quality.py measures it on larger worlds)."""
+    from indexer.demo.truth import heading_true, kind_of
+
+    with open_library(demo_library) as library:
+        current = publish.published(library)
+        with np.load(current.folder / "assignments.npz") as saved:
+            assigned = {i.decode(): int(c) for i, c in zip(saved["ids"], saved["concepts"])}
+        paths = {p.id: p.payload["path"] for p in library.store.scroll(IMAGES, fields=["path"])}
+        members: dict[int, list] = {}
+        for image, concept in assigned.items():
+            if concept >= 0:
+                members.setdefault(concept, []).append(kind_of(paths[image]))
+        concepts = read.list_concepts(library, limit=1000).concepts
+        wrong = [c["title"] for c in concepts if not heading_true(c, members[c["id"]])]
+        assert not wrong, wrong
+        groups = read.concept_groups(library)
+        wrong_groups = [g["title"] for g in groups
+                        if not heading_true(g, [k for c in g["concepts"] for k in members.get(c, [])])]
+        assert len(wrong_groups) <= 0.15 * len(groups), wrong_groups
+        assert all(g["title"].startswith("mixed") == (g["held"] == 0) for g in groups)
+
+
 def test_concept_search_says_no_good_match_as_image_search_does(demo_library, monkeypatch):
     """"giraffe" is nothing the demo model knows: no concept is offered as a match, by the API, the CLI or the
     Python reader; "red" still is."""

@@ -134,6 +134,34 @@ def test_distinctive_words_beat_hub_words():
     assert [r[0][0] for r in ranked] == ["zero", "one", "two"]
 
 
+def test_a_heading_is_what_most_images_show_or_says_mixed():
+    """`true_first`: words that hold for most members lead (the more members, the earlier; distinctiveness orders
+    near-ties); none holding makes the heading "mixed"."""
+    from indexer.concepts.algorithm import true_first
+    from indexer.concepts.publish import heading_words
+
+    ranked = [("red circle", 0.9), ("orange circle", 0.8), ("circle", 0.5), ("shape", 0.1)]
+    index = {"red circle": 0, "orange circle": 1, "circle": 2, "shape": 3}
+    labels, held = true_first(ranked, np.array([0.38, 0.31, 1.0, 0.55]), index, keep=3)
+    assert [w for w, _ in labels] == ["circle", "shape", "red circle"] and held == 2
+    assert heading_words({"labels": labels, "held": held}) == ["circle", "shape"]
+    labels, held = true_first(ranked, np.array([0.96, 0.2, 1.0, 0.0]), index, keep=4)  # near-tie: distinctive first
+    assert [w for w, _ in labels][:2] == ["red circle", "circle"] and held == 2
+    labels, held = true_first(ranked, np.array([0.3, 0.3, 0.4, 0.1]), index, keep=4)
+    assert held == 0 and heading_words({"labels": labels, "held": held}) == ["mixed", "red circle", "orange circle"]
+    assert heading_words({"labels": labels}) == ["red circle", "orange circle", "circle"]  # a record from before
+
+
+def test_a_continuing_concept_keeps_its_heading_while_it_holds():
+    from indexer.concepts.headings import keep_heading
+
+    now = [("red", 0.9), ("red circle", 0.8), ("circle", 0.7), ("shape", 0.1)]
+    before = {"labels": [["red circle", 0.8], ["red", 0.7]], "held": 2}
+    assert keep_heading(now, 3, before) == ([("red circle", 0.8), ("red", 0.9), ("circle", 0.7), ("shape", 0.1)], 3)
+    assert keep_heading(now, 1, before) == (now, 1)  # "red circle" no longer holds: the new heading
+    assert keep_heading(now, 3, {"labels": [["red", 1.0]], "held": 0}) == (now, 3)  # mixed before: nothing kept
+
+
 def test_montage_letterboxes_without_cropping():
     tall = Image.new("RGB", (100, 400), (255, 0, 0))
     sheet = montage([tall, tall], size=400, columns=2)

@@ -351,6 +351,23 @@ def distinctive_words(embeddings: np.ndarray, word_vectors: np.ndarray, words: l
     return [[(words[j], float(scores[i, j])) for j in row] for i, row in enumerate(top)]
 
 
+MAJORITY = 0.5  # a heading names what at least this share of the images show
+
+
+def true_first(ranked: list[tuple[str, float]], coverage: np.ndarray, index: dict[str, int], keep: int
+               ) -> tuple[list[tuple[str, float]], int]:
+    """`ranked` (every word, most distinctive first) with the words that hold for a majority of the members
+    (`coverage`: per word of `index`, the share of the members it holds for) first, the ones holding for more first
+    (in tenths; distinctiveness orders words that hold about as widely), then the rest; the first `keep`, and how
+    many of them hold for a majority (0: no word describes most of the images, the heading must say "mixed"). A
+    distinctive word a third of the images show ("red circle" for red, orange and yellow circles) no longer heads the
+    concept, and "red" heads a group of red circles and red squares."""
+    share = [float(coverage[index[w]]) if w in index else 0.0 for w, _ in ranked]
+    held = sorted((n for n, covered in enumerate(share) if covered >= MAJORITY), key=lambda n: (-round(share[n], 1), n))
+    rest = [pair for pair, covered in zip(ranked, share) if covered < MAJORITY]
+    return ([ranked[n] for n in held] + rest)[:keep], min(len(held), keep)
+
+
 def ctfidf_words(counts: np.ndarray, words: list[str], top_n: int = 10) -> list[list[tuple[str, float]]]:
     """Class-based TF-IDF: from (concepts x words) counts of the images' suggested words, per concept the words
     frequent in it and rare in the others (BERTopic's c-TF-IDF), best first."""

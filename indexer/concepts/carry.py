@@ -46,7 +46,7 @@ def carry_into(library: Library, generation: int, progress: Progress | None = No
     library.store.ensure_payload_indexes(concepts)
     library.store.upsert(concepts, [Point(records[c].id, records[c].payload, total / np.linalg.norm(total))
                                     for c, total in sums.items() if c in records])
-    labels_of = {c: [w for w, _ in p.payload.get("labels", [])[:3]] for c, p in records.items()}
+    labels_of = {c: publish.heading_words(p.payload) for c, p in records.items()}
     empty = publish.SlotState(np.full(len(kept_ids), publish.NO_VALUE, np.int64), np.zeros(len(kept_ids), np.int64))
     library.store.ensure_payload_indexes(images)
     publish.write_slot(library, current.slot, kept_ids, np.asarray(kept_concepts, np.int64), labels_of, empty,

@@ -22,14 +22,13 @@ from ..images import thumbnail_path
 from ..library import Library
 from ..progress import Progress
 from ..store import CONCEPTS, IMAGES, VOCABULARY
-from . import publish
+from . import headings, publish
 from .algorithm import (
     Concepts,
     ConceptSettings,
     assign,
     ctfidf_words,
     default_min_concept_size,
-    distinctive_words,
     fit_concepts,
     montage,
     top_words,
@@ -43,7 +42,8 @@ log = logging.getLogger(__name__)
 DEFAULT_SAMPLE = 100_000
 MIN_CONCEPTS = 3  # a library smaller than this many minimum-size concepts is not clustered
 LABELS_KEPT = 10
-IMAGE_LABELS = 3
+GROUP_LABELS = 5
+DEFAULT_SEED = 0
 TAGS_PER_IMAGE = 5
 TAG_MEAN_SAMPLE = 20_000  # images a relabel measures each word's mean similarity over
 ANCHORS = 5000  # fitted images that place the others on the map
@@ -52,7 +52,9 @@ PAGE = 2000
 
 @dataclass
 class ClusterOptions:
-    seed: int | None = None  # a seed makes a run reproducible (same data: same concepts, IDs and labels), slower
+    # Seeded by default: the same images give the same concepts, IDs, labels and no image write (issue 20's goal for
+    # an unchanged recluster); UMAP then runs on one core, a few seconds more on a 100,000-image sample.
+    seed: int = DEFAULT_SEED
     min_concept_size: int | None = None  # None: grows with the library (`default_min_concept_size`)
     sample_size: int = DEFAULT_SAMPLE
 
@@ -124,14 +126,12 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
     matching = match_concepts(previous, assigned.labels, fit.count, int(record.get("next_id", 0)))
     stable = np.array(matching.ids + [-1], np.int64)  # index -1 -> -1
     concepts = stable[assigned.labels]
-    labels = distinctive_words(fit.embeddings, word_vectors, words, LABELS_KEPT) if words else \
-        [[] for _ in range(fit.count)]
     ctfidf = ctfidf_words(assigned.word_counts, words, LABELS_KEPT) if words else [[] for _ in range(fit.count)]
-
     sizes = np.bincount(assigned.labels[assigned.labels >= 0], minlength=fit.count)
     groups, next_group_id = match_groups(fit.hierarchy, matching.ids, _previous_groups(library),
                                          int(record.get("next_group_id", 0)))
-    groups = _describe_groups(groups, fit.embeddings, sizes, matching.ids, words, word_vectors)
+    labels, group_labels, means, rows = _headings(library, read, fit, groups, matching.ids, words, word_vectors)
+    groups = _describe_groups(groups, means, rows, sizes, group_labels)
 
     tick = time.monotonic()
     records = _records(library, run, fit, read, assigned, matching, labels, ctfidf, sizes, groups)
@@ -318,23 +318,32 @@ def _previous_groups(library: Library) -> list[dict]:
         return []
 
 
-def _describe_groups(groups: list[dict], embeddings: np.ndarray, sizes: np.ndarray, ids: list[int],
-                     words: list[str], word_vectors: np.ndarray | None) -> list[dict]:
-    """Each group's size (its concepts' images) and labels (words distinctive of its concepts' size-weighted mean
-    embedding among the groups), so a map zoomed out or a grouped grid can name it."""
-    if not groups:
-        return []
-    index = {concept: k for k, concept in enumerate(ids)}
-    means = []
-    for group in groups:
-        members = [index[c] for c in group["concepts"]]
-        mean = (embeddings[members] * sizes[members, None]).sum(axis=0)
-        means.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
-    labels = distinctive_words(np.array(means, np.float32), word_vectors, words, 5) \
-        if words and word_vectors is not None else [[] for _ in groups]
+def _headings(library: Library, read: _Read, fit: Concepts, groups: list[dict], ids: list[int], words: list[str],
+              word_vectors: np.ndarray | None) -> tuple[list, list, np.ndarray, list[list[int]]]:
+    """The labels of every concept and group, with how many lead that hold for most of their images (judged on the
+    fitted sample, as search would show them), and the groups' means and concept rows."""
+    sample_sizes = np.bincount(fit.labels[fit.labels >= 0], minlength=fit.count)
+    means, rows = headings.group_means(groups, fit.embeddings, sample_sizes, ids)
+    ranked = headings.ranked_words(fit.embeddings, words, word_vectors)
+    group_ranked = headings.ranked_words(means, words, word_vectors)
+    if not words or word_vectors is None:
+        return [(r, 0) for r in ranked], [(r, 0) for r in group_ranked], means, rows
+    holds, column = headings.search_holds(library, read.sample_vectors, fit.labels, fit.count, words, word_vectors,
+                                          ranked + group_ranked)
+    labels = [headings.true_labels(ranked[k], holds[k], sample_sizes[k], column, LABELS_KEPT)
+              for k in range(fit.count)]
+    group_labels = [headings.true_labels(group_ranked[i], holds[members].sum(axis=0), sample_sizes[members].sum(),
+                                         column, GROUP_LABELS) for i, members in enumerate(rows)]
+    return labels, group_labels, means, rows
+
+
+def _describe_groups(groups: list[dict], means: np.ndarray, rows: list[list[int]], sizes: np.ndarray,
+                     labels: list[tuple[list, int]]) -> list[dict]:
+    """Each group as the run records it: its concepts, size (their images) and labels (`headings`), so a map zoomed
+    out or a grouped grid can name it, or say that it is mixed."""
     return [{"id": group["id"], "parent": group["parent"], "concepts": group["concepts"],
-             "size": int(sum(sizes[index[c]] for c in group["concepts"])),
-             "labels": [[w, round(s, 4)] for w, s in labels[i]]} for i, group in enumerate(groups)]
+             "size": int(sizes[rows[i]].sum()), "labels": [[w, round(s, 4)] for w, s in labels[i][0]],
+             "held": labels[i][1]} for i, group in enumerate(groups)]
 
 
 def _records(library: Library, run: int, fit: Concepts, read: _Read, assigned: _Assigned, matching,
@@ -355,7 +364,8 @@ def _records(library: Library, run: int, fit: Concepts, read: _Read, assigned: _
     records = []
     for k, concept in enumerate(matching.ids):
         before = earlier.get(concept, {})
-        words = [[w, round(s, 4)] for w, s in labels[k]]
+        ranked, held = headings.keep_heading(labels[k][0], labels[k][1], before)
+        words = [[w, round(s, 4)] for w, s in ranked]
         margin = words[0][1] - words[1][1] if len(words) > 1 else None
         exemplars = [read.ids[read.sample_rows[i]] for i in fit.exemplars[k]]
         group = parent_of.get(concept, -1)
@@ -363,7 +373,8 @@ def _records(library: Library, run: int, fit: Concepts, read: _Read, assigned: _
         nearest = int(np.argmax(similarity[k])) if fit.count > 1 else -1
         changed = before.get("size") != int(sizes[k]) or before.get("labels") != words
         records.append({
-            "concept": concept, "run": run, "labels": words, "size": int(sizes[k]), "exemplars": exemplars,
+            "concept": concept, "run": run, "labels": words, "held": held, "size": int(sizes[k]),
+            "exemplars": exemplars,
             "ctfidf_labels": [[w, round(s, 4)] for w, s in ctfidf[k]],
             "parent": group, "siblings": siblings, "threshold": round(float(fit.thresholds[k]), 5),
             "cohesion": round(float(assigned.cohesion_sums[k] / max(1, sizes[k])), 5),
@@ -403,28 +414,34 @@ def _montages(library: Library, fit: Concepts, read: _Read, ids: list[int], prog
 
 def relabel(library: Library, progress: Progress) -> dict:
     """New labels for the published concepts and new suggested tags for the images, from the current vocabulary,
-    without refitting. Written in place, concept by concept; tags only where their words changed."""
+    without refitting. Written in place, concept by concept; tags only where their words changed. The images are
+    tagged first; a concept's heading is its distinctive words that hold for most of its images (`headings`)."""
     current = publish.require_published(library)
     words, word_vectors = vocabulary(library)
     if not words:
         return {"summary": "No vocabulary to label with: run `pixcept vocab` first."}
+    retagged = _retag(library, words, word_vectors, progress)
     points = list(library.store.scroll(CONCEPTS, where=publish.current_filter(current), with_vectors=True))
     embeddings = np.asarray([p.vector for p in points], np.float32)
-    ranked = distinctive_words(embeddings, word_vectors, words, LABELS_KEPT)
+    ranked = headings.ranked_words(embeddings, words, word_vectors)
+    vectors, rows = _members_sample(library, current, [p.payload["concept"] for p in points])
+    holds, column = headings.search_holds(library, vectors, rows, len(points), words, word_vectors, ranked)
+    sizes = np.bincount(rows[rows >= 0], minlength=len(points))
+    relabelled = [headings.true_labels(ranked[k], holds[k], sizes[k], column, LABELS_KEPT)
+                  for k in range(len(points))]
     changed = 0
-    for point, labels in zip(points, ranked):
+    for point, (labels, held) in zip(points, relabelled):
         words_now = [[w, round(s, 4)] for w, s in labels]
-        if words_now == point.payload.get("labels"):
+        if words_now == point.payload.get("labels") and held == point.payload.get("held"):
             continue
         changed += 1
         scores = [round(s, 4) for _, s in labels]
         margin = scores[0] - scores[1] if len(scores) > 1 else None
-        library.store.set_payload(CONCEPTS, [point.id], {"labels": words_now, "label_margin": margin,
-                                                         "updated_at": utc_now()})
+        record = {"labels": words_now, "held": held, "label_margin": margin, "updated_at": utc_now()}
+        library.store.set_payload(CONCEPTS, [point.id], record)
         members = [p.id for p in library.store.scroll(
             IMAGES, fields=False, where=_members_filter(current, point.payload["concept"]))]
-        library.store.set_payload(IMAGES, members, {current.labels_field: [w for w, _ in words_now[:IMAGE_LABELS]]})
-    retagged = _retag(library, words, word_vectors, progress)
+        library.store.set_payload(IMAGES, members, {current.labels_field: publish.heading_words(record)})
     record = publish.state(library)
     record["history"] = [*record.get("history", []), {
         "run": current.run, "state": "relabelled", "relabelled_concepts": changed, "retagged_images": retagged,
@@ -433,6 +450,20 @@ def relabel(library: Library, progress: Progress) -> dict:
     return {"run": current.run, "relabelled": changed, "retagged": retagged,
             "summary": f"Relabelled {changed} of {len(points)} concepts of run {current.run}; new suggested tags "
                        f"for {retagged} images."}
+
+
+def _members_sample(library: Library, current: publish.Published, concepts: list[int]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The vectors of a deterministic sample of the library's images (as a fit takes one) and each one's row in
+    `concepts` (-1: in none of them)."""
+    row = {concept: k for k, concept in enumerate(concepts)}
+    share = min(1.0, DEFAULT_SAMPLE / max(1, library.store.count(IMAGES)))
+    vectors, labels = [], []
+    for point in library.store.scroll(IMAGES, fields=[current.concept_field], with_vectors=True, page_size=PAGE):
+        if in_sample(point.id, share):
+            vectors.append(point.vector)
+            labels.append(row.get(point.payload.get(current.concept_field, -1), -1))
+    return np.asarray(vectors, np.float32), np.asarray(labels, np.int64)
 
 
 def _retag(library: Library, words: list[str], word_vectors: np.ndarray, progress: Progress) -> int:

@@ -120,6 +120,17 @@ def no_concepts_reason(library: Library) -> str:
             "indexing).")
 
 
+def heading_words(record: dict) -> list[str]:
+    """The words a concept (or group) is called by, as its images carry them: those most of its images show, up to
+    three; "mixed" and the two most distinctive when no word does. Records from before `held` existed: the first
+    three."""
+    words = [w for w, _ in record.get("labels") or []]
+    held = record.get("held")
+    if held is None:
+        return words[:3]
+    return words[:min(held, 3)] if held else ["mixed", *words[:2]]
+
+
 def labels_hash(labels) -> int:
     """A stable fingerprint of a list of words (the same in every process, unlike hash())."""
     digest = hashlib.blake2b("\x1f".join(labels).encode(), digest_size=8).digest()
@@ -207,7 +218,7 @@ def publish(library: Library, output: RunOutput, held: SlotState, progress: Prog
     store.ensure_payload_indexes(CONCEPTS)
     store.upsert(CONCEPTS, [Point(concept_point_id(output.run, r["concept"]), r, v)
                             for r, v in zip(output.records, output.vectors)])
-    labels_of = {r["concept"]: [w for w, _ in r["labels"][:3]] for r in output.records}
+    labels_of = {r["concept"]: heading_words(r) for r in output.records}
     writes = write_slot(library, slot, output.ids, output.concepts, labels_of, held, progress, both_slots=first)
     tags = output.tags
     if tags is not None:
@@ -298,7 +309,7 @@ def concept_payloads(library: Library, vectors: list) -> list[dict]:
         best = hits[0] if hits else None
         if best is not None and best.score >= best.payload.get("threshold", 1.0):
             payloads.append({current.concept_field: best.payload["concept"],
-                             current.labels_field: [w for w, _ in best.payload.get("labels", [])[:3]]})
+                             current.labels_field: heading_words(best.payload)})
         else:
             payloads.append({current.concept_field: -1, current.labels_field: []})
     return payloads
@@ -369,7 +380,7 @@ def rollback(library: Library, progress: Progress | None = None) -> dict:
     with np.load(folder / "assignments.npz") as saved:
         ids = [i.decode() for i in saved["ids"]]
         concepts = saved["concepts"]
-    labels_of = {p.payload["concept"]: [w for w, _ in p.payload.get("labels", [])[:3]]
+    labels_of = {p.payload["concept"]: heading_words(p.payload)
                  for p in library.store.scroll(CONCEPTS, where=Filter(must=(Match("run", (run,)),)))}
     slot = SLOTS[1] if current.slot == SLOTS[0] else SLOTS[0]
     stored = {p.id: p.payload for p in library.store.scroll(IMAGES, fields=[slot_field(slot), labels_field(slot)])}

@@ -50,7 +50,8 @@ def concept_json(payload: dict, score: float | None = None) -> dict:
     labels = payload.get("labels") or []
     return {"id": payload["concept"], "name": payload.get("name"), "labels": labels,
             "ctfidf_labels": payload.get("ctfidf_labels") or [],
-            "title": payload.get("name") or title([w for w, _ in labels], f"concept {payload['concept']}"),
+            "title": payload.get("name") or title(publish.heading_words(payload), f"concept {payload['concept']}"),
+            "held": payload.get("held"), "mixed": payload.get("held") == 0,
             "size": payload.get("size", 0), "exemplars": payload.get("exemplars", []),
             "parent": payload.get("parent", -1), "siblings": payload.get("siblings", []),
             "threshold": payload.get("threshold"), "cohesion": payload.get("cohesion"),
@@ -122,7 +123,7 @@ def concept_groups(library: Library, current: Published | None = None) -> list[d
     for group in groups:
         children.setdefault(group["parent"], []).append(group["id"])
     return [{**group, "children": children.get(group["id"], []), "labels": group.get("labels", []),
-             "title": title([w for w, _ in group.get("labels", [])], f"group {group['id']}")}
+             "title": title(publish.heading_words(group), f"group {group['id']}"), "mixed": group.get("held") == 0}
             for group in groups]
 
 

@@ -20,9 +20,14 @@ LABELS = "[word, score], best first"
 
 class Concept(ma.Schema):
     id = F.Integer(required=True)
-    title = F.String(metadata={"description": "The curated name, else the top labels"})
+    title = F.String(metadata={"description": "The curated name, else the labels that hold for most of its images "
+                                              "(\"mixed, ...\" when none does)"})
     name = F.String(allow_none=True)
     labels = F.List(F.List(F.Raw()), required=True, metadata={"description": LABELS})
+    held = F.Integer(allow_none=True, metadata={
+        "description": "How many of the first labels hold for most of its images (a search for each would show "
+                       "them); 0: none does"})
+    mixed = F.Boolean(metadata={"description": "No word describes most of its images: the title says so"})
     ctfidf_labels = F.List(F.List(F.Raw()), metadata={"description": LABELS + " (from the members' tags)"})
     size = F.Integer(required=True)
     exemplars = F.List(F.String(), metadata={"description": "Image IDs, most typical first"})
@@ -146,6 +151,10 @@ class Group(ma.Schema):
     size = F.Integer()
     labels = F.List(F.List(F.Raw()), metadata={"description": LABELS})
     title = F.String()
+    held = F.Integer(allow_none=True, metadata={
+        "description": "How many of the first labels hold for most of its images (a search for each would show "
+                       "them); 0: none does"})
+    mixed = F.Boolean(metadata={"description": "No word describes most of its images: the title says so"})
 
 
 class Groups(ma.Schema):

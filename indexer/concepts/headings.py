@@ -1,0 +1,91 @@
+"""What a concept or a group of concepts is called: its most distinctive words among those that hold for most of its
+images, or "mixed" when none does.
+
+A word holds for an image when searching the library for that word would show the image: above search's own
+relevance threshold for the word, and the word rises above chance at all (`indexer.search`). Distinctiveness alone
+named a concept of 5 red, 4 orange and 4 yellow circles "red circle"; the words each image lists among its suggested
+tags did no better with a small vocabulary (a red circle lists "orange circle" among its five).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..library import Library
+from . import publish
+from .algorithm import MAJORITY, distinctive_words, true_first
+
+CANDIDATES_PER_ROW = 20  # words checked per concept or group: the most distinctive ones
+WORD_BLOCK = 128  # words scored against the sample at a time (memory: sample x block floats)
+
+
+def ranked_words(embeddings: np.ndarray, words: list[str], word_vectors: np.ndarray | None) -> list[list]:
+    """Per row, every word, most distinctive first (empty without a vocabulary)."""
+    if not words or word_vectors is None or not len(embeddings):
+        return [[] for _ in range(len(embeddings))]
+    return distinctive_words(np.asarray(embeddings, np.float32), word_vectors, words, len(words))
+
+
+def search_holds(library: Library, vectors: np.ndarray, labels: np.ndarray, count: int, words: list[str],
+                 word_vectors: np.ndarray, ranked: list[list]) -> tuple[np.ndarray, dict[str, int]]:
+    """(count x candidates) how many images of each concept (`labels` per row of `vectors`, -1: none) a search for
+    each candidate word would show, and each candidate's column. Candidates: the most distinctive words of every
+    row of `ranked` (concepts and groups)."""
+    from ..search import CANDIDATES, PROBE_MARGIN, RELATIVE_CUTOFF, chance_rise, relevance_threshold
+
+    index = {word: j for j, word in enumerate(words)}
+    chosen = sorted({index[w] for row in ranked for w, _ in row[:CANDIDATES_PER_ROW] if w in index})
+    column = {words[j]: c for c, j in enumerate(chosen)}
+    holds = np.zeros((count, len(chosen)), np.int64)
+    centroid, chance = library.image_centroid(), chance_rise(library)
+    if centroid is None or not len(vectors):
+        return holds, column
+    members = labels >= 0
+    vectors = np.asarray(vectors, np.float32)
+    for start in range(0, len(chosen), WORD_BLOCK):
+        block = np.asarray(word_vectors[chosen[start:start + WORD_BLOCK]], np.float32)
+        scores = vectors @ block.T
+        for c in range(len(block)):
+            column_scores = scores[:, c]
+            top = -np.sort(-np.partition(column_scores, -min(CANDIDATES, len(column_scores)))
+                           [-min(CANDIDATES, len(column_scores)):])
+            baseline = float(centroid @ block[c])
+            if chance is not None and top[0] - baseline < PROBE_MARGIN * chance:
+                continue  # search says "no good match" for this word: it holds for nothing
+            shown = members & (column_scores >= relevance_threshold(top, baseline, RELATIVE_CUTOFF))
+            holds[:, start + c] = np.bincount(labels[shown], minlength=count)
+    return holds, column
+
+
+def true_labels(ranked: list, holds: np.ndarray, sizes: np.ndarray, column: dict[str, int], keep: int
+                ) -> tuple[list, int]:
+    """One row's labels (words that hold for most of its images first) and how many lead that hold."""
+    return true_first(ranked, holds / max(int(sizes), 1), column, keep)
+
+
+def keep_heading(ranked: list, held: int, before: dict) -> tuple[list, int]:
+    """A continuing concept keeps the heading people know while its words still hold for most of its images: the
+    previous heading's words lead, in their order (a refit moves the scores a little, and a heading that reshuffles
+    reads as a different concept; it would also rewrite every member's record)."""
+    previous = publish.heading_words(before) if before.get("held") else []
+    leading = [w for w, _ in ranked[:held]]
+    if not previous or not set(previous) <= set(leading):
+        return ranked, held
+    order = {word: n for n, word in enumerate(previous)}
+    head = sorted(ranked[:held], key=lambda pair: order.get(pair[0], len(order)))
+    return head + ranked[held:], held
+
+
+def group_means(groups: list[dict], embeddings: np.ndarray, sizes: np.ndarray, ids: list[int]
+                ) -> tuple[np.ndarray, list[list[int]]]:
+    """Each group's size-weighted mean embedding of its concepts, and its concepts' rows."""
+    index = {concept: k for k, concept in enumerate(ids)}
+    rows = [[index[c] for c in group["concepts"]] for group in groups]
+    means = []
+    for members in rows:
+        mean = (embeddings[members] * sizes[members, None]).sum(axis=0)
+        means.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
+    return np.asarray(means, np.float32).reshape(len(groups), -1), rows
+
+
+__all__ = ["MAJORITY", "group_means", "keep_heading", "ranked_words", "search_holds", "true_labels"]
