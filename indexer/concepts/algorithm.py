@@ -27,6 +27,14 @@ os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.expanduser("~"), "
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 
 
+def default_min_samples(min_size: int) -> int:
+    """HDBSCAN's `min_samples`: how dense a neighbourhood must be to count. 10 (at most the concept size) from 400
+    images up; 3 below, where concepts are a handful of pictures: with 7 or more there, a library of 192 demo
+    pictures kept one concept of orange and yellow stars and crescents (purity 0.94, its worst concept 0.5); with 3,
+    0.98-1.0 under five seeds (bench/concept_quality.py)."""
+    return 3 if min_size < 10 else min(min_size, 10)
+
+
 def default_min_concept_size(n: int) -> int:
     """Grows with the library: half the square root of N (12 at 576 images, 50 at 10k, 500 at 1M), at least 5.
 
@@ -39,7 +47,7 @@ def default_min_concept_size(n: int) -> int:
 @dataclass
 class ConceptSettings:
     min_concept_size: int | None = None  # None: default_min_concept_size(N)
-    min_samples: int | None = None  # HDBSCAN's; None: min(min_concept_size, 10)
+    min_samples: int | None = None  # HDBSCAN's; None: `default_min_samples`
     n_neighbors: int = 15
     n_components: int = 5
     # Measured at 50k (bench/concepts.py): PCA initialisation and 100 epochs cut UMAP from 24 s to 9 s with the same
@@ -127,7 +135,7 @@ def fit_concepts(vectors: np.ndarray, settings: ConceptSettings | None = None, r
     if vectors.ndim != 2 or n < 2:
         raise UsageError("Concept modeling needs at least two image vectors.")
     min_size = settings.min_concept_size or default_min_concept_size(n)
-    min_samples = settings.min_samples or min(min_size, 10)
+    min_samples = settings.min_samples or default_min_samples(min_size)
     positions, reduced = None, None
     if n < max(min_size * 2, settings.n_components + 3):
         labels, clusterer = np.full(n, -1), None  # too few images for two concepts: all outliers
