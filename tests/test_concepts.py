@@ -134,6 +134,30 @@ def test_distinctive_words_beat_hub_words():
     assert [r[0][0] for r in ranked] == ["zero", "one", "two"]
 
 
+def test_a_true_concept_of_the_minimum_size_survives_the_outlier_check():
+    """HDBSCAN finds a concept of exactly the minimum size; the outlier check trims its 3 far members. Dissolving the
+    other 17 for falling below the minimum lost the smallest true concept of a 50,000-image library."""
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(2, 64))
+    big = centres[0] + rng.normal(scale=0.05, size=(60, 64))
+    small = centres[1] + rng.normal(scale=0.05, size=(17, 64))
+    far = rng.normal(size=(3, 64))  # HDBSCAN put them in the small concept too; the outlier check will not
+    vectors = np.vstack([big, small, far]).astype(np.float32)
+    truth = np.array([0] * 60 + [1] * 20)
+
+    class Given:  # the clusters as HDBSCAN would give them
+        def fit_predict(self, data):
+            return truth
+
+    class Same:
+        def fit_transform(self, data):
+            return data
+
+    concepts = fit_concepts(vectors, ConceptSettings(min_concept_size=20), reducer=Same(), clusterer=Given())
+    assert concepts.count == 2 and sorted(concepts.sizes.tolist()) == [17, 60]
+    assert (concepts.labels[77:] == -1).all()  # the far ones are outliers
+
+
 def test_a_heading_is_what_most_images_show_or_says_mixed():
     """`true_first`: words that hold for most members lead (the more members, the earlier; distinctiveness orders
     near-ties); none holding makes the heading "mixed"."""

@@ -156,8 +156,9 @@ def fit_concepts(vectors: np.ndarray, settings: ConceptSettings | None = None, r
         labels = np.asarray(clusterer.fit_predict(reduced))
     labels, origin = _split_incoherent(vectors, reduced, labels, settings.min_coherence, min_size, min_samples)
     embeddings, thresholds = _describe(vectors, labels, settings.outlier_mads)
+    found = _sizes(labels)
     labels = _drop_far_members(vectors, labels, embeddings, thresholds)
-    labels, embeddings, thresholds, kept = _drop_small(vectors, labels, min_size, settings.outlier_mads)
+    labels, embeddings, thresholds, kept = _drop_small(vectors, labels, min_size, settings.outlier_mads, found)
     parents, hierarchy = _hierarchy(clusterer, [origin[k] for k in kept])
     exemplars = [mmr(vectors, np.flatnonzero(labels == k), embeddings[k], settings.n_exemplars, settings.diversity)
                  for k in range(len(embeddings))]
@@ -273,12 +274,20 @@ def _drop_far_members(vectors, labels, embeddings, thresholds) -> np.ndarray:
     return labels
 
 
-def _drop_small(vectors, labels, min_size, mads):
-    """Concepts that lost members to the outlier check and fell below the minimum size dissolve into outliers;
-    the rest are renumbered 0..K-1 by size. Returns the new labels, embeddings, thresholds and kept old ids."""
-    sizes = np.bincount(labels[labels >= 0], minlength=int(labels.max()) + 1) if (labels >= 0).any() else \
+def _sizes(labels: np.ndarray) -> np.ndarray:
+    return np.bincount(labels[labels >= 0], minlength=int(labels.max()) + 1) if (labels >= 0).any() else \
         np.zeros(0, int)
-    kept = [k for k in np.argsort(-sizes, kind="stable") if sizes[k] >= min_size]
+
+
+def _drop_small(vectors, labels, min_size, mads, found=None):
+    """Concepts below the minimum size dissolve into outliers, except one that HDBSCAN found at the minimum size
+    (`found`: sizes before the outlier check) and that keeps at least half of it: the outlier check trims the far
+    members of a true concept of exactly the minimum size (50 images among 50,000) and must not dissolve the rest.
+    The kept ones are renumbered 0..K-1 by size. Returns the new labels, embeddings, thresholds and kept old ids."""
+    sizes = _sizes(labels)
+    found = sizes if found is None else np.pad(found, (0, max(0, len(sizes) - len(found))))
+    kept = [k for k in np.argsort(-sizes, kind="stable")
+            if sizes[k] >= min_size or (found[k] >= min_size and sizes[k] >= max(2, min_size // 2))]
     mapping = np.full(len(sizes) + 1, -1)
     for new, old in enumerate(kept):
         mapping[old] = new

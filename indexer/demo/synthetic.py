@@ -10,11 +10,13 @@ import numpy as np
 
 
 def clustered_embeddings(n: int, concepts: int = 20, dim: int = 512, background: float = 0.1, seed: int = 0,
-                         spread: float = 0.35, draw_seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                         spread: float = 0.35, draw_seed: int | None = None, smallest: int | None = None
+                         ) -> tuple[np.ndarray, np.ndarray]:
     """(vectors (n, dim) float32 normalised, truth labels with -1 for background), shuffled.
 
     `seed` fixes the concepts (centres and directions); `draw_seed` (default: `seed`) the images drawn from them, so
-    fresh images of the same concepts can be made.
+    fresh images of the same concepts can be made. `smallest`: the last concept has exactly this many images (the
+    first absorbs the difference), the case of a true concept at the minimum size.
     """
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(concepts, dim)).astype(np.float32)
@@ -26,6 +28,8 @@ def clustered_embeddings(n: int, concepts: int = 20, dim: int = 512, background:
     weights /= weights.sum()
     members = n - int(round(n * background))
     sizes = np.maximum(1, np.round(weights * members).astype(int))
+    if smallest is not None:
+        sizes[-1] = smallest
     sizes[0] += members - sizes.sum()
     draw = np.random.default_rng(seed if draw_seed is None else draw_seed)
     parts, truth = [], []
