@@ -353,7 +353,7 @@ def test_concepts_grid_narrows_by_typing_and_opens_a_pure_concept(page, server):
     assert "Unsorted" in titles and len(titles) >= 7
     cards = page.locator("#concept-grid .concept-card:not([data-id='-1'])")
     page.wait_for_function("() => [...document.querySelectorAll('#concept-grid img')].every(i => i.naturalWidth > 0)")
-    first_words = [title.split()[0].rstrip(",") for title in cards.locator(".concept-title").all_inner_texts()]
+    first_words = [title.split()[0].rstrip(",:") for title in cards.locator(".concept-title").all_inner_texts()]
     # headed by what most of their pictures show (test_concept_job checks it is true): mostly their colour, some a
     # shape ("crescent, yellow" for yellow and orange crescents), "mixed" where nothing is
     assert all(word in COLOURS or word in SHAPES or word == "mixed" for word in first_words), first_words

@@ -173,6 +173,11 @@ def test_a_heading_is_what_most_images_show_or_says_mixed():
     assert [w for w, _ in labels][:2] == ["red circle", "circle"] and held == 2
     labels, held = true_first(ranked, np.array([0.3, 0.3, 0.4, 0.1]), index, keep=4)
     assert held == 0 and heading_words({"labels": labels, "held": held}) == ["mixed", "red circle", "orange circle"]
+    assert heading_words({"labels": labels, "held": 0, "parts": ["red", "orange"]}) == ["mixed", "red", "orange"]
+    from indexer.concepts.read import title
+
+    assert title(["mixed", "red", "orange"], "") == "mixed: red, orange"
+    assert title(["red", "circle"], "") == "red, circle"
     assert heading_words({"labels": labels}) == ["red circle", "orange circle", "circle"]  # a record from before
 
 

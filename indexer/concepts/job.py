@@ -131,7 +131,7 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
     groups, next_group_id = match_groups(fit.hierarchy, matching.ids, _previous_groups(library),
                                          int(record.get("next_group_id", 0)))
     labels, group_labels, means, rows = _headings(library, read, fit, groups, matching.ids, words, word_vectors)
-    groups = _describe_groups(groups, means, rows, sizes, group_labels)
+    groups = _describe_groups(groups, means, rows, sizes, group_labels, labels)
 
     tick = time.monotonic()
     records = _records(library, run, fit, read, assigned, matching, labels, ctfidf, sizes, groups)
@@ -338,12 +338,22 @@ def _headings(library: Library, read: _Read, fit: Concepts, groups: list[dict], 
 
 
 def _describe_groups(groups: list[dict], means: np.ndarray, rows: list[list[int]], sizes: np.ndarray,
-                     labels: list[tuple[list, int]]) -> list[dict]:
+                     labels: list[tuple[list, int]], concept_labels: list[tuple[list, int]]) -> list[dict]:
     """Each group as the run records it: its concepts, size (their images) and labels (`headings`), so a map zoomed
-    out or a grouped grid can name it, or say that it is mixed."""
-    return [{"id": group["id"], "parent": group["parent"], "concepts": group["concepts"],
-             "size": int(sizes[rows[i]].sum()), "labels": [[w, round(s, 4)] for w, s in labels[i][0]],
-             "held": labels[i][1]} for i, group in enumerate(groups)]
+    out or a grouped grid can name it, or say that it is mixed and of what (`parts`: its largest concepts'
+    headings, "mixed: orange, yellow")."""
+    described = []
+    for i, group in enumerate(groups):
+        record = {"id": group["id"], "parent": group["parent"], "concepts": group["concepts"],
+                  "size": int(sizes[rows[i]].sum()), "labels": [[w, round(s, 4)] for w, s in labels[i][0]],
+                  "held": labels[i][1]}
+        if labels[i][1] == 0:
+            by_size = sorted(rows[i], key=lambda k: -int(sizes[k]))
+            heads = [publish.heading_words({"labels": concept_labels[k][0], "held": concept_labels[k][1]})[:1]
+                     for k in by_size]
+            record["parts"] = list(dict.fromkeys(w for head in heads for w in head if w != "mixed"))[:3]
+        described.append(record)
+    return described
 
 
 def _records(library: Library, run: int, fit: Concepts, read: _Read, assigned: _Assigned, matching,

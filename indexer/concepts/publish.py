@@ -122,13 +122,13 @@ def no_concepts_reason(library: Library) -> str:
 
 def heading_words(record: dict) -> list[str]:
     """The words a concept (or group) is called by, as its images carry them: those most of its images show, up to
-    three; "mixed" and the two most distinctive when no word does. Records from before `held` existed: the first
-    three."""
+    three; when no word does, "mixed" and what it mixes (a group's `parts`: its largest concepts' headings), else its
+    two most distinctive words. Records from before `held` existed: the first three."""
     words = [w for w, _ in record.get("labels") or []]
     held = record.get("held")
     if held is None:
         return words[:3]
-    return words[:min(held, 3)] if held else ["mixed", *words[:2]]
+    return words[:min(held, 3)] if held else ["mixed", *(record.get("parts") or words)[:2]]
 
 
 def labels_hash(labels) -> int:

@@ -41,7 +41,10 @@ class ConceptPage:
 
 
 def title(words: list[str], fallback: str) -> str:
-    """How a concept or group is called without a curated name: its three best words."""
+    """How a concept or group is called without a curated name: its heading words (`publish.heading_words`),
+    "mixed: orange, yellow" when it is mixed."""
+    if words[:1] == ["mixed"]:
+        return "mixed: " + ", ".join(words[1:3]) if len(words) > 1 else "mixed"
     return ", ".join(words[:3]) or fallback
 
 

@@ -151,6 +151,7 @@ class Group(ma.Schema):
     size = F.Integer()
     labels = F.List(F.List(F.Raw()), metadata={"description": LABELS})
     title = F.String()
+    parts = F.List(F.String(), metadata={"description": "When mixed: its largest concepts' headings"})
     held = F.Integer(allow_none=True, metadata={
         "description": "How many of the first labels hold for most of its images (a search for each would show "
                        "them); 0: none does"})
