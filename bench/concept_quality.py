@@ -86,13 +86,14 @@ def trial(base: Path, work: Path, number: int) -> dict:
     from indexer.config import Settings
     from indexer.demo.truth import heading_true, kind_of, purity
     from indexer.library import Library
+    from indexer.store import IMAGES
 
     shutil.copytree(base / "data", work / "data")
     started = time.monotonic()
     seeded = {"seed": number}  # trial 0: the default seed; the others show how much another seed changes
     with Library.open(Settings(data_dir=work / "data")) as library:
         run_cluster(library, seeded)
-        paths = {p.id: p.payload["path"] for p in library.store.scroll(library_images(), fields=["path"])}
+        paths = {p.id: p.payload["path"] for p in library.store.scroll(IMAGES, fields=["path"])}
         first = assignments(library)
         members: dict[int, list] = {}
         for image, concept in first.items():
@@ -120,12 +121,6 @@ def trial(base: Path, work: Path, number: int) -> dict:
             "groups": len(groups), "outliers": sum(c < 0 for c in first.values()) / len(first),
             "unchanged kept": unchanged[0], "unchanged writes": unchanged[1], "+1% kept": plus_one,
             "+10% kept": plus_ten, "seconds": round(time.monotonic() - started)}
-
-
-def library_images() -> str:
-    from indexer.store import IMAGES
-
-    return IMAGES
 
 
 GOALS = {"purity": (0.95, "min"), "labels": (0.9, "min"), "group labels": (0.9, "min"), "unchanged kept": (1.0, "min"),

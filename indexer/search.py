@@ -295,8 +295,13 @@ def no_good_match(library: Library, vector: np.ndarray, best_score: float | None
         best_score = best[0].score
     if best_score >= NEAR_EXACT:
         return False
-    chance = chance_rise(library)
-    return chance is not None and best_score - float(centroid @ vector) < PROBE_MARGIN * chance
+    return below_chance(best_score, float(centroid @ vector), chance_rise(library))
+
+
+def below_chance(best_score: float, baseline: float, chance: float | None) -> bool:
+    """The probe rule: the best match rises above the library's mean score for the query (`baseline`) no more than
+    words no model knows do (`chance`, from `chance_rise`, with PROBE_MARGIN)."""
+    return chance is not None and best_score - baseline < PROBE_MARGIN * chance
 
 
 def search_images(library: Library, text: str | None = None, images: Sequence[Image.Image] = (), limit: int = 20,

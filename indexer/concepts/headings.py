@@ -31,7 +31,7 @@ def search_holds(library: Library, vectors: np.ndarray, labels: np.ndarray, coun
     """(count x candidates) how many images of each concept (`labels` per row of `vectors`, -1: none) a search for
     each candidate word would show, and each candidate's column. Candidates: the most distinctive words of every
     row of `ranked` (concepts and groups)."""
-    from ..search import CANDIDATES, PROBE_MARGIN, RELATIVE_CUTOFF, chance_rise, relevance_threshold
+    from ..search import CANDIDATES, RELATIVE_CUTOFF, below_chance, chance_rise, relevance_threshold
 
     index = {word: j for j, word in enumerate(words)}
     chosen = sorted({index[w] for row in ranked for w, _ in row[:CANDIDATES_PER_ROW] if w in index})
@@ -42,15 +42,15 @@ def search_holds(library: Library, vectors: np.ndarray, labels: np.ndarray, coun
         return holds, column
     members = labels >= 0
     vectors = np.asarray(vectors, np.float32)
+    best = min(CANDIDATES, len(vectors))  # the scores search sets a word's threshold from
     for start in range(0, len(chosen), WORD_BLOCK):
         block = np.asarray(word_vectors[chosen[start:start + WORD_BLOCK]], np.float32)
         scores = vectors @ block.T
         for c in range(len(block)):
             column_scores = scores[:, c]
-            top = -np.sort(-np.partition(column_scores, -min(CANDIDATES, len(column_scores)))
-                           [-min(CANDIDATES, len(column_scores)):])
+            top = -np.sort(-np.partition(column_scores, -best)[-best:])
             baseline = float(centroid @ block[c])
-            if chance is not None and top[0] - baseline < PROBE_MARGIN * chance:
+            if below_chance(top[0], baseline, chance):
                 continue  # search says "no good match" for this word: it holds for nothing
             shown = members & (column_scores >= relevance_threshold(top, baseline, RELATIVE_CUTOFF))
             holds[:, start + c] = np.bincount(labels[shown], minlength=count)
