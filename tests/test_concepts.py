@@ -19,7 +19,8 @@ from indexer.concepts import (
     mmr,
     montage,
 )
-from indexer.concepts.algorithm import _hierarchy
+from indexer.concepts.algorithm import Concepts, _hierarchy, describe
+from indexer.concepts.identity import keep_previous_splits, match_concepts
 from indexer.demo import demo_model_spec, demo_vocabulary
 from indexer.demo.synthetic import clustered_embeddings
 from indexer.demo.world import COLOURS, grid_scenes, render
@@ -189,6 +190,50 @@ def test_a_continuing_concept_keeps_its_heading_while_it_holds():
     assert keep_heading(now, 3, before) == ([("red circle", 0.8), ("red", 0.9), ("circle", 0.7), ("shape", 0.1)], 3)
     assert keep_heading(now, 1, before) == (now, 1)  # "red circle" no longer holds: the new heading
     assert keep_heading(now, 3, {"labels": [["red", 1.0]], "held": 0}) == (now, 3)  # mixed before: nothing kept
+
+
+def _blobs(sizes: list[int], spread: float = 0.05, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(len(sizes), 32))
+    truth = np.repeat(np.arange(len(sizes)), sizes)
+    vectors = centres[truth] + spread * np.linalg.norm(centres, axis=1).mean() * rng.normal(size=(len(truth), 32))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32), truth
+
+
+def _fit_of(vectors: np.ndarray, labels: np.ndarray, min_size: int = 5) -> Concepts:
+    embeddings, thresholds = describe(vectors, labels, 4.0)
+    count = len(embeddings)
+    return Concepts(labels, embeddings, thresholds, [[int(np.flatnonzero(labels == k)[0])] for k in range(count)],
+                    np.full(count, -1), [], min_size)
+
+
+def test_a_refit_that_merges_two_previous_concepts_without_reason_is_split_back():
+    vectors, truth = _blobs([12, 12, 20, 3])  # blob 3: three new images beside blob 1
+    vectors[-3:] = vectors[12:15] + 0.01
+    previous = np.where(truth < 3, truth + 10, -1)  # IDs 10, 11, 12 in the last run
+    merged = _fit_of(vectors, np.where(truth == 2, 1, 0))  # the refit joins blobs 0, 1 and the new images
+    fit, split = keep_previous_splits(vectors, merged, previous)
+    assert split == 1 and fit.count == 3
+    assert adjusted_rand_score(np.where(truth == 3, 1, truth), fit.labels) == 1.0  # new images join their blob
+    assert [group["concepts"] for group in fit.hierarchy] == [[0, 2]] and fit.parents.tolist() == [0, -1, 0]
+    assert all(len(exemplars) for exemplars in fit.exemplars)
+    ids = match_concepts(previous, fit.labels, fit.count, next_id=13).ids
+    assert sorted(ids) == [10, 11, 12]
+
+
+def test_a_merge_stands_when_much_is_new_or_the_parts_were_never_apart_or_are_too_small():
+    vectors, truth = _blobs([12, 12, 10, 20])
+    previous = np.select([truth == 0, truth == 1, truth == 3], [10, 11, 12], -1)  # blob 2: new, 10 of 34
+    merged = _fit_of(vectors, np.where(truth == 3, 1, 0))
+    assert keep_previous_splits(vectors, merged, previous) == (merged, 0)
+    vectors, truth = _blobs([12, 12, 20])
+    coarser = _fit_of(vectors, np.where(truth == 2, 1, 0), min_size=15)  # a larger minimum size asked for this
+    assert keep_previous_splits(vectors, coarser, truth + 10) == (coarser, 0)
+    assert keep_previous_splits(vectors, _fit_of(vectors, np.where(truth == 2, 1, 0)), truth + 10)[1] == 1
+    one_blob, _ = _blobs([24, 20])
+    halves = np.r_[np.arange(24) % 2 + 10, np.full(20, 12)]  # the last run cut one blob at random
+    merged = _fit_of(one_blob, np.r_[np.zeros(24, int), np.ones(20, int)])
+    assert keep_previous_splits(one_blob, merged, halves) == (merged, 0)
 
 
 def test_montage_letterboxes_without_cropping():

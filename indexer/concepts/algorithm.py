@@ -155,7 +155,7 @@ def fit_concepts(vectors: np.ndarray, settings: ConceptSettings | None = None, r
                                         cluster_selection_method="eom")
         labels = np.asarray(clusterer.fit_predict(reduced))
     labels, origin = _split_incoherent(vectors, reduced, labels, settings.min_coherence, min_size, min_samples)
-    embeddings, thresholds = _describe(vectors, labels, settings.outlier_mads)
+    embeddings, thresholds = describe(vectors, labels, settings.outlier_mads)
     found = _sizes(labels)
     labels = _drop_far_members(vectors, labels, embeddings, thresholds)
     labels, embeddings, thresholds, kept = _drop_small(vectors, labels, min_size, settings.outlier_mads, found)
@@ -204,7 +204,7 @@ def _unit_rows(vectors: np.ndarray) -> np.ndarray:
     return normalise_rows(vectors)
 
 
-def _describe(vectors: np.ndarray, labels: np.ndarray, mads: float) -> tuple[np.ndarray, np.ndarray]:
+def describe(vectors: np.ndarray, labels: np.ndarray, mads: float) -> tuple[np.ndarray, np.ndarray]:
     """Per concept: normalised mean of the members, and a robust lower bound of their similarity to it."""
     count = labels.max() + 1 if len(labels) else 0
     embeddings = np.zeros((count, vectors.shape[1]), np.float32)
@@ -292,7 +292,7 @@ def _drop_small(vectors, labels, min_size, mads, found=None):
     for new, old in enumerate(kept):
         mapping[old] = new
     labels = np.where(labels >= 0, mapping[np.maximum(labels, 0)], -1)
-    embeddings, thresholds = _describe(vectors, labels, mads)
+    embeddings, thresholds = describe(vectors, labels, mads)
     return labels, embeddings, thresholds, kept
 
 

@@ -6,16 +6,25 @@ overlap of their members (Jaccard), maximised over all pairs at once (Hungarian 
 concept can say where its images went). Lineage: a cluster that took most of the members of two or more previous
 concepts was merged from them; one that took most of its members from a concept that lives on elsewhere split from
 it; a retired concept's images went mostly to one concept, which is recorded.
+
+Before matching, a cluster that took nearly all of two or more previous concepts with little new among it is split
+back into them (`keep_previous_splits`): on a small library a refit merges two neighbouring concepts now and then
+from nothing but another random layout, and every link and curation on the second ID would be lost to it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..embed import normalise_rows
+from .algorithm import Concepts, describe, mmr
+
 MIN_JACCARD = 0.3
 MOST = 0.5  # "most of the members"
+MERGE_NEW_SHARE = 0.25  # a merge of previous concepts stands when at least this share of its members is new to them
+SEPARABLE = 0.9  # ... or when fewer of a previous concept's members than this are nearest to its own part
 
 
 @dataclass
@@ -88,6 +97,70 @@ def match_concepts(previous: np.ndarray, labels: np.ndarray, count: int, next_id
         if overlap[r].max() > 0:
             result.retired_into[int(old)] = result.ids[int(np.argmax(overlap[r]))]
     return result
+
+
+def keep_previous_splits(vectors: np.ndarray, fit: Concepts, previous: np.ndarray) -> tuple[Concepts, int]:
+    """`fit` with each cluster that merged previous concepts without reason split back into them, and how many
+    clusters were split. `vectors`: the fitted (unit) vectors; `previous`: per fitted vector, its concept in the last
+    run (-1: none). A cluster is split when it holds at least `MOST` of each of two or more previous concepts, fewer
+    than `MERGE_NEW_SHARE` of its members came from elsewhere (new images, outliers, other concepts), the parts
+    stay apart in the original space (`SEPARABLE`) and each is of the minimum concept size; its other members go to
+    the nearest part."""
+    previous = np.asarray(previous, np.int64)
+    labels = fit.labels.copy()
+    origin = list(range(fit.count))  # per concept, the cluster of `fit` it comes from
+    for k in range(fit.count):
+        parts = _merged_parts(vectors, np.flatnonzero(fit.labels == k), previous, fit.min_concept_size)
+        for part in parts[1:] if parts else []:
+            labels[part] = len(origin)
+            origin.append(k)
+    if len(origin) == fit.count:
+        return fit, 0
+    return _with_labels(vectors, fit, labels, origin), len({origin[j] for j in range(fit.count, len(origin))})
+
+
+def _merged_parts(vectors: np.ndarray, members: np.ndarray, previous: np.ndarray, min_size: int
+                  ) -> list[np.ndarray] | None:
+    """The members of one cluster as the previous concepts it merged (others joining the nearest), or None when it
+    merged nothing worth undoing (a part below this run's minimum concept size: a larger minimum asks for coarser
+    concepts)."""
+    before = previous[members]
+    olds, counts = np.unique(before[before >= 0], return_counts=True)
+    absorbed = [old for old, count in zip(olds, counts) if count >= MOST * (previous == old).sum()]
+    from_absorbed = np.isin(before, absorbed)
+    if len(absorbed) < 2 or from_absorbed.mean() < 1 - MERGE_NEW_SHARE:
+        return None
+    centres = normalise_rows(np.stack([vectors[members[before == old]].mean(axis=0) for old in absorbed]))
+    nearest = np.argmax(vectors[members] @ centres.T, axis=1)
+    own = np.array([absorbed.index(old) if old in absorbed else -1 for old in before])
+    if (nearest[from_absorbed] == own[from_absorbed]).mean() < SEPARABLE:
+        return None
+    part_of = np.where(from_absorbed, own, nearest)
+    parts = [members[part_of == p] for p in range(len(absorbed))]
+    return parts if min(len(part) for part in parts) >= min_size else None
+
+
+def _with_labels(vectors: np.ndarray, fit: Concepts, labels: np.ndarray, origin: list[int]) -> Concepts:
+    """`fit` redescribed for `labels`, where concept j came from cluster `origin[j]` of `fit`: the parts of a split
+    cluster share its place in the hierarchy, under a new group of their own."""
+    settings = fit.settings
+    embeddings, thresholds = describe(vectors, labels, settings.outlier_mads)
+    parents = np.array([fit.parents[k] for k in origin])
+    hierarchy = [dict(group, concepts=list(group["concepts"])) for group in fit.hierarchy]
+    exemplars = [fit.exemplars[k] for k in origin]
+    for k in sorted(set(origin[fit.count:])):
+        parts = [j for j, source in enumerate(origin) if source == k]
+        for group in hierarchy:
+            if k in group["concepts"]:
+                group["concepts"] = sorted(set(group["concepts"]) | set(parts))
+        hierarchy.append({"id": len(hierarchy), "parent": int(fit.parents[k]), "concepts": parts,
+                          "size": int(np.isin(labels, parts).sum())})
+        for part in parts:
+            parents[part] = len(hierarchy) - 1
+            exemplars[part] = mmr(vectors, np.flatnonzero(labels == part), embeddings[part], settings.n_exemplars,
+                                  settings.diversity)
+    return replace(fit, labels=labels, embeddings=embeddings, thresholds=thresholds, exemplars=exemplars,
+                   parents=parents, hierarchy=hierarchy)
 
 
 def _overlap(previous: np.ndarray, labels: np.ndarray, old_ids: np.ndarray, count: int) -> np.ndarray:

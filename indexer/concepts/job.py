@@ -34,7 +34,7 @@ from .algorithm import (
     top_words,
     word_means,
 )
-from .identity import match_concepts, match_groups
+from .identity import keep_previous_splits, match_concepts, match_groups
 from .layout import place_near
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,8 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
     sample_min_size = max(5, round(min_size * len(read.sample_rows) / total)) if share < 1 else min_size
     settings = ConceptSettings(min_concept_size=sample_min_size, seed=options.seed, layout=True)
     fit = fitter(read.sample_vectors, settings)
+    previous = _previous_concepts(library, read.ids)
+    fit, kept_apart = keep_previous_splits(read.sample_vectors, fit, previous[read.sample_rows])
     timings["reduce_cluster"] = time.monotonic() - tick
 
     tick = time.monotonic()
@@ -122,7 +124,6 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
     timings["assign_label"] = time.monotonic() - tick
 
     record = publish.state(library)
-    previous = _previous_concepts(library, read.ids)
     matching = match_concepts(previous, assigned.labels, fit.count, int(record.get("next_id", 0)))
     stable = np.array(matching.ids + [-1], np.int64)  # index -1 -> -1
     concepts = stable[assigned.labels]
@@ -142,7 +143,8 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
         "run": run, "model": (library.recorded_model() or {}).get("spec"),
         "vocabularies": library.manifest.get("vocabularies") or {}, "images": total,
         "fitted_on": len(read.sample_rows), "concepts": fit.count, "outliers": int((concepts < 0).sum()),
-        "min_concept_size": min_size, "seed": options.seed, **matching.summary(), "next_id": matching.next_id,
+        "min_concept_size": min_size, "seed": options.seed, **matching.summary(), "kept_apart": kept_apart,
+        "next_id": matching.next_id,
         "lineage": {str(k): v for k, v in matching.lineage.items()},
         "retired_into": {str(k): v for k, v in matching.retired_into.items()},
         "hierarchy": groups, "next_group_id": next_group_id,
@@ -159,7 +161,8 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
     # publish wrote the summary readers need before the switch; this adds how long publishing took
     (publish.run_folder(library, run) / "run.json").write_text(json.dumps(summary))
     summary["summary"] = (f"Run {run}: {fit.count} concepts ({matching.kept} kept, {matching.new} new, "
-                          f"{matching.split} split, {matching.merged} merged, {len(matching.retired)} retired), "
+                          f"{matching.split} split, {matching.merged} merged, {len(matching.retired)} retired"
+                          f"{f'; {kept_apart} merges of unchanged concepts undone' if kept_apart else ''}), "
                           f"{summary['outliers']:,} of {total:,} images in none; {summary['payload_writes']:,} image "
                           f"payloads written in {timings['total']:.1f} s.")
     return {k: v for k, v in summary.items() if k not in ("lineage", "hierarchy", "retired_into")}
