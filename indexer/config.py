@@ -69,6 +69,7 @@ class ServerConfig:
     workers: int = 1
     read_token: str | None = None  # None: reading is open (only allowed on localhost: see server/serve.py)
     admin_token: str | None = None  # None: a local one is made in the data directory
+    edit_token: str | None = None  # None: editing (selections) is open wherever reading is open without a token
     max_upload_mb: float = 20.0
     searches_per_minute: float = 300.0  # per client; 0 turns the limit off
     session_lifetime: float = 7 * 86400.0  # seconds a browser stays signed in
@@ -268,6 +269,9 @@ SETTINGS: tuple[Setting, ...] = (
             whole_number(1, 64), flag="--workers", group="serve"),
     Setting("server.read_token", "Token needed to search (required off localhost).", text, flag="--read-token",
             group="serve", secret=True, keep_blank=True),
+    Setting("server.edit_token", "Token needed to change selections (the editor role; the admin token may too). "
+            "Default: editing is open where reading is (localhost without a read token), else admin only.", text,
+            flag="--edit-token", group="serve", secret=True, keep_blank=True),
     Setting("server.admin_token", "Token needed to run jobs. Default: one made in the data directory for this "
             "user's CLI (which the CLI also sends to a server it finds there).", text, flag="--admin-token",
             group="serve", secret=True, keep_blank=True),

@@ -17,3 +17,9 @@ class NotFoundError(PixceptError):
     """Something asked for by ID (an image, a job) does not exist."""
 
     exit_code = 2
+
+
+class ConflictError(PixceptError):
+    """The change clashes with what exists (a selection of that name)."""
+
+    exit_code = 2

@@ -17,7 +17,7 @@ from typing import Callable
 from .config import Settings
 from .errors import UsageError
 from .library import MODEL_METADATA_KEY, Library
-from .store import COLLECTIONS, EdgeStore, Store, open_store
+from .store import COLLECTIONS, KEPT_COLLECTIONS, EdgeStore, Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +26,17 @@ PAGE = 512
 
 def copy_collections(source: Store, target: Store, dim: int, metadata: dict,
                      progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
-    """Copy every collection of the current generation from `source` to `target` (which must not hold them yet);
-    returns the counts."""
+    """Copy every collection of the current generation, and what people made (selections), from `source` to
+    `target` (which must not hold them yet); returns the counts."""
     copied = {}
-    for name in COLLECTIONS:
+    for name in (*COLLECTIONS, *KEPT_COLLECTIONS):
         if not source.has_collection(name) or not source.count(name):
             continue  # an empty one is made by the next writer
         if target.has_collection(name) and target.count(name):
             raise UsageError(f"The target already has a non-empty {target.collection(name)} collection "
                              f"({target.location}). Choose another --collection-prefix, or remove it first.")
         if not target.has_collection(name):
-            target.create_collection(name, dim, metadata=metadata)
+            target.create_collection(name, KEPT_COLLECTIONS.get(name, dim), metadata=metadata)
         total, done, page = source.count(name), 0, []
         for point in source.scroll(name, with_vectors=True, page_size=PAGE):
             page.append(point)

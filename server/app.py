@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from indexer.concepts.publish import NoConceptsError
 from indexer.config import ServerConfig, Settings
-from indexer.errors import NotFoundError, PixceptError, UsageError
+from indexer.errors import ConflictError, NotFoundError, PixceptError, UsageError
 from indexer.library import EmptyLibraryError, ModelMismatchError
 from indexer.lock import StoreLockedError
 from indexer.search import MAX_EXAMPLES, MAX_QUERY_CHARS
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 WEB = Path(__file__).resolve().parents[1] / "web"
 LOGIN_LIMIT = "10 per 1 minute"  # sign-in attempts per client address
-MAX_JSON_BYTES = 1024 * 1024  # a JSON request body: jobs and their parameters are small
+MAX_JSON_BYTES = 1024 * 1024  # a JSON request body: job parameters, or a selection change of 10,000 IDs (~400 KB)
 MAX_JSON_DEPTH = 32  # brackets within brackets: ours need 3; 100,000 would exhaust the parser's recursion
 # Sent with every response, gunicorn's own error pages included (serve.py).
 SECURITY_HEADERS = {
@@ -41,8 +41,8 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
                                "frame-ancestors 'none'",
 }
-ERROR_STATUS = {UsageError: 400, NotFoundError: 404, EmptyLibraryError: 409, ModelMismatchError: 409,
-                StoreLockedError: 503, JobsUnavailable: 409, NoConceptsError: 409}
+ERROR_STATUS = {UsageError: 400, NotFoundError: 404, ConflictError: 409, EmptyLibraryError: 409,
+                ModelMismatchError: 409, StoreLockedError: 503, JobsUnavailable: 409, NoConceptsError: 409}
 
 
 def create_app(settings: Settings, config: ServerConfig | None = None, start: bool = True) -> Flask:
@@ -61,6 +61,7 @@ def create_app(settings: Settings, config: ServerConfig | None = None, start: bo
         PIXCEPT_SESSION_LIFETIME=int(config.session_lifetime),
         MAX_CONTENT_LENGTH=int(config.max_upload_mb * 1024 * 1024),
         PIXCEPT_READ_TOKEN=config.read_token,
+        PIXCEPT_EDIT_TOKEN=config.edit_token,
         PIXCEPT_ADMIN_TOKEN=config.admin_token or auth.local_admin_token(settings.data_dir),
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]  # the default provider's setting

@@ -1,5 +1,7 @@
-"""Who may do what: a read token for searching (required when listening beyond localhost), an admin token for jobs,
-and CSRF protection for requests authenticated by the session cookie.
+"""Who may do what: a read token for searching (required when listening beyond localhost), an edit token for changing
+selections (the editor role), an admin token for jobs (and everything else), and CSRF protection for requests
+authenticated by the session cookie. Where reading is open (localhost, no read token) and no edit token is set,
+editing is open too: one person's own machine.
 
 Credentials: `Authorization: Bearer TOKEN` (API clients, the CLI), or the session cookie that /login sets after the
 token was typed once (browsers). A cookie rides along with cross-site requests, so every POST that relies on it must
@@ -29,7 +31,9 @@ from wtforms import ValidationError
 
 from indexer.durable import atomic_write_json
 
-READ, ADMIN = "read", "admin"
+READ, EDIT, ADMIN = "read", "edit", "admin"
+RANK = {READ: 0, EDIT: 1, ADMIN: 2}
+ROLE_NAMES = {READ: "reader", EDIT: "editor", ADMIN: "admin"}
 ADMIN_TOKEN_FILE = "server-admin-token"
 SECRET_FILE = "server-secret"
 REVOKED_FILE = "revoked-sessions.json"
@@ -73,20 +77,26 @@ def level_for(token: str | None) -> str | None:
     config = current_app.config
     if _matches(token, config["PIXCEPT_ADMIN_TOKEN"]):
         return ADMIN
+    if _matches(token, config["PIXCEPT_EDIT_TOKEN"]):
+        return EDIT
     if _matches(token, config["PIXCEPT_READ_TOKEN"]):
         return READ
     return None
 
 
 def current_level() -> str | None:
-    """ADMIN, READ or None for this request. Reading needs no token when no read token is configured (localhost)."""
+    """ADMIN, EDIT, READ or None for this request. Reading needs no token when no read token is configured
+    (localhost); editing neither, unless an edit token is."""
     token = bearer_token()
     if token is not None:
         return level_for(token)  # a wrong bearer token is refused even where reading is open
     level = session_level()
     if level is not None:
         return level
-    return READ if not current_app.config["PIXCEPT_READ_TOKEN"] else None
+    config = current_app.config
+    if config["PIXCEPT_READ_TOKEN"]:
+        return None
+    return READ if config["PIXCEPT_EDIT_TOKEN"] else EDIT
 
 
 def token_key(token: str) -> str:
@@ -117,7 +127,8 @@ def session_level() -> str | None:
     level, younger than the session lifetime, not signed out."""
     level, since, sid = session.get("level"), session.get("since"), session.get("sid")
     config = current_app.config
-    token = {ADMIN: config["PIXCEPT_ADMIN_TOKEN"], READ: config["PIXCEPT_READ_TOKEN"]}.get(str(level))
+    token = {ADMIN: config["PIXCEPT_ADMIN_TOKEN"], EDIT: config["PIXCEPT_EDIT_TOKEN"],
+             READ: config["PIXCEPT_READ_TOKEN"]}.get(str(level))
     if not token or not _matches(session.get("key"), token_key(token)):
         return None
     if not isinstance(since, int) or not 0 <= time.time() - since < config["PIXCEPT_SESSION_LIFETIME"]:
@@ -167,8 +178,14 @@ def require(level: str) -> None:
     have = current_level()
     if have is None:
         abort(401, "A valid token is needed: `Authorization: Bearer TOKEN`, or sign in at /login.")
-    if level == ADMIN and have != ADMIN:
-        abort(403, "This needs the admin token (PIXCEPT_ADMIN_TOKEN).")
+    if RANK[have] < RANK[level]:
+        abort(403, "This needs the admin token (PIXCEPT_ADMIN_TOKEN)." if level == ADMIN else
+              "Changing selections needs an editor token (PIXCEPT_EDIT_TOKEN) or the admin token.")
+
+
+def who() -> str:
+    """Who is making this request, as a selection's history records it: the role of its credentials."""
+    return ROLE_NAMES.get(current_level() or READ, "reader")
 
 
 def csrf_token() -> str:

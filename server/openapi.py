@@ -17,7 +17,7 @@ from webargs.flaskparser import FlaskParser
 
 from indexer.errors import UsageError
 
-from .auth import ADMIN, READ
+from .auth import ADMIN, EDIT, READ
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, newline and return pass: they are spaces here
 
@@ -125,13 +125,15 @@ BINARY = {"type": "string", "format": "binary"}
 
 
 def access(blueprint: Blueprint, level: str | None = READ, errors: dict[int, str] | None = None) -> Callable:
-    """Who may call the view (None: anyone, READ, ADMIN; the app's guard enforces it) and the errors it answers with,
-    both into the document."""
+    """Who may call the view (None: anyone, READ, EDIT, ADMIN; the app's guard enforces it) and the errors it
+    answers with, both into the document."""
     documented = {**COMMON_ERRORS, **(errors or {})}
     if level is None:
         documented.pop(401)
     if level == ADMIN:
         documented.setdefault(403, "The token may read but not run jobs")
+    if level == EDIT:
+        documented.setdefault(403, "The token may read but not change selections")
 
     def decorate(view: Callable) -> Callable:
         for status, description in documented.items():
@@ -145,7 +147,8 @@ def access(blueprint: Blueprint, level: str | None = READ, errors: dict[int, str
 
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer",
-               "description": "PIXCEPT_READ_TOKEN to read; PIXCEPT_ADMIN_TOKEN for jobs."},
+               "description": "PIXCEPT_READ_TOKEN to read; PIXCEPT_EDIT_TOKEN to change selections; "
+                              "PIXCEPT_ADMIN_TOKEN for jobs (and all else)."},
     "cookie": {"type": "apiKey", "in": "cookie", "name": "pixcept_session",
                "description": "Set by /login; POST requests then need the X-CSRF-Token header."},
 }

@@ -54,6 +54,7 @@ def check_serving_options(settings: Settings, config: ServerConfig) -> None:
     host, workers = config.host, config.workers
     check_token("--read-token (PIXCEPT_READ_TOKEN)", config.read_token)
     check_token("--admin-token (PIXCEPT_ADMIN_TOKEN)", config.admin_token)
+    check_token("--edit-token (PIXCEPT_EDIT_TOKEN)", config.edit_token)
     if config.session_lifetime <= 0:
         raise UsageError("--session-lifetime (PIXCEPT_SESSION_LIFETIME) must be longer than 0.")
     if not is_loopback(host) and not config.read_token:

@@ -566,3 +566,56 @@ def test_the_api_reference_renders_every_operation(page, server):
     assert page.get_by_text("/api/images/{image_id}/file").count() >= 1
     assert all(url.startswith((server, "blob:", "data:")) for url in requests), requests
     assert all("cdn.redoc.ly" in text for text in blocked), blocked  # only the third-party logo was refused
+
+
+def test_gather_red_circles_from_one_and_export_them(page, server, world, tmp_path):
+    """A selection made on /selections, started from one red circle; gathering page by page with the keyboard
+    (a / r), each candidate judged from its thumbnail's pixels, until the red circles are all in and nothing else;
+    then the ZIP download holds exactly those files (judged from their pixels)."""
+    import zipfile
+
+    _, colour_of = world
+    red_circles = {n for n in colour_of if colour_of[n] == "red" and "_circle_" in n}
+    page.goto(server + "/selections")
+    page.get_by_label("New selection").fill("Red circles")
+    page.get_by_role("button", name="Create").click()
+    page.wait_for_url("**/selections/Red%20circles")
+    token = page.request.get(server + "/api/session").json()["csrf_token"]
+    found = page.request.get(server + "/api/search?q=red circle&limit=5").json()["results"]
+    first = next(image for image in found if image["name"] in red_circles)
+    added = page.request.post(server + "/api/selections/Red%20circles/images", headers={"X-CSRF-Token": token},
+                              data={"ids": [first["id"]], "state": "accepted"})
+    assert added.ok and added.json()["accepted"] == 1
+    page.reload()
+    page.get_by_role("button", name="Show candidates").click()
+    for _ in range(4):  # pages
+        page.wait_for_selector("#candidates .result")
+        sources = page.locator("#candidates img").evaluate_all("images => images.map(i => i.src)")
+        judged = [judge_picture(page.request.get(src).body()) for src in sources]
+        wanted = [colour == "red" and roundness > 0.9 for colour, roundness in judged]
+        page.locator("#candidates").focus()
+        for keep in wanted:
+            page.keyboard.press("a" if keep else "r")
+        with page.expect_response("**/gather?*"):
+            page.get_by_role("button", name="Next page").click()
+        if not any(wanted):
+            break
+    counts = page.locator("#selection-counts").inner_text()
+    assert counts.startswith(f"{len(red_circles)} accepted"), counts
+    assert serious_violations(page) == []
+    with page.expect_response("**/gather?*"):
+        page.get_by_role("button", name="Show candidates").click()
+    assert "No candidates left" in page.locator("#gather-status").inner_text() or \
+        page.locator("#candidates .result").count()
+    assert serious_violations(page) == []  # the candidates listbox, its options and the score curve
+    with page.expect_download() as download:
+        page.get_by_label("Format").select_option("zip")
+        page.locator("#export-form").get_by_role("button", name="Download").click()
+    archive = zipfile.ZipFile(download.value.path())
+    pictures = [n for n in archive.namelist() if n.startswith("images/")]
+    assert {n.split("/")[-1] for n in pictures} == red_circles
+    judged = [judge_picture(archive.read(n)) for n in pictures]
+    assert all(colour == "red" and roundness > 0.9 for colour, roundness in judged), judged
+    screenshots(page, "selection")
+    page.goto(server + "/selections")
+    assert serious_violations(page) == [] and "Red circles" in page.locator("table.selections").inner_text()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 from typing import Iterator, Protocol
+from urllib.parse import quote
 
 import click
 
@@ -15,7 +16,7 @@ from ..errors import PixceptError
 from ..filters import SearchFilters, check_indexed_folders
 from ..library import Library
 from ..progress import Progress
-from .client import ServerClient
+from .client import ServerClient, write_chunks
 
 
 class Backend(Protocol):
@@ -30,7 +31,8 @@ class Backend(Protocol):
     def resume_job(self, job_id: str, progress: Progress) -> dict: ...
 
     def search(self, text: str, images: tuple[Path, ...], limit: int, offset: int, filters: SearchFilters,
-               relative: float | None, concept: int | None) -> tuple[list[dict], bool, bool]:
+               relative: float | None, concept: int | None, selection: str | None = None
+               ) -> tuple[list[dict], bool, bool]:
         """(results as dicts, no good match, more follow)"""
 
     def facets(self) -> dict: ...
@@ -45,6 +47,20 @@ class Backend(Protocol):
 
     def search_concepts(self, text: str, image: Path | None, limit: int, cutoff: float) -> tuple[list[dict], bool]:
         """(concepts, no good match)"""
+
+    def selections(self) -> list[dict]: ...
+
+    def selection_create(self, name: str, query: dict | None) -> dict: ...
+
+    def selection_images(self, name: str, state: str) -> list[dict]:
+        """Every image of the selection in `state`: {id, path}"""
+
+    def selection_mark(self, name: str, ids: list[str], state: str | None) -> dict: ...
+
+    def selection_delete(self, name: str) -> None: ...
+
+    def export(self, source: dict, fmt: str, output: Path) -> dict:
+        """Write the export to `output` ("-": stdout): {count, bytes, missing}"""
 
 
 @contextlib.contextmanager
@@ -107,11 +123,11 @@ class ServerBackend:
     def resume_job(self, job_id: str, progress: Progress) -> dict:
         return job_result(self.client.follow(self.client.request("POST", f"/api/jobs/{job_id}/resume"), progress))
 
-    def search(self, text, images, limit, offset, filters, relative, concept):
+    def search(self, text, images, limit, offset, filters, relative, concept, selection=None):
         if filters.folders:
             check_indexed_folders(filters.folders, self.client.request("GET", "/api/folders")["folders"])
         return self.client.search(text, images, limit=limit, offset=offset, filters=filters, relative=relative,
-                                  concept=concept)
+                                  concept=concept, selection=selection)
 
     def facets(self) -> dict:
         return self.client.request("GET", "/api/filters")
@@ -133,6 +149,38 @@ class ServerBackend:
         query += [("upload", self.client.upload(image))] if image else []
         answer = self.client.request("GET", "/api/concepts/search", params=query)
         return answer["concepts"], bool(answer.get("no_good_match"))
+
+    def selections(self) -> list[dict]:
+        return self.client.request("GET", "/api/selections")["selections"]
+
+    def selection_create(self, name: str, query: dict | None) -> dict:
+        return self.client.request("POST", "/api/selections", {"name": name, "query": query})
+
+    def selection_images(self, name: str, state: str) -> list[dict]:
+        images: list[dict] = []
+        offset: int | None = 0
+        while offset is not None:
+            page = self.client.request("GET", f"/api/selections/{quote(name, safe='')}/images",
+                                       params={"state": state, "offset": offset, "limit": 200})
+            images += [{"id": i["id"], "path": i["path"]} for i in page["images"]]
+            offset = page["next_offset"]
+        return images
+
+    def selection_mark(self, name: str, ids: list[str], state: str | None) -> dict:
+        return self.client.request("POST", f"/api/selections/{quote(name, safe='')}/images",
+                                   {"ids": ids, "state": state})
+
+    def selection_delete(self, name: str) -> None:
+        self.client.request("DELETE", f"/api/selections/{quote(name, safe='')}")
+
+    def export(self, source: dict, fmt: str, output: Path) -> dict:
+        if source.get("selection") is not None:
+            path, params = f"/api/selections/{quote(source['selection'], safe='')}/export", {}
+        elif source.get("concept") is not None:
+            path, params = f"/api/concepts/{int(source['concept'])}/export", {}
+        else:
+            path, params = "/api/search/export", {"q": source.get("q") or ""}
+        return self.client.download(path, params | {"format": fmt}, output)
 
 
 class LocalBackend:
@@ -193,7 +241,8 @@ class LocalBackend:
         return PixceptError("No pixcept server holds this library, and jobs run in a server. Without one, run the "
                             "command again (`pixcept index FOLDER`...): it continues where it stopped.")
 
-    def search(self, text, images, limit, offset, filters, relative, concept):
+    def search(self, text, images, limit, offset, filters, relative, concept, selection=None):
+        from .. import selections
         from ..concepts.read import concept_filter
         from ..search import load_query_image, search_page
 
@@ -203,6 +252,8 @@ class LocalBackend:
         size = library.embedder().image_size if images else 0
         query_images = [load_query_image(path, size) for path in images]
         within = concept_filter(library, concept) if concept is not None else None
+        if selection:
+            within = selections.search_filter(library, selection) & within
         page = search_page(library, text, query_images, limit=limit, offset=offset, where=filters.where(within),
                            relative=relative)
         return [result.to_dict() for result in page.results], page.no_good_match, page.has_more
@@ -246,3 +297,48 @@ class LocalBackend:
         images = [load_query_image(image, self.library.embedder().image_size)] if image else []
         found = search_concepts(self.library, query_vector(self.library, text, images), limit, cutoff or None)
         return found.concepts, found.no_good_match
+
+    def selections(self) -> list[dict]:
+        from .. import selections
+
+        return [s.to_dict() for s in selections.list_all(self.library)]
+
+    def selection_create(self, name: str, query: dict | None) -> dict:
+        from .. import selections
+
+        return selections.create(self.library, name, local_user(), query).to_dict()
+
+    def selection_images(self, name: str, state: str) -> list[dict]:
+        from .. import selections
+        from ..store import IMAGES
+
+        ids = selections.member_ids(self.library, name, (state,))
+        found = {p.id: p.payload for p in self.library.store.retrieve(IMAGES, ids)} if ids else {}
+        return [{"id": i, "path": found[i].get("path")} for i in ids if i in found]
+
+    def selection_mark(self, name: str, ids: list[str], state: str | None) -> dict:
+        from .. import selections
+
+        return selections.mark(self.library, name, ids, state, local_user()).to_dict()
+
+    def selection_delete(self, name: str) -> None:
+        from .. import selections
+
+        selections.delete(self.library, name)
+
+    def export(self, source: dict, fmt: str, output: Path) -> dict:
+        from ..exports import Source, export
+
+        made = export(self.library, Source(source.get("selection"), source.get("concept"), source.get("q")), fmt)
+        written = write_chunks(made.chunks, output)
+        return {"count": made.count, "bytes": written, "missing": len(made.missing)}
+
+
+def local_user() -> str:
+    """Who changes a selection from this machine's CLI, as its history records it."""
+    import getpass
+
+    try:
+        return f"{getpass.getuser()} (CLI)"
+    except (KeyError, OSError):
+        return "CLI"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Iterable
 
 import httpx
 
@@ -74,6 +75,11 @@ class ServerClient:
                 "`pixcept jobs` lists its jobs and `pixcept jobs --resume ID` finishes an interrupted one.") from None
         if response.is_success:
             return response.json() if response.content else {}
+        self._raise_for(response)
+        return {}
+
+    def _raise_for(self, response: httpx.Response) -> None:
+        """The server's error message as a ServerError (exit 2 for the caller's mistakes)."""
         try:
             message = response.json()["error"]["message"]
         except (ValueError, KeyError, TypeError):
@@ -85,6 +91,19 @@ class ServerClient:
         error.exit_code = 2 if 400 <= response.status_code < 500 else 1
         raise error
 
+    def download(self, path: str, params: dict, output: Path) -> dict:
+        """A streamed GET written to `output` as it arrives: {count, bytes, missing} from pixcept's headers."""
+        try:
+            with self.http.stream("GET", path, params=params, timeout=None) as response:
+                if not response.is_success:
+                    response.read()
+                    self._raise_for(response)
+                written = write_chunks(response.iter_bytes(), output)
+                return {"count": int(response.headers.get("X-Pixcept-Images", 0)), "bytes": written,
+                        "missing": int(response.headers.get("X-Pixcept-Missing", 0))}
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(f"Cannot reach the pixcept server at {self.url} ({exc}).") from None
+
     def upload(self, path: Path) -> str:
         """Upload a query image (multipart, as a browser would); returns its upload ID."""
         try:
@@ -95,9 +114,11 @@ class ServerClient:
         return self.request("POST", "/api/uploads", files=files)["id"]
 
     def search(self, text: str, images=(), limit: int = 20, offset: int = 0, filters: SearchFilters | None = None,
-               relative: float | None = None, concept: int | None = None) -> tuple[list[dict], bool, bool]:
+               relative: float | None = None, concept: int | None = None, selection: str | None = None
+               ) -> tuple[list[dict], bool, bool]:
         """(results, no good match, more follow): the pages of /api/search up to `limit` results."""
         query = [("q", text), ("cutoff", relative or 0)] + ([("concept", concept)] if concept is not None else [])
+        query += [("selection", selection)] if selection else []
         query += [("upload", self.upload(path)) for path in images]
         query += filters.params() if filters else []
         results: list[dict] = []
@@ -139,3 +160,31 @@ class ServerClient:
         except KeyboardInterrupt:
             self.request("POST", f"/api/jobs/{job['id']}/cancel")
             raise
+
+
+def write_chunks(chunks: Iterable[bytes], output: Path) -> int:
+    """Write the chunks to `output` ("-": stdout) through a temporary file beside it, so a failed export leaves no
+    half file where a whole one was; returns the bytes written."""
+    import os
+    import sys
+    import tempfile
+
+    if str(output) == "-":
+        written = 0
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
+            written += len(chunk)
+        return written
+    output = Path(output)
+    fd, temporary = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent or ".")
+    try:
+        written = 0
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+                written += len(chunk)
+        os.replace(temporary, output)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return written

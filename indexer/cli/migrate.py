@@ -32,7 +32,7 @@ def migrate(url, **params) -> None:
         counts, backup = migrate_to_edge(settings, progress)
         where = "Qdrant Edge"
     click.echo("", err=True)
-    moved = ", ".join(f"{n} {name}" for name, n in counts.items())
+    moved = ", ".join(f"{n} {'selection entries' if name == 'selections' else name}" for name, n in counts.items())
     click.echo(f"Moved {moved} to {where}. The old store is kept in {backup}; delete it once all is well.")
 
 

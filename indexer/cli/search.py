@@ -30,11 +30,12 @@ from .common import library_options, no_good_match, settings_of
 @click.option("--all", "show_all", is_flag=True, help="No relevance cutoff: list up to --limit images whatever "
                                                      "their scores.")
 @click.option("--concept", type=int, help="Only images of this concept (`pixcept concepts`; -1: in none).")
+@click.option("--selection", help="Only images of this selection (`pixcept selections`).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {path, score, ...}, best first.")
 @click.option("--paths", "paths_only", is_flag=True, help="Print only the paths, one a line (for xargs).")
 @library_options
 def search(words, images, limit, offset, folders, cameras, formats, taken_from, taken_to, dated, show_all, concept,
-           as_json, paths_only, **params) -> None:
+           selection, as_json, paths_only, **params) -> None:
     """Search by WORDS and/or --image PATH. A word starting with '-' excludes: pixcept search beach -people
 
     Like the web app, results stop where relevance drops (relative to the best match); --all lists on regardless.
@@ -51,7 +52,7 @@ def search(words, images, limit, offset, folders, cameras, formats, taken_from, 
     filters = SearchFilters(folders, cameras, formats, taken_from and taken_from.date(), taken_to and taken_to.date(),
                             dated)
     with open_backend(settings_of(params), "pixcept search") as backend:
-        results, weak, more = backend.search(text, images, limit, offset, filters, relative, concept)
+        results, weak, more = backend.search(text, images, limit, offset, filters, relative, concept, selection)
     if weak:
         no_good_match([Path(result["path"]).name for result in results], as_json)
     if as_json:

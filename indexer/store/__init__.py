@@ -18,7 +18,9 @@ from .schema import (
     COLLECTIONS,
     CONCEPTS,
     IMAGES,
+    KEPT_COLLECTIONS,
     PAYLOAD_INDEXES,
+    SELECTIONS,
     VOCABULARY,
     files_payload,
     generation_name,
@@ -30,10 +32,10 @@ from .schema import (
 )
 from .types import Filter, HasId, Hit, Match, Missing, Point, Range, Store, StoreUnavailableError
 
-__all__ = ["COLLECTIONS", "CONCEPTS", "IMAGES", "PAYLOAD_INDEXES", "VOCABULARY", "EdgeStore", "Filter", "HasId",
-           "Hit", "Match", "Missing", "Point", "QdrantClientStore", "Range", "Store", "StoreUnavailableError",
-           "embedded_kind", "files_payload", "generation_name", "generation_names", "indexed_files", "open_store",
-           "parse_generation", "payload_indexes", "point_id"]
+__all__ = ["COLLECTIONS", "CONCEPTS", "IMAGES", "KEPT_COLLECTIONS", "PAYLOAD_INDEXES", "SELECTIONS", "VOCABULARY",
+           "EdgeStore", "Filter", "HasId", "Hit", "Match", "Missing", "Point", "QdrantClientStore", "Range", "Store",
+           "StoreUnavailableError", "embedded_kind", "files_payload", "generation_name", "generation_names",
+           "indexed_files", "open_store", "parse_generation", "payload_indexes", "point_id"]
 
 
 STORE_KINDS = ("edge", "local")

@@ -13,6 +13,10 @@ IMAGES = "images"
 VOCABULARY = "vocabulary"
 CONCEPTS = "concepts"  # one point per concept and published run (indexer/concepts/publish.py)
 COLLECTIONS = (IMAGES, VOCABULARY, CONCEPTS)  # what a library's generation consists of
+# What people made, kept across generations (a reindex to a new model keeps it): image IDs are content hashes.
+# Points carry a one-number placeholder vector (a Qdrant collection has vectors); they are found by payload.
+SELECTIONS = "selections"
+KEPT_COLLECTIONS = {SELECTIONS: 1}  # name -> its vector size
 
 # Payload fields that search filters on, with their Qdrant index types (built by a server and by Edge; local mode
 # has none).
@@ -31,6 +35,7 @@ PAYLOAD_INDEXES = {
     },
     VOCABULARY: {"source": "keyword"},
     CONCEPTS: {"run": "integer", "concept": "integer"},
+    SELECTIONS: {"kind": "keyword", "selection": "keyword", "state": "keyword", "image": "keyword"},
 }
 
 _GENERATION = re.compile(r"(?P<base>[a-z]+)(?:_g(?P<generation>[0-9]+))?")

@@ -65,6 +65,10 @@ class Filter:
     def __bool__(self) -> bool:
         return bool(self.must or self.must_not)
 
+    def __and__(self, other: "Filter | None") -> "Filter":
+        """Both filters at once."""
+        return Filter(self.must + other.must, self.must_not + other.must_not) if other else self
+
 
 class Store(Protocol):
     """What every backend offers. Collections are named without the prefix (IMAGES, VOCABULARY)."""

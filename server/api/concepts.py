@@ -15,6 +15,9 @@ from .base import ID_PATTERN, UPLOAD_PATTERN, Image, answer_run, api, image_json
 
 F = ma.fields
 CONCEPT_PATTERN = r"-?[0-9]{1,9}"
+# the path parameter as the document states it: a number, so no client reads /concepts/search as concept "search"
+CONCEPT_PATH = [{"in": "path", "name": "concept_id", "required": True,
+                 "schema": {"type": "string", "pattern": f"^{CONCEPT_PATTERN}$"}}]
 LABELS = "[word, score], best first"
 
 
@@ -92,7 +95,7 @@ def concept_with_urls(concept: dict) -> dict:
     return {**concept, "montage_url": url_for("api.concept_montage", concept_id=concept["id"])}
 
 
-def _concept_id(text: str) -> int:
+def concept_number(text: str) -> int:
     if not matches(CONCEPT_PATTERN, text):
         raise NotFoundError(f"No concept {text[:20]!r}.")
     return int(text)
@@ -170,7 +173,7 @@ def concept_groups():
     return {"groups": read.concept_groups(services().library)}
 
 
-@api.get("/concepts/<concept_id>", tags=["concepts"])
+@api.get("/concepts/<concept_id>", tags=["concepts"], parameters=CONCEPT_PATH)
 @api.arguments(Paging, location="query")
 @api.response(200, ConceptDetail, description="The concept")
 @api.alt_response(301, description="Retired: redirects to the concept that took its images", success=True)
@@ -180,7 +183,7 @@ def concept(query: dict, concept_id: str):
 
     A retired ID redirects to the concept that took most of its images."""
     library = services().library
-    number = _concept_id(concept_id)
+    number = concept_number(concept_id)
     current = answer_run(required=True)  # the concept, its members and their concepts from the same run
     if number == -1:
         info = {"id": -1, "title": "Unsorted", "labels": [], "size": 0, "exemplars": []}
@@ -201,10 +204,10 @@ def concept(query: dict, concept_id: str):
             "next_offset": end if end < total else None}
 
 
-@api.get("/concepts/<concept_id>/montage", tags=["concepts"])
+@api.get("/concepts/<concept_id>/montage", tags=["concepts"], parameters=CONCEPT_PATH)
 @api.response(200, BINARY, content_type="image/jpeg", description="JPEG")
 @access(api, errors=CONCEPT_ERRORS)
 def concept_montage(concept_id: str):
     """The concept's montage of exemplars (JPEG)"""
-    return send_file(read.montage_path(services().library, _concept_id(concept_id)), mimetype="image/jpeg",
+    return send_file(read.montage_path(services().library, concept_number(concept_id)), mimetype="image/jpeg",
                      max_age=3600)

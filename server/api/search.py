@@ -10,6 +10,7 @@ import marshmallow as ma
 from flask import current_app, send_file, url_for
 from flask_smorest.fields import Upload
 
+from indexer import selections
 from indexer.concepts.read import concept_filter
 from indexer.errors import NotFoundError, UsageError
 from indexer.filters import SearchFilters, check_indexed_folders, library_facets
@@ -49,6 +50,7 @@ class SearchQuery(Query):
                     load_default=RELATIVE_CUTOFF)
     threshold = number(-1, 1, "The first page's threshold, passed back with later pages.")
     concept = integer(-1, 2**31, "Only images of this concept (-1: in none).")
+    selection = text(64, "Only images of this selection (its accepted ones; a saved search's finds).")
 
 
 def _day(value: str | None, name: str) -> date | None:
@@ -78,6 +80,8 @@ def search(query: dict):
     if filters.folders:  # a folder outside the library is a mistake to name, not an empty answer
         check_indexed_folders(filters.folders, services().library.manifest.get("roots", []))
     within = concept_filter(services().library, concept, answer_run(required=True)) if concept is not None else None
+    if query.get("selection"):
+        within = selections.search_filter(services().library, query["selection"]) & within
     where = filters.where(within)
     asked = services().query(words, uploads, like, unlike)
     cutoff = query["cutoff"] or None

@@ -24,3 +24,16 @@ export function showMessage(element, text, { error = false } = {}) {
   }));
   element.classList.toggle("error-message", error);
 }
+
+// A change sent as JSON with the page's CSRF token; the answer's JSON (or null for 204).
+export async function apiSend(method, url, body) {
+  const response = await fetch(url, {
+    method,
+    headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 204) return null;
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(answer.error?.message || `The server answered ${response.status}.`);
+  return answer;
+}

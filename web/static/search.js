@@ -2,6 +2,7 @@
 import { FILTER_KEYS, createFilters } from "./filters.js";
 import { createLightbox } from "./lightbox.js";
 import { apiGet, csrfToken, showMessage } from "./api.js";
+import { keepBar } from "./keep.js";
 import { SAVED_RESULTS, resultTile, savedResults } from "./results.js";
 
 const PAGE_SIZE = 40;
@@ -12,6 +13,8 @@ const imageButton = document.getElementById("image-button");
 const queryImages = document.getElementById("query-images");
 const results = document.getElementById("results");
 const status = document.getElementById("status");
+const keep = document.getElementById("keep-bar");
+keepBar(keep, () => (current ? current.images.map((image) => image.id) : []));
 const moreButton = document.getElementById("more-button");
 const weakerButton = document.getElementById("weaker-button");
 const overlay = document.getElementById("drop-overlay");
@@ -31,6 +34,7 @@ function readState(search = window.location.search) {
     unlike: params.getAll("unlike"), // "not like this" images
     ...Object.fromEntries(FILTER_KEYS.map((key) => [key, params.get(key) || ""])),
     concept: params.get("concept") || "",
+    selection: params.get("selection") || "",
     all: params.get("all") === "1", // no relevance cutoff: weaker matches too
     view: params.get("view") || "", // the result open in the lightbox
   };
@@ -42,7 +46,7 @@ function toParams(state) {
   if (state.upload) params.set("upload", state.upload);
   for (const id of state.like) params.append("like", id);
   for (const id of state.unlike) params.append("unlike", id);
-  for (const key of [...FILTER_KEYS, "concept"]) if (state[key]) params.set(key, state[key]);
+  for (const key of [...FILTER_KEYS, "concept", "selection"]) if (state[key]) params.set(key, state[key]);
   if (state.all) params.set("all", "1");
   if (state.view) params.set("view", state.view);
   return params;
@@ -73,6 +77,10 @@ function showState(state) {
       chip.querySelector("span").textContent = `In concept: ${concept.title}`;
       chip.querySelector("button").setAttribute("aria-label", `Remove the concept filter: ${concept.title}`);
     }).catch(() => {});
+  }
+  if (state.selection) {
+    chips.push(queryChip("/static/favicon.svg", `In selection: ${state.selection}`,
+      () => go({ ...state, selection: "" })));
   }
   queryImages.replaceChildren(...chips);
   document.title = state.q ? `${state.q} – pixcept` : "pixcept";
@@ -186,6 +194,7 @@ async function loadMore() {
     if (answer.no_good_match) for (const tile of tiles) tile.classList.add("weak");
     results.append(...tiles);
     page.count += answer.results.length;
+    keep.hidden = !page.count;
     page.threshold = answer.threshold;
     page.nextOffset = answer.next_offset;
     moreButton.hidden = !answer.has_more;
@@ -339,6 +348,7 @@ function restore(page) {
   if (saved.noGoodMatch) for (const tile of tiles) tile.classList.add("weak");
   results.append(...tiles);
   moreButton.hidden = saved.nextOffset === null;
+  keep.hidden = !page.count;
   status.textContent = `${page.count}${saved.nextOffset === null ? "" : "+"} images`;
   requestAnimationFrame(() => window.scrollTo(0, saved.scrollY));
   return true;

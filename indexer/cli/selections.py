@@ -1,0 +1,135 @@
+"""`pixcept selections`: named sets of images (list, create, show, add, reject, remove, delete), and `pixcept
+export`: a selection, a concept or a search as CSV, JSON, a ZIP of the originals, or an ImageFolder ZIP."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..exports import FORMATS, Source
+from .backend import open_backend
+from .common import echo_listing, library_options, settings_of
+
+
+@click.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True)
+@library_options
+@click.pass_context
+def selections(ctx, as_json, **params) -> None:
+    """Named selections of images: `create NAME`, `add NAME ID...`, `show NAME`... Without a command, lists them."""
+    ctx.obj = settings_of(params)
+    if ctx.invoked_subcommand is not None:
+        return
+    with open_backend(ctx.obj, "pixcept selections") as backend:
+        found = backend.selections()
+    echo_listing(found, as_json, "No selections yet: `pixcept selections create NAME` makes one.",
+                 lambda s: f"{s['name']}  {s['accepted']:,} accepted, {s['rejected']:,} rejected  "
+                           f"(changed {s['changed_at']} by {s['changed_by']})")
+
+
+@selections.command("create")
+@click.argument("name")
+@click.option("--query", help="Make it a saved search: images these words find join it as the library grows.")
+@click.pass_obj
+def create(settings, name, query) -> None:
+    """Make a selection NAME."""
+    with open_backend(settings, "pixcept selections create") as backend:
+        made = backend.selection_create(name, {"q": query} if query else None)
+    click.echo(f"Selection {made['name']!r} made.")
+
+
+@selections.command("show")
+@click.argument("name")
+@click.option("--rejected", is_flag=True, help="List the rejected images instead of the accepted ones.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def show(settings, name, rejected, as_json) -> None:
+    """The paths of a selection's images (ID<tab>PATH), in the order they were added."""
+    with open_backend(settings, "pixcept selections show") as backend:
+        images = backend.selection_images(name, "rejected" if rejected else "accepted")
+    echo_listing(images, as_json, f"No {'rejected' if rejected else 'accepted'} images in {name!r}.",
+                 lambda image: f"{image['id']}\t{image['path']}")
+
+
+def _ids(values: tuple[str, ...]) -> list[str]:
+    """Image IDs from the arguments; `-` reads them from stdin, one a line (`pixcept search --json` gives them)."""
+    ids: list[str] = []
+    for value in values:
+        ids += [line.strip() for line in sys.stdin if line.strip()] if value == "-" else [value]
+    return ids
+
+
+def _mark(settings, name: str, values: tuple[str, ...], state: str | None, done: str) -> None:
+    with open_backend(settings, "pixcept selections") as backend:
+        ids = _ids(values)
+        changed = {}
+        for start in range(0, len(ids), 10_000):
+            changed = backend.selection_mark(name, ids[start:start + 10_000], state)
+    click.echo(f"{len(set(ids)):,} images {done}; {name!r} holds {changed.get('accepted', 0):,} "
+               f"({changed.get('rejected', 0):,} rejected).")
+
+
+@selections.command("add")
+@click.argument("name")
+@click.argument("image_ids", nargs=-1, required=True)
+@click.pass_obj
+def add(settings, name, image_ids) -> None:
+    """Accept images into NAME (IDs; `-` reads them from stdin)."""
+    _mark(settings, name, image_ids, "accepted", "accepted")
+
+
+@selections.command("reject")
+@click.argument("name")
+@click.argument("image_ids", nargs=-1, required=True)
+@click.pass_obj
+def reject(settings, name, image_ids) -> None:
+    """Reject images for NAME: gathering and its saved search leave them out."""
+    _mark(settings, name, image_ids, "rejected", "rejected")
+
+
+@selections.command("remove")
+@click.argument("name")
+@click.argument("image_ids", nargs=-1, required=True)
+@click.pass_obj
+def remove(settings, name, image_ids) -> None:
+    """Take images out of NAME (accepted, rejected or seen)."""
+    _mark(settings, name, image_ids, None, "taken out")
+
+
+@selections.command("delete")
+@click.argument("name")
+@click.pass_obj
+def delete(settings, name) -> None:
+    """Delete the selection NAME (its images stay indexed)."""
+    with open_backend(settings, "pixcept selections delete") as backend:
+        backend.selection_delete(name)
+    click.echo(f"Selection {name!r} deleted.")
+
+
+@click.command("export")
+@click.option("--selection", help="Export this selection.")
+@click.option("--concept", type=int, help="Export this concept (-1: the images in none).")
+@click.option("--query", help="Export this search's results (above its relevance cutoff).")
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), required=True,
+              help="csv/json: the manifest; zip: the original files + manifest; imagefolder: one folder per concept.")
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="The file to write (`-`: stdout).")
+@library_options
+def export(selection, concept, query, fmt, output, **params) -> None:
+    """Export a selection, a concept or a search to a file other tools open."""
+    settings = settings_of(params)
+    Source(selection, concept, query)  # exactly one of them, said before anything is opened
+    source = {"selection": selection, "concept": concept, "q": query}
+    with open_backend(settings, "pixcept export") as backend:
+        written = backend.export(source, fmt, output)
+    missing = written["missing"]
+    click.echo(f"{written['count']:,} images exported to {output} ({written['bytes']:,} bytes)"
+               + (f"; {missing} left out: their files are gone or changed since indexing" if missing else "") + ".",
+               err=True)
+    if written["count"] == 0:
+        sys.exit(1)
+
+
+

@@ -1,0 +1,103 @@
+"""What an export says about each image, gathered once for every format: IDs from a source (a selection, a concept,
+a search), then the images' payloads and their concept in one snapshot of the published run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import selections
+from ..concepts import publish, read
+from ..errors import UsageError
+from ..library import Library
+from ..search import search_page
+from ..store import IMAGES
+
+MAX_EXPORT = 100_000  # images one export holds
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the images come from: exactly one of a selection, a concept (-1: in none), words, or IDs."""
+
+    selection: str | None = None
+    concept: int | None = None
+    query: str | None = None
+    ids: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        given = [self.selection is not None, self.concept is not None, self.query is not None, bool(self.ids)]
+        if sum(given) != 1:
+            raise UsageError("Export one thing: a selection, a concept, a search (words) or a list of image IDs.")
+
+    @property
+    def title(self) -> str:
+        return (f"selection {self.selection}" if self.selection is not None else
+                f"concept {self.concept}" if self.concept is not None else
+                f"search {self.query}" if self.query is not None else f"{len(self.ids)} images")
+
+
+@dataclass
+class Record:
+    id: str
+    path: str
+    paths: list[str]
+    score: float | None
+    concept: int | None  # None: the library has no concepts; -1: in none
+    concept_name: str | None
+    tags: list[str]  # suggested by the vocabulary, best first
+    size: int | None
+    width: int | None
+    height: int | None
+    taken_at: str | None
+    payload: dict = field(default_factory=dict, repr=False)  # the stored payload, to open the original
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+    def row(self) -> dict:
+        """The record as CSV and JSON write it."""
+        return {"id": self.id, "path": self.path, "paths": self.paths, "score": self.score, "concept": self.concept,
+                "concept_name": self.concept_name, "tags": self.tags, "size": self.size, "width": self.width,
+                "height": self.height, "taken_at": self.taken_at}
+
+
+COLUMNS = list(Record("", "", [], None, None, None, [], None, None, None, None).row())
+
+
+def records(library: Library, source: Source) -> list[Record]:
+    """The records of the source's images: a search's in rank order (with scores), others in their own order."""
+    scores = _scored_ids(library, source)
+    if len(scores) > MAX_EXPORT:
+        raise UsageError(f"An export holds at most {MAX_EXPORT:,} images; this one would hold {len(scores):,}.")
+    current = publish.published(library)
+    found = []
+    ids = list(scores)
+    for start in range(0, len(ids), 1000):
+        found += library.store.retrieve(IMAGES, ids[start:start + 1000])
+    by_id = {p.id: p for p in found}
+    return [_record(point.id, point.payload, scores[point.id], library, current)
+            for point in (by_id[i] for i in ids if i in by_id)]
+
+
+def _scored_ids(library: Library, source: Source) -> dict[str, float | None]:
+    if source.selection is not None:
+        where = selections.search_filter(library, source.selection)
+        return {i: None for i in where.must[0].ids}
+    if source.concept is not None:
+        where = read.concept_filter(library, source.concept)
+        return {p.id: None for p in library.store.scroll(IMAGES, fields=False, where=where)}
+    if source.query is not None:
+        page = search_page(library, source.query, limit=1000)
+        return {r.id: r.score for r in page.results}
+    return {i: None for i in dict.fromkeys(source.ids)}
+
+
+def _record(image_id: str, payload: dict, score: float | None, library: Library, current) -> Record:
+    concept = read.image_concept(library, payload, current) if current else None
+    path = payload.get("path", "")
+    return Record(image_id, path, payload.get("paths") or [path], score,
+                  concept["id"] if concept else None, concept["title"] if concept else None,
+                  [tag[0] for tag in payload.get("tags") or []], payload.get("size"), payload.get("width"),
+                  payload.get("height"), payload.get("taken_at"), payload)

@@ -1,0 +1,268 @@
+"""Named selections: sets of images people gather (accepted), with the ones they turned down (rejected) and the ones
+they looked at and passed (seen), who changed them and when; and gathering more like them.
+
+A selection lives in the store's `selections` collection, outside the library's generations, so it survives restarts,
+reclusters and a reindex to a new model (image IDs are content hashes), and every worker of a server with a Qdrant
+server sees the same state. One point per selection (its header: name, saved query, who made and last changed it)
+and one per image marked in it (state, who, when); counts are counted, never kept, so two writers cannot skew them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .clock import utc_now
+from .errors import ConflictError, NotFoundError, UsageError
+from .library import Library
+from .search import SearchPage, combine, relevance_threshold, search_page
+from .store import IMAGES, KEPT_COLLECTIONS, SELECTIONS, Filter, HasId, Match, Point, point_id
+
+ACCEPTED, REJECTED, SEEN = "accepted", "rejected", "seen"
+STATES = (ACCEPTED, REJECTED, SEEN)
+MAX_CHANGE = 10_000  # images one change may name (a larger set is sent in parts)
+MAX_NAME = 64
+NAME = re.compile(r"[\w][\w .,'()+-]*", re.UNICODE)
+# the vector of a selections point (found by payload, never by similarity)
+PLACEHOLDER = np.ones(KEPT_COLLECTIONS[SELECTIONS], np.float32)
+MAX_POSITIVES = 2000  # accepted images a gather ranks by (the most recent); their mean moves little past this
+SCORE_CURVE = 200  # scores of the best remaining candidates returned with a gather page
+
+
+@dataclass
+class Selection:
+    name: str
+    created_at: str
+    created_by: str
+    changed_at: str
+    changed_by: str
+    counts: dict[str, int] = field(default_factory=dict)  # per state
+    query: dict | None = None  # a saved search: {"q", "like", "unlike"}, evaluated again as the library grows
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "created_at": self.created_at, "created_by": self.created_by,
+                "changed_at": self.changed_at, "changed_by": self.changed_by,
+                **{state: self.counts.get(state, 0) for state in STATES}, "query": self.query}
+
+
+def check_name(name: str) -> str:
+    """The name as kept (spaces at the ends dropped), or UsageError saying what a name may hold."""
+    name = " ".join((name or "").split())
+    if not name or len(name) > MAX_NAME or not NAME.fullmatch(name):
+        raise UsageError(f"A selection name is 1 to {MAX_NAME} characters: letters, digits, spaces and - _ . , ' ( ) "
+                         f"+, starting with a letter or digit; not {name[:80]!r}.")
+    return name
+
+
+def create(library: Library, name: str, by: str, query: dict | None = None) -> Selection:
+    """A new, empty selection (or a saved search when `query` is given); ConflictError when the name is taken."""
+    name = check_name(name)
+    _ensure_collection(library)
+    if _header(library, name) is not None:
+        raise ConflictError(f"A selection named {name!r} exists already.")
+    now = utc_now()
+    payload = {"kind": "selection", "selection": name, "created_at": now, "created_by": by, "changed_at": now,
+               "changed_by": by, "query": _checked_query(query)}
+    library.store.upsert(SELECTIONS, [Point(_header_id(name), payload, PLACEHOLDER)])
+    return _selection(library, payload)
+
+
+def get(library: Library, name: str) -> Selection:
+    header = _header(library, name)
+    if header is None:
+        raise NotFoundError(f"No selection named {name[:80]!r}. `pixcept selections` lists them.")
+    return _selection(library, header)
+
+
+def list_all(library: Library) -> list[Selection]:
+    """Every selection, the most recently changed first."""
+    if not library.store.has_collection(SELECTIONS):
+        return []
+    headers = [p.payload for p in library.store.scroll(SELECTIONS, where=Filter(must=(Match("kind", ("selection",)),)))]
+    return sorted((_selection(library, h) for h in headers), key=lambda s: s.changed_at, reverse=True)
+
+
+def delete(library: Library, name: str) -> None:
+    get(library, name)
+    members = [p.id for p in library.store.scroll(SELECTIONS, fields=False, where=_members_of(name))]
+    library.store.delete(SELECTIONS, members)
+    library.store.delete(SELECTIONS, [_header_id(name)])
+
+
+def mark(library: Library, name: str, image_ids: Sequence[str], state: str | None, by: str) -> Selection:
+    """Put images in `state` in the selection (None: take them out of it). Every ID must be an indexed image."""
+    if state is not None and state not in STATES:
+        raise UsageError(f"The state must be one of {', '.join(STATES)}, not {state!r}.")
+    ids = list(dict.fromkeys(image_ids))
+    if len(ids) > MAX_CHANGE:
+        raise UsageError(f"One change names at most {MAX_CHANGE:,} images ({len(ids):,} given): send them in parts.")
+    header = _header(library, name)
+    if header is None:
+        raise NotFoundError(f"No selection named {name[:80]!r}.")
+    _check_indexed(library, ids)
+    now = utc_now()
+    if state is None:
+        library.store.delete(SELECTIONS, [_member_id(name, i) for i in ids])
+    else:
+        library.store.upsert(SELECTIONS, [
+            Point(_member_id(name, i), {"kind": "member", "selection": name, "image": i, "state": state, "at": now,
+                                        "by": by}, PLACEHOLDER) for i in ids])
+    library.store.set_payload(SELECTIONS, [_header_id(name)], {"changed_at": now, "changed_by": by})
+    return get(library, name)
+
+
+def mark_where(library: Library, name: str, where: Filter, state: str | None, by: str) -> Selection:
+    """Mark every indexed image that `where` matches (a concept, say), in parts of MAX_CHANGE."""
+    ids = [p.id for p in library.store.scroll(IMAGES, fields=False, where=where)]
+    selection = get(library, name)
+    for start in range(0, len(ids), MAX_CHANGE):
+        selection = mark(library, name, ids[start:start + MAX_CHANGE], state, by)
+    return selection
+
+
+@dataclass
+class MembersPage:
+    images: list[Point]  # in the order they were marked; an image pruned since is left out
+    total: int
+    next_offset: int | None
+
+
+def members_page(library: Library, name: str, state: str = ACCEPTED, offset: int = 0, limit: int = 60
+                 ) -> MembersPage:
+    ids = member_ids(library, name, (state,))
+    page = ids[offset:offset + limit]
+    points = {p.id: p for p in library.store.retrieve(IMAGES, page)} if page else {}
+    end = offset + len(page)
+    return MembersPage([points[i] for i in page if i in points], len(ids), end if end < len(ids) else None)
+
+
+def member_ids(library: Library, name: str, states: Iterable[str] = (ACCEPTED,)) -> list[str]:
+    """The IDs of the selection's images in `states`, oldest mark first."""
+    get(library, name)
+    where = Filter(must=(*_members_of(name).must, Match("state", tuple(states))))
+    marked = [(p.payload.get("at", ""), p.payload["image"])
+              for p in library.store.scroll(SELECTIONS, fields=["image", "at"], where=where)]
+    return [image for _, image in sorted(marked)]
+
+
+def states_of(library: Library, name: str, image_ids: Sequence[str]) -> dict[str, str]:
+    """The state of each of these images in the selection (images not in it are left out)."""
+    points = library.store.retrieve(SELECTIONS, [_member_id(name, i) for i in image_ids]) if image_ids else []
+    return {p.payload["image"]: p.payload["state"] for p in points}
+
+
+def search_filter(library: Library, name: str) -> Filter:
+    """The store filter of "images in this selection": its accepted images, and for a saved search the images its
+    query finds, less the rejected ones."""
+    selection = get(library, name)
+    ids = member_ids(library, name)
+    if selection.query:
+        rejected = set(member_ids(library, name, (REJECTED,)))
+        found = [r.id for r in _saved_search(library, selection.query).results if r.id not in rejected]
+        ids = list(dict.fromkeys(ids + found))
+    return Filter(must=(HasId(tuple(ids)),))
+
+
+@dataclass
+class GatherPage:
+    """Candidates for a selection, best first: images it does not hold yet, in any state."""
+
+    candidates: SearchPage
+    selection: Selection
+    scores: list[float]  # how the best remaining candidates' scores fall (the first SCORE_CURVE)
+    threshold: float | None  # where search's relevance cutoff would end the results
+    unmarked: int  # images not marked in the selection (candidates or not: more like a rejected one)
+
+
+def gather(library: Library, name: str, limit: int = 20) -> GatherPage:
+    """The next page of candidates: ranked by the accepted images (positives) and the rejected ones (negatives) as
+    search ranks examples ("more like these, not like those"), leaving out every image already marked. Pages move on
+    as a person marks each candidate (accepted, rejected, or seen when passed)."""
+    selection = get(library, name)
+    accepted = member_ids(library, name)
+    if not accepted:
+        raise UsageError(f"Selection {name!r} has no accepted images yet: gathering starts from examples. Add some "
+                         "from a search, a concept or the map.")
+    marked = member_ids(library, name, STATES)
+    positives = _vectors(library, accepted[-MAX_POSITIVES:])
+    if not positives:
+        raise UsageError(f"None of the accepted images of {name!r} is indexed any more: add new examples.")
+    query = combine(positives, (), _vectors(library, member_ids(library, name, (REJECTED,))))
+    curve = search_page(library, limit=SCORE_CURVE, where=Filter(must_not=(HasId(tuple(marked)),)), relative=None,
+                        query=query)
+    scores = np.array([r.score for r in curve.results])
+    centroid = library.image_centroid()
+    threshold = relevance_threshold(scores, float(centroid @ query.vector)) if centroid is not None else None
+    page = SearchPage(curve.results[:limit], threshold, has_more=len(curve.results) > limit)
+    unmarked = max(0, library.store.count(IMAGES) - len(marked))
+    return GatherPage(page, selection, [round(float(score), 4) for score in scores], threshold, unmarked)
+
+
+def _vectors(library: Library, ids: list[str]) -> list[np.ndarray]:
+    """The vectors of these images that are still indexed (a pruned image stays marked, and is left out here)."""
+    vectors = []
+    for start in range(0, len(ids), 1000):
+        vectors += [p.vector for p in library.store.retrieve(IMAGES, ids[start:start + 1000], with_vectors=True)
+                    if p.vector is not None]
+    return vectors
+
+
+def _saved_search(library: Library, query: dict, limit: int = 1000) -> SearchPage:
+    return search_page(library, text=query.get("q"), like=query.get("like") or (), unlike=query.get("unlike") or (),
+                       limit=limit)
+
+
+def _checked_query(query: dict | None) -> dict | None:
+    if not query:
+        return None
+    unknown = set(query) - {"q", "like", "unlike"}
+    if unknown:
+        raise UsageError(f"A saved search holds q, like and unlike, not {', '.join(sorted(unknown))}.")
+    return {"q": str(query.get("q") or ""), "like": list(query.get("like") or []),
+            "unlike": list(query.get("unlike") or [])}
+
+
+def _check_indexed(library: Library, ids: list[str]) -> None:
+    found: set[str] = set()
+    for start in range(0, len(ids), 1000):
+        found |= {p.id for p in library.store.retrieve(IMAGES, ids[start:start + 1000])}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFoundError(f"{len(missing):,} of the {len(ids):,} image IDs are not indexed images (the first: "
+                            f"{missing[0][:60]}); nothing was changed.")
+
+
+def _selection(library: Library, header: dict) -> Selection:
+    name = header["selection"]
+    counts = {state: library.store.count(SELECTIONS, Filter(must=(*_members_of(name).must,
+                                                                  Match("state", (state,)))))
+              for state in STATES}
+    return Selection(name, header.get("created_at", ""), header.get("created_by", ""), header.get("changed_at", ""),
+                     header.get("changed_by", ""), counts, header.get("query"))
+
+
+def _header(library: Library, name: str) -> dict | None:
+    if not library.store.has_collection(SELECTIONS):
+        return None
+    points = library.store.retrieve(SELECTIONS, [_header_id(name)])
+    return points[0].payload if points else None
+
+
+def _members_of(name: str) -> Filter:
+    return Filter(must=(Match("kind", ("member",)), Match("selection", (name,))))
+
+
+def _header_id(name: str) -> str:
+    return point_id(f"selection:{name}")
+
+
+def _member_id(name: str, image: str) -> str:
+    return point_id(f"selection:{name}:{image}")
+
+
+def _ensure_collection(library: Library) -> None:
+    if not library.store.has_collection(SELECTIONS):
+        library.store.create_collection(SELECTIONS, len(PLACEHOLDER))

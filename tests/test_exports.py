@@ -1,0 +1,196 @@
+"""Selections and exports through the JSON API and the CLI (tiny model, Qdrant Edge), and the exported files opened
+by the libraries their users open them with (csv, json, zipfile, torchvision's ImageFolder)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+
+import pytest
+
+from indexer.config import ServerConfig, Settings
+from indexer.index import index_folders
+from indexer.library import Library
+from server.app import create_app
+
+from conftest import NO_SCHEDULE
+from helpers import make_image, make_library
+
+CLASH = "img_000.jpg"  # a second file of this name, in another folder, with other content
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, tiny_model_spec):
+    root = tmp_path_factory.mktemp("exports")
+    make_library(root / "photos", 12)
+    make_image(root / "photos" / "other" / CLASH, "red", seed=99)
+    settings = Settings(data_dir=root / "data", model=tiny_model_spec, device="cpu", schedule=NO_SCHEDULE)
+    with Library.open(settings) as library:
+        index_folders(library, [root / "photos"])
+    app = create_app(settings, ServerConfig(run_jobs_in_worker=False, searches_per_minute=0))
+    yield app, root
+    app.extensions["pixcept"].stop()
+
+
+@pytest.fixture
+def client(served):
+    return served[0].test_client()
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def all_images(client) -> list[dict]:
+    return client.get("/api/search?q=a photo&cutoff=0&limit=100").get_json()["results"]
+
+
+def test_changing_a_selection_needs_the_editor_role(served, monkeypatch):
+    app, _ = served
+    client = app.test_client()
+    admin = bearer(app.config["PIXCEPT_ADMIN_TOKEN"])
+    assert client.post("/api/selections", json={"name": "local"}, headers=admin).status_code == 201
+    monkeypatch.setitem(app.config, "PIXCEPT_READ_TOKEN", "r3ad-token")
+    monkeypatch.setitem(app.config, "PIXCEPT_EDIT_TOKEN", "ed1t-token")
+    assert client.post("/api/selections", json={"name": "anyone"}).status_code == 401
+    refused = client.post("/api/selections", json={"name": "reader"}, headers=bearer("r3ad-token"))
+    assert refused.status_code == 403 and "editor token" in refused.get_json()["error"]["message"]
+    assert client.get("/api/selections", headers=bearer("r3ad-token")).status_code == 200  # readers read them
+    made = client.post("/api/selections", json={"name": "by editor"}, headers=bearer("ed1t-token"))
+    assert made.status_code == 201 and made.get_json()["created_by"] == "editor"
+    assert client.delete("/api/selections/by%20editor", headers=bearer("r3ad-token")).status_code == 403
+    assert client.delete("/api/selections/by%20editor", headers=bearer("ed1t-token")).status_code == 204
+
+
+def test_open_localhost_edits_and_bad_changes_are_refused_whole(client):
+    images = all_images(client)
+    assert client.post("/api/selections", json={"name": "picks"}, headers=csrf(client)).status_code == 201
+    assert client.post("/api/selections", json={"name": "picks"}, headers=csrf(client)).status_code == 409
+    assert client.post("/api/selections", json={"name": "a/b"}, headers=csrf(client)).status_code == 400
+    ids = [image["id"] for image in images[:3]]
+    change = client.post("/api/selections/picks/images", json={"ids": ids, "state": "accepted"}, headers=csrf(client))
+    assert change.status_code == 200 and change.get_json()["accepted"] == 3
+    foreign = client.post("/api/selections/picks/images", headers=csrf(client),
+                          json={"ids": ids + ["00000000-0000-4000-8000-000000000000"], "state": "rejected"})
+    assert foreign.status_code == 404 and client.get("/api/selections/picks").get_json()["rejected"] == 0
+    for count, status in ((10_001, 400), (100_000, 413)):  # too many IDs; a body over 1 MB is not even read
+        many = client.post("/api/selections/picks/images", headers=csrf(client),
+                           json={"ids": ["00000000-0000-4000-8000-%012x" % n for n in range(count)],
+                                 "state": "accepted"})
+        assert many.status_code == status, many.get_json()
+    assert "at most 10,000" in client.post("/api/selections/picks/images", headers=csrf(client), json={
+        "ids": ["00000000-0000-4000-8000-%012x" % n for n in range(10_001)], "state": "accepted"}
+    ).get_json()["error"]["message"]
+    assert client.post("/api/selections/picks/images", json={"ids": ids, "state": "liked"},
+                       headers=csrf(client)).status_code == 400
+    assert client.post("/api/selections/nothing/images", json={"ids": ids, "state": "accepted"},
+                       headers=csrf(client)).status_code == 404
+    assert client.post("/api/selections/picks/images", json={"concept": 1, "state": "accepted"},
+                       headers=csrf(client)).status_code == 409  # no concepts in this library
+    assert client.post("/api/selections/picks/images", json={"ids": ids}, headers=csrf(client)).status_code == 400
+    assert client.post("/api/selections", json={"name": "no csrf"}).status_code == 403  # a cookie session needs it
+
+    within = client.get("/api/search?q=a photo&cutoff=0&selection=picks").get_json()["results"]
+    assert sorted(r["id"] for r in within) == sorted(ids)
+    assert client.get("/api/search?q=x&selection=nothing").status_code == 404
+    members = client.get("/api/selections/picks/images?state=accepted").get_json()
+    assert members["total"] == 3 and {i["id"] for i in members["images"]} == set(ids)
+    gathered = client.get("/api/selections/picks/gather?limit=5").get_json()
+    assert len(gathered["candidates"]) == 5 and not {c["id"] for c in gathered["candidates"]} & set(ids)
+    assert gathered["scores"] == sorted(gathered["scores"], reverse=True)
+    page = client.get("/selections/picks")
+    assert page.status_code == 200 and b"3 accepted" in page.data and b"Gather more like these" in page.data
+    assert b"picks" in client.get("/selections").data
+
+
+def csrf(client) -> dict:
+    return {"X-CSRF-Token": client.get("/api/session").get_json()["csrf_token"]}
+
+
+@pytest.fixture
+def everything(client):
+    """A selection of every image (so the clashing names are both in it)."""
+    ids = [image["id"] for image in all_images(client)]
+    client.post("/api/selections", json={"name": "everything"}, headers=csrf(client))
+    client.post("/api/selections/everything/images", json={"ids": ids, "state": "accepted"}, headers=csrf(client))
+    return ids
+
+
+def test_csv_and_json_exports_round_trip(client, everything):
+    answer = client.get("/api/selections/everything/export?format=csv")
+    assert answer.status_code == 200 and "attachment" in answer.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+    assert sorted(r["id"] for r in rows) == sorted(everything)
+    assert all(json.loads(r["paths"])[0] == r["path"] and int(r["width"]) > 0 for r in rows)
+    document = client.get("/api/selections/everything/export?format=json").get_json()
+    assert document["count"] == len(everything) == len(document["images"])
+    by_id = {r["id"]: r for r in rows}
+    for image in document["images"]:  # both formats say the same
+        assert image["path"] == by_id[image["id"]]["path"] and image["size"] == int(by_id[image["id"]]["size"])
+    searched = client.get("/api/search/export?q=a photo&format=json").get_json()
+    assert all(image["score"] is not None for image in searched["images"])
+
+
+def test_a_zip_export_holds_every_original_once_and_never_overwrites(client, everything, served):
+    answer = client.get("/api/selections/everything/export?format=zip")
+    body = answer.get_data()
+    assert int(answer.headers["Content-Length"]) == len(body)  # the size is known before streaming
+    archive = zipfile.ZipFile(io.BytesIO(body))
+    assert archive.testzip() is None
+    names = archive.namelist()
+    assert {"manifest.csv", "manifest.json"} <= set(names)
+    pictures = [n for n in names if n.startswith("images/")]
+    assert len(pictures) == len(everything) and "images/img_000.jpg" in names and "images/img_000-2.jpg" in names
+    manifest = json.loads(archive.read("manifest.json"))
+    originals = {image["path"] for image in manifest["images"]}
+    contents = {archive.read(n) for n in pictures}
+    assert contents == {open(path, "rb").read() for path in originals}  # the files themselves, each once
+
+
+def test_an_imagefolder_export_loads_in_torchvision(client, everything, tmp_path):
+    from torchvision.datasets import ImageFolder
+
+    body = client.get("/api/selections/everything/export?format=imagefolder").get_data()
+    zipfile.ZipFile(io.BytesIO(body)).extractall(tmp_path)
+    dataset = ImageFolder(str(tmp_path))
+    assert len(dataset) == len(everything) and dataset.classes == ["unsorted"]  # no concepts in this library
+    image, label = dataset[0]
+    assert image.size[0] > 0 and label == 0
+
+
+def test_bad_export_requests(client):
+    assert client.get("/api/search/export?format=csv").status_code == 400  # no words
+    assert client.get("/api/selections/x/export").status_code == 400  # no format
+    assert client.get("/api/selections/x/export?format=pdf").status_code == 400
+    assert client.get("/api/selections/nothing/export?format=csv").status_code == 404
+    assert client.get("/api/concepts/1/export?format=csv").status_code == 409
+
+
+def test_the_cli_gathers_searches_within_and_exports(run, photos, tmp_path):
+    assert run("index", photos).exit_code == 0
+    found = json.loads(run("search", "a photo", "--all", "--json").stdout)
+    assert run("selections", "create", "mine").exit_code == 0
+    ids = "\n".join(r["id"] for r in found[:4])
+    added = CliRunnerInput(run, ids, "selections", "add", "mine", "-")
+    assert added.exit_code == 0 and "4 images accepted" in added.stdout
+    listed = run("selections")
+    assert "mine  4 accepted, 0 rejected" in listed.stdout
+    within = json.loads(run("search", "a photo", "--all", "--json", "--selection", "mine").stdout)
+    assert sorted(r["id"] for r in within) == sorted(r["id"] for r in found[:4])
+    exported = run("export", "--selection", "mine", "--format", "zip", "--output", tmp_path / "mine.zip")
+    assert exported.exit_code == 0 and "4 images exported" in exported.stderr
+    assert len([n for n in zipfile.ZipFile(tmp_path / "mine.zip").namelist() if n.startswith("images/")]) == 4
+    missing = run("export", "--selection", "nope", "--format", "csv", "--output", tmp_path / "x.csv")
+    assert missing.exit_code == 2 and not (tmp_path / "x.csv").exists()
+    assert run("index", "--reindex", photos).exit_code == 0  # a new generation of the library
+    assert "mine  4 accepted" in run("selections").stdout
+
+
+def CliRunnerInput(run, text: str, *args):  # noqa: N802 - reads like the call it wraps
+    from click.testing import CliRunner
+
+    from indexer.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], input=text, catch_exceptions=False)
