@@ -174,10 +174,11 @@ class ServerBackend:
         self.client.request("DELETE", f"/api/selections/{quote(name, safe='')}")
 
     def export(self, source: dict, fmt: str, output: Path) -> dict:
+        params: dict[str, str] = {}
         if source.get("selection") is not None:
-            path, params = f"/api/selections/{quote(source['selection'], safe='')}/export", {}
+            path = f"/api/selections/{quote(source['selection'], safe='')}/export"
         elif source.get("concept") is not None:
-            path, params = f"/api/concepts/{int(source['concept'])}/export", {}
+            path = f"/api/concepts/{int(source['concept'])}/export"
         else:
             path, params = "/api/search/export", {"q": source.get("q") or ""}
         return self.client.download(path, params | {"format": fmt}, output)
