@@ -93,7 +93,8 @@ def delete(library: Library, name: str) -> None:
 
 
 def mark(library: Library, name: str, image_ids: Sequence[str], state: str | None, by: str) -> Selection:
-    """Put images in `state` in the selection (None: take them out of it). Every ID must be an indexed image."""
+    """Put images in `state` in the selection (None: take them out of it). Every ID put in must be an indexed
+    image, or nothing changes."""
     if state is not None and state not in STATES:
         raise UsageError(f"The state must be one of {', '.join(STATES)}, not {state!r}.")
     ids = list(dict.fromkeys(image_ids))
@@ -102,7 +103,8 @@ def mark(library: Library, name: str, image_ids: Sequence[str], state: str | Non
     header = _header(library, name)
     if header is None:
         raise NotFoundError(f"No selection named {name[:80]!r}.")
-    _check_indexed(library, ids)
+    if state is not None:  # taking out needs no check: an image pruned since can leave too
+        _check_indexed(library, ids)
     now = utc_now()
     if state is None:
         library.store.delete(SELECTIONS, [_member_id(name, i) for i in ids])
