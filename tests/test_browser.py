@@ -619,3 +619,11 @@ def test_gather_red_circles_from_one_and_export_them(page, server, world, tmp_pa
     screenshots(page, "selection")
     page.goto(server + "/selections")
     assert serious_violations(page) == [] and "Red circles" in page.locator("table.selections").inner_text()
+    concept = page.request.get(server + "/api/concepts?limit=1").json()["concepts"][0]  # a whole concept, kept
+    page.goto(server + f"/concepts/{concept['id']}")
+    page.wait_for_function("() => document.querySelectorAll('#keep-choice option').length > 1")
+    page.locator("#keep-choice").select_option("Red circles")
+    with page.expect_response("**/images"):
+        page.locator("#keep-bar").get_by_role("button", name="Add").click()
+    held = page.request.get(server + "/api/selections/Red%20circles").json()["accepted"]
+    assert "holds" in page.locator(".keep-status").inner_text() and held >= concept["size"]

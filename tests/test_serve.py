@@ -10,6 +10,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,20 @@ def test_cli_goes_through_the_running_server(served, cli_env, tmp_path):
 
     code, out, err = cli(cli_env, "index", tmp_path / "missing")
     assert code == 2 and "Folder not found" in err
+
+    found = [r["id"] for r in json.loads(cli(cli_env, "search", "red", "--all", "--limit", "3", "--json")[1])]
+    assert cli(cli_env, "selections", "create", "picked")[0] == 0  # selections and exports through the server
+    process = pixcept_process("selections", "add", "picked", "-", env=cli_env, stdin=subprocess.PIPE)
+    out, err = process.communicate("\n".join(found), timeout=120)
+    assert process.returncode == 0 and "3 images accepted" in out, err
+    code, out, err = cli(cli_env, "selections", "show", "picked", "--json")
+    assert code == 0 and sorted(i["id"] for i in json.loads(out)) == sorted(found)
+    code, out, err = cli(cli_env, "export", "--selection", "picked", "--format", "zip", "--output",
+                         tmp_path / "picked.zip")
+    assert code == 0 and "3 images exported" in err, err
+    assert len([n for n in zipfile.ZipFile(tmp_path / "picked.zip").namelist() if n.startswith("images/")]) == 3
+    code, out, err = cli(cli_env, "export", "--selection", "nope", "--format", "csv", "--output", tmp_path / "n.csv")
+    assert code == 2 and "No selection named" in err and not (tmp_path / "n.csv").exists()
 
     code, out, err = cli(cli_env, "migrate")
     assert code != 0 and f"It is serving at {served}" in err

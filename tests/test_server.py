@@ -337,7 +337,7 @@ def test_a_session_ends_when_the_token_it_was_made_from_changes(app, monkeypatch
     assert client.get("/api/session").get_json()["level"] == "admin"
     monkeypatch.setitem(app.config, "PIXCEPT_ADMIN_TOKEN", "admin-token-two")  # a restart with another token
     assert client.get("/api/jobs").status_code == 403  # reading is open on localhost; the admin session is over
-    assert client.get("/api/session").get_json()["level"] == "read"
+    assert client.get("/api/session").get_json()["level"] == "edit"  # open localhost: reading and editing
     assert "admin-token-one" not in str(client.get_cookie("pixcept_session").value)
 
 

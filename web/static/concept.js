@@ -1,5 +1,6 @@
 // A concept's page: its images, page after page as you scroll (same tiles as search results).
 import { apiGet, showMessage } from "./api.js";
+import { keepBar } from "./keep.js";
 import { resultTile } from "./results.js";
 
 const PAGE_SIZE = 60;
@@ -43,3 +44,5 @@ moreButton.addEventListener("click", loadMore);
 new IntersectionObserver((entries) => {
   if (entries.some((entry) => entry.isIntersecting)) loadMore();
 }, { rootMargin: "600px" }).observe(document.getElementById("more"));
+
+keepBar(document.getElementById("keep-bar"), () => ({ concept: Number(list.dataset.concept) }));

@@ -1,8 +1,8 @@
-// Keeping what a page shows: "Add the N images shown to <selection>", or a new selection made from them.
-// Used by the search page; the selection's own page gathers more.
+// Keeping what a page shows in a selection (an existing one, or a new one named here): the search page's results,
+// a concept's images. `what()` says which: {ids: [...]} or {concept: ID}. The selection's own page gathers more.
 import { apiGet, apiSend, showMessage } from "./api.js";
 
-export function keepBar(bar, shownIds) {
+export function keepBar(bar, what) {
   const choice = bar.querySelector("select");
   const button = bar.querySelector("button");
   const note = bar.querySelector(".keep-status");
@@ -12,8 +12,8 @@ export function keepBar(bar, shownIds) {
     if (options.length) choice.value = options[0].value;
   }).catch(() => { bar.hidden = true; });
   button.addEventListener("click", async () => {
-    const ids = shownIds();
-    if (!ids.length) return;
+    const body = what();
+    if (body.ids && !body.ids.length) return;
     try {
       let name = choice.value;
       if (!name) {
@@ -24,8 +24,8 @@ export function keepBar(bar, shownIds) {
         choice.value = name;
       }
       const kept = await apiSend("POST", `/api/selections/${encodeURIComponent(name)}/images`,
-        { ids, state: "accepted" });
-      note.replaceChildren(`${ids.length} added; “${name}” holds ${kept.accepted}. `);
+        { ...body, state: "accepted" });
+      note.replaceChildren(`Added; “${name}” holds ${kept.accepted.toLocaleString()}. `);
       const link = document.createElement("a");
       link.href = kept.url;
       link.textContent = "Gather more like these";

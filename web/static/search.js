@@ -14,7 +14,7 @@ const queryImages = document.getElementById("query-images");
 const results = document.getElementById("results");
 const status = document.getElementById("status");
 const keep = document.getElementById("keep-bar");
-keepBar(keep, () => (current ? current.images.map((image) => image.id) : []));
+keepBar(keep, () => ({ ids: current ? current.images.map((image) => image.id) : [] }));
 const moreButton = document.getElementById("more-button");
 const weakerButton = document.getElementById("weaker-button");
 const overlay = document.getElementById("drop-overlay");
