@@ -23,8 +23,9 @@ import time
 import zipfile
 from pathlib import Path
 
-from common import ROOT, table, write_photos
 from idle_server import call, tree_rss_mb
+
+from common import ROOT, table, write_photos
 
 
 def build(work: Path, count: int) -> dict:
