@@ -73,7 +73,7 @@ def create(library: Library, name: str, by: str, query: dict | None = None) -> S
 def get(library: Library, name: str) -> Selection:
     header = _header(library, name)
     if header is None:
-        raise NotFoundError(f"No selection named {name[:80]!r}. `pixcept selections` lists them.")
+        raise _no_such(name)
     return _selection(library, header)
 
 
@@ -102,7 +102,7 @@ def mark(library: Library, name: str, image_ids: Sequence[str], state: str | Non
         raise UsageError(f"One change names at most {MAX_CHANGE:,} images ({len(ids):,} given): send them in parts.")
     header = _header(library, name)
     if header is None:
-        raise NotFoundError(f"No selection named {name[:80]!r}.")
+        raise _no_such(name)
     if state is not None:  # taking out needs no check: an image pruned since can leave too
         _check_indexed(library, ids)
     now = utc_now()
@@ -143,7 +143,8 @@ def members_page(library: Library, name: str, state: str = ACCEPTED, offset: int
 
 def member_ids(library: Library, name: str, states: Iterable[str] = (ACCEPTED,)) -> list[str]:
     """The IDs of the selection's images in `states`, oldest mark first."""
-    get(library, name)
+    if _header(library, name) is None:
+        raise _no_such(name)
     where = Filter(must=(*_members_of(name).must, Match("state", tuple(states))))
     marked = [(p.payload.get("at", ""), p.payload["image"])
               for p in library.store.scroll(SELECTIONS, fields=["image", "at"], where=where)]
@@ -251,6 +252,10 @@ def _header(library: Library, name: str) -> dict | None:
         return None
     points = library.store.retrieve(SELECTIONS, [_header_id(name)])
     return points[0].payload if points else None
+
+
+def _no_such(name: str) -> NotFoundError:
+    return NotFoundError(f"No selection named {name[:80]!r}. `pixcept selections` lists them.")
 
 
 def _members_of(name: str) -> Filter:
