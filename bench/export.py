@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import zipfile
 from pathlib import Path
 
-from idle_server import call, tree_rss_mb
+from idle_server import call, start_serve, tree_rss_mb
 
-from common import ROOT, table, write_photos
+from common import table, write_photos
 
 
 def build(work: Path, count: int) -> dict:
@@ -93,19 +91,8 @@ def main() -> None:
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="pixcept-bench-export-"))
     env = build(work, args.images)
     timed_zip(work)  # warm the page cache, as the export's own first read would not be
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "indexer.cli", "serve", "--port", str(port), "--quiet"],
-                              env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_serve(env)
     try:
-        for _ in range(600):
-            try:
-                call(url + "/api/ready")
-                break
-            except OSError:
-                time.sleep(0.2)
         call(url + "/api/selections/all/export?format=json")  # first use: imports, store segments, caches
         zip_seconds, zip_bytes = timed_zip(work)
         seconds, size, before, peak = timed_export(url, server.pid, work / "export.zip")

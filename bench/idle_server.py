@@ -53,6 +53,23 @@ def call(url: str, method: str = "GET", body: dict | None = None, token: str | N
         return json.loads(response.read())
 
 
+def start_serve(env: dict) -> tuple[subprocess.Popen, str]:
+    """`pixcept serve` on a free port with `env`, once it answers /api/ready: (its process, its URL)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "indexer.cli", "serve", "--port", str(port), "--quiet"],
+                              env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            call(url + "/api/ready")
+            break
+        except OSError:
+            time.sleep(0.2)
+    return server, url
+
+
 def main() -> None:
     model = write_random_checkpoint(ROOT / "bench" / "results" / "vit-b-32-random")
     with tempfile.TemporaryDirectory() as tmp:
@@ -62,19 +79,8 @@ def main() -> None:
                "PIXCEPT_WORKER_IDLE_SECONDS": str(IDLE_SECONDS)}
         subprocess.run([sys.executable, "-m", "indexer.cli", "index", str(work / "photos")], env=env, cwd=ROOT,
                        check=True, capture_output=True)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        server = subprocess.Popen([sys.executable, "-m", "indexer.cli", "serve", "--port", str(port), "--quiet"],
-                                  env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
+        server, url = start_serve(env)
         try:
-            for _ in range(600):
-                try:
-                    call(url + "/api/ready")
-                    break
-                except OSError:
-                    time.sleep(0.2)
             token = (work / "data" / "server-admin-token").read_text().strip()
             call(url + "/api/search?q=beach")
             rows = [{"moment": "ready, one search done, no job yet", **_summary(tree_rss_mb(server.pid))}]
