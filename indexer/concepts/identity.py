@@ -52,11 +52,9 @@ def match_concepts(previous: np.ndarray, labels: np.ndarray, count: int, next_id
     """
     previous = np.asarray(previous, np.int64)
     labels = np.asarray(labels, np.int64)
-    old_ids = np.unique(previous[previous >= 0])
+    old_ids, old_sizes, overlap = _overlap(previous, labels, count)  # overlap: (old, new) member counts
     if not len(old_ids) or not count:
         return _all_new(count, next_id, old_ids)
-    overlap = _overlap(previous, labels, old_ids, count)  # (old, new) member counts
-    old_sizes = np.array([(previous == i).sum() for i in old_ids])
     new_sizes = np.bincount(labels[labels >= 0], minlength=count)
     union = old_sizes[:, None] + new_sizes[None, :] - overlap
     jaccard = np.divide(overlap, union, out=np.zeros_like(overlap, dtype=float), where=union > 0)
@@ -107,10 +105,12 @@ def keep_previous_splits(vectors: np.ndarray, fit: Concepts, previous: np.ndarra
     stay apart in the original space (`SEPARABLE`) and each is of the minimum concept size; its other members go to
     the nearest part."""
     previous = np.asarray(previous, np.int64)
+    old_ids, old_sizes, overlap = _overlap(previous, fit.labels, fit.count)
     labels = fit.labels.copy()
     origin = list(range(fit.count))  # per concept, the cluster of `fit` it comes from
     for k in range(fit.count):
-        parts = _merged_parts(vectors, np.flatnonzero(fit.labels == k), previous, fit.min_concept_size)
+        absorbed = old_ids[overlap[:, k] >= MOST * old_sizes].tolist()  # as `match_concepts` calls a merge
+        parts = _merged_parts(vectors, np.flatnonzero(fit.labels == k), previous, absorbed, fit.min_concept_size)
         for part in parts[1:] if parts else []:
             labels[part] = len(origin)
             origin.append(k)
@@ -119,14 +119,12 @@ def keep_previous_splits(vectors: np.ndarray, fit: Concepts, previous: np.ndarra
     return _with_labels(vectors, fit, labels, origin), len({origin[j] for j in range(fit.count, len(origin))})
 
 
-def _merged_parts(vectors: np.ndarray, members: np.ndarray, previous: np.ndarray, min_size: int
-                  ) -> list[np.ndarray] | None:
-    """The members of one cluster as the previous concepts it merged (others joining the nearest), or None when it
-    merged nothing worth undoing (a part below this run's minimum concept size: a larger minimum asks for coarser
+def _merged_parts(vectors: np.ndarray, members: np.ndarray, previous: np.ndarray, absorbed: list[int],
+                  min_size: int) -> list[np.ndarray] | None:
+    """The members of one cluster as the previous concepts it `absorbed` (others joining the nearest), or None when
+    it merged nothing worth undoing (a part below this run's minimum concept size: a larger minimum asks for coarser
     concepts)."""
     before = previous[members]
-    olds, counts = np.unique(before[before >= 0], return_counts=True)
-    absorbed = [old for old, count in zip(olds, counts) if count >= MOST * (previous == old).sum()]
     from_absorbed = np.isin(before, absorbed)
     if len(absorbed) < 2 or from_absorbed.mean() < 1 - MERGE_NEW_SHARE:
         return None
@@ -163,12 +161,15 @@ def _with_labels(vectors: np.ndarray, fit: Concepts, labels: np.ndarray, origin:
                    parents=parents, hierarchy=hierarchy)
 
 
-def _overlap(previous: np.ndarray, labels: np.ndarray, old_ids: np.ndarray, count: int) -> np.ndarray:
+def _overlap(previous: np.ndarray, labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the previous concept IDs, their sizes, the (old, new) table of members they share with the `count` new
+    concepts of `labels`)."""
+    old_ids, old_sizes = np.unique(previous[previous >= 0], return_counts=True)
     both = (previous >= 0) & (labels >= 0)
     rows = np.searchsorted(old_ids, previous[both])
     table = np.zeros((len(old_ids), count), np.int64)
     np.add.at(table, (rows, labels[both]), 1)
-    return table
+    return old_ids, old_sizes, table
 
 
 def _all_new(count: int, next_id: int, old_ids: np.ndarray) -> Matching:
