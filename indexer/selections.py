@@ -19,7 +19,7 @@ from .clock import utc_now
 from .errors import ConflictError, NotFoundError, UsageError
 from .library import Library
 from .search import SearchPage, combine, relevance_threshold, search_page
-from .store import IMAGES, KEPT_COLLECTIONS, SELECTIONS, Filter, HasId, Match, Point, point_id
+from .store import IMAGES, KEPT_COLLECTIONS, SELECTIONS, Filter, HasId, Match, Point, point_id, retrieve_all
 
 ACCEPTED, REJECTED, SEEN = "accepted", "rejected", "seen"
 STATES = (ACCEPTED, REJECTED, SEEN)
@@ -132,11 +132,12 @@ class MembersPage:
     next_offset: int | None
 
 
-def members_page(library: Library, name: str, state: str = ACCEPTED, offset: int = 0, limit: int = 60
+def members_page(library: Library, name: str, state: str = ACCEPTED, offset: int = 0, limit: int | None = 60
                  ) -> MembersPage:
+    """A page of the selection's images in `state` (`limit` None: all from `offset` on)."""
     ids = member_ids(library, name, (state,))
-    page = ids[offset:offset + limit]
-    points = {p.id: p for p in library.store.retrieve(IMAGES, page)} if page else {}
+    page = ids[offset:None if limit is None else offset + limit]
+    points = {p.id: p for p in retrieve_all(library.store, IMAGES, page)}
     end = offset + len(page)
     return MembersPage([points[i] for i in page if i in points], len(ids), end if end < len(ids) else None)
 
@@ -145,10 +146,15 @@ def member_ids(library: Library, name: str, states: Iterable[str] = (ACCEPTED,))
     """The IDs of the selection's images in `states`, oldest mark first."""
     if _header(library, name) is None:
         raise _no_such(name)
+    return [image for image, _ in _marks(library, name, states)]
+
+
+def _marks(library: Library, name: str, states: Iterable[str]) -> list[tuple[str, str]]:
+    """(image ID, state) of the selection's images in `states`, oldest mark first (one scroll)."""
     where = Filter(must=(*_members_of(name).must, Match("state", tuple(states))))
-    marked = [(p.payload.get("at", ""), p.payload["image"])
-              for p in library.store.scroll(SELECTIONS, fields=["image", "at"], where=where)]
-    return [image for _, image in sorted(marked)]
+    marked = [(p.payload.get("at", ""), p.payload["image"], p.payload["state"])
+              for p in library.store.scroll(SELECTIONS, fields=["image", "at", "state"], where=where)]
+    return [(image, state) for _, image, state in sorted(marked)]
 
 
 def states_of(library: Library, name: str, image_ids: Sequence[str]) -> dict[str, str]:
@@ -160,11 +166,14 @@ def states_of(library: Library, name: str, image_ids: Sequence[str]) -> dict[str
 def search_filter(library: Library, name: str) -> Filter:
     """The store filter of "images in this selection": its accepted images, and for a saved search the images its
     query finds, less the rejected ones."""
-    selection = get(library, name)
-    ids = member_ids(library, name)
-    if selection.query:
-        rejected = set(member_ids(library, name, (REJECTED,)))
-        found = [r.id for r in _saved_search(library, selection.query).results if r.id not in rejected]
+    header = _header(library, name)
+    if header is None:
+        raise _no_such(name)
+    marks = _marks(library, name, (ACCEPTED, REJECTED))
+    ids = [image for image, state in marks if state == ACCEPTED]
+    if header.get("query"):
+        rejected = {image for image, state in marks if state == REJECTED}
+        found = [r.id for r in _saved_search(library, header["query"]).results if r.id not in rejected]
         ids = list(dict.fromkeys(ids + found))
     return Filter(must=(HasId(tuple(ids)),))
 
@@ -185,15 +194,16 @@ def gather(library: Library, name: str, limit: int = 20) -> GatherPage:
     search ranks examples ("more like these, not like those"), leaving out every image already marked. Pages move on
     as a person marks each candidate (accepted, rejected, or seen when passed)."""
     selection = get(library, name)
-    accepted = member_ids(library, name)
+    marks = _marks(library, name, STATES)
+    marked = [image for image, _ in marks]
+    accepted = [image for image, state in marks if state == ACCEPTED]
     if not accepted:
         raise UsageError(f"Selection {name!r} has no accepted images yet: gathering starts from examples. Add some "
                          "from a search, a concept or the map.")
-    marked = member_ids(library, name, STATES)
     positives = _vectors(library, accepted[-MAX_POSITIVES:])
     if not positives:
         raise UsageError(f"None of the accepted images of {name!r} is indexed any more: add new examples.")
-    query = combine(positives, (), _vectors(library, member_ids(library, name, (REJECTED,))))
+    query = combine(positives, (), _vectors(library, [image for image, state in marks if state == REJECTED]))
     curve = search_page(library, limit=SCORE_CURVE, where=Filter(must_not=(HasId(tuple(marked)),)), relative=None,
                         query=query)
     scores = np.array([r.score for r in curve.results])
@@ -206,11 +216,7 @@ def gather(library: Library, name: str, limit: int = 20) -> GatherPage:
 
 def _vectors(library: Library, ids: list[str]) -> list[np.ndarray]:
     """The vectors of these images that are still indexed (a pruned image stays marked, and is left out here)."""
-    vectors = []
-    for start in range(0, len(ids), 1000):
-        vectors += [p.vector for p in library.store.retrieve(IMAGES, ids[start:start + 1000], with_vectors=True)
-                    if p.vector is not None]
-    return vectors
+    return [p.vector for p in retrieve_all(library.store, IMAGES, ids, with_vectors=True) if p.vector is not None]
 
 
 def _saved_search(library: Library, query: dict, limit: int = 1000) -> SearchPage:
@@ -229,9 +235,7 @@ def _checked_query(query: dict | None) -> dict | None:
 
 
 def _check_indexed(library: Library, ids: list[str]) -> None:
-    found: set[str] = set()
-    for start in range(0, len(ids), 1000):
-        found |= {p.id for p in library.store.retrieve(IMAGES, ids[start:start + 1000])}
+    found = {p.id for p in retrieve_all(library.store, IMAGES, ids)}
     missing = [i for i in ids if i not in found]
     if missing:
         raise NotFoundError(f"{len(missing):,} of the {len(ids):,} image IDs are not indexed images (the first: "

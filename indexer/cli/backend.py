@@ -311,11 +311,9 @@ class LocalBackend:
 
     def selection_images(self, name: str, state: str) -> list[dict]:
         from .. import selections
-        from ..store import IMAGES
 
-        ids = selections.member_ids(self.library, name, (state,))
-        found = {p.id: p.payload for p in self.library.store.retrieve(IMAGES, ids)} if ids else {}
-        return [{"id": i, "path": found[i].get("path")} for i in ids if i in found]
+        every = selections.members_page(self.library, name, state, limit=None)
+        return [{"id": p.id, "path": p.payload.get("path")} for p in every.images]
 
     def selection_mark(self, name: str, ids: list[str], state: str | None) -> dict:
         from .. import selections

@@ -11,7 +11,7 @@ from ..concepts import publish, read
 from ..errors import UsageError
 from ..library import Library
 from ..search import search_page
-from ..store import IMAGES
+from ..store import IMAGES, retrieve_all
 
 MAX_EXPORT = 100_000  # images one export holds
 
@@ -72,11 +72,8 @@ def records(library: Library, source: Source) -> list[Record]:
     if len(scores) > MAX_EXPORT:
         raise UsageError(f"An export holds at most {MAX_EXPORT:,} images; this one would hold {len(scores):,}.")
     current = publish.published(library)
-    found = []
     ids = list(scores)
-    for start in range(0, len(ids), 1000):
-        found += library.store.retrieve(IMAGES, ids[start:start + 1000])
-    by_id = {p.id: p for p in found}
+    by_id = {p.id: p for p in retrieve_all(library.store, IMAGES, ids)}
     return [_record(point.id, point.payload, scores[point.id], library, current)
             for point in (by_id[i] for i in ids if i in by_id)]
 

@@ -30,12 +30,12 @@ from .schema import (
     payload_indexes,
     point_id,
 )
-from .types import Filter, HasId, Hit, Match, Missing, Point, Range, Store, StoreUnavailableError
+from .types import Filter, HasId, Hit, Match, Missing, Point, Range, Store, StoreUnavailableError, retrieve_all
 
 __all__ = ["COLLECTIONS", "CONCEPTS", "IMAGES", "KEPT_COLLECTIONS", "PAYLOAD_INDEXES", "SELECTIONS", "VOCABULARY",
            "EdgeStore", "Filter", "HasId", "Hit", "Match", "Missing", "Point", "QdrantClientStore", "Range", "Store",
            "StoreUnavailableError", "embedded_kind", "files_payload", "generation_name", "generation_names",
-           "indexed_files", "open_store", "parse_generation", "payload_indexes", "point_id"]
+           "indexed_files", "open_store", "parse_generation", "payload_indexes", "point_id", "retrieve_all"]
 
 
 STORE_KINDS = ("edge", "local")

@@ -105,6 +105,16 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def retrieve_all(store: Store, name: str, ids: Sequence[str], with_vectors: bool = False, part: int = 1000
+                 ) -> list[Point]:
+    """`store.retrieve` for any number of IDs, `part` at a time (each request stays bounded); IDs not stored are
+    left out."""
+    found: list[Point] = []
+    for start in range(0, len(ids), part):
+        found += store.retrieve(name, ids[start:start + part], with_vectors=with_vectors)
+    return found
+
+
 def as_vector(value) -> np.ndarray | None:
     if value is None:
         return None
