@@ -9,7 +9,9 @@ import json
 import zipfile
 
 import pytest
+from click.testing import CliRunner
 
+from indexer.cli import cli
 from indexer.config import ServerConfig, Settings
 from indexer.index import index_folders
 from indexer.library import Library
@@ -173,7 +175,7 @@ def test_the_cli_gathers_searches_within_and_exports(run, photos, tmp_path):
     found = json.loads(run("search", "a photo", "--all", "--json").stdout)
     assert run("selections", "create", "mine").exit_code == 0
     ids = "\n".join(r["id"] for r in found[:4])
-    added = CliRunnerInput(run, ids, "selections", "add", "mine", "-")
+    added = CliRunner().invoke(cli, ["selections", "add", "mine", "-"], input=ids, catch_exceptions=False)
     assert added.exit_code == 0 and "4 images accepted" in added.stdout
     listed = run("selections")
     assert "mine  4 accepted, 0 rejected" in listed.stdout
@@ -187,10 +189,3 @@ def test_the_cli_gathers_searches_within_and_exports(run, photos, tmp_path):
     assert run("index", "--reindex", photos).exit_code == 0  # a new generation of the library
     assert "mine  4 accepted" in run("selections").stdout
 
-
-def CliRunnerInput(run, text: str, *args):  # noqa: N802 - reads like the call it wraps
-    from click.testing import CliRunner
-
-    from indexer.cli import cli
-
-    return CliRunner().invoke(cli, [str(a) for a in args], input=text, catch_exceptions=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..exports import FORMATS, Source
+from ..selections import MAX_CHANGE
 from .backend import open_backend
 from .common import echo_listing, library_options, settings_of
 
@@ -65,37 +66,31 @@ def _mark(settings, name: str, values: tuple[str, ...], state: str | None, done:
     with open_backend(settings, "pixcept selections") as backend:
         ids = _ids(values)
         changed = {}
-        for start in range(0, len(ids), 10_000):
-            changed = backend.selection_mark(name, ids[start:start + 10_000], state)
+        for start in range(0, len(ids), MAX_CHANGE):  # what one request may name
+            changed = backend.selection_mark(name, ids[start:start + MAX_CHANGE], state)
     click.echo(f"{len(set(ids)):,} images {done}; {name!r} holds {changed.get('accepted', 0):,} "
                f"({changed.get('rejected', 0):,} rejected).")
 
 
-@selections.command("add")
-@click.argument("name")
-@click.argument("image_ids", nargs=-1, required=True)
-@click.pass_obj
-def add(settings, name, image_ids) -> None:
-    """Accept images into NAME (IDs; `-` reads them from stdin)."""
-    _mark(settings, name, image_ids, "accepted", "accepted")
+MARKINGS = (  # command, the state it sets (None: out of the selection), what it did, its help
+    ("add", "accepted", "accepted", "Accept images into NAME (IDs; `-` reads them from stdin)."),
+    ("reject", "rejected", "rejected", "Reject images for NAME: gathering and its saved search leave them out."),
+    ("remove", None, "taken out", "Take images out of NAME (accepted, rejected or seen)."),
+)
 
 
-@selections.command("reject")
-@click.argument("name")
-@click.argument("image_ids", nargs=-1, required=True)
-@click.pass_obj
-def reject(settings, name, image_ids) -> None:
-    """Reject images for NAME: gathering and its saved search leave them out."""
-    _mark(settings, name, image_ids, "rejected", "rejected")
+def _marking(state: str | None, done: str):
+    @click.argument("name")
+    @click.argument("image_ids", nargs=-1, required=True)
+    @click.pass_obj
+    def command(settings, name, image_ids) -> None:
+        _mark(settings, name, image_ids, state, done)
+
+    return command
 
 
-@selections.command("remove")
-@click.argument("name")
-@click.argument("image_ids", nargs=-1, required=True)
-@click.pass_obj
-def remove(settings, name, image_ids) -> None:
-    """Take images out of NAME (accepted, rejected or seen)."""
-    _mark(settings, name, image_ids, None, "taken out")
+for _name, _state, _done, _help in MARKINGS:
+    selections.command(_name, help=_help)(_marking(_state, _done))
 
 
 @selections.command("delete")
