@@ -4,6 +4,7 @@ searching within them (`/api/search?selection=NAME`). Reading needs the read rol
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import url_for
 
 from indexer import selections
 from indexer.concepts.read import concept_filter
@@ -83,8 +84,6 @@ class Candidates(ma.Schema):
 
 
 def selection_json(selection: selections.Selection) -> dict:
-    from flask import url_for
-
     return {**selection.to_dict(), "url": url_for("selection_pages.selection_page", name=selection.name)}
 
 
