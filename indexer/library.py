@@ -18,7 +18,7 @@ from .config import Settings
 from .embed import DEFAULT_MODEL, Embedder, ModelIdentity, load_embedder
 from .errors import NotFoundError, PixceptError
 from .images import limits as image_limits
-from .images import open_verified, unchanged_in_place
+from .images import open_verified, read_verified, unchanged_in_place
 from .lock import DataDirLock
 from .manifest import read_manifest, write_manifest
 from .paths import exact_path
@@ -117,6 +117,16 @@ class Library:
                 return handle
         raise NotFoundError("The file is no longer where it was indexed, or it changed since; index its folder "
                             "again.")
+
+    def read_original(self, payload: dict, limit: int) -> bytes | None:
+        """The bytes of an indexed image's original file (the rules of `open_original`), read once; None when no
+        path holds it any more or it is larger than `limit` (then open it and read it in parts)."""
+        roots, outside = self._original_places()
+        for entry in payload.get("files", []):
+            data = read_verified(exact_path(entry), payload.get("sha256", ""), roots, outside, limit)
+            if data is not None:
+                return data
+        return None
 
     def original_unchanged(self, payload: dict) -> bool:
         """True when one of the image's paths still is its indexed file (same place rules, size and mtime): cheap

@@ -16,6 +16,8 @@ from werkzeug.exceptions import HTTPException
 from indexer.concepts.publish import NoConceptsError
 from indexer.config import ServerConfig, Settings
 from indexer.errors import ConflictError, NotFoundError, PixceptError, UsageError
+from indexer import exports
+from indexer.exports import tokens
 from indexer.library import EmptyLibraryError, ModelMismatchError
 from indexer.lock import StoreLockedError
 from indexer.search import MAX_EXAMPLES, MAX_QUERY_CHARS
@@ -92,7 +94,8 @@ def create_app(settings: Settings, config: ServerConfig | None = None, start: bo
 
     @app.context_processor
     def template_globals():
-        return {"csrf_token": auth.csrf_token, "max_query": MAX_QUERY_CHARS, "max_examples": MAX_EXAMPLES}
+        return {"csrf_token": auth.csrf_token, "max_query": MAX_QUERY_CHARS, "max_examples": MAX_EXAMPLES,
+                "export_formats": exports.TITLES, "linked_formats": exports.LINKED, "can_edit": auth.can_edit}
 
     if start:
         services.start()
@@ -119,6 +122,9 @@ def _install_guards(app: Flask) -> None:
         view = app.view_functions.get(request.endpoint)
         if view is None or request.endpoint == "static":
             return None
+        token = request.args.get("export_token") if getattr(view, "opens_with_export_token", False) else None
+        if token is not None:
+            return _check_export_token(app.extensions["pixcept"], token)
         level = getattr(view, "auth_level", auth.READ)
         if level is not None and auth.current_level() is None and not _wants_json():
             return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
@@ -135,6 +141,20 @@ def _install_guards(app: Flask) -> None:
         for key, value in SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
         return response
+
+
+def _check_export_token(services: Services, token: str):
+    """A request with an export token in place of credentials: 401 unless the token is valid, 404 for an image
+    outside its export (as if it did not exist)."""
+    if not services.ready:
+        return _error(503, "Starting: opening the library and loading the model. Try again in a moment.")
+    image_id = str((request.view_args or {}).get("image_id", ""))
+    grant = tokens.check(services.library, token, image_id)
+    if grant is tokens.Grant.INVALID:
+        abort(401, "This export token is wrong, expired or revoked: export again for a new one.")
+    if grant is tokens.Grant.NOT_IN_EXPORT:
+        raise NotFoundError(f"No indexed image with ID {image_id[:60]}.")
+    return None
 
 
 def _check_json_body() -> None:

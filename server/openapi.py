@@ -145,6 +145,13 @@ def access(blueprint: Blueprint, level: str | None = READ, errors: dict[int, str
     return decorate
 
 
+def opens_with_export_token(view: Callable) -> Callable:
+    """The view also answers a request with an export token for its image (`?export_token=`: the app's guard checks
+    it) in place of credentials."""
+    setattr(view, "opens_with_export_token", True)
+    return view
+
+
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer",
                "description": "PIXCEPT_READ_TOKEN to read; PIXCEPT_EDIT_TOKEN to change selections; "

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
+import subprocess
+import zipfile
 from pathlib import Path
 
 import httpx
+import pytest
 from PIL import Image, ImageDraw
 
 # Colours of the demo world that lie next to each other (hue, or brown beside its lighter and redder kin): a concept
@@ -134,3 +138,20 @@ def judge_picture(data: bytes) -> tuple[str, float]:
     ys, xs = ys[nearest == main], xs[nearest == main]
     radius = np.percentile(np.hypot(xs - xs.mean(), ys - ys.mean()), 99)
     return list(COLOURS)[main], float(len(xs) / (np.pi * radius ** 2))
+
+
+VALIDATORS = Path(__file__).resolve().parents[1] / ".venv-validators" / "bin" / "python"
+
+
+def open_export(fmt: str, archive: bytes | Path, folder: Path) -> dict:
+    """Unpack an exported archive into `folder` and open it with its users' tool (tests/validators/open_export.py,
+    in the validators' environment that .ci/install makes): what the tool found."""
+    if not VALIDATORS.exists():
+        pytest.fail(f"The export validators (Datumaro, the Label Studio SDK) are not installed at {VALIDATORS}: "
+                    "run .ci/install.")
+    zipfile.ZipFile(io.BytesIO(archive) if isinstance(archive, bytes) else archive).extractall(folder)
+    script = Path(__file__).parent / "validators" / "open_export.py"
+    done = subprocess.run([str(VALIDATORS), str(script), fmt, str(folder)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, f"{fmt} did not open: {done.stderr[-3000:]}"
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -18,7 +18,7 @@ from indexer.library import Library
 from server.app import create_app
 
 from conftest import NO_SCHEDULE
-from helpers import make_image, make_library
+from helpers import make_image, make_library, open_export
 
 CLASH = "img_000.jpg"  # a second file of this name, in another folder, with other content
 
@@ -184,8 +184,81 @@ def test_the_cli_gathers_searches_within_and_exports(run, photos, tmp_path):
     exported = run("export", "--selection", "mine", "--format", "zip", "--output", tmp_path / "mine.zip")
     assert exported.exit_code == 0 and "4 images exported" in exported.stderr
     assert len([n for n in zipfile.ZipFile(tmp_path / "mine.zip").namelist() if n.startswith("images/")]) == 4
+    linked = run("export", "--selection", "mine", "--format", "labelstudio", "--base-url", "http://pix.lan:8000/",
+                 "--output", tmp_path / "ls.zip")
+    assert linked.exit_code == 0
+    found = open_export("labelstudio", tmp_path / "ls.zip", tmp_path / "ls")
+    assert found["tasks"] == 4 and found["errors"] == [] and found["urls"][0].startswith("http://pix.lan:8000/api/")
+    token_id = found["urls"][0].partition("export_token=")[2].partition(".")[0]
+    assert f"{token_id}  active  4 images of selection mine" in run("export-tokens").stdout
+    assert run("export-tokens", "revoke", token_id).exit_code == 0
+    assert f"{token_id}  revoked" in run("export-tokens").stdout
+    assert run("export-tokens", "revoke", "nope").exit_code == 2
     missing = run("export", "--selection", "nope", "--format", "csv", "--output", tmp_path / "x.csv")
     assert missing.exit_code == 2 and not (tmp_path / "x.csv").exists()
     assert run("index", "--reindex", photos).exit_code == 0  # a new generation of the library
     assert "mine  4 accepted" in run("selections").stdout
 
+
+
+def test_cvat_and_coco_exports_open_in_datumaro(client, everything, tmp_path):
+    for fmt in ("cvat", "coco"):
+        answer = client.get(f"/api/selections/everything/export?format={fmt}")
+        assert answer.status_code == 200 and answer.headers["X-Pixcept-Images"] == str(len(everything))
+        found = open_export(fmt, answer.get_data(), tmp_path / fmt)
+        items = found["items"]
+        assert len(items) == len(everything) and all(item["has_data"] for item in items.values())
+        assert {"img_000", "img_000-2"} <= set(items)  # the two files of one name are two items
+        assert found["labels"] == [] and all(item["labels"] == [] for item in items.values())  # no concepts here
+
+
+def test_a_label_studio_export_opens_exactly_its_images_until_revoked(served, client, everything, tmp_path,
+                                                                     monkeypatch):
+    app, _ = served
+    admin, reader, editor = bearer(app.config["PIXCEPT_ADMIN_TOKEN"]), bearer("r3ad-token"), bearer("ed1t-token")
+    monkeypatch.setitem(app.config, "PIXCEPT_READ_TOKEN", "r3ad-token")
+    monkeypatch.setitem(app.config, "PIXCEPT_EDIT_TOKEN", "ed1t-token")
+    client.post("/api/selections", json={"name": "three"}, headers=editor)
+    client.post("/api/selections/three/images", json={"ids": everything[:3], "state": "accepted"}, headers=editor)
+    url = "/api/selections/three/export?format=labelstudio&days=7&base_url=https://photos.example.org/pix/"
+    assert client.get(url, headers=reader).status_code == 403  # it hands out a key: more than reading
+    answer = client.get(url, headers=editor)
+    assert answer.status_code == 200
+    found = open_export("labelstudio", answer.get_data(), tmp_path / "ls")
+    assert found["tasks"] == 3 and found["errors"] == []
+    assert all(u.startswith("https://photos.example.org/pix/api/images/") for u in found["urls"])
+    links = [u.removeprefix("https://photos.example.org/pix") for u in found["urls"]]
+    manifest = json.loads((tmp_path / "ls" / "manifest.json").read_text())
+    for link, image in zip(links, manifest["images"]):  # no credentials: the token opens the file
+        opened = client.get(link)
+        assert opened.status_code == 200 and opened.get_data() == open(image["path"], "rb").read()
+    token = links[0].partition("export_token=")[2]
+    outside = client.get(f"/api/images/{everything[5]}/file?export_token={token}")
+    assert outside.status_code == 404  # an image outside the export is as if it did not exist
+    assert client.get(links[0].replace("/file?", "/thumbnail?")).status_code == 401  # files only
+    assert client.get(links[0][:-3] + "xyz").status_code == 401  # a wrong secret
+    listed = client.get("/api/export-tokens", headers=admin).get_json()["tokens"]
+    mine = next(t for t in listed if token.startswith(t["id"] + "."))
+    assert mine["images"] == 3 and mine["active"] and mine["created_by"] == "editor" and "three" in mine["label"]
+    assert client.get("/api/export-tokens", headers=editor).status_code == 403
+    with monkeypatch.context() as later:
+        later.setattr("indexer.exports.tokens.utc_now", lambda: "2999-01-01T00:00:00+00:00")
+        assert client.get(links[0]).status_code == 401  # expired
+    assert client.post(f"/api/export-tokens/{mine['id']}/revoke", headers=editor).status_code == 403
+    revoked = client.post(f"/api/export-tokens/{mine['id']}/revoke", headers=admin)
+    assert revoked.status_code == 200 and revoked.get_json()["active"] is False
+    assert client.get(links[1]).status_code == 401
+    assert client.post("/api/export-tokens/nope/revoke", headers=admin).status_code == 404
+
+
+def test_exporting_images_by_id(client, everything):
+    answer = client.post("/api/images/export", json={"ids": everything[:2], "format": "csv"}, headers=csrf(client))
+    assert answer.status_code == 200 and [r["id"] for r in csv.DictReader(io.StringIO(answer.get_data(True)))] == \
+        everything[:2]  # in the order given
+    foreign = ["00000000-0000-4000-8000-000000000000"]
+    assert client.post("/api/images/export", json={"ids": everything[:1] + foreign, "format": "csv"},
+                       headers=csrf(client)).status_code == 404
+    for body in ({"ids": [], "format": "csv"}, {"ids": everything[:1], "format": "pdf"},
+                 {"ids": ["../etc"], "format": "csv"}, {"ids": foreign * 20_001, "format": "csv"}):
+        assert client.post("/api/images/export", json=body, headers=csrf(client)).status_code in (400, 413)
+    assert client.post("/api/images/export", json={"ids": everything[:1], "format": "csv"}).status_code == 403  # CSRF

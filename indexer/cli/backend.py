@@ -59,8 +59,13 @@ class Backend(Protocol):
 
     def selection_delete(self, name: str) -> None: ...
 
-    def export(self, source: dict, fmt: str, output: Path) -> dict:
-        """Write the export to `output` ("-": stdout): {count, bytes, missing}"""
+    def export(self, source: dict, fmt: str, output: Path, links: dict | None = None) -> dict:
+        """Write the export to `output` ("-": stdout): {count, bytes, missing}. Linked formats take {base_url (None:
+        this pixcept's), days}."""
+
+    def export_tokens(self) -> list[dict]: ...
+
+    def export_token_revoke(self, token_id: str) -> dict: ...
 
 
 @contextlib.contextmanager
@@ -173,7 +178,7 @@ class ServerBackend:
     def selection_delete(self, name: str) -> None:
         self.client.request("DELETE", f"/api/selections/{quote(name, safe='')}")
 
-    def export(self, source: dict, fmt: str, output: Path) -> dict:
+    def export(self, source: dict, fmt: str, output: Path, links: dict | None = None) -> dict:
         params: dict[str, str] = {}
         if source.get("selection") is not None:
             path = f"/api/selections/{quote(source['selection'], safe='')}/export"
@@ -181,7 +186,15 @@ class ServerBackend:
             path = f"/api/concepts/{int(source['concept'])}/export"
         else:
             path, params = "/api/search/export", {"q": source.get("q") or ""}
+        if links:
+            params |= {"days": str(links["days"])} | ({"base_url": links["base_url"]} if links["base_url"] else {})
         return self.client.download(path, params | {"format": fmt}, output)
+
+    def export_tokens(self) -> list[dict]:
+        return self.client.request("GET", "/api/export-tokens")["tokens"]
+
+    def export_token_revoke(self, token_id: str) -> dict:
+        return self.client.request("POST", f"/api/export-tokens/{quote(token_id, safe='')}/revoke")
 
 
 class LocalBackend:
@@ -325,12 +338,26 @@ class LocalBackend:
 
         selections.delete(self.library, name)
 
-    def export(self, source: dict, fmt: str, output: Path) -> dict:
-        from ..exports import Source, export
+    def export(self, source: dict, fmt: str, output: Path, links: dict | None = None) -> dict:
+        from ..exports import Links, Source, export
 
-        made = export(self.library, Source(source.get("selection"), source.get("concept"), source.get("q")), fmt)
+        server = self.settings.server
+        link = Links(links["base_url"] or f"http://{server.host}:{server.port}/", local_user(), links["days"]) \
+            if links else None
+        made = export(self.library, Source(source.get("selection"), source.get("concept"), source.get("q")), fmt,
+                      link)
         written = write_chunks(made.chunks, output)
         return {"count": made.count, "bytes": written, "missing": len(made.missing)}
+
+    def export_tokens(self) -> list[dict]:
+        from ..exports import tokens
+
+        return [t.to_dict() for t in tokens.list_all(self.library)]
+
+    def export_token_revoke(self, token_id: str) -> dict:
+        from ..exports import tokens
+
+        return tokens.revoke(self.library, token_id).to_dict()
 
 
 def local_user() -> str:

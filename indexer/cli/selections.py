@@ -1,14 +1,11 @@
-"""`pixcept selections`: named sets of images (list, create, show, add, reject, remove, delete), and `pixcept
-export`: a selection, a concept or a search as CSV, JSON, a ZIP of the originals, or an ImageFolder ZIP."""
+"""`pixcept selections`: named sets of images (list, create, show, add, reject, remove, delete)."""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
-from ..exports import FORMATS, Source
 from ..selections import MAX_CHANGE
 from .backend import open_backend
 from .common import echo_listing, library_options, settings_of
@@ -101,30 +98,3 @@ def delete(settings, name) -> None:
     with open_backend(settings, "pixcept selections delete") as backend:
         backend.selection_delete(name)
     click.echo(f"Selection {name!r} deleted.")
-
-
-@click.command("export")
-@click.option("--selection", help="Export this selection.")
-@click.option("--concept", type=int, help="Export this concept (-1: the images in none).")
-@click.option("--query", help="Export this search's results (above its relevance cutoff).")
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), required=True,
-              help="csv/json: the manifest; zip: the original files + manifest; imagefolder: one folder per concept.")
-@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="The file to write (`-`: stdout).")
-@library_options
-def export(selection, concept, query, fmt, output, **params) -> None:
-    """Export a selection, a concept or a search to a file other tools open."""
-    settings = settings_of(params)
-    Source(selection, concept, query)  # exactly one of them, said before anything is opened
-    source = {"selection": selection, "concept": concept, "q": query}
-    with open_backend(settings, "pixcept export") as backend:
-        written = backend.export(source, fmt, output)
-    missing = written["missing"]
-    click.echo(f"{written['count']:,} images exported to {output} ({written['bytes']:,} bytes)"
-               + (f"; {missing} left out: their files are gone or changed since indexing" if missing else "") + ".",
-               err=True)
-    if written["count"] == 0:
-        sys.exit(1)
-
-
-

@@ -3,12 +3,13 @@ a search), then the images' payloads and their concept in one snapshot of the pu
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import selections
 from ..concepts import publish, read
-from ..errors import UsageError
+from ..errors import NotFoundError, UsageError
 from ..library import Library
 from ..search import search_page
 from ..store import IMAGES, retrieve_all
@@ -51,6 +52,7 @@ class Record:
     height: int | None
     taken_at: str | None
     payload: dict = field(default_factory=dict, repr=False)  # the stored payload, to open the original
+    run: int | None = None  # the concept run the concept comes from
 
     @property
     def name(self) -> str:
@@ -66,6 +68,25 @@ class Record:
 COLUMNS = list(Record("", "", [], None, None, None, [], None, None, None, None).row())
 
 
+@dataclass
+class Classes:
+    """The classes of an export, as labelling tools show them: one per concept, named by the concept's title, with
+    its ID added where two concepts share a title (two classes never merge into one)."""
+
+    names: dict[int, str]  # concept ID -> class name, by concept ID
+
+    @classmethod
+    def of_records(cls, found: list[Record]) -> Classes:
+        titles = {r.concept: r.concept_name or f"concept {r.concept}" for r in found if r.concept is not None}
+        titles.pop(-1, None)
+        shared = {t for t, n in Counter(titles.values()).items() if n > 1}
+        return cls({concept: f"{t} ({concept})" if t in shared else t for concept, t in sorted(titles.items())})
+
+    def of(self, record: Record) -> str | None:
+        """The record's class; None for an image in no concept."""
+        return self.names.get(record.concept) if record.concept is not None else None
+
+
 def records(library: Library, source: Source) -> list[Record]:
     """The records of the source's images: a search's in rank order (with scores), others in their own order."""
     scores = _scored_ids(library, source)
@@ -74,6 +95,9 @@ def records(library: Library, source: Source) -> list[Record]:
     current = publish.published(library)
     ids = list(scores)
     by_id = {p.id: p for p in retrieve_all(library.store, IMAGES, ids)}
+    if source.ids and len(by_id) < len(ids):
+        raise NotFoundError(f"{len(ids) - len(by_id):,} of the {len(ids):,} image IDs are not indexed images (the "
+                            f"first: {next(i for i in ids if i not in by_id)[:60]}).")
     return [_record(point.id, point.payload, scores[point.id], library, current)
             for point in (by_id[i] for i in ids if i in by_id)]
 
@@ -97,4 +121,4 @@ def _record(image_id: str, payload: dict, score: float | None, library: Library,
     return Record(image_id, path, payload.get("paths") or [path], score,
                   concept["id"] if concept else None, concept["title"] if concept else None,
                   [tag[0] for tag in payload.get("tags") or []], payload.get("size"), payload.get("width"),
-                  payload.get("height"), payload.get("taken_at"), payload)
+                  payload.get("height"), payload.get("taken_at"), payload, concept["run"] if concept else None)

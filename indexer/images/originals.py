@@ -63,6 +63,39 @@ def open_verified(path: str, sha256: str, inside: list[str], outside: list[str])
     image file inside one of the `inside` folders and in none of the `outside` ones, holding exactly the bytes
     whose hash was indexed. The hash is what makes it safe: whatever a path was swapped for (a symlink to a
     secret, another file), only the indexed content is ever handed out."""
+    handle = _open_in_place(path, inside, outside)
+    if handle is None:
+        return None
+    digest = hashlib.sha256()
+    try:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+        if digest.hexdigest() == sha256:
+            handle.seek(0)
+            return handle
+    except OSError:
+        pass
+    handle.close()
+    return None
+
+
+def read_verified(path: str, sha256: str, inside: list[str], outside: list[str], limit: int) -> bytes | None:
+    """The bytes of `path` if it still is the indexed image (the rules of `open_verified`) and holds at most
+    `limit` bytes, else None: read once, where opening and then reading reads the file twice."""
+    handle = _open_in_place(path, inside, outside)
+    if handle is None:
+        return None
+    with handle:
+        try:
+            data = handle.read(limit + 1)
+        except OSError:
+            return None
+    return data if len(data) <= limit and hashlib.sha256(data).hexdigest() == sha256 else None
+
+
+def _open_in_place(path: str, inside: list[str], outside: list[str]) -> BinaryIO | None:
+    """`path` opened if, after resolving symlinks, it is a regular image file inside one of the `inside` folders and
+    in none of the `outside` ones."""
     real = os.path.realpath(path)
     if not _inside(real, inside) or _inside(real, outside) or not is_image_name(os.path.basename(real)):
         return None
@@ -71,16 +104,9 @@ def open_verified(path: str, sha256: str, inside: list[str], outside: list[str])
     except OSError:
         return None
     try:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise OSError("not a regular file")
-        digest = hashlib.sha256()
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-        if digest.hexdigest() != sha256:
-            raise OSError("changed since it was indexed")
-        handle.seek(0)
-        return handle
+        if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return handle
     except OSError:
-        handle.close()
-        return None
-
+        pass
+    handle.close()
+    return None

@@ -17,6 +17,7 @@ from .edge import EdgeStore
 from .schema import (
     COLLECTIONS,
     CONCEPTS,
+    EXPORT_TOKENS,
     IMAGES,
     KEPT_COLLECTIONS,
     PAYLOAD_INDEXES,
@@ -32,10 +33,11 @@ from .schema import (
 )
 from .types import Filter, HasId, Hit, Match, Missing, Point, Range, Store, StoreUnavailableError, retrieve_all
 
-__all__ = ["COLLECTIONS", "CONCEPTS", "IMAGES", "KEPT_COLLECTIONS", "PAYLOAD_INDEXES", "SELECTIONS", "VOCABULARY",
-           "EdgeStore", "Filter", "HasId", "Hit", "Match", "Missing", "Point", "QdrantClientStore", "Range", "Store",
-           "StoreUnavailableError", "embedded_kind", "files_payload", "generation_name", "generation_names",
-           "indexed_files", "open_store", "parse_generation", "payload_indexes", "point_id", "retrieve_all"]
+__all__ = ["COLLECTIONS", "CONCEPTS", "EXPORT_TOKENS", "IMAGES", "KEPT_COLLECTIONS", "PAYLOAD_INDEXES", "SELECTIONS",
+           "VOCABULARY", "EdgeStore", "Filter", "HasId", "Hit", "Match", "Missing", "Point", "QdrantClientStore",
+           "Range", "Store", "StoreUnavailableError", "embedded_kind", "files_payload", "generation_name",
+           "generation_names", "indexed_files", "open_store", "parse_generation", "payload_indexes", "point_id",
+           "retrieve_all"]
 
 
 STORE_KINDS = ("edge", "local")

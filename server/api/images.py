@@ -13,7 +13,7 @@ from indexer.errors import NotFoundError
 from indexer.images import thumbnail_path
 from indexer.paths import display_path
 
-from ..openapi import BINARY, NOT_FOUND, access
+from ..openapi import BINARY, NOT_FOUND, Query, access, opens_with_export_token
 from .base import Image, api, image_json, indexed_point, services
 
 
@@ -54,10 +54,17 @@ def preview(image_id: str):
     return send_file(services().preview(point.payload), mimetype="image/jpeg", max_age=86400)
 
 
+class FileQuery(Query):
+    export_token = ma.fields.String(metadata={"description": "An export token (from a Label Studio export) in "
+                                                             "place of credentials: opens the files of its images"})
+
+
 @api.get("/images/<image_id>/file", tags=["images"])
+@api.arguments(FileQuery, location="query")
 @api.response(200, BINARY, content_type="application/octet-stream", description="The file")
 @access(api, errors=NOT_FOUND)
-def image_file(image_id: str):
+@opens_with_export_token
+def image_file(query: dict, image_id: str):
     """The original file"""
     payload = indexed_point(image_id).payload
     original = services().library.open_original(payload)
