@@ -13,10 +13,10 @@ from flask import Flask, abort, jsonify, make_response, redirect, render_templat
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
+from indexer import exports
 from indexer.concepts.publish import NoConceptsError
 from indexer.config import ServerConfig, Settings
 from indexer.errors import ConflictError, NotFoundError, PixceptError, UsageError
-from indexer import exports
 from indexer.exports import tokens
 from indexer.library import EmptyLibraryError, ModelMismatchError
 from indexer.lock import StoreLockedError
