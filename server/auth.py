@@ -183,6 +183,11 @@ def require(level: str) -> None:
               "Changing selections needs an editor token (PIXCEPT_EDIT_TOKEN) or the admin token.")
 
 
+def can_edit() -> bool:
+    """Whether this request may change selections (pages show the controls that do only then)."""
+    return RANK.get(current_level() or "", -1) >= RANK[EDIT]
+
+
 def who() -> str:
     """Who is making this request, as a selection's history records it: the role of its credentials."""
     return ROLE_NAMES.get(current_level() or READ, "reader")

@@ -7,9 +7,11 @@ browser is missing: `.ci/install` installs it.
 
 from __future__ import annotations
 
+import csv
 import re
 import time
 
+import httpx
 import pytest
 
 from indexer.concepts.job import run_cluster
@@ -21,7 +23,7 @@ from indexer.library import Library
 from indexer.vocab import add_entries
 
 from browsing import SCREENSHOTS, next_frame, result_names, screenshots, serious_violations, wait_for_results
-from helpers import fit_seed, judge_picture
+from helpers import fit_seed, judge_picture, open_export
 from test_serve import start_server, stop_server
 
 
@@ -608,14 +610,27 @@ def test_gather_red_circles_from_one_and_export_them(page, server, world, tmp_pa
     assert "No candidates left" in page.locator("#gather-status").inner_text() or \
         page.locator("#candidates .result").count()
     assert serious_violations(page) == []  # the candidates listbox, its options and the score curve
-    with page.expect_download() as download:
-        page.get_by_label("Format").select_option("zip")
-        page.locator("#export-form").get_by_role("button", name="Download").click()
-    archive = zipfile.ZipFile(download.value.path())
+    form = page.locator(".export-form")
+
+    def download(fmt: str):
+        with page.expect_download() as started:
+            form.get_by_label("Export as").select_option(fmt)
+            form.get_by_role("button", name="Download").click()
+        return started.value.path()
+
+    archive = zipfile.ZipFile(download("zip"))
     pictures = [n for n in archive.namelist() if n.startswith("images/")]
     assert {n.split("/")[-1] for n in pictures} == red_circles
     judged = [judge_picture(archive.read(n)) for n in pictures]
     assert all(colour == "red" and roundness > 0.9 for colour, roundness in judged), judged
+    cvat = open_export("cvat", download("cvat"), tmp_path / "cvat")  # Datumaro reads it
+    assert {f"{item}.jpg" for item in cvat["items"]} == red_circles
+    assert all(len(item["labels"]) == 1 and item["has_data"] for item in cvat["items"].values())
+    studio = open_export("labelstudio", download("labelstudio"), tmp_path / "ls")  # the Label Studio SDK reads it
+    assert studio["tasks"] == len(red_circles) and studio["errors"] == [] and studio["controls"]["concept"]
+    linked = [httpx.get(url) for url in studio["urls"]]  # no cookie, no token but the export's
+    assert all(answer.status_code == 200 for answer in linked)
+    assert all(judge_picture(answer.content)[0] == "red" for answer in linked)
     screenshots(page, "selection")
     page.goto(server + "/selections")
     assert serious_violations(page) == [] and "Red circles" in page.locator("table.selections").inner_text()
@@ -627,3 +642,10 @@ def test_gather_red_circles_from_one_and_export_them(page, server, world, tmp_pa
         page.locator("#keep-bar").get_by_role("button", name="Add").click()
     held = page.request.get(server + "/api/selections/Red%20circles").json()["accepted"]
     assert "holds" in page.locator(".keep-status").inner_text() and held >= concept["size"]
+    page.goto(server + "/?q=red+circle")  # a search's results, exported as shown
+    page.wait_for_selector("#results .result")
+    shown = page.locator("#results .result").count()
+    with page.expect_download() as started:
+        page.locator("#keep-bar .export-form").get_by_role("button", name="Download").click()
+    rows = list(csv.DictReader(open(started.value.path())))
+    assert len(rows) == shown and colour_of[rows[0]["path"].split("/")[-1]] == "red"  # in the order shown

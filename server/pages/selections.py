@@ -9,22 +9,16 @@ from flask import Blueprint, render_template
 from indexer import selections
 
 from ..api import services
-from ..auth import EDIT, RANK, current_level
 
 selection_pages = Blueprint("selection_pages", __name__)
 
 
-def _can_edit() -> bool:
-    return RANK.get(current_level() or "", -1) >= RANK[EDIT]
-
-
 @selection_pages.get("/selections")
 def selections_page():
-    return render_template("selections.html", selections=selections.list_all(services().library),
-                           can_edit=_can_edit())
+    return render_template("selections.html", selections=selections.list_all(services().library))
 
 
 @selection_pages.get("/selections/<name>")
 def selection_page(name: str):
     selection = selections.get(services().library, name)
-    return render_template("selection.html", selection=selection, can_edit=_can_edit())
+    return render_template("selection.html", selection=selection)

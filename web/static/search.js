@@ -2,6 +2,7 @@
 import { FILTER_KEYS, createFilters } from "./filters.js";
 import { createLightbox } from "./lightbox.js";
 import { apiGet, csrfToken, showMessage } from "./api.js";
+import { exportForm } from "./export.js";
 import { keepBar } from "./keep.js";
 import { SAVED_RESULTS, resultTile, savedResults } from "./results.js";
 
@@ -14,7 +15,9 @@ const queryImages = document.getElementById("query-images");
 const results = document.getElementById("results");
 const status = document.getElementById("status");
 const keep = document.getElementById("keep-bar");
-keepBar(keep, () => ({ ids: current ? current.images.map((image) => image.id) : [] }));
+const shownIds = () => (current ? current.images.map((image) => image.id) : []);
+keepBar(keep, () => ({ ids: shownIds() }));
+exportForm(keep.querySelector(".export-form"), shownIds);
 const moreButton = document.getElementById("more-button");
 const weakerButton = document.getElementById("weaker-button");
 const overlay = document.getElementById("drop-overlay");
