@@ -56,6 +56,7 @@ class Library:
         self._embedder: Embedder | None = None
         self._recorded: dict | None | object = _UNKNOWN
         self._centroid: tuple[int, np.ndarray | None, float] = (0, None, 0.0)
+        self._resolved_data_dir: str | None = None
         # what readers derive from the library and keep while it is open (search's chance rise, filters' counts),
         # each under its own key, so the library holds no reader's logic
         self.memo: dict[str, Any] = {}
@@ -136,8 +137,11 @@ class Library:
                                       outside) for entry in payload.get("files", []))
 
     def _original_places(self) -> tuple[list[str], list[str]]:
-        """(where originals may lie: the indexed folders, where they never may: the data folder)."""
-        return [str(Path(root)) for root in self.manifest.get("roots", [])], [str(self.data_dir.resolve())]
+        """(where originals may lie: the indexed folders, where they never may: the data folder). Asked once per
+        file of an export: the data folder is resolved once."""
+        if self._resolved_data_dir is None:
+            self._resolved_data_dir = str(self.data_dir.resolve())
+        return [str(Path(root)) for root in self.manifest.get("roots", [])], [self._resolved_data_dir]
 
     def update_manifest(self, **changes) -> None:
         self.manifest = write_manifest(self.data_dir, {**self.manifest, **changes})
