@@ -111,17 +111,22 @@ def mark(library: Library, name: str, image_ids: Sequence[str], state: str | Non
     else:
         library.store.upsert(SELECTIONS, [
             Point(_member_id(name, i), {"kind": "member", "selection": name, "image": i, "state": state, "at": now,
-                                        "by": by}, PLACEHOLDER) for i in ids])
+                                        "seq": n, "by": by}, PLACEHOLDER) for n, i in enumerate(ids)])
     library.store.set_payload(SELECTIONS, [_header_id(name)], {"changed_at": now, "changed_by": by})
     return get(library, name)
 
 
 def mark_where(library: Library, name: str, where: Filter, state: str | None, by: str) -> Selection:
     """Mark every indexed image that `where` matches (a concept, say), in parts of MAX_CHANGE."""
-    ids = [p.id for p in library.store.scroll(IMAGES, fields=False, where=where)]
+    return mark_many(library, name, [p.id for p in library.store.scroll(IMAGES, fields=False, where=where)], state,
+                     by)
+
+
+def mark_many(library: Library, name: str, image_ids: Sequence[str], state: str | None, by: str) -> Selection:
+    """`mark` for any number of images (a map area, a whole concept), in parts of MAX_CHANGE."""
     selection = get(library, name)
-    for start in range(0, len(ids), MAX_CHANGE):
-        selection = mark(library, name, ids[start:start + MAX_CHANGE], state, by)
+    for start in range(0, len(image_ids), MAX_CHANGE):
+        selection = mark(library, name, image_ids[start:start + MAX_CHANGE], state, by)
     return selection
 
 
@@ -150,11 +155,12 @@ def member_ids(library: Library, name: str, states: Iterable[str] = (ACCEPTED,))
 
 
 def _marks(library: Library, name: str, states: Iterable[str]) -> list[tuple[str, str]]:
-    """(image ID, state) of the selection's images in `states`, oldest mark first (one scroll)."""
+    """(image ID, state) of the selection's images in `states`, oldest mark first, those of one change in the order
+    they were given (one scroll)."""
     where = Filter(must=(*_members_of(name).must, Match("state", tuple(states))))
-    marked = [(p.payload.get("at", ""), p.payload["image"], p.payload["state"])
-              for p in library.store.scroll(SELECTIONS, fields=["image", "at", "state"], where=where)]
-    return [(image, state) for _, image, state in sorted(marked)]
+    marked = [(p.payload.get("at", ""), p.payload.get("seq", 0), p.payload["image"], p.payload["state"])
+              for p in library.store.scroll(SELECTIONS, fields=["image", "at", "seq", "state"], where=where)]
+    return [(image, state) for _, _, image, state in sorted(marked)]
 
 
 def states_of(library: Library, name: str, image_ids: Sequence[str]) -> dict[str, str]:

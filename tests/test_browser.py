@@ -171,6 +171,56 @@ def test_keyboard_only_journey(page, server, world):
     assert page.evaluate("document.activeElement.className") == "skip-link"
 
 
+def test_results_are_one_tab_stop_and_select_by_keyboard_click_and_lightbox(page, server, world):
+    """The result grid costs one tab stop whatever its size; arrows move in it, Space selects, Shift+click selects a
+    range, the lightbox selects too; the keep bar then keeps exactly the selected results, in the order shown."""
+    _, colour_of = world
+    page.goto(server + "/?q=blue")
+    names = wait_for_results(page)
+    page.locator("#q").focus()
+    stops = []
+    for _ in range(40):  # Tab from the search box until focus leaves the results behind
+        page.keyboard.press("Tab")
+        stops.append(page.evaluate("document.activeElement.closest('#results') ? 'result' : "
+                                   "document.activeElement.id || document.activeElement.tagName"))
+        if stops.count("result") and stops[-1] != "result":
+            break
+    assert stops.count("result") == 1, stops  # not three per tile
+    page.locator("#results .result-link").first.focus()
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.activeElement.closest('.result').querySelector('.result-name').dataset.name") \
+        == names[1]
+    page.keyboard.press(" ")  # selects the second
+    assert page.locator("#keep-bar label").first.inner_text() == "Keep the 1 selected in"
+    page.locator("#results .result").nth(4).click(modifiers=["Shift"])  # the range from the second to the fifth
+    assert page.locator("#results .result.selected").count() == 4
+    page.locator("#results .result-link").nth(6).click()  # while selecting, a click selects (no lightbox)
+    assert page.locator("#results .result.selected").count() == 5 and not page.locator("dialog[open]").count()
+    page.locator("#results .result-link").nth(6).click()  # and deselects
+    page.keyboard.press("Escape")  # clears the selection
+    assert page.locator("#results .result.selected").count() == 0
+    page.locator("#results .result-link").first.focus()
+    page.keyboard.press("Enter")  # nothing selected: Enter opens the lightbox, whose Select toggles the result
+    page.wait_for_selector("dialog.lightbox[open]")
+    page.locator("dialog.lightbox").get_by_role("button", name="Select").click()
+    assert page.locator("dialog.lightbox [data-action=select]").get_attribute("aria-pressed") == "true"
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => !document.querySelector('dialog.lightbox').open")
+    assert page.locator("#results .result.selected").count() == 1
+    page.keyboard.press("Escape")  # focus is back on the result: Escape clears
+    page.locator("#results .result").nth(1).locator(".result-select").click()  # the boxes select by mouse
+    page.locator("#results .result").nth(4).locator(".result-select").click(modifiers=["Shift"])
+    assert page.locator("#results .result.selected").count() == 4
+    assert serious_violations(page) == []
+    page.once("dialog", lambda dialog: dialog.accept("Blue picks"))
+    page.locator("#keep-choice").select_option("")
+    with page.expect_response("**/images"):
+        page.locator("#keep-bar").get_by_role("button", name="Add").click()
+    kept = page.request.get(server + "/api/selections/Blue%20picks/images?limit=100").json()["images"]
+    assert [image["name"] for image in kept] == names[1:5]
+    assert {colour_of[n] for n in names[1:5]} == {"blue"}
+
+
 def test_pages_have_no_serious_accessibility_violations(page, server):
     page.goto(server + "/?q=purple")
     wait_for_results(page)
@@ -468,6 +518,18 @@ def test_the_map_draws_every_image_and_a_box_selects_one_colour(page, server, wo
     assert len(names) >= len(core) and {colour_of[n] for n in names} == {"red"}, names
     assert page.locator("#selection .result").count() == len(names)
     assert "selected" in page.locator("#selection-summary").inner_text()
+    assert "area=" in page.url  # the box is in the URL: Back and a shared link select it again
+    page.goto(server + "/concepts")
+    page.go_back()
+    page.wait_for_function(f"() => window.pixceptMap && window.pixceptMap.selectedImages.length === {len(names)}")
+    assert sorted(i["name"] for i in page.evaluate("window.pixceptMap.selectedImages")) == sorted(names)
+    page.once("dialog", lambda dialog: dialog.accept("From the map"))
+    page.locator("#keep-choice").select_option("")  # a new selection (the newest one is offered first)
+    with page.expect_response("**/selections/From%20the%20map/images") as added:
+        page.locator("#keep-bar").get_by_role("button", name="Add").click()
+    assert added.value.ok, added.value.text()
+    kept = page.request.get(server + "/api/selections/From%20the%20map/images?limit=200").json()["images"]
+    assert sorted(image["name"] for image in kept) == sorted(names)  # the server finds the same points in the area
 
     page.locator("#map-frame").focus()  # the keyboard zooms and pans the map
     span = page.evaluate("window.pixceptMap.scatterplot.get('cameraDistance')")
@@ -645,7 +707,18 @@ def test_gather_red_circles_from_one_and_export_them(page, server, world, tmp_pa
     page.goto(server + "/?q=red+circle")  # a search's results, exported as shown
     page.wait_for_selector("#results .result")
     shown = page.locator("#results .result").count()
+    page.locator("#keep-bar summary").click()  # "Export…" opens the form
     with page.expect_download() as started:
         page.locator("#keep-bar .export-form").get_by_role("button", name="Download").click()
     rows = list(csv.DictReader(open(started.value.path())))
     assert len(rows) == shown and colour_of[rows[0]["path"].split("/")[-1]] == "red"  # in the order shown
+    page.goto(server + "/selections/Red%20circles")  # selected members move to the other state
+    page.wait_for_selector("#results .result")
+    before = page.request.get(server + "/api/selections/Red%20circles").json()
+    page.locator("#results .result").first.locator(".result-select").click()
+    assert page.locator("#member-count").inner_text() == "1 selected:"
+    with page.expect_response("**/selections/Red%20circles/images"):
+        page.locator("#member-actions").get_by_role("button", name="Reject").click()
+    after = page.request.get(server + "/api/selections/Red%20circles").json()
+    assert (after["accepted"], after["rejected"]) == (before["accepted"] - 1, before["rejected"] + 1)
+    assert serious_violations(page) == []

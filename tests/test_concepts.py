@@ -376,3 +376,17 @@ def test_unit_length_input_is_not_copied():
     scaled = _unit_rows(raw)
     assert scaled is not raw and np.allclose(np.linalg.norm(scaled, axis=1), 1, atol=1e-6)
     assert _unit_rows(unit.astype(np.float64)).dtype == np.float32
+
+
+def test_a_map_area_holds_the_points_inside_its_polygon():
+    from indexer.concepts.map_data import inside_polygon
+
+    grid = np.array([(x, y) for x in np.linspace(-1, 1, 21) for y in np.linspace(-1, 1, 21)])
+    box = np.array([(-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5)])
+    inside = inside_polygon(grid, box)
+    expected = (np.abs(grid[:, 0]) < 0.5) & (np.abs(grid[:, 1]) < 0.5)
+    interior = (np.abs(np.abs(grid) - 0.5) > 1e-9).all(axis=1)  # points on the edges may fall either way
+    assert (inside[interior] == expected[interior]).all() and inside.sum() >= 81
+    bow = np.array([(-1, -1), (1, 1), (1, -1), (-1, 1)])  # a lasso crossing itself: two triangles
+    found = inside_polygon(np.array([(0.9, 0.0), (-0.9, 0.0), (0.0, 0.9), (0.0, -0.9)]), bow)
+    assert found.tolist() == [True, True, False, False]

@@ -262,3 +262,9 @@ def test_exporting_images_by_id(client, everything):
                  {"ids": ["../etc"], "format": "csv"}, {"ids": foreign * 20_001, "format": "csv"}):
         assert client.post("/api/images/export", json=body, headers=csrf(client)).status_code in (400, 413)
     assert client.post("/api/images/export", json={"ids": everything[:1], "format": "csv"}).status_code == 403  # CSRF
+    area = [[0, 0], [1, 0], [1, 1]]
+    assert client.post("/api/images/export", json={"area": area, "format": "csv"},
+                       headers=csrf(client)).status_code == 409  # a map area needs concepts (a map)
+    for body in ({"area": area[:2], "format": "csv"}, {"area": area, "ids": everything[:1], "format": "csv"},
+                 {"area": [[0, 0], [1, 0], [1, 1e9]], "format": "csv"}):
+        assert client.post("/api/images/export", json=body, headers=csrf(client)).status_code == 400

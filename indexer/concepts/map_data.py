@@ -11,10 +11,11 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
-from ..errors import NotFoundError
+from ..errors import NotFoundError, UsageError
 from ..library import Library
 from ..store import IMAGES
 from . import read
@@ -108,6 +109,34 @@ def map_summary(library: Library) -> dict:
                        "concepts": group["concepts"], "x": round(x, 5), "y": round(y, 5)})
     return {"run": current.run, "count": len(layout.ids), "point_format": POINT_FORMAT, "concepts": placed,
             "groups": groups}
+
+
+MAX_AREA_CORNERS = 2000  # a lasso drawn by hand, simplified by the browser, stays well below
+
+
+def ids_in_area(library: Library, corners: Sequence[tuple[float, float]]) -> list[str]:
+    """The IDs of the images whose points lie inside the polygon `corners` (map coordinates, as /api/map/points
+    gives them: a box or a lasso), in layout order. Even-odd rule: a lasso that crosses itself leaves out what it
+    encloses twice, as it is drawn."""
+    polygon = np.asarray(corners, np.float64).reshape(-1, 2)
+    if not 3 <= len(polygon) <= MAX_AREA_CORNERS:
+        raise UsageError(f"An area is a polygon of 3 to {MAX_AREA_CORNERS:,} corners, not {len(polygon):,}.")
+    layout = map_layout(library)
+    return [image.decode() for image in layout.ids[inside_polygon(layout.positions, polygon)]]
+
+
+def inside_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Which of the (n, 2) points lie inside the polygon (its corners in order), by the even-odd rule: a ray from
+    each point crosses the polygon's edges an odd number of times."""
+    x, y = points[:, 0].astype(np.float64), points[:, 1].astype(np.float64)
+    inside = np.zeros(len(x), bool)
+    for (x0, y0), (x1, y1) in zip(polygon, np.roll(polygon, -1, axis=0)):
+        if y0 == y1:
+            continue  # a horizontal edge is crossed by no horizontal ray
+        crosses = (y0 > y) != (y1 > y)
+        at = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
+        inside ^= crosses & (x < at)
+    return inside
 
 
 def images_at(library: Library, indices: list[int]) -> list:

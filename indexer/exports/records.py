@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import selections
-from ..concepts import publish, read
+from ..concepts import map_data, publish, read
 from ..errors import NotFoundError, UsageError
 from ..library import Library
 from ..search import search_page
@@ -19,23 +19,28 @@ MAX_EXPORT = 100_000  # images one export holds
 
 @dataclass(frozen=True)
 class Source:
-    """Where the images come from: exactly one of a selection, a concept (-1: in none), words, or IDs."""
+    """Where the images come from: exactly one of a selection, a concept (-1: in none), words, IDs, or an area of
+    the concept map (a polygon in map coordinates)."""
 
     selection: str | None = None
     concept: int | None = None
     query: str | None = None
     ids: tuple[str, ...] = ()
+    area: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self):
-        given = [self.selection is not None, self.concept is not None, self.query is not None, bool(self.ids)]
+        given = [self.selection is not None, self.concept is not None, self.query is not None, bool(self.ids),
+                 bool(self.area)]
         if sum(given) != 1:
-            raise UsageError("Export one thing: a selection, a concept, a search (words) or a list of image IDs.")
+            raise UsageError("Export one thing: a selection, a concept, a search (words), a list of image IDs or "
+                             "an area of the map.")
 
     @property
     def title(self) -> str:
         return (f"selection {self.selection}" if self.selection is not None else
                 f"concept {self.concept}" if self.concept is not None else
-                f"search {self.query}" if self.query is not None else f"{len(self.ids)} images")
+                f"search {self.query}" if self.query is not None else "map area" if self.area else
+                f"{len(self.ids)} images")
 
 
 @dataclass
@@ -112,6 +117,8 @@ def _scored_ids(library: Library, source: Source) -> dict[str, float | None]:
     if source.query is not None:
         page = search_page(library, source.query, limit=1000)
         return {r.id: r.score for r in page.results}
+    if source.area:
+        return {i: None for i in map_data.ids_in_area(library, source.area)}
     return {i: None for i in dict.fromkeys(source.ids)}
 
 

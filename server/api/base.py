@@ -9,7 +9,7 @@ from pathlib import Path
 import marshmallow as ma
 from flask import current_app, g, url_for
 
-from indexer.concepts import publish, read
+from indexer.concepts import map_data, publish, read
 from indexer.errors import NotFoundError, PixceptError
 from indexer.jobs import JOB_KINDS
 from indexer.store import IMAGES
@@ -29,6 +29,11 @@ UPLOAD_PATTERN = r"[0-9a-f]{32}"
 JOB_PATTERN = r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}"
 JOB_WAIT_LIMIT = 30.0
 MAX_PAGE = 200  # results per search request
+AREA = ma.fields.List(
+    ma.fields.List(ma.fields.Float(validate=ma.validate.Range(-100, 100)), validate=ma.validate.Length(equal=2)),
+    validate=ma.validate.Length(3, map_data.MAX_AREA_CORNERS), metadata={
+        "description": "An area of the concept map: a polygon [[x, y], ...] in the coordinates of /api/map/points "
+                       "(a box or a lasso); the images whose points lie inside it"})
 JOB_STATES = ["queued", "running", "done", "failed", "cancelled", "interrupted"]
 
 F = ma.fields

@@ -15,7 +15,7 @@ from indexer.search import MAX_QUERY_CHARS
 
 from ..auth import ADMIN, EDIT, require, who
 from ..openapi import BINARY, NO_CONCEPTS, NOT_FOUND, Query, access, pattern
-from .base import ID_PATTERN, api, services
+from .base import AREA, ID_PATTERN, api, services
 from .concepts import CONCEPT_PATH, concept_number
 
 FORMAT = ma.fields.String(required=True, validate=ma.validate.OneOf(list(exports.FORMATS)), metadata={
@@ -90,8 +90,9 @@ def export_search(query: dict):
 
 
 class ImagesExport(ma.Schema):
-    ids = ma.fields.List(pattern(ID_PATTERN), required=True, validate=ma.validate.Length(1, MAX_IDS), metadata={
-        "description": f"The images, in this order (at most {MAX_IDS:,})"})
+    ids = ma.fields.List(pattern(ID_PATTERN), validate=ma.validate.Length(1, MAX_IDS), metadata={
+        "description": f"The images, in this order (at most {MAX_IDS:,}); or give an area"})
+    area = AREA
     format = FORMAT
     days = DAYS
     base_url = BASE_URL
@@ -102,8 +103,9 @@ class ImagesExport(ma.Schema):
 @api.doc(responses=DOWNLOAD)
 @access(api, errors=NOT_FOUND)
 def export_images(body: dict):
-    """Download these images (the results on a page, the map's selection) in one format"""
-    return _download(exports.Source(ids=tuple(body["ids"])), body)
+    """Download these images (the results on a page) or those in an area of the map, in one format"""
+    area = tuple((x, y) for x, y in body.get("area") or ())
+    return _download(exports.Source(ids=tuple(body.get("ids") or ()), area=area), body)
 
 
 class ExportToken(ma.Schema):

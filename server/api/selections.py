@@ -7,11 +7,12 @@ import marshmallow as ma
 from flask import url_for
 
 from indexer import selections
+from indexer.concepts import map_data
 from indexer.concepts.read import concept_filter
 
 from ..auth import who
 from ..openapi import CSRF_REFUSED, EDIT, NOT_FOUND, Query, access, integer, pattern, text
-from .base import ID_PATTERN, MAX_PAGE, Image, answer_run, api, image_json, services
+from .base import AREA, ID_PATTERN, MAX_PAGE, Image, answer_run, api, image_json, services
 
 F = ma.fields
 STATE = ma.validate.OneOf(selections.STATES, error="must be one of " + ", ".join(selections.STATES))
@@ -50,6 +51,7 @@ class Change(ma.Schema):
     ids = F.List(pattern(ID_PATTERN), load_default=list, metadata={
         "description": f"Image IDs (at most {selections.MAX_CHANGE:,} per request)"})
     concept = integer(-1, 2**31, "Every image of this concept of the published run, instead of ids", allow_none=True)
+    area = AREA
     state = F.String(allow_none=True, required=True, validate=STATE, metadata={
         "description": "accepted, rejected or seen; null takes the images out of the selection"})
 
@@ -138,8 +140,12 @@ def selection_images(query: dict, name: str):
 @api.response(200, Selection)
 @access(api, EDIT, {**NOT_FOUND, **CSRF_REFUSED})
 def change_selection(body: dict, name: str):
-    """Mark images (by ID, or a whole concept) accepted, rejected or seen, or take them out (state null)"""
+    """Mark images (by ID, a whole concept, or an area of the map) accepted, rejected or seen, or take them out
+    (state null)"""
     library = services().library
+    if body.get("area"):
+        return selection_json(selections.mark_many(library, name, map_data.ids_in_area(library, body["area"]),
+                                                   body["state"], who()))
     if body.get("concept") is not None:
         where = concept_filter(library, body["concept"], answer_run(required=True))
         return selection_json(selections.mark_where(library, name, where, body["state"], who()))

@@ -1,7 +1,9 @@
-// A concept's page: its images, page after page as you scroll (same tiles as search results).
+// A concept's page: its images, page after page as you scroll (same tiles as search results, selected as there),
+// kept in a selection whole or the selected ones.
 import { apiGet, showMessage } from "./api.js";
 import { keepBar } from "./keep.js";
 import { resultTile } from "./results.js";
+import { tileGrid } from "./tilegrid.js";
 
 const PAGE_SIZE = 60;
 const list = document.getElementById("results");
@@ -45,4 +47,14 @@ new IntersectionObserver((entries) => {
   if (entries.some((entry) => entry.isIntersecting)) loadMore();
 }, { rootMargin: "600px" }).observe(document.getElementById("more"));
 
-keepBar(document.getElementById("keep-bar"), () => ({ concept: Number(list.dataset.concept) }));
+// the selected images when any are (tilegrid.js), else the whole concept
+const keep = document.getElementById("keep-bar");
+const keepLabel = keep.querySelector("label");
+const wholeConcept = keepLabel.textContent;
+const grid = tileGrid(list, {
+  onChange: (ids) => { keepLabel.textContent = ids.length ? `Keep the ${ids.length} selected in` : wholeConcept; },
+});
+keepBar(keep, () => {
+  const ids = grid.ids();
+  return ids.length ? { ids } : { concept: Number(list.dataset.concept) };
+});

@@ -1,5 +1,5 @@
 // Keeping what a page shows in a selection (an existing one, or a new one named here): the search page's results,
-// a concept's images. `what()` says which: {ids: [...]} or {concept: ID}. The selection's own page gathers more.
+// a concept's images, an area of the map. `what()` says which: {ids: [...]}, {concept: ID} or {area: polygon}. The selection's own page gathers more.
 import { apiGet, apiSend, showMessage } from "./api.js";
 
 export function keepBar(bar, what) {

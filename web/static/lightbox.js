@@ -1,7 +1,8 @@
 // The lightbox: a result opened over the results (a modal <dialog>), with previous/next by arrow keys, buttons or a
-// swipe, Escape or Back to close, and its facts, concept and "more like this". The page that opens it owns the URL.
+// swipe, Escape or Back to close, and its facts, concept, "more like this" and (where the page selects results) a
+// Select toggle. The page that opens it owns the URL.
 
-export function createLightbox({ onMoreLikeThis, onAddExample, onNotLike, onClose, onMove }) {
+export function createLightbox({ onMoreLikeThis, onAddExample, onNotLike, onClose, onMove, selection = null }) {
   const dialog = document.createElement("dialog");
   dialog.className = "lightbox";
   dialog.setAttribute("aria-labelledby", "lightbox-title");
@@ -20,6 +21,7 @@ export function createLightbox({ onMoreLikeThis, onAddExample, onNotLike, onClos
       <p class="lightbox-meta"></p>
       <p class="lightbox-actions">
         <a class="lightbox-concept"></a>
+        <button type="button" class="button secondary" data-action="select" aria-pressed="false" hidden>Select</button>
         <button type="button" class="button secondary" data-action="more">More like this</button>
         <button type="button" class="button secondary" data-action="example">Add as example</button>
         <button type="button" class="button secondary" data-action="unlike">Not like this</button>
@@ -28,6 +30,9 @@ export function createLightbox({ onMoreLikeThis, onAddExample, onNotLike, onClos
     </div>`;
   document.body.append(dialog);
   const queryActions = { more: onMoreLikeThis, example: onAddExample, unlike: onNotLike };
+  // selection: {has(id), toggleId(id)}, the page's selected results (the keep and export bars act on them)
+  const selectButton = dialog.querySelector('[data-action="select"]');
+  selectButton.hidden = !selection;
   const img = dialog.querySelector("img");
   img.draggable = false; // a swipe, not a drag of the picture
   let images = [];
@@ -51,8 +56,15 @@ export function createLightbox({ onMoreLikeThis, onAddExample, onNotLike, onClos
       concept.textContent = `Concept: ${image.concept.title}`;
     }
     dialog.querySelector(".lightbox-page").href = image.page_url;
+    if (selection) showSelected(image);
     dialog.querySelector('[data-action="previous"]').disabled = index === 0;
     dialog.querySelector('[data-action="next"]').disabled = index === images.length - 1;
+  }
+
+  function showSelected(image) {
+    const on = selection.has(image.id);
+    selectButton.setAttribute("aria-pressed", String(on));
+    selectButton.textContent = on ? "Selected" : "Select";
   }
 
   function step(by) {
@@ -67,7 +79,10 @@ export function createLightbox({ onMoreLikeThis, onAddExample, onNotLike, onClos
     if (action === "close" || event.target === dialog) dialog.close();
     else if (action === "previous") step(-1);
     else if (action === "next") step(1);
-    else if (action in queryActions) {
+    else if (action === "select") {
+      selection.toggleId(images[index].id);
+      showSelected(images[index]);
+    } else if (action in queryActions) {
       const image = images[index];
       closedForQuery = true;
       dialog.close();

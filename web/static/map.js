@@ -3,6 +3,8 @@
 // thumbnail, a click shows the image, box and lasso select list the images; "Fly to" zooms to the best concept.
 import createScatterplot from "./vendor/regl-scatterplot/regl-scatterplot.js";
 import { apiGet, showMessage } from "./api.js";
+import { exportForm } from "./export.js";
+import { keepBar } from "./keep.js";
 import { resultTile } from "./results.js";
 
 const SHOWN_SELECTED = 200;
@@ -17,6 +19,7 @@ const selectionConcepts = document.getElementById("selection-concepts");
 const selectionList = document.getElementById("selection");
 const boxButton = document.getElementById("box-mode");
 const lassoButton = document.getElementById("lasso-mode");
+const keep = document.getElementById("keep-bar");
 
 // A linear scale with the parts of d3's interface regl-scatterplot uses: it keeps the domain on the visible area.
 function linearScale(domain = [-1, 1], range = [0, 1]) {
@@ -202,8 +205,42 @@ scatterplot.subscribe("pointOut", () => {
   hoverCard.hidden = true;
 });
 
-scatterplot.subscribe("select", ({ points }) => showSelection([...points]));
-scatterplot.subscribe("deselect", () => showSelection([]));
+// An area (a box or a lasso, in map coordinates) is what the selection keeps and exports, and what the URL holds,
+// so Back and a shared link select it again; a click selects one point, which is no area.
+let area = null;
+let drawnArea = null; // the polygon of the selection about to be announced
+scatterplot.subscribe("lassoEnd", ({ coordinates }) => { drawnArea = coordinates; });
+scatterplot.subscribe("select", ({ points }) => {
+  area = drawnArea;
+  drawnArea = null;
+  showArea();
+  showSelection([...points]);
+});
+scatterplot.subscribe("deselect", () => {
+  area = null;
+  showArea();
+  showSelection([]);
+});
+keepBar(keep, () => ({ area }));
+exportForm(keep.querySelector(".export-form"), () => ({ area }));
+
+function showArea() {
+  keep.hidden = !area;
+  const url = new URL(window.location.href);
+  if (area) url.searchParams.set("area", area.flat().map((v) => v.toFixed(4)).join(","));
+  else url.searchParams.delete("area");
+  history.replaceState(null, "", url);
+}
+
+function selectArea(polygon) {
+  drawnArea = polygon;
+  scatterplot.lassoSelect(polygon, { isGl: true });
+}
+
+const shared = (new URLSearchParams(window.location.search).get("area") || "").split(",").map(Number);
+if (shared.length >= 6 && shared.length % 2 === 0 && shared.every(Number.isFinite)) {
+  selectArea(Array.from({ length: shared.length / 2 }, (_, i) => [shared[2 * i], shared[2 * i + 1]]));
+}
 
 async function showSelection(points) {
   selected = points;
@@ -266,7 +303,7 @@ frame.addEventListener("pointerup", (event) => {
   boxStart = null;
   box.hidden = true;
   if (Math.abs(x1 - x0) > 1e-6 && Math.abs(y1 - y0) > 1e-6) {
-    scatterplot.lassoSelect([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], { isGl: true });
+    selectArea([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]);
   }
 });
 

@@ -20,6 +20,7 @@ function shortName(name, room = 26) {
 export function resultTile(image, { onMoreLikeThis, onOpen } = {}) {
   const item = document.createElement("li");
   item.className = "result";
+  item.dataset.id = image.id;
   const link = document.createElement("a");
   link.href = image.page_url;
   link.className = "result-link";

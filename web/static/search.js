@@ -4,6 +4,7 @@ import { createLightbox } from "./lightbox.js";
 import { apiGet, csrfToken, showMessage } from "./api.js";
 import { exportForm } from "./export.js";
 import { keepBar } from "./keep.js";
+import { tileGrid } from "./tilegrid.js";
 import { SAVED_RESULTS, resultTile, savedResults } from "./results.js";
 
 const PAGE_SIZE = 40;
@@ -15,9 +16,20 @@ const queryImages = document.getElementById("query-images");
 const results = document.getElementById("results");
 const status = document.getElementById("status");
 const keep = document.getElementById("keep-bar");
-const shownIds = () => (current ? current.images.map((image) => image.id) : []);
-keepBar(keep, () => ({ ids: shownIds() }));
-exportForm(keep.querySelector(".export-form"), shownIds);
+// the selected results when any are, else all those shown
+const grid = tileGrid(results, {
+  onMoreLikeThis: (index) => current && moreLikeThis(current.images[index]),
+  onChange: (ids) => {
+    keep.querySelector("label").textContent = ids.length ? `Keep the ${ids.length} selected in` : "Keep the images shown in";
+    keep.querySelector(".export-form label").textContent = ids.length ? `Export the ${ids.length} selected as` : "Export as";
+  },
+});
+const keptIds = () => {
+  const chosen = grid.ids();
+  return chosen.length ? chosen : current ? current.images.map((image) => image.id) : [];
+};
+keepBar(keep, () => ({ ids: keptIds() }));
+exportForm(keep.querySelector(".export-form"), () => ({ ids: keptIds() }));
 const moreButton = document.getElementById("more-button");
 const weakerButton = document.getElementById("weaker-button");
 const overlay = document.getElementById("drop-overlay");
@@ -295,6 +307,7 @@ const lightbox = createLightbox({
     go({ ...state, view: "", unlike: withId(state.unlike, image.id), like: state.like.filter((id) => id !== image.id) });
   },
   onMove: (image) => setView(image.id, false),
+  selection: grid,
   onClose: ({ forQuery }) => {
     if (closingFromHistory) return;
     if (forQuery) pushedView = false; // the next query's URL follows this one's: Back returns to this image

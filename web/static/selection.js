@@ -1,7 +1,8 @@
-// One selection: its images (accepted / rejected), gathering more like them page by page with accept / reject
-// (keyboard: arrows, a, r, u), and deleting it.
+// One selection: its images (accepted / rejected; selected ones moved to the other state or taken out), gathering
+// more like them page by page with accept / reject (keyboard: arrows, a, r, u), and deleting it.
 import { apiGet, apiSend, showMessage } from "./api.js";
 import { resultTile } from "./results.js";
+import { tileGrid } from "./tilegrid.js";
 
 const root = document.getElementById("selection");
 const name = root.dataset.name;
@@ -39,6 +40,27 @@ for (const tab of document.querySelectorAll(".tab")) {
   });
 }
 moreButton.addEventListener("click", () => loadMembers(false));
+
+// Selected members (tilegrid.js: click, Shift+click, Space) move to the other state or leave the selection.
+const memberActions = document.getElementById("member-actions");
+const members = tileGrid(results, {
+  onChange: (ids) => {
+    if (!memberActions) return;
+    memberActions.hidden = !ids.length;
+    document.getElementById("member-count").textContent = `${ids.length.toLocaleString()} selected:`;
+    for (const button of memberActions.querySelectorAll("button")) button.hidden = button.dataset.state === shownState;
+  },
+});
+memberActions?.addEventListener("click", async (event) => {
+  const state = event.target.closest("button")?.dataset.state;
+  if (state === undefined) return;
+  try {
+    showCounts(await apiSend("POST", `${base}/images`, { ids: members.ids(), state: state || null }));
+    loadMembers(true);
+  } catch (error) {
+    showMessage(status, error.message, { error: true });
+  }
+});
 
 // -- gathering ----------------------------------------------------------------------------------------------------
 
