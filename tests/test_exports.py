@@ -7,18 +7,21 @@ import csv
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from indexer.cli import cli
 from indexer.config import ServerConfig, Settings
+from indexer.demo import demo_model_spec
+from indexer.demo.world import write_library
 from indexer.index import index_folders
 from indexer.library import Library
 from server.app import create_app
 
 from conftest import NO_SCHEDULE
-from helpers import make_image, make_library, open_export
+from helpers import judge_picture, make_image, make_library, open_export
 
 CLASH = "img_000.jpg"  # a second file of this name, in another folder, with other content
 
@@ -268,3 +271,42 @@ def test_exporting_images_by_id(client, everything):
     for body in ({"area": area[:2], "format": "csv"}, {"area": area, "ids": everything[:1], "format": "csv"},
                  {"area": [[0, 0], [1, 0], [1, 1e9]], "format": "csv"}):
         assert client.post("/api/images/export", json=body, headers=csrf(client)).status_code == 400
+
+
+def test_the_cli_gathers_the_red_circles_from_one_and_exports_them_for_labelling_tools(run, tmp_path, monkeypatch):
+    """Issue 21's journey from the command line: one red circle, then gather page by page, each candidate judged from
+    its file's pixels, until the selection holds the red circles and nothing else; then ZIP, CVAT and Label Studio
+    exports, each opened with its users' tool."""
+    monkeypatch.setenv("PIXCEPT_MODEL", demo_model_spec())
+    write_library(tmp_path / "world", per_pair=4)
+    assert run("index", tmp_path / "world").exit_code == 0
+    red_circles = {p.name for p in (tmp_path / "world").glob("red_circle_*")}
+
+    def is_red_circle(path: str) -> bool:
+        colour, roundness = judge_picture(open(path, "rb").read())
+        return colour == "red" and roundness > 0.9
+
+    found = json.loads(run("search", "red circle", "--json").stdout)
+    first = next(r for r in found if is_red_circle(r["path"]))
+    assert run("selections", "create", "reds").exit_code == 0
+    assert run("selections", "add", "reds", first["id"]).exit_code == 0
+    for _ in range(6):
+        candidates = json.loads(run("selections", "gather", "reds", "--json", "--limit", "12").stdout)
+        wanted = [c["id"] for c in candidates if is_red_circle(c["path"])]
+        unwanted = [c["id"] for c in candidates if c["id"] not in wanted]
+        for command, ids in (("add", wanted), ("reject", unwanted)):
+            if ids:
+                assert run("selections", command, "reds", *ids).exit_code == 0
+        if not wanted:
+            break
+    kept = json.loads(run("selections", "show", "reds", "--json").stdout)
+    assert {Path(image["path"]).name for image in kept} == red_circles
+    for fmt in ("zip", "cvat", "labelstudio"):
+        assert run("export", "--selection", "reds", "--format", fmt, "--output", tmp_path / f"reds.{fmt}.zip",
+                   *(["--base-url", "http://pix.lan/"] if fmt == "labelstudio" else [])).exit_code == 0
+    archive = zipfile.ZipFile(tmp_path / "reds.zip.zip")
+    assert {Path(n).name for n in archive.namelist() if n.startswith("images/")} == red_circles
+    cvat = open_export("cvat", tmp_path / "reds.cvat.zip", tmp_path / "cvat")
+    assert {f"{item}.jpg" for item in cvat["items"]} == red_circles
+    studio = open_export("labelstudio", tmp_path / "reds.labelstudio.zip", tmp_path / "ls")
+    assert studio["tasks"] == len(red_circles) and studio["errors"] == []

@@ -57,6 +57,9 @@ class Backend(Protocol):
 
     def selection_mark(self, name: str, ids: list[str], state: str | None) -> dict: ...
 
+    def selection_gather(self, name: str, limit: int) -> dict:
+        """The next candidates: {candidates: [{id, path, score}], threshold, unmarked}"""
+
     def selection_delete(self, name: str) -> None: ...
 
     def export(self, source: dict, fmt: str, output: Path, links: dict | None = None) -> dict:
@@ -174,6 +177,11 @@ class ServerBackend:
     def selection_mark(self, name: str, ids: list[str], state: str | None) -> dict:
         return self.client.request("POST", f"/api/selections/{quote(name, safe='')}/images",
                                    {"ids": ids, "state": state})
+
+    def selection_gather(self, name: str, limit: int) -> dict:
+        page = self.client.request("GET", f"/api/selections/{quote(name, safe='')}/gather", params={"limit": limit})
+        return {"candidates": [{"id": c["id"], "path": c["path"], "score": c["score"]} for c in page["candidates"]],
+                "threshold": page["threshold"], "unmarked": page["unmarked"]}
 
     def selection_delete(self, name: str) -> None:
         self.client.request("DELETE", f"/api/selections/{quote(name, safe='')}")
@@ -332,6 +340,14 @@ class LocalBackend:
         from .. import selections
 
         return selections.mark(self.library, name, ids, state, local_user()).to_dict()
+
+    def selection_gather(self, name: str, limit: int) -> dict:
+        from .. import selections
+
+        page = selections.gather(self.library, name, limit)
+        return {"candidates": [{"id": r.id, "path": r.payload.get("path"), "score": round(r.score, 4)}
+                               for r in page.candidates.results],
+                "threshold": page.threshold, "unmarked": page.unmarked}
 
     def selection_delete(self, name: str) -> None:
         from .. import selections

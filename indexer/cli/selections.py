@@ -90,6 +90,25 @@ for _name, _state, _done, _help in MARKINGS:
     selections.command(_name, help=_help)(_marking(_state, _done))
 
 
+@selections.command("gather")
+@click.argument("name")
+@click.option("--limit", type=click.IntRange(1, 200), default=24, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def gather(settings, name, limit, as_json) -> None:
+    """The next candidates for NAME (ID<tab>SCORE<tab>PATH): more like its accepted images, less like its rejected
+    ones, none marked yet. Mark them with `add` and `reject` (`add NAME -` reads IDs from stdin)."""
+    with open_backend(settings, "pixcept selections gather") as backend:
+        page = backend.selection_gather(name, limit)
+    below = "" if page["threshold"] is None else f" (relevance cutoff {page['threshold']:.3f})"
+    left = (f"the {page['unmarked']:,} images not marked are all more like a rejected image than like the accepted "
+            "ones" if page["unmarked"] else "every image is marked")
+    echo_listing(page["candidates"], as_json, f"No candidates left for {name!r}: {left}.",
+                 lambda c: f"{c['id']}\t{c['score']:.3f}\t{c['path']}")
+    if page["candidates"] and not as_json:
+        click.echo(f"{len(page['candidates'])} candidates, best first{below}.", err=True)
+
+
 @selections.command("delete")
 @click.argument("name")
 @click.pass_obj
