@@ -105,6 +105,28 @@ def test_a_saved_search_follows_its_query_less_what_was_rejected(world):
         selections.create(library, "odd", by="editor", query={"folder": "/x"})
 
 
+def test_gathering_and_exporting_change_nothing_indexed(world):
+    """Everything they write goes to the selections and export-token collections: every image point (payload and
+    vector) and every other stored collection stays as it was."""
+    from indexer.exports import Links, Source, export
+
+    library, kinds, _ = world
+
+    def snapshot():
+        points = library.store.scroll(IMAGES, with_vectors=True)
+        return {p.id: (p.payload, p.vector.tobytes()) for p in points}
+
+    before = snapshot()
+    selections.create(library, "untouched", "test")
+    selections.mark(library, "untouched", of_kind(kinds, "green", "star")[:1], selections.ACCEPTED, "test")
+    page = selections.gather(library, "untouched", limit=10)
+    selections.mark(library, "untouched", [r.id for r in page.candidates.results], selections.REJECTED, "test")
+    selections.gather(library, "untouched", limit=10)
+    for fmt in ("zip", "cvat", "coco", "labelstudio"):
+        b"".join(export(library, Source(selection="untouched"), fmt, Links("http://pix/", "test", 1)).chunks)
+    assert snapshot() == before
+
+
 def test_selections_survive_a_restart(world):  # last: it closes the module's library
     library, kinds, settings = world
     selections.create(library, "kept", by="editor")
