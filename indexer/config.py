@@ -71,6 +71,7 @@ class ServerConfig:
     admin_token: str | None = None  # None: a local one is made in the data directory
     edit_token: str | None = None  # None: editing (selections) is open wherever reading is open without a token
     max_upload_mb: float = 20.0
+    export_at_once: int = 2000  # images: larger exports from the web run in the background
     searches_per_minute: float = 300.0  # per client; 0 turns the limit off
     session_lifetime: float = 7 * 86400.0  # seconds a browser stays signed in
     quiet: bool = False  # no access log
@@ -277,6 +278,9 @@ SETTINGS: tuple[Setting, ...] = (
             group="serve", secret=True, keep_blank=True),
     Setting("server.max_upload_mb", "Largest upload, in MB.", number_at_least(0.1, 1000), flag="--max-upload-mb",
             group="serve"),
+    Setting("server.export_at_once", "Exports from the web of more images than this run in the background "
+            "(progress, cancel, the file kept a day); smaller ones download as they are written.", whole_number(1),
+            flag="--export-at-once", group="serve"),
     Setting("server.searches_per_minute", "Per client, for requests that run the model; 0: no limit.",
             number_at_least(0), flag="--searches-per-minute", group="serve", runtime=True),
     Setting("server.session_lifetime", "How long a browser stays signed in (30m, 12h, 7d).", duration,

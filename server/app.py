@@ -95,7 +95,8 @@ def create_app(settings: Settings, config: ServerConfig | None = None, start: bo
     @app.context_processor
     def template_globals():
         return {"csrf_token": auth.csrf_token, "max_query": MAX_QUERY_CHARS, "max_examples": MAX_EXAMPLES,
-                "export_formats": exports.TITLES, "linked_formats": exports.LINKED, "can_edit": auth.can_edit}
+                "export_formats": exports.TITLES, "linked_formats": exports.LINKED, "can_edit": auth.can_edit,
+                "export_at_once": config.export_at_once}
 
     if start:
         services.start()

@@ -48,7 +48,7 @@ def world(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(world):
     env = {"PIXCEPT_DATA_DIR": str(world[0] / "data"), "PIXCEPT_DEVICE": "cpu", "PIXCEPT_MODEL": "",
-           "PIXCEPT_SEARCHES_PER_MINUTE": "0"}
+           "PIXCEPT_SEARCHES_PER_MINUTE": "0", "PIXCEPT_EXPORT_AT_ONCE": "12"}  # larger: in the background
     process, url = start_server(env)
     yield url
     stop_server(process)
@@ -703,14 +703,17 @@ def test_gather_red_circles_from_one_and_export_them(page, server, world, tmp_pa
     with page.expect_response("**/images"):
         page.locator("#keep-bar").get_by_role("button", name="Add").click()
     held = page.request.get(server + "/api/selections/Red%20circles").json()["accepted"]
-    assert "holds" in page.locator(".keep-status").inner_text() and held >= concept["size"]
-    page.goto(server + "/?q=red+circle")  # a search's results, exported as shown
+    page.wait_for_function("() => document.querySelector('.keep-status').textContent.includes('holds')")
+    assert held >= concept["size"]
+    page.goto(server + "/?q=red")  # a search's results, exported as shown
     page.wait_for_selector("#results .result")
     shown = page.locator("#results .result").count()
     page.locator("#keep-bar summary").click()  # "Export…" opens the form
     with page.expect_download() as started:
         page.locator("#keep-bar .export-form").get_by_role("button", name="Download").click()
     rows = list(csv.DictReader(open(started.value.path())))
+    assert shown > 12  # more than PIXCEPT_EXPORT_AT_ONCE: exported in the background, then downloaded
+    assert page.locator("#keep-bar .export-status a").inner_text().startswith("Download")
     assert len(rows) == shown and colour_of[rows[0]["path"].split("/")[-1]] == "red"  # in the order shown
     page.goto(server + "/selections/Red%20circles")  # selected members move to the other state
     page.wait_for_selector("#results .result")

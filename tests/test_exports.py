@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 import zipfile
 from pathlib import Path
 
@@ -108,6 +109,10 @@ def test_open_localhost_edits_and_bad_changes_are_refused_whole(client):
     page = client.get("/selections/picks")
     assert page.status_code == 200 and b"3 accepted" in page.data and b"Gather more like these" in page.data
     assert b"picks" in client.get("/selections").data
+
+
+def served_data_dir(client) -> Path:
+    return client.application.extensions["pixcept"].library.data_dir
 
 
 def csrf(client) -> dict:
@@ -310,3 +315,56 @@ def test_the_cli_gathers_the_red_circles_from_one_and_exports_them_for_labelling
     assert {f"{item}.jpg" for item in cvat["items"]} == red_circles
     studio = open_export("labelstudio", tmp_path / "reds.labelstudio.zip", tmp_path / "ls")
     assert studio["tasks"] == len(red_circles) and studio["errors"] == []
+
+
+def wait_for(client, url: str, seconds: float = 60) -> dict:
+    deadline = time.monotonic() + seconds
+    while (run := client.get(url).get_json())["state"] == "running":
+        assert time.monotonic() < deadline, run
+        time.sleep(0.1)
+    return run
+
+
+def test_a_background_export_reports_progress_and_its_file_is_downloaded_when_done(client, everything):
+    started = client.post("/api/exports", json={"selection": "everything", "format": "zip"}, headers=csrf(client))
+    assert started.status_code == 202 and started.get_json()["state"] == "running"
+    run = wait_for(client, started.get_json()["url"])
+    assert run["state"] == "done" and run["images"] == len(everything) and run["written"] == run["total"] > 0
+    answer = client.get(run["file_url"])
+    assert answer.status_code == 200 and f'filename={run["filename"]}' in answer.headers["Content-Disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(answer.get_data()))
+    assert archive.testzip() is None and len([n for n in archive.namelist() if n.startswith("images/")]) == \
+        len(everything)
+    assert run["id"] in [r["id"] for r in client.get("/api/exports").get_json()["exports"]]
+    assert client.delete(run["url"], headers=csrf(client)).status_code == 200  # a finished one: deleted
+    assert client.get(run["url"]).status_code == 404 and client.get(run["file_url"]).status_code == 404
+    for body, status in (({"selection": "nope", "format": "zip"}, 404), ({"format": "zip"}, 400),
+                         ({"concept": 1, "format": "csv"}, 409), ({"selection": "everything", "format": "x"}, 400)):
+        assert client.post("/api/exports", json=body, headers=csrf(client)).status_code == status
+    assert client.get("/api/exports/0123456789abcdef").status_code == 404
+    assert client.get("/api/exports/../../etc").status_code == 404
+
+
+def test_a_background_export_cancelled_leaves_no_file(client, everything, monkeypatch):
+    from indexer.exports import Export, background
+
+    def slow(library, source, fmt, links):
+        def chunks():
+            for _ in range(600):
+                time.sleep(0.05)
+                yield b"x" * 1000
+        return Export("slow.zip", "application/zip", chunks(), 600_000, 1, [])
+
+    monkeypatch.setattr(background, "export", slow)
+    monkeypatch.setattr(background, "REPORT_SECONDS", 0.05)
+    run = client.post("/api/exports", json={"selection": "everything", "format": "zip"}, headers=csrf(client))
+    url = run.get_json()["url"]
+    deadline = time.monotonic() + 10
+    while client.get(url).get_json()["written"] == 0:  # it has started writing
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert client.get(run.get_json()["file_url"]).status_code == 409  # not done yet
+    assert client.delete(url, headers=csrf(client)).status_code == 200
+    assert wait_for(client, url, 10)["state"] == "cancelled"
+    folder = served_data_dir(client) / "exports"
+    assert not list(folder.glob("*.part")) and not list(folder.glob("*.file"))

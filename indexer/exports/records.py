@@ -107,6 +107,15 @@ def records(library: Library, source: Source) -> list[Record]:
             for point in (by_id[i] for i in ids if i in by_id)]
 
 
+def check_source(library: Library, source: Source) -> None:
+    """The errors a person can act on at once, before a background export starts: no such selection, no concepts
+    (for a concept or a map area)."""
+    if source.selection is not None:
+        selections.get(library, source.selection)
+    if source.concept is not None or source.area:
+        publish.require_published(library)
+
+
 def _scored_ids(library: Library, source: Source) -> dict[str, float | None]:
     if source.selection is not None:
         where = selections.search_filter(library, source.selection)

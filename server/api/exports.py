@@ -4,13 +4,14 @@ export tokens that Label Studio exports link with (admin: list, revoke)."""
 
 from __future__ import annotations
 
+import mimetypes
 import re
 
 import marshmallow as ma
-from flask import Response, request
+from flask import Response, request, send_file, url_for
 
 from indexer import exports
-from indexer.exports import tokens
+from indexer.exports import background, tokens
 from indexer.search import MAX_QUERY_CHARS
 
 from ..auth import ADMIN, EDIT, require, who
@@ -35,6 +36,20 @@ BASE_URL = pattern(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'(
                    "labelstudio: where the labelling tool reaches pixcept (default: this request's address)")
 
 
+
+def words(**kwargs) -> ma.fields.String:
+    return ma.fields.String(validate=[
+        ma.validate.Length(max=MAX_QUERY_CHARS, error="is too long (limit {max} characters)"),
+        # at least one word that is not excluded ("-word"): negative terms alone match nothing
+        ma.validate.Regexp(r"^(.*\s)?[^\s-].*$", flags=re.S, error="needs a word to search for")],
+        metadata={"description": "The search's words (its results above the relevance cutoff, up to 1,000)"},
+        **kwargs)
+
+
+IMAGE_IDS = ma.fields.List(pattern(ID_PATTERN), validate=ma.validate.Length(1, MAX_IDS), metadata={
+    "description": f"The images, in this order (at most {MAX_IDS:,})"})
+
+
 class FormatQuery(Query):
     format = FORMAT
     days = DAYS
@@ -42,19 +57,21 @@ class FormatQuery(Query):
 
 
 class SearchExportQuery(FormatQuery):
-    q = ma.fields.String(required=True, validate=[
-        ma.validate.Length(max=MAX_QUERY_CHARS, error="is too long (limit {max} characters)"),
-        # at least one word that is not excluded ("-word"): negative terms alone match nothing
-        ma.validate.Regexp(r"^(.*\s)?[^\s-].*$", flags=re.S, error="needs a word to search for")],
-        metadata={"description": "The search's words (its results above the relevance cutoff, up to 1,000)"})
+    q = words(required=True)
+
+
+def _links(query: dict) -> exports.Links | None:
+    """Where a linked format's links point, for the format asked; a linked format hands out a key to the images,
+    which needs the editor role."""
+    if query["format"] not in exports.LINKED:
+        return None
+    require(EDIT)
+    return exports.Links(query.get("base_url") or request.host_url, who(), query["days"])
 
 
 def _download(source: exports.Source, query: dict) -> Response:
-    fmt, links = query["format"], None
-    if fmt in exports.LINKED:  # it hands out a key to the images: more than reading
-        require(EDIT)
-        links = exports.Links(query.get("base_url") or request.host_url, who(), query["days"])
-    made = exports.export(services().library, source, fmt, links)
+    fmt = query["format"]
+    made = exports.export(services().library, source, fmt, _links(query))
     headers = {"Content-Disposition": f"attachment; filename=\"{made.filename}\"",
                "X-Pixcept-Images": str(made.count), "X-Pixcept-Missing": str(len(made.missing))}
     if made.size is not None:
@@ -90,8 +107,7 @@ def export_search(query: dict):
 
 
 class ImagesExport(ma.Schema):
-    ids = ma.fields.List(pattern(ID_PATTERN), validate=ma.validate.Length(1, MAX_IDS), metadata={
-        "description": f"The images, in this order (at most {MAX_IDS:,}); or give an area"})
+    ids = IMAGE_IDS
     area = AREA
     format = FORMAT
     days = DAYS
@@ -106,6 +122,90 @@ def export_images(body: dict):
     """Download these images (the results on a page) or those in an area of the map, in one format"""
     area = tuple((x, y) for x, y in body.get("area") or ())
     return _download(exports.Source(ids=tuple(body.get("ids") or ()), area=area), body)
+
+
+class NewExport(ma.Schema):
+    selection = ma.fields.String(validate=ma.validate.Length(1, 200))
+    concept = ma.fields.Integer(validate=ma.validate.Range(-1, 2**31))
+    q = words()
+    ids = IMAGE_IDS
+    area = AREA
+    format = FORMAT
+    days = DAYS
+    base_url = BASE_URL
+
+
+class ExportRun(ma.Schema):
+    id = ma.fields.String()
+    source = ma.fields.String(metadata={"description": "What is exported"})
+    format = ma.fields.String()
+    state = ma.fields.String(metadata={"description": "running, done, failed or cancelled"})
+    by = ma.fields.String()
+    started_at = ma.fields.String()
+    finished_at = ma.fields.String(allow_none=True)
+    filename = ma.fields.String()
+    images = ma.fields.Integer()
+    written = ma.fields.Integer(metadata={"description": "Bytes written so far"})
+    total = ma.fields.Integer(allow_none=True, metadata={"description": "Bytes in all, once known"})
+    error = ma.fields.String(allow_none=True)
+    url = ma.fields.String()
+    file_url = ma.fields.String(metadata={"description": "The file, once done"})
+
+
+class ExportRunList(ma.Schema):
+    exports = ma.fields.List(ma.fields.Nested(ExportRun))
+
+
+def _run_json(run) -> dict:
+    return {**run.to_dict(), "url": url_for("api.export_run", run_id=run.id),
+            "file_url": url_for("api.export_run_file", run_id=run.id)}
+
+
+@api.post("/exports", tags=["exports"])
+@api.arguments(NewExport)
+@api.response(202, ExportRun, description="Started: follow its url; download its file_url once done")
+@access(api, errors={**NOT_FOUND, **NO_CONCEPTS})
+def start_export(body: dict):
+    """Export in the background (large archives): progress, cancel, and the file kept a day"""
+    area = tuple((x, y) for x, y in body.get("area") or ())
+    source = exports.Source(body.get("selection"), body.get("concept"), body.get("q"), tuple(body.get("ids") or ()),
+                            area)
+    links = _links(body)
+    return _run_json(background.start(services().library, source, body["format"], who(), links)), 202
+
+
+@api.get("/exports", tags=["exports"])
+@api.response(200, ExportRunList, description="Every export kept, the newest first")
+@access(api)
+def export_runs():
+    """Exports running in the background, and those done in the last day"""
+    return {"exports": [_run_json(run) for run in background.list_all(services().library)]}
+
+
+@api.get("/exports/<run_id>", tags=["exports"])
+@api.response(200, ExportRun)
+@access(api, errors=NOT_FOUND)
+def export_run(run_id: str):
+    """An export's progress"""
+    return _run_json(background.get(services().library, run_id))
+
+
+@api.get("/exports/<run_id>/file", tags=["exports"])
+@api.doc(responses=DOWNLOAD)
+@access(api, errors={**NOT_FOUND, 409: "Not done (running, failed or cancelled)"})
+def export_run_file(run_id: str):
+    """A finished export's file"""
+    path, run = background.file_path(services().library, run_id)
+    return send_file(path, mimetype=mimetypes.guess_type(run.filename)[0] or "application/octet-stream",
+                     as_attachment=True, download_name=run.filename)
+
+
+@api.delete("/exports/<run_id>", tags=["exports"])
+@api.response(200, ExportRun, description="Cancelled (running) or deleted with its file (finished)")
+@access(api, errors=NOT_FOUND)
+def cancel_export(run_id: str):
+    """Cancel a running export, or delete a finished one"""
+    return _run_json(background.cancel(services().library, run_id))
 
 
 class ExportToken(ma.Schema):

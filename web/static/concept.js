@@ -1,6 +1,7 @@
 // A concept's page: its images, page after page as you scroll (same tiles as search results, selected as there),
 // kept in a selection whole or the selected ones.
 import { apiGet, showMessage } from "./api.js";
+import { exportForm } from "./export.js";
 import { keepBar } from "./keep.js";
 import { resultTile } from "./results.js";
 import { tileGrid } from "./tilegrid.js";
@@ -54,6 +55,7 @@ const wholeConcept = keepLabel.textContent;
 const grid = tileGrid(list, {
   onChange: (ids) => { keepLabel.textContent = ids.length ? `Keep the ${ids.length} selected in` : wholeConcept; },
 });
+exportForm(document.querySelector(".export-form"));
 keepBar(keep, () => {
   const ids = grid.ids();
   return ids.length ? { ids } : { concept: Number(list.dataset.concept) };

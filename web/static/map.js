@@ -222,7 +222,7 @@ scatterplot.subscribe("deselect", () => {
   showSelection([]);
 });
 keepBar(keep, () => ({ area }));
-exportForm(keep.querySelector(".export-form"), () => ({ area }));
+exportForm(keep.querySelector(".export-form"), () => ({ area, count: selected.length }));
 
 function showArea() {
   keep.hidden = !area;

@@ -1,6 +1,7 @@
 // One selection: its images (accepted / rejected; selected ones moved to the other state or taken out), gathering
 // more like them page by page with accept / reject (keyboard: arrows, a, r, u), and deleting it.
 import { apiGet, apiSend, showMessage } from "./api.js";
+import { exportForm } from "./export.js";
 import { resultTile } from "./results.js";
 import { tileGrid } from "./tilegrid.js";
 
@@ -193,4 +194,5 @@ document.getElementById("delete-selection")?.addEventListener("click", async () 
   window.location.href = "/selections";
 });
 
+exportForm(document.querySelector(".export-form"));
 loadMembers(true);

@@ -1,0 +1,172 @@
+"""Large exports in the background: written to a file in the data folder by a thread of the serving process, with
+progress, cancel, and the file downloaded when done (kept a day). Small exports stream at once instead (the web
+chooses by the `server.export_at_once` setting).
+
+Everything about a run is on disk (`<data dir>/exports/<id>.json`, its file beside it, a `.cancel` marker), so every
+worker process of a server answers for every run: the one that writes it and the others that are asked about it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..clock import utc_now
+from ..durable import atomic_write_json
+from ..errors import ConflictError, NotFoundError
+from ..library import Library
+from .base import Links
+from .formats import export
+from .records import Source, check_source
+
+FOLDER = "exports"
+KEEP_SECONDS = 24 * 3600  # a finished run's file is deleted a day after it finished
+REPORT_SECONDS = 0.5  # how often the writer records its progress
+STALE_SECONDS = 300  # a run not heard from for this long died with its process (a restart): it is interrupted
+
+
+@dataclass
+class ExportRun:
+    id: str
+    source: str  # what is exported ("selection red circles")
+    format: str
+    state: str  # running, done, failed, cancelled
+    by: str
+    started_at: str
+    filename: str = ""
+    images: int = 0
+    written: int = 0  # bytes
+    total: int | None = None  # bytes, once known
+    finished_at: str | None = None
+    error: str | None = None
+    finished_ts: float | None = None
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "finished_ts"}
+
+
+def start(library: Library, source: Source, fmt: str, by: str, links: Links | None = None) -> ExportRun:
+    """Start writing the export in a thread of this process; the run as it starts."""
+    check_source(library, source)
+    folder = _folder(library)
+    _prune(folder)
+    run = ExportRun(secrets.token_hex(8), source.title, fmt, "running", by, utc_now())
+    _save(folder, run)
+    threading.Thread(target=_write, args=(library, folder, run, source, links), name=f"export-{run.id}",
+                     daemon=True).start()
+    return run
+
+
+def get(library: Library, run_id: str) -> ExportRun:
+    try:
+        return _read(_folder(library) / f"{_checked(run_id)}.json")
+    except FileNotFoundError:
+        raise NotFoundError(f"No export {run_id[:40]!r} (finished ones are kept a day).") from None
+
+
+def list_all(library: Library) -> list[ExportRun]:
+    """Every run kept, the newest first."""
+    folder = _folder(library)
+    _prune(folder)
+    runs = []
+    for path in folder.glob("*.json"):
+        try:
+            runs.append(_read(path))
+        except (OSError, ValueError, TypeError):
+            continue  # being replaced, or not ours
+    return sorted(runs, key=lambda run: run.started_at, reverse=True)
+
+
+def _read(path: Path) -> ExportRun:
+    run = ExportRun(**json.loads(path.read_text()))
+    if run.state == "running" and time.time() - path.stat().st_mtime > STALE_SECONDS:
+        run.state, run.error = "failed", "interrupted: the server stopped while writing it; export again"
+    return run
+
+
+def cancel(library: Library, run_id: str) -> ExportRun:
+    """Stop a running export (its writer stops at its next chunk and deletes the part written); a finished one is
+    deleted with its file."""
+    run = get(library, run_id)
+    folder = _folder(library)
+    if run.state == "running":
+        (folder / f"{run.id}.cancel").touch()
+    else:
+        _delete(folder, run.id)
+    return run
+
+
+def file_path(library: Library, run_id: str) -> tuple[Path, ExportRun]:
+    """The finished export's file; ConflictError while it is being written."""
+    run = get(library, run_id)
+    if run.state != "done":
+        raise ConflictError(f"Export {run.id} is {run.state}" + (f": {run.error}" if run.error else "") + ".")
+    return _folder(library) / f"{run.id}.file", run
+
+
+def _write(library: Library, folder: Path, run: ExportRun, source: Source, links: Links | None) -> None:
+    part = folder / f"{run.id}.part"
+    try:
+        made = export(library, source, run.format, links)
+        run.filename, run.images, run.total = made.filename, made.count, made.size
+        reported = 0.0
+        with open(part, "wb") as out:
+            for chunk in made.chunks:
+                out.write(chunk)
+                run.written += len(chunk)
+                if time.monotonic() - reported > REPORT_SECONDS:
+                    if (folder / f"{run.id}.cancel").exists():
+                        raise _Cancelled()
+                    _save(folder, run)
+                    reported = time.monotonic()
+        part.replace(folder / f"{run.id}.file")
+        run.state = "done"
+    except _Cancelled:
+        run.state = "cancelled"
+    except Exception as exc:  # noqa: BLE001 - any failure is the run's, reported on it
+        run.state, run.error = "failed", str(exc) or type(exc).__name__
+    finally:
+        part.unlink(missing_ok=True)
+        (folder / f"{run.id}.cancel").unlink(missing_ok=True)
+        run.finished_at, run.finished_ts = utc_now(), time.time()
+        _save(folder, run)
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _folder(library: Library) -> Path:
+    folder = library.data_dir / FOLDER
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _save(folder: Path, run: ExportRun) -> None:
+    atomic_write_json(folder / f"{run.id}.json", asdict(run))
+
+
+def _checked(run_id: str) -> str:
+    if not (len(run_id) == 16 and all(c in "0123456789abcdef" for c in run_id)):
+        raise NotFoundError(f"No export {run_id[:40]!r}.")
+    return run_id
+
+
+def _delete(folder: Path, run_id: str) -> None:
+    for suffix in (".file", ".part", ".cancel", ".json"):
+        (folder / f"{run_id}{suffix}").unlink(missing_ok=True)
+
+
+def _prune(folder: Path) -> None:
+    """Finished runs older than KEEP_SECONDS go, with their files."""
+    for path in folder.glob("*.json"):
+        try:
+            finished = json.loads(path.read_text()).get("finished_ts")
+        except (OSError, ValueError):
+            continue
+        if finished and time.time() - finished > KEEP_SECONDS:
+            _delete(folder, path.stem)
