@@ -34,12 +34,13 @@ COPY web ./web
 RUN pip install .
 
 # A user of its own (never root); the data folder and the caches (model weights, numba's compiled code) are
-# volumes, so a new image keeps the library and starts without downloading or compiling again.
+# volumes, so a new image keeps the library and starts without downloading or compiling again; `pixcept backup
+# /backups/NAME` writes into the third.
 RUN useradd --create-home --uid 10001 pixcept \
-    && mkdir -p /data /cache/huggingface /cache/numba \
-    && chown -R pixcept:pixcept /data /cache
+    && mkdir -p /data /cache/huggingface /cache/numba /backups \
+    && chown -R pixcept:pixcept /data /cache /backups
 USER 10001:10001
-VOLUME ["/data", "/cache"]
+VOLUME ["/data", "/cache", "/backups"]
 
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \

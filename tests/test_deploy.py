@@ -45,7 +45,8 @@ def test_one_machine_compose_runs_pixcept_with_a_private_qdrant():
     assert pixcept["depends_on"]["qdrant"]["condition"] == "service_healthy"
     assert "/api/ready" in " ".join(pixcept["healthcheck"]["test"])
     assert "/srv/photos:/photos:ro" in pixcept["volumes"]  # photos are read, never written
-    assert {v.split(":")[1] for v in pixcept["volumes"]} >= {"/data", "/cache"}  # the library and the caches stay
+    mounted = {v.split(":")[1] for v in pixcept["volumes"]}
+    assert mounted >= {"/data", "/cache", "/backups"}  # what a new image must keep
     assert "ports" not in qdrant  # reachable on the compose network only
     assert re.fullmatch(r"qdrant/qdrant:v\d+\.\d+\.\d+", qdrant["image"])  # pinned, never `latest`
     assert qdrant["environment"]["QDRANT__SERVICE__API_KEY"] == pixcept["environment"]["QDRANT_API_KEY"]
@@ -87,5 +88,5 @@ def test_the_dockerfile_passes_hadolint_and_runs_as_a_user_with_volumes():
     text = (ROOT / "Dockerfile").read_text()
     user = re.findall(r"^USER (\S+)", text, re.M)
     assert user and not user[-1].startswith(("0", "root"))
-    assert 'VOLUME ["/data", "/cache"]' in text and "/api/ready" in re.search(r"HEALTHCHECK[^\n]*\n[^\n]*", text)[0]
+    assert 'VOLUME ["/data", "/cache", "/backups"]' in text and "/api/ready" in re.search(r"HEALTHCHECK[^\n]*\n[^\n]*", text)[0]
     assert "ARG TORCH_INDEX=" in text  # the CUDA build argument

@@ -89,6 +89,9 @@ def open_backend(settings: Settings, command: str) -> Iterator[Backend]:
         local.close()
 
 
+EMBEDDING_JOBS = ("index", "vocab")  # the kinds that load the model
+
+
 def job_result(job: dict) -> dict:
     """A finished server job's result, or the error that ended it."""
     if job["state"] == "done":
@@ -243,8 +246,9 @@ class LocalBackend:
     def run_job(self, kind: str, params: dict, progress: Progress) -> dict:
         from ..jobs import run_here
 
-        spec = self.settings.model or self.library.recorded_model_spec()
-        click.echo(f"Loading CLIP model {spec or 'ViT-B-32:laion2b_s34b_b79k (default)'}...", err=True)
+        if kind in EMBEDDING_JOBS:
+            spec = self.settings.model or self.library.recorded_model_spec()
+            click.echo(f"Loading CLIP model {spec or 'ViT-B-32:laion2b_s34b_b79k (default)'}...", err=True)
         return run_here(self.library, kind, params, progress)
 
     def jobs(self) -> list[dict]:

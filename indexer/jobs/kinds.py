@@ -58,13 +58,19 @@ def _run_search_index(library: Library, params: dict, progress: Progress, embedd
     return {"built": built, "seconds": round(time.monotonic() - started, 1)}
 
 
+def _run_backup(library: Library, params: dict, progress: Progress, embedder) -> dict:
+    from ..backup import backup_library
+
+    return backup_library(library, Path(params["destination"]), params.get("thumbnails", True), progress)
+
+
 def index_rebuild_due(library: Library) -> tuple[str, dict] | None:
     """A server's scheduled search-index job, when writes left the store's index due."""
     return ("search-index", {}) if library.store.rebuild_pending() else None
 
 
 RUNNERS: dict[str, Callable] = {"index": _run_index, "vocab": _run_vocab, "cluster": _run_cluster,
-                                "search-index": _run_search_index}
+                                "search-index": _run_search_index, "backup": _run_backup}
 
 
 def check_params(kind: str, params: dict, settings: Settings) -> dict:
@@ -78,6 +84,10 @@ def check_params(kind: str, params: dict, settings: Settings) -> dict:
     if kind == "index":
         checked["folders"] = [str(p) for p in check_roots(checked["folders"], settings.data_dir, absolute=True,
                                                           allowed=settings.allow_folders)]
+    if kind == "backup":
+        from ..backup import check_destination
+
+        checked["destination"] = str(check_destination(Path(checked["destination"]), settings.data_dir))
     if kind == "vocab" and checked.get("entries"):
         checked["entries"] = check_entries(checked["entries"])
     elif kind == "vocab":

@@ -63,12 +63,18 @@ class ClusterParams(_Params):
         return {key: value for key, value in data.items() if value is not False}
 
 
+class BackupParams(_Params):
+    destination = F.String(required=True, validate=ma.validate.Length(1, 4096), metadata={
+        "description": "Absolute path, on the server, of a folder that does not exist yet (or is empty)"})
+    thumbnails = F.Boolean(load_default=True, metadata={"description": "Copy the thumbnails too"})
+
+
 class SearchIndexParams(_Params):
     """None: it builds the search index where writes left it due."""
 
 
 JOB_PARAMS: dict[str, type[ma.Schema]] = {"index": IndexParams, "vocab": VocabParams, "cluster": ClusterParams,
-                                          "search-index": SearchIndexParams}
+                                          "search-index": SearchIndexParams, "backup": BackupParams}
 JOB_KINDS = tuple(JOB_PARAMS)
 
 
