@@ -88,5 +88,6 @@ def test_the_dockerfile_passes_hadolint_and_runs_as_a_user_with_volumes():
     text = (ROOT / "Dockerfile").read_text()
     user = re.findall(r"^USER (\S+)", text, re.M)
     assert user and not user[-1].startswith(("0", "root"))
-    assert 'VOLUME ["/data", "/cache", "/backups"]' in text and "/api/ready" in re.search(r"HEALTHCHECK[^\n]*\n[^\n]*", text)[0]
+    assert 'VOLUME ["/data", "/cache", "/backups"]' in text
+    assert "/api/ready" in re.search(r"HEALTHCHECK[^\n]*\n[^\n]*", text)[0]
     assert "ARG TORCH_INDEX=" in text  # the CUDA build argument
