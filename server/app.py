@@ -96,6 +96,7 @@ def create_app(settings: Settings, config: ServerConfig | None = None, start: bo
     def template_globals():
         return {"csrf_token": auth.csrf_token, "max_query": MAX_QUERY_CHARS, "max_examples": MAX_EXAMPLES,
                 "export_formats": exports.TITLES, "linked_formats": exports.LINKED, "can_edit": auth.can_edit,
+                "is_admin": auth.is_admin,
                 "export_at_once": config.export_at_once}
 
     if start:

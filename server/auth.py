@@ -188,6 +188,11 @@ def can_edit() -> bool:
     return RANK.get(current_level() or "", -1) >= RANK[EDIT]
 
 
+def is_admin() -> bool:
+    """Whether this request has the admin's credentials (pages show the admin link only then)."""
+    return current_level() == ADMIN
+
+
 def who() -> str:
     """Who is making this request, as a selection's history records it: the role of its credentials."""
     return ROLE_NAMES.get(current_level() or READ, "reader")

@@ -725,3 +725,38 @@ def test_gather_red_circles_from_one_and_export_them(page, server, world, tmp_pa
     after = page.request.get(server + "/api/selections/Red%20circles").json()
     assert (after["accepted"], after["rejected"]) == (before["accepted"] - 1, before["rejected"] + 1)
     assert serious_violations(page) == []
+
+
+def test_an_admin_adds_a_folder_follows_jobs_live_cancels_resumes_and_reads_the_failures(page, server, world):
+    """Last in this module: it adds pictures to the shared library. The admin page needs the admin token (editors,
+    as anonymous users on an open localhost are, get 403); jobs arrive by Server-Sent Events, no reload."""
+    root, _ = world
+    folder = root / "more"
+    write_library(folder, per_pair=3, seed=7)  # 144 more pictures
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    assert page.goto(server + "/admin").status == 403
+    page.goto(server + "/login?next=/admin")
+    page.fill("#token", (root / "data" / "server-admin-token").read_text().strip())
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/admin")
+    page.wait_for_function("() => document.getElementById('jobs-status').textContent.startsWith('Live')")
+    assert serious_violations(page) == []
+    page.fill("#new-folder", str(folder))
+    page.get_by_role("button", name="Index it").click()
+    row = page.locator(f"#jobs tr:has-text('{folder}')").first
+    row.wait_for()  # pushed to the page: no reload
+    page.wait_for_function("() => [...document.querySelectorAll('#jobs tr')].some(r => r.dataset.state === 'done')",
+                           timeout=120_000)
+    page.fill("#failure-filter", "broken")
+    page.wait_for_function("() => document.getElementById('failures-status').textContent.startsWith('1 of')")
+    assert "broken.jpg" in page.locator("#failures").inner_text()
+    page.get_by_role("button", name="Recluster").click()  # a long job: cancelled while it runs, then resumed
+    cluster = page.locator("#jobs tr:has-text('cluster')").first
+    cluster.get_by_role("button", name="Cancel").click()
+    page.wait_for_function("() => [...document.querySelectorAll('#jobs tr')].some(r => "
+                           "r.textContent.startsWith('cluster') && r.dataset.state === 'cancelled')", timeout=60_000)
+    page.locator("#jobs tr[data-state=cancelled]").first.get_by_role("button", name="Resume").click()
+    page.wait_for_function("() => [...document.querySelectorAll('#jobs tr')].some(r => "
+                           "r.textContent.startsWith('cluster') && ['queued', 'running'].includes(r.dataset.state))")
+    assert serious_violations(page) == []
+    screenshots(page, "admin")

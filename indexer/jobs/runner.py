@@ -60,6 +60,7 @@ class JobRunner:
         self.jobs: dict[str, Job] = {}
         self._cancel: set[str] = set()
         self._changed = threading.Condition()
+        self.version = 0  # bumped on every change of any job: what a live view of all jobs waits on
         self._queue: list[str] = []
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -109,6 +110,7 @@ class JobRunner:
             self.jobs[job.id] = job
             self._queue.append(job.id)
             self._save(job)
+            self.version += 1
             self._changed.notify_all()
         self._prune_old()
         return job
@@ -145,6 +147,13 @@ class JobRunner:
             self._changed.wait_for(lambda: job.version > after_version or job.finished, timeout)
         return job
 
+    def wait_any(self, after_version: int, timeout: float) -> int | None:
+        """The runner's version once it passes `after_version` (a job queued, changed or finished), or after
+        `timeout`; None once the runner is stopping (a live view ends)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.version > after_version or self._stopping, timeout)
+            return None if self._stopping else self.version
+
     def cancel_requested(self, job_id: str) -> bool:
         return job_id in self._cancel
 
@@ -157,6 +166,7 @@ class JobRunner:
             for key, value in changes.items():
                 setattr(job, key, value)
             job.version += 1
+            self.version += 1
             if save or "notes" in changes or time.monotonic() - self._saved_at.get(job.id, 0) >= SAVE_INTERVAL:
                 self._save(job)
             self._changed.notify_all()

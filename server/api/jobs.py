@@ -1,8 +1,13 @@
-"""Jobs (admin): start, follow (long poll), cancel and resume the server's indexing, vocabulary and cluster jobs."""
+"""Jobs (admin): start, follow (long poll, or every job live as Server-Sent Events), cancel and resume the server's
+indexing, vocabulary, cluster, search-index and backup jobs."""
 
 from __future__ import annotations
 
+import json
+import time
+
 import marshmallow as ma
+from flask import Response
 
 from indexer.jobs import JOB_PARAMS
 
@@ -52,6 +57,37 @@ def jobs():
 def start_job(body: dict):
     """Start a job: index folders on the server, embed vocabulary, cluster concepts"""
     return runner().submit(body["kind"], body["params"] or {}).to_dict()
+
+
+EVENTS_SECONDS = 300  # a stream ends after this (it holds a server thread); the browser's EventSource reconnects
+HEARTBEAT_SECONDS = 15  # a comment line when nothing changed, so proxies keep the connection
+LIVE_JOBS = 20  # the recent jobs each event holds
+
+
+@api.get("/jobs/events", tags=["jobs"])
+@api.doc(responses={200: {"description": "Server-Sent Events: a `jobs` event (the recent jobs, newest first, as "
+                                         "JSON) at once and whenever any job changes",
+                          "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
+@access(api, ADMIN)
+def job_events():
+    """Every job, live: progress pushed as it happens (one connection per page, not a poll per second)"""
+    jobs = runner()
+
+    def stream():
+        version: int | None = -1
+        ends = time.monotonic() + EVENTS_SECONDS
+        while time.monotonic() < ends:
+            seen = jobs.wait_any(version, HEARTBEAT_SECONDS)
+            if seen is None:  # the server is stopping
+                return
+            if seen == version:
+                yield ": nothing new\n\n"
+                continue
+            version = seen
+            yield f"event: jobs\nid: {version}\ndata: {json.dumps([j.to_dict() for j in jobs.list(LIVE_JOBS)])}\n\n"
+
+    return Response(stream(), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @api.get("/jobs/<job_id>", tags=["jobs"])

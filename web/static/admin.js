@@ -1,0 +1,168 @@
+// The admin page: jobs live (Server-Sent Events from /api/jobs/events: one connection, updates pushed as they
+// happen), with rate and time left measured here from the progress; starting, cancelling and resuming jobs; the
+// failure report, filtered; export tokens, revoked.
+import { apiGet, apiSend, showMessage } from "./api.js";
+
+const jobsBody = document.getElementById("jobs");
+const jobsStatus = document.getElementById("jobs-status");
+const actionStatus = document.getElementById("action-status");
+const roots = [...document.querySelectorAll("#folders [data-folder]")].map((item) => item.dataset.folder);
+
+// -- jobs, live ---------------------------------------------------------------------------------------------------
+
+const samples = new Map(); // job ID -> {done, at, rate}: the rate is smoothed over successive updates
+
+function pace(job) {
+  if (job.state !== "running" || !job.total) return "";
+  const now = performance.now();
+  const last = samples.get(job.id);
+  if (last && job.done > last.done) {
+    const rate = ((job.done - last.done) / (now - last.at)) * 1000;
+    samples.set(job.id, { done: job.done, at: now, rate: last.rate ? 0.7 * last.rate + 0.3 * rate : rate });
+  } else if (!last) {
+    samples.set(job.id, { done: job.done, at: now, rate: null });
+  }
+  const { rate } = samples.get(job.id);
+  if (!rate) return "";
+  const left = (job.total - job.done) / rate;
+  return `${rate.toFixed(rate < 10 ? 1 : 0)}/s · ${left < 90 ? `${Math.ceil(left)} s` : `${Math.ceil(left / 60)} min`} left`;
+}
+
+function cell(content) {
+  const td = document.createElement("td");
+  td.append(content);
+  return td;
+}
+
+function jobRow(job) {
+  const row = document.createElement("tr");
+  row.dataset.id = job.id;
+  row.dataset.state = job.state;
+  const what = `${job.kind}${job.params.folders ? ` ${job.params.folders.join(", ")}` : ""}` +
+    `${job.params.prune ? " (prune)" : ""}${job.params.destination ? ` → ${job.params.destination}` : ""}`;
+  const progress = document.createElement("span");
+  if (job.total) {
+    const bar = document.createElement("progress");
+    bar.max = job.total;
+    bar.value = job.done;
+    bar.setAttribute("aria-label", `${job.kind} progress`);
+    progress.append(bar, ` ${job.done.toLocaleString()} of ${job.total.toLocaleString()}`);
+  }
+  const note = job.error || job.notes[job.notes.length - 1] || "";
+  if (note) progress.append(document.createElement("br"), note);
+  const actions = document.createElement("span");
+  const act = (label, path) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "button secondary";
+    button.textContent = label;
+    button.setAttribute("aria-label", `${label} ${job.kind} job ${job.id}`);
+    button.addEventListener("click", () => run(apiSend("POST", `/api/jobs/${job.id}/${path}`), `${label}: ${job.kind}`));
+    actions.append(button);
+  };
+  if (["queued", "running"].includes(job.state)) act("Cancel", "cancel");
+  if (["interrupted", "failed", "cancelled"].includes(job.state)) act("Resume", "resume");
+  row.append(cell(what), cell(job.state), cell(progress), cell(pace(job)), cell(job.started_at || job.created_at),
+    cell(actions));
+  return row;
+}
+
+function showJobs(jobs) {
+  jobsBody.replaceChildren(...jobs.map(jobRow));
+  const running = jobs.filter((job) => job.state === "running").length;
+  const queued = jobs.filter((job) => job.state === "queued").length;
+  jobsStatus.textContent = `Live · ${running} running, ${queued} queued`;
+}
+
+const events = new EventSource("/api/jobs/events");
+events.addEventListener("jobs", (event) => showJobs(JSON.parse(event.data)));
+events.addEventListener("error", () => { jobsStatus.textContent = "Reconnecting…"; });
+
+// -- starting jobs --------------------------------------------------------------------------------------------------
+
+async function run(request, label) {
+  try {
+    await request;
+    showMessage(actionStatus, `${label}: started.`);
+  } catch (error) {
+    showMessage(actionStatus, error.message, { error: true });
+  }
+}
+
+const start = (kind, params, label) => run(apiSend("POST", "/api/jobs", { kind, params }), label);
+
+document.getElementById("folders").addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-kind]");
+  if (!button) return;
+  const folder = button.closest("[data-folder]").dataset.folder;
+  start("index", { folders: [folder], prune: button.dataset.kind === "prune" }, `Index ${folder}`);
+});
+document.querySelector(".admin-actions").addEventListener("click", (event) => {
+  const kind = event.target.closest("button[data-kind]")?.dataset.kind;
+  if (kind === "index-all") start("index", { folders: roots }, "Index all folders");
+  else if (kind) start(kind, {}, kind === "cluster" ? "Recluster" : "Build the search index");
+});
+document.getElementById("add-folder").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const folder = event.target.elements.folder.value.trim();
+  start("index", { folders: [folder] }, `Index ${folder}`);
+});
+document.getElementById("backup-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const destination = event.target.elements.destination.value.trim();
+  start("backup", { destination }, `Back up to ${destination}`);
+});
+
+// -- the failure report ---------------------------------------------------------------------------------------------
+
+const filter = document.getElementById("failure-filter");
+let filtering = null;
+async function showFailures() {
+  const status = document.getElementById("failures-status");
+  try {
+    const report = await apiGet(`/api/admin/failures?${new URLSearchParams({ contains: filter.value, limit: "200" })}`);
+    document.getElementById("failures").replaceChildren(...report.files.map((file) => {
+      const row = document.createElement("tr");
+      const path = document.createElement("code");
+      path.textContent = file.path;
+      row.append(cell(path), cell(file.reason));
+      return row;
+    }));
+    status.textContent = report.total
+      ? `${report.matching.toLocaleString()} of ${report.total.toLocaleString()} files` +
+        (report.matching > report.files.length ? ` (the first ${report.files.length} shown)` : "")
+      : "Every file found was indexed.";
+  } catch (error) {
+    showMessage(status, error.message, { error: true });
+  }
+}
+filter.addEventListener("input", () => { clearTimeout(filtering); filtering = setTimeout(showFailures, 250); });
+
+// -- export tokens --------------------------------------------------------------------------------------------------
+
+async function showTokens() {
+  const { tokens } = await apiGet("/api/export-tokens");
+  document.getElementById("tokens").replaceChildren(...tokens.map((token) => {
+    const row = document.createElement("tr");
+    const state = token.active ? `active until ${token.expires_at}` : token.revoked_at ? "revoked" : "expired";
+    const actions = document.createElement("span");
+    if (token.active) {
+      const revoke = document.createElement("button");
+      revoke.type = "button";
+      revoke.className = "button secondary";
+      revoke.textContent = "Revoke";
+      revoke.setAttribute("aria-label", `Revoke export token ${token.id}`);
+      revoke.addEventListener("click", async () => {
+        await apiSend("POST", `/api/export-tokens/${token.id}/revoke`);
+        showTokens();
+      });
+      actions.append(revoke);
+    }
+    row.append(cell(token.id), cell(`${token.images.toLocaleString()} images of ${token.label}`), cell(state),
+      cell(`${token.created_at} by ${token.created_by}`), cell(actions));
+    return row;
+  }));
+}
+
+showFailures();
+showTokens().catch((error) => showMessage(actionStatus, error.message, { error: true }));
