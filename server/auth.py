@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Callable
 
 import portalocker
-from flask import abort, current_app, request, session
+from flask import abort, current_app, g, request, session
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError
 
+from indexer import accounts
 from indexer.durable import atomic_write_json
 
 READ, EDIT, ADMIN = "read", "edit", "admin"
@@ -73,7 +74,11 @@ def bearer_token() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+ROLE_LEVELS = {"reader": READ, "editor": EDIT, "admin": ADMIN}  # an account's role -> its level
+
+
 def level_for(token: str | None) -> str | None:
+    """The level of a token: one of the settings' tokens, or an account's (`indexer.accounts`)."""
     config = current_app.config
     if _matches(token, config["PIXCEPT_ADMIN_TOKEN"]):
         return ADMIN
@@ -81,12 +86,28 @@ def level_for(token: str | None) -> str | None:
         return EDIT
     if _matches(token, config["PIXCEPT_READ_TOKEN"]):
         return READ
-    return None
+    account = _library_call(accounts.check, token) if accounts.is_account_token(token) else None
+    if account is None:
+        return None
+    g.pixcept_account = account
+    return ROLE_LEVELS[account.role]
+
+
+def _library_call(function: Callable, *args):
+    """`function(library, *args)`, or None while the library is still opening."""
+    services = current_app.extensions["pixcept"]
+    return function(services.library, *args) if services.ready else None
 
 
 def current_level() -> str | None:
-    """ADMIN, EDIT, READ or None for this request. Reading needs no token when no read token is configured
-    (localhost); editing neither, unless an edit token is."""
+    """ADMIN, EDIT, READ or None for this request (worked out once per request). Reading needs no token when no
+    read token is configured (localhost); editing neither, unless an edit token is."""
+    if "pixcept_level" not in g:
+        g.pixcept_level = _request_level()
+    return g.pixcept_level
+
+
+def _request_level() -> str | None:
     token = bearer_token()
     if token is not None:
         return level_for(token)  # a wrong bearer token is refused even where reading is open
@@ -110,7 +131,11 @@ def sign_in(token: str) -> str | None:
     if level is not None:
         session.clear()
         session.permanent = True  # the cookie expires with the session, not only when the browser closes
-        session.update(level=level, key=token_key(token), sid=secrets.token_urlsafe(16), since=int(time.time()))
+        account = g.get("pixcept_account")
+        # an account's session is bound to its token's hash: revoking the account ends it
+        key = token_key(account.key) if account else token_key(token)
+        session.update(level=level, key=key, sid=secrets.token_urlsafe(16), since=int(time.time()),
+                       account=account.id if account else None)
     return level
 
 
@@ -127,10 +152,16 @@ def session_level() -> str | None:
     level, younger than the session lifetime, not signed out."""
     level, since, sid = session.get("level"), session.get("since"), session.get("sid")
     config = current_app.config
-    token = {ADMIN: config["PIXCEPT_ADMIN_TOKEN"], EDIT: config["PIXCEPT_EDIT_TOKEN"],
-             READ: config["PIXCEPT_READ_TOKEN"]}.get(str(level))
-    if not token or not _matches(session.get("key"), token_key(token)):
-        return None
+    if session.get("account"):
+        account = _library_call(accounts.find, str(session["account"]))
+        if account is None or not _matches(session.get("key"), token_key(account.key)):
+            return None
+        g.pixcept_account, level = account, ROLE_LEVELS[account.role]
+    else:
+        token = {ADMIN: config["PIXCEPT_ADMIN_TOKEN"], EDIT: config["PIXCEPT_EDIT_TOKEN"],
+                 READ: config["PIXCEPT_READ_TOKEN"]}.get(str(level))
+        if not token or not _matches(session.get("key"), token_key(token)):
+            return None
     if not isinstance(since, int) or not 0 <= time.time() - since < config["PIXCEPT_SESSION_LIFETIME"]:
         return None
     return None if sid in revoked_sessions() else level
@@ -194,8 +225,11 @@ def is_admin() -> bool:
 
 
 def who() -> str:
-    """Who is making this request, as a selection's history records it: the role of its credentials."""
-    return ROLE_NAMES.get(current_level() or READ, "reader")
+    """Who is making this request, as a selection's history records it: the account's name, else the role of the
+    settings' token."""
+    level = current_level()
+    account = g.get("pixcept_account")
+    return account.name if account is not None else ROLE_NAMES.get(level or READ, "reader")
 
 
 def csrf_token() -> str:

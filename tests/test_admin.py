@@ -62,3 +62,48 @@ def test_jobs_arrive_live_as_server_sent_events(app):
     lines = dict(line.split(": ", 1) for line in first.strip().splitlines())
     assert lines["event"] == "jobs" and int(lines["id"]) >= 1
     assert started.get_json()["id"] in [job["id"] for job in json.loads(lines["data"])]
+
+
+def test_named_tokens_carry_their_role_and_name_until_revoked(app):
+    client, admin = app.test_client(), bearer(app.config["PIXCEPT_ADMIN_TOKEN"])
+    assert client.post("/api/tokens", json={"name": "alice", "role": "editor"}, headers=bearer("ed1t")).status_code \
+        == 403
+    made = {}
+    for name, role in (("alice", "editor"), ("bob", "reader"), ("ops", "admin")):
+        answer = client.post("/api/tokens", json={"name": name, "role": role}, headers=admin)
+        assert answer.status_code == 201 and answer.get_json()["token"].startswith("pxt_")
+        made[name] = answer.get_json()
+    assert client.post("/api/tokens", json={"name": "alice", "role": "reader"}, headers=admin).status_code == 400
+    assert client.post("/api/tokens", json={"name": "x", "role": "owner"}, headers=admin).status_code == 400
+    alice, bob, ops = (bearer(made[n]["token"]) for n in ("alice", "bob", "ops"))
+    assert client.get("/api/search?q=a photo", headers=bob).status_code == 200
+    assert client.post("/api/selections", json={"name": "by bob"}, headers=bob).status_code == 403
+    kept = client.post("/api/selections", json={"name": "by alice"}, headers=alice)
+    assert kept.status_code == 201 and kept.get_json()["created_by"] == "alice"  # named people in the history
+    assert client.get("/api/jobs", headers=alice).status_code == 403
+    assert client.get("/api/jobs", headers=ops).status_code == 200
+    listed = {t["name"]: t for t in client.get("/api/tokens", headers=admin).get_json()["tokens"]}
+    assert listed["alice"]["last_used_at"] and listed["bob"]["role"] == "reader" and "hash" not in listed["alice"]
+    wrong = made["bob"]["token"][:-4] + "AAAA"
+    assert client.get("/api/search?q=a photo", headers=bearer(wrong)).status_code == 401
+    browser = app.test_client()  # a browser signed in with bob's token
+    csrf = browser.get("/api/session").get_json()["csrf_token"]
+    signed = browser.post("/login", data={"token": made["bob"]["token"], "csrf_token": csrf, "next": "/"})
+    assert signed.status_code == 302
+    assert browser.get("/api/search?q=a photo", headers={"Accept": "application/json"}).status_code == 200
+    assert client.post(f"/api/tokens/{made['bob']['id']}/revoke", headers=admin).get_json()["active"] is False
+    assert client.get("/api/search?q=a photo", headers=bob).status_code == 401  # the token, at once
+    signed_out = browser.get("/api/search?q=a photo", headers={"Accept": "application/json"})
+    assert signed_out.status_code == 401  # and its browser session
+    assert client.post("/api/tokens/nope/revoke", headers=admin).status_code == 404
+
+
+def test_the_cli_makes_lists_and_revokes_tokens(run, photos):
+    assert run("index", photos).exit_code == 0
+    made = run("tokens", "create", "carol", "--role", "reader")
+    assert made.exit_code == 0 and made.stdout.strip().startswith("pxt_")
+    token_id = made.stdout.strip().removeprefix("pxt_").partition(".")[0]
+    assert f"{token_id}  carol  reader  active" in run("tokens").stdout
+    assert run("tokens", "revoke", token_id).exit_code == 0
+    assert f"{token_id}  carol  reader  revoked" in run("tokens").stdout
+    assert run("tokens", "create", "dave", "--role", "owner").exit_code == 2

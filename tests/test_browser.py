@@ -758,5 +758,14 @@ def test_an_admin_adds_a_folder_follows_jobs_live_cancels_resumes_and_reads_the_
     page.locator("#jobs tr[data-state=cancelled]").first.get_by_role("button", name="Resume").click()
     page.wait_for_function("() => [...document.querySelectorAll('#jobs tr')].some(r => "
                            "r.textContent.startsWith('cluster') && ['queued', 'running'].includes(r.dataset.state))")
+    page.fill("#account-name", "Bea")  # a named token, shown once
+    page.get_by_role("button", name="Make a token").click()
+    page.wait_for_function("() => document.getElementById('account-made').textContent.includes('shown this once')")
+    token = page.locator("#account-made code").inner_text()
+    assert token.startswith("pxt_") and "Bea" in page.locator("#accounts").inner_text()
+    assert httpx.get(server + "/api/search?q=red", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    page.get_by_role("button", name="Revoke the token of Bea").click()
+    page.wait_for_function("() => document.getElementById('accounts').textContent.includes('revoked')")
+    assert httpx.get(server + "/api/search?q=red", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert serious_violations(page) == []
     screenshots(page, "admin")

@@ -70,6 +70,13 @@ class Backend(Protocol):
 
     def export_token_revoke(self, token_id: str) -> dict: ...
 
+    def accounts(self) -> list[dict]: ...
+
+    def account_create(self, name: str, role: str) -> dict:
+        """The account made, with its `token`"""
+
+    def account_revoke(self, account_id: str) -> dict: ...
+
 
 @contextlib.contextmanager
 def open_backend(settings: Settings, command: str) -> Iterator[Backend]:
@@ -206,6 +213,15 @@ class ServerBackend:
 
     def export_token_revoke(self, token_id: str) -> dict:
         return self.client.request("POST", f"/api/export-tokens/{quote(token_id, safe='')}/revoke")
+
+    def accounts(self) -> list[dict]:
+        return self.client.request("GET", "/api/tokens")["tokens"]
+
+    def account_create(self, name: str, role: str) -> dict:
+        return self.client.request("POST", "/api/tokens", {"name": name, "role": role})
+
+    def account_revoke(self, account_id: str) -> dict:
+        return self.client.request("POST", f"/api/tokens/{quote(account_id, safe='')}/revoke")
 
 
 class LocalBackend:
@@ -378,6 +394,22 @@ class LocalBackend:
         from ..exports import tokens
 
         return tokens.revoke(self.library, token_id).to_dict()
+
+    def accounts(self) -> list[dict]:
+        from .. import accounts
+
+        return [a.to_dict() for a in accounts.list_all(self.library)]
+
+    def account_create(self, name: str, role: str) -> dict:
+        from .. import accounts
+
+        token, account = accounts.create(self.library, name, role, local_user())
+        return {**account.to_dict(), "token": token}
+
+    def account_revoke(self, account_id: str) -> dict:
+        from .. import accounts
+
+        return accounts.revoke(self.library, account_id).to_dict()
 
 
 def local_user() -> str:

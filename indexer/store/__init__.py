@@ -15,6 +15,7 @@ from ..config import Settings
 from .client import QdrantClientStore
 from .edge import EdgeStore
 from .schema import (
+    ACCOUNTS,
     COLLECTIONS,
     CONCEPTS,
     EXPORT_TOKENS,
@@ -33,11 +34,11 @@ from .schema import (
 )
 from .types import Filter, HasId, Hit, Match, Missing, Point, Range, Store, StoreUnavailableError, retrieve_all
 
-__all__ = ["COLLECTIONS", "CONCEPTS", "EXPORT_TOKENS", "IMAGES", "KEPT_COLLECTIONS", "PAYLOAD_INDEXES", "SELECTIONS",
-           "VOCABULARY", "EdgeStore", "Filter", "HasId", "Hit", "Match", "Missing", "Point", "QdrantClientStore",
-           "Range", "Store", "StoreUnavailableError", "embedded_kind", "files_payload", "generation_name",
-           "generation_names", "indexed_files", "open_store", "parse_generation", "payload_indexes", "point_id",
-           "retrieve_all"]
+__all__ = ["ACCOUNTS", "COLLECTIONS", "CONCEPTS", "EXPORT_TOKENS", "IMAGES", "KEPT_COLLECTIONS", "PAYLOAD_INDEXES",
+           "SELECTIONS", "VOCABULARY", "EdgeStore", "Filter", "HasId", "Hit", "Match", "Missing", "Point",
+           "QdrantClientStore", "Range", "Store", "StoreUnavailableError", "embedded_kind", "files_payload",
+           "generation_name", "generation_names", "indexed_files", "open_store", "parse_generation", "payload_indexes",
+           "point_id", "retrieve_all"]
 
 
 STORE_KINDS = ("edge", "local")

@@ -17,7 +17,8 @@ COLLECTIONS = (IMAGES, VOCABULARY, CONCEPTS)  # what a library's generation cons
 # Points carry a one-number placeholder vector (a Qdrant collection has vectors); they are found by payload.
 SELECTIONS = "selections"
 EXPORT_TOKENS = "export_tokens"  # the links that let a labelling tool fetch the images of one export
-KEPT_COLLECTIONS = {SELECTIONS: 1, EXPORT_TOKENS: 1}  # name -> its vector size
+ACCOUNTS = "accounts"  # named tokens with roles
+KEPT_COLLECTIONS = {SELECTIONS: 1, EXPORT_TOKENS: 1, ACCOUNTS: 1}  # name -> its vector size
 
 # Payload fields that search filters on, with their Qdrant index types (built by a server and by Edge; local mode
 # has none).
@@ -38,6 +39,7 @@ PAYLOAD_INDEXES = {
     CONCEPTS: {"run": "integer", "concept": "integer"},
     SELECTIONS: {"kind": "keyword", "selection": "keyword", "state": "keyword", "image": "keyword"},
     EXPORT_TOKENS: {"kind": "keyword", "token": "keyword"},
+    ACCOUNTS: {"kind": "keyword"},
 }
 
 _GENERATION = re.compile(r"(?P<base>[a-z]+)(?:_g(?P<generation>[0-9]+))?")

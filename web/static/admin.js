@@ -1,6 +1,6 @@
 // The admin page: jobs live (Server-Sent Events from /api/jobs/events: one connection, updates pushed as they
 // happen), with rate and time left measured here from the progress; starting, cancelling and resuming jobs; the
-// failure report, filtered; export tokens, revoked.
+// failure report, filtered; named tokens made and revoked; export tokens revoked.
 import { apiGet, apiSend, showMessage } from "./api.js";
 
 const jobsBody = document.getElementById("jobs");
@@ -138,7 +138,49 @@ async function showFailures() {
 }
 filter.addEventListener("input", () => { clearTimeout(filtering); filtering = setTimeout(showFailures, 250); });
 
-// -- export tokens --------------------------------------------------------------------------------------------------
+// -- tokens (named, with roles) and export tokens -------------------------------------------------------------------
+
+function revokeButton(label, url, then) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "button secondary";
+  button.textContent = "Revoke";
+  button.setAttribute("aria-label", `Revoke ${label}`);
+  button.addEventListener("click", async () => {
+    await apiSend("POST", url);
+    then();
+  });
+  return button;
+}
+
+async function showAccounts() {
+  const { tokens } = await apiGet("/api/tokens");
+  document.getElementById("accounts").replaceChildren(...tokens.map((account) => {
+    const row = document.createElement("tr");
+    const actions = document.createElement("span");
+    if (account.active) actions.append(revokeButton(`the token of ${account.name}`, `/api/tokens/${account.id}/revoke`, showAccounts));
+    row.append(cell(account.name), cell(account.role), cell(account.active ? "active" : `revoked ${account.revoked_at}`),
+      cell(account.last_used_at || "never"), cell(`${account.created_at} by ${account.created_by}`), cell(actions));
+    return row;
+  }));
+}
+
+document.getElementById("account-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const made = document.getElementById("account-made");
+  try {
+    const account = await apiSend("POST", "/api/tokens", { name: form.elements.name.value.trim(), role: form.elements.role.value });
+    const token = document.createElement("code");
+    token.textContent = account.token;
+    made.classList.remove("error-message");
+    made.replaceChildren(`${account.name}'s token (${account.role}), shown this once: `, token);
+    form.reset();
+    showAccounts();
+  } catch (error) {
+    showMessage(made, error.message, { error: true });
+  }
+});
 
 async function showTokens() {
   const { tokens } = await apiGet("/api/export-tokens");
@@ -146,18 +188,7 @@ async function showTokens() {
     const row = document.createElement("tr");
     const state = token.active ? `active until ${token.expires_at}` : token.revoked_at ? "revoked" : "expired";
     const actions = document.createElement("span");
-    if (token.active) {
-      const revoke = document.createElement("button");
-      revoke.type = "button";
-      revoke.className = "button secondary";
-      revoke.textContent = "Revoke";
-      revoke.setAttribute("aria-label", `Revoke export token ${token.id}`);
-      revoke.addEventListener("click", async () => {
-        await apiSend("POST", `/api/export-tokens/${token.id}/revoke`);
-        showTokens();
-      });
-      actions.append(revoke);
-    }
+    if (token.active) actions.append(revokeButton(`export token ${token.id}`, `/api/export-tokens/${token.id}/revoke`, showTokens));
     row.append(cell(token.id), cell(`${token.images.toLocaleString()} images of ${token.label}`), cell(state),
       cell(`${token.created_at} by ${token.created_by}`), cell(actions));
     return row;
@@ -165,4 +196,4 @@ async function showTokens() {
 }
 
 showFailures();
-showTokens().catch((error) => showMessage(actionStatus, error.message, { error: true }));
+Promise.all([showAccounts(), showTokens()]).catch((error) => showMessage(actionStatus, error.message, { error: true }));
