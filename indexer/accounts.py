@@ -69,7 +69,7 @@ def create(library: Library, name: str, role: str, by: str) -> tuple[str, Accoun
 
 
 def is_account_token(token: str | None) -> bool:
-    return bool(token) and token.startswith(PREFIX)
+    return token is not None and token.startswith(PREFIX)
 
 
 def check(library: Library, token: str) -> Account | None:
