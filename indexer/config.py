@@ -75,6 +75,7 @@ class ServerConfig:
     searches_per_minute: float = 300.0  # per client; 0 turns the limit off
     session_lifetime: float = 7 * 86400.0  # seconds a browser stays signed in
     quiet: bool = False  # no access log
+    log_format: str = "text"  # or "json": one JSON object a line
     # how the process runs, not settings a person chooses: tests and `serve` set them
     search_burst: int = 60
     run_jobs_in_worker: bool = True
@@ -286,6 +287,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server.session_lifetime", "How long a browser stays signed in (30m, 12h, 7d).", duration,
             flag="--session-lifetime", group="serve", default_text="7d"),
     Setting("server.quiet", "No access log.", boolean, flag="--quiet", group="serve"),
+    Setting("server.log_format", "Log lines as text or json (one JSON object a line, with request IDs).",
+            choice("text", "json"), flag="--log-format", group="serve"),
     # read where they are used, by every command; the environment only
     Setting("limits.max_megapixels", "Largest image decoded, in megapixels (from its header, before decoding).",
             number_at_least(0, above=True), runtime=True),

@@ -22,7 +22,7 @@ from indexer.library import EmptyLibraryError, ModelMismatchError
 from indexer.lock import StoreLockedError
 from indexer.search import MAX_EXAMPLES, MAX_QUERY_CHARS
 
-from . import auth, openapi, ratelimit
+from . import auth, logs, openapi, ratelimit
 from .api import JobsUnavailable, api
 from .metrics import Metrics
 from .pages import BLUEPRINTS
@@ -70,6 +70,7 @@ def create_app(settings: Settings, config: ServerConfig | None = None, start: bo
     services = Services(settings, run_jobs=config.run_jobs, run_jobs_in_worker=config.run_jobs_in_worker)
     app.extensions["pixcept"] = services
     app.extensions["pixcept_revoked_sessions"] = auth.RevokedSessions(settings.data_dir / auth.REVOKED_FILE)
+    logs.install(app, config.log_format, config.quiet)
     metrics = Metrics()
     metrics.install(app)
     app.extensions["pixcept_metrics"] = metrics
@@ -87,8 +88,7 @@ def create_app(settings: Settings, config: ServerConfig | None = None, start: bo
     @app.get("/metrics")
     def metrics_view():
         images = services.image_count() if services.ready else None
-        states = [j.state for j in services.runner.jobs.values()] if services.runner else []
-        return metrics.exposition(images, states)
+        return metrics.exposition(images, list(services.runner.jobs.values()) if services.runner else [])
 
     app.add_template_filter(code_spans)
 

@@ -22,6 +22,7 @@ from gunicorn.app.base import BaseApplication
 from indexer.config import ServerConfig, Settings
 from indexer.errors import UsageError
 
+from . import logs
 from .app import SECURITY_HEADERS, create_app
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,8 @@ class PixceptServer(BaseApplication):
             "timeout": WORKER_TIMEOUT,
             "graceful_timeout": 30,
             "preload_app": False,
-            "accesslog": None if config.quiet else "-",
+            # in json, the app writes the access log itself (with request IDs): logs.py
+            "accesslog": None if config.quiet or config.log_format == "json" else "-",
             "post_worker_init": self._post_worker_init,
             "worker_exit": self._worker_exit,
             "proc_name": "pixcept",
@@ -112,6 +114,7 @@ class PixceptServer(BaseApplication):
         return create_app(self.settings, self.server_config, start=False)
 
     def _post_worker_init(self, worker) -> None:
+        logs.configure(self.server_config.log_format)
         services = worker.wsgi.extensions["pixcept"]
         try:
             services.start(url=self.url)

@@ -107,3 +107,45 @@ def test_the_cli_makes_lists_and_revokes_tokens(run, photos):
     assert run("tokens", "revoke", token_id).exit_code == 0
     assert f"{token_id}  carol  reader  revoked" in run("tokens").stdout
     assert run("tokens", "create", "dave", "--role", "owner").exit_code == 2
+
+
+def test_requests_carry_an_id_into_json_log_lines(app):
+    import io
+    import logging
+
+    from server import logs
+    from server.logs import JsonFormatter, RequestIdFilter
+
+    client = app.test_client()
+    assert client.get("/api/health", headers={"X-Request-ID": "trace-42"}).headers["X-Request-ID"] == "trace-42"
+    made = client.get("/api/health", headers={"X-Request-ID": "bad id\\n"}).headers["X-Request-ID"]
+    assert len(made) == 32 and made != "bad id"  # not a plain token: a new one
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("pixcept.access")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        logs.access_log.info("%s", "probe", extra={"method": "GET", "path": "/x", "status": 200, "seconds": 0.1})
+        with app.test_request_context("/api/health", headers={"X-Request-ID": "ctx-7"}):
+            app.preprocess_request()
+            logs.access_log.info("inside a request")
+    finally:
+        logger.removeHandler(handler)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert lines[0]["path"] == "/x" and lines[0]["status"] == 200 and lines[0]["request_id"] is None
+    assert lines[1]["request_id"] == "ctx-7" and lines[1]["level"] == "INFO"
+
+
+def test_metrics_cover_jobs_and_routes(app):
+    client, admin = app.test_client(), bearer(app.config["PIXCEPT_ADMIN_TOKEN"])
+    job = client.post("/api/jobs", json={"kind": "search-index", "params": {}}, headers=admin).get_json()
+    client.get(f"/api/jobs/{job['id']}?after={job['version']}&wait=30", headers=admin)
+    while client.get(f"/api/jobs/{job['id']}", headers=admin).get_json()["state"] in ("queued", "running"):
+        pass
+    text = client.get("/metrics", headers=admin).get_data(as_text=True)
+    assert 'pixcept_job_seconds_count{kind="search-index",state="done"}' in text
+    assert "pixcept_job_queue_length 0.0" in text
+    assert 'pixcept_http_request_seconds_bucket{endpoint="api.health"' in text

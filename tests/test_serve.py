@@ -27,10 +27,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(env: dict, *args) -> tuple[subprocess.Popen, str]:
-    """A running `pixcept serve`, once it answers /api/ready (the model is warm by then)."""
+def start_server(env: dict, *args, quiet: bool = True) -> tuple[subprocess.Popen, str]:
+    """A running `pixcept serve`, once it answers /api/ready (the model is warm by then); `quiet`: no access log."""
     port = free_port()
-    process = pixcept_process("serve", "--port", port, "--quiet", *args, env=env)
+    process = pixcept_process("serve", "--port", port, *(["--quiet"] if quiet else []), *args, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -310,3 +310,18 @@ def test_a_job_cut_short_by_a_restart_is_interrupted_and_resumes(cli_env, tmp_pa
         assert call("GET", "/api/status")["images"] == 602
     finally:
         stop_server(process)
+
+
+def test_json_logs_carry_each_requests_id(cli_env, tmp_path, run):
+    make_library(tmp_path / "photos", 3)
+    assert run("index", tmp_path / "photos").exit_code == 0
+    process, url = start_server({**cli_env, "PIXCEPT_LOG_FORMAT": "json"}, quiet=False)
+    try:
+        request = urllib.request.Request(url + "/api/health", headers={"X-Request-ID": "trace-77"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.headers["X-Request-ID"] == "trace-77"
+    finally:
+        err = stop_server(process)
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("request_id") == "trace-77"]
+    assert access and access[0]["path"] == "/api/health" and access[0]["status"] == 200, err[-2000:]
