@@ -53,8 +53,8 @@ def backup_library(library: Library, destination: Path, thumbnails: bool = True,
     model = library.manifest.get("model")
     if not model:
         raise UsageError(f"Nothing is indexed in {library.data_dir} yet: there is nothing to back up.")
+    _remove_partials(destination)
     partial = destination.with_name(f".{destination.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
         progress.note("Copying the store's collections...")
@@ -104,8 +104,8 @@ def restore_library(source: Path, settings: Settings) -> dict:
     if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
         raise UsageError(f"{data_dir} is not empty: restore into a new data folder (--data-dir), or move this one "
                          "away first. A restore never overwrites anything.")
+    _remove_partials(data_dir)
     partial = data_dir.with_name(f".{data_dir.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
     try:
         shutil.copytree(source, partial, ignore=shutil.ignore_patterns("edge") if settings.uses_server else None)
         counts, store = manifest["backup"]["points"], manifest["store"]
@@ -121,6 +121,12 @@ def restore_library(source: Path, settings: Settings) -> dict:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return {"data_dir": str(data_dir), "points": counts}
+
+
+def _remove_partials(destination: Path) -> None:
+    """What a killed backup or restore to `destination` left beside it (never `destination` itself)."""
+    for stale in destination.parent.glob(f".{destination.name}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _restore_to_server(source: Path, settings: Settings, manifest: dict) -> dict:

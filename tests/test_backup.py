@@ -90,3 +90,33 @@ def test_a_running_server_makes_the_backup_as_a_job(clustered, run, tmp_path, mo
     restored = Settings(data_dir=tmp_path / "restored", model=demo_model_spec(), device="cpu")
     restore_library(tmp_path / "served-backup", restored)
     assert answers(restored) == before
+
+
+def test_a_backup_killed_midway_leaves_no_backup_and_the_next_one_completes(clustered, tmp_path):
+    """kill -9 at random points of `pixcept backup`: the destination is either absent or whole, and the next backup
+    succeeds (what the killed one left beside it is cleared)."""
+    import random
+    import signal
+    import time
+
+    from conftest import pixcept_process
+
+    _, settings = clustered
+    env = {"PIXCEPT_DATA_DIR": str(settings.data_dir), "PIXCEPT_MODEL": demo_model_spec(), "PIXCEPT_DEVICE": "cpu"}
+    destination = tmp_path / "killed"
+    rng = random.Random(0)
+    for _ in range(3):
+        process = pixcept_process("backup", destination, env=env)
+        time.sleep(rng.uniform(0.5, 3.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+        assert not destination.exists() or (destination / "manifest.json").exists()
+        if destination.exists():
+            break
+    process = pixcept_process("backup", tmp_path / "after", env=env)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert not list(tmp_path.glob(".after.partial-*"))
+    restored = Settings(data_dir=tmp_path / "restored", model=demo_model_spec(), device="cpu")
+    restore_library(tmp_path / "after", restored)
+    assert answers(restored) == answers(settings)
