@@ -110,12 +110,12 @@ class _Work:
 
 
 class Indexer:
-    def __init__(self, library: Library, embedder: Embedder, batch_size: int = 32, workers: int | None = None,
-                 progress: Progress | None = None, collection: str = IMAGES):
+    def __init__(self, library: Library, embedder: Embedder | None, batch_size: int = 32,
+                 workers: int | None = None, progress: Progress | None = None, collection: str = IMAGES):
         self.library = library
         self.store = library.store
         self.collection = collection  # a reindex writes to the next generation's images
-        self.embedder = embedder
+        self.embedder = embedder  # None: this indexer only forgets (`forget_folder`)
         self.batch_size = batch_size
         # One decoder per core: more only preempt the model's threads (measured on 2 cores: 2 > 4 > 1).
         self.workers = workers or max(1, min(8, os.cpu_count() or 1))
@@ -126,6 +126,12 @@ class Indexer:
         self.dirty: set[str] = set()
         self.summary = IndexSummary()
         self.failed_before = FailedFiles(library.data_dir)
+
+    @property
+    def model(self) -> Embedder:
+        if self.embedder is None:
+            raise RuntimeError("This indexer was made to forget paths, not to embed images.")
+        return self.embedder
 
     # -- state ------------------------------------------------------------------------------------------------------
 
@@ -229,10 +235,10 @@ class Indexer:
             work.sha256 = content_hash(data)
             if work.sha256 in self.by_sha:
                 return work  # known content: no decoding, no embedding
-            decoded = decode_image(data, min_side=max(self.embedder.image_size, THUMBNAIL_SIZE))
+            decoded = decode_image(data, min_side=max(self.model.image_size, THUMBNAIL_SIZE))
             root = self.library.thumbnail_dir
             write_thumbnail(decoded.image, thumbnail_path(root, work.sha256), THUMBNAIL_SIZE, root)
-            work.tensor = self.embedder.preprocess_image(decoded.image)
+            work.tensor = self.model.preprocess_image(decoded.image)
             work.extra = {"width": decoded.width, "height": decoded.height, "format": decoded.format,
                           "size": found.size, **decoded.metadata}
         except BadImage as exc:
@@ -271,7 +277,7 @@ class Indexer:
     def _embed(self, works: list[_Work]) -> None:
         if not works:
             return
-        vectors = self.embedder.embed_tensors([w.tensor for w in works])
+        vectors = self.model.embed_tensors([w.tensor for w in works])
         for work, vector in zip(works, vectors):
             self.records[point_id(work.sha256)].vector = vector
             work.tensor = None
@@ -316,6 +322,16 @@ class Indexer:
                 del self.by_sha[record.sha256]
             thumbnail_path(self.library.thumbnail_dir, record.sha256).unlink(missing_ok=True)
         self.summary.removed += len(pids)
+
+    def forget_folder(self, root: Path) -> int:
+        """Remove the paths under `root` from the library: an image with no file left elsewhere goes, one with a
+        file in another folder keeps that path. The files themselves are never touched. Returns images removed."""
+        self.load_state()
+        self._forget_paths_not_seen([root], set(), prune=True)
+        self._flush(final=True)
+        self.failed_before.forget([path for path in self.failed_before.entries if path.startswith(_prefix(root))])
+        self.failed_before.save()
+        return self.summary.removed
 
     def _forget_paths_not_seen(self, roots: list[Path], seen: set[str], prune: bool) -> None:
         """Paths under this run's roots that no longer exist: moved files lose their old path; points with no file
@@ -421,6 +437,23 @@ def index_folders(library: Library, roots: list[Path], prune: bool = False, forc
         record_changes(library, indexer.summary.indexed + indexer.summary.removed)
     write_failure_report(library, summary)
     return summary
+
+
+def remove_folder(library: Library, folder: Path, prune: bool = False, progress: Progress | None = None) -> dict:
+    """Stop indexing `folder`, one of the library's folders; with `prune`, also remove its images from the library
+    (as if its files were gone). Without, its images stay searchable and are no longer rescanned."""
+    roots = library.manifest.get("roots", [])
+    if str(folder) not in roots:
+        raise UsageError(f"{folder} is not one of the indexed folders ({', '.join(roots) or 'none yet'}).")
+    removed = 0
+    if prune:
+        (progress or Progress()).note(f"Removing the images of {folder} from the library...")
+        removed = Indexer(library, None, progress=progress).forget_folder(Path(folder))
+        record_changes(library, removed)
+    library.update_manifest(roots=[root for root in roots if root != str(folder)])
+    return {"folder": str(folder), "pruned": prune, "removed": removed,
+            "summary": f"{folder} is no longer indexed" + (f"; {removed:,} images removed." if prune else
+                                                            "; its images stay in the library.")}
 
 
 PAYLOAD_VERSION = 2  # 2: taken_ts counts the photo's own clock; `format` has a payload index

@@ -149,3 +149,20 @@ def test_metrics_cover_jobs_and_routes(app):
     assert 'pixcept_job_seconds_count{kind="search-index",state="done"}' in text
     assert "pixcept_job_queue_length 0.0" in text
     assert 'pixcept_http_request_seconds_bucket{endpoint="api.health"' in text
+
+
+def test_removing_a_folder_stops_indexing_it_and_prunes_its_images_on_request(run, tmp_path):
+    from helpers import make_library
+
+    make_library(tmp_path / "kept", 3)
+    make_library(tmp_path / "gone", 4, offset=10)
+    make_library(tmp_path / "stays", 2, offset=20)
+    assert run("index", tmp_path / "kept", tmp_path / "gone", tmp_path / "stays").exit_code == 0
+    assert run("remove-folder", tmp_path / "nope").exit_code == 2
+    removed = run("remove-folder", tmp_path / "gone", "--prune")
+    assert removed.exit_code == 0 and "4 images removed" in removed.stdout, removed.stdout + removed.stderr
+    kept = run("remove-folder", tmp_path / "stays")
+    assert kept.exit_code == 0 and "stay in the library" in kept.stdout
+    status = json.loads(run("status", "--json").stdout)
+    assert status["images"] == 5 and status["roots"] == [str(tmp_path / "kept")]
+    assert (tmp_path / "gone").is_dir() and len(list((tmp_path / "gone").rglob("*.jpg"))) == 4  # files untouched

@@ -13,7 +13,7 @@ import click
 from . import accounts, backup, concepts, demo, exports, index, jobs, migrate, search, selections, serve, settings
 from .common import PixceptGroup
 
-COMMANDS = (index.index, index.vocab, search.search, search.filters, concepts.cluster, concepts.concepts,
+COMMANDS = (index.index, index.remove_folder, index.vocab, search.search, search.filters, concepts.cluster, concepts.concepts,
             selections.selections, exports.export, exports.export_tokens, jobs.status, jobs.jobs, serve.serve,
             settings.settings, migrate.migrate, backup.backup, backup.restore, accounts.tokens, demo.demo)
 

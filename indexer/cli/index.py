@@ -73,3 +73,14 @@ def _add_vocabulary(params: dict, entries: list[str], source: str, version: str,
     click.echo(run_job(settings_of(params), "vocab", job, Bar("word"), command)["summary"])
 
 
+
+
+@click.command("remove-folder")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--prune", is_flag=True, help="Also remove its images from the library (the files stay on disk).")
+@library_options
+def remove_folder(folder, prune, **params) -> None:
+    """Stop indexing FOLDER, one of the library's folders (`pixcept status` lists them)."""
+    settings = settings_of(params)
+    job = {"folder": str(folder.absolute()), "prune": prune}
+    click.echo(run_job(settings, "remove-folder", job, Bar("img"), "pixcept remove-folder")["summary"])

@@ -58,6 +58,12 @@ def _run_search_index(library: Library, params: dict, progress: Progress, embedd
     return {"built": built, "seconds": round(time.monotonic() - started, 1)}
 
 
+def _run_remove_folder(library: Library, params: dict, progress: Progress, embedder) -> dict:
+    from ..index import remove_folder
+
+    return remove_folder(library, Path(params["folder"]), bool(params.get("prune")), progress)
+
+
 def _run_backup(library: Library, params: dict, progress: Progress, embedder) -> dict:
     from ..backup import backup_library
 
@@ -70,7 +76,8 @@ def index_rebuild_due(library: Library) -> tuple[str, dict] | None:
 
 
 RUNNERS: dict[str, Callable] = {"index": _run_index, "vocab": _run_vocab, "cluster": _run_cluster,
-                                "search-index": _run_search_index, "backup": _run_backup}
+                                "search-index": _run_search_index, "backup": _run_backup,
+                                "remove-folder": _run_remove_folder}
 
 
 def check_params(kind: str, params: dict, settings: Settings) -> dict:

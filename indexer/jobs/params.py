@@ -69,12 +69,19 @@ class BackupParams(_Params):
     thumbnails = F.Boolean(load_default=True, metadata={"description": "Copy the thumbnails too"})
 
 
+class RemoveFolderParams(_Params):
+    folder = F.String(required=True, validate=ma.validate.Length(1, 4096),
+                      metadata={"description": "One of the indexed folders, as the library lists it"})
+    prune = F.Boolean(load_default=False, metadata={"description": "Also remove its images from the library"})
+
+
 class SearchIndexParams(_Params):
     """None: it builds the search index where writes left it due."""
 
 
 JOB_PARAMS: dict[str, type[ma.Schema]] = {"index": IndexParams, "vocab": VocabParams, "cluster": ClusterParams,
-                                          "search-index": SearchIndexParams, "backup": BackupParams}
+                                          "search-index": SearchIndexParams, "backup": BackupParams,
+                                          "remove-folder": RemoveFolderParams}
 JOB_KINDS = tuple(JOB_PARAMS)
 
 

@@ -39,7 +39,8 @@ function jobRow(job) {
   row.dataset.id = job.id;
   row.dataset.state = job.state;
   const what = `${job.kind}${job.params.folders ? ` ${job.params.folders.join(", ")}` : ""}` +
-    `${job.params.prune ? " (prune)" : ""}${job.params.destination ? ` → ${job.params.destination}` : ""}`;
+    `${job.params.folder ? ` ${job.params.folder}` : ""}${job.params.prune ? " (prune)" : ""}` +
+    `${job.params.destination ? ` → ${job.params.destination}` : ""}`;
   const progress = document.createElement("span");
   if (job.total) {
     const bar = document.createElement("progress");
@@ -95,6 +96,13 @@ document.getElementById("folders").addEventListener("click", (event) => {
   const button = event.target.closest("button[data-kind]");
   if (!button) return;
   const folder = button.closest("[data-folder]").dataset.folder;
+  if (button.dataset.kind === "remove") {
+    if (!window.confirm(`Stop indexing ${folder}?`)) return;
+    const prune = window.confirm(`Also remove the images of ${folder} from the library? OK removes them (the files ` +
+      "stay on disk); Cancel keeps them searchable.");
+    start("remove-folder", { folder, prune }, `Remove ${folder}`);
+    return;
+  }
   start("index", { folders: [folder], prune: button.dataset.kind === "prune" }, `Index ${folder}`);
 });
 document.querySelector(".admin-actions").addEventListener("click", (event) => {
