@@ -53,9 +53,9 @@ def test_api_conforms_to_its_document(app):
     assert len(operations) >= 15
     # Rules OpenAPI cannot state, so schema-valid requests may still be refused with a 400: a search needs words,
     # an upload or a `like` image; an upload's bytes must be an image; words hold no control characters.
-    # An export of images names them by IDs or by a map area (one of the two).
+    # An export names one source: IDs or a map area (and a background export: or a selection, a concept, words).
     cross_field_rules = {"/api/search", "/api/uploads", "/api/concepts/search", "/api/search/export",
-                         "/api/images/export"}
+                         "/api/images/export", "/api/exports"}
     for operation in operations:
         excluded = [positive_data_acceptance] if operation.path in cross_field_rules else []
 
