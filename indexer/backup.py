@@ -13,10 +13,12 @@ server (QDRANT_URL) that holds none of them yet; it never overwrites a library.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Iterator
 
 from .clock import utc_now
 from .config import Settings
@@ -53,10 +55,8 @@ def backup_library(library: Library, destination: Path, thumbnails: bool = True,
     model = library.manifest.get("model")
     if not model:
         raise UsageError(f"Nothing is indexed in {library.data_dir} yet: there is nothing to back up.")
-    _remove_partials(destination)
-    partial = destination.with_name(f".{destination.name}.partial-{os.getpid()}")
-    partial.mkdir(parents=True)
-    try:
+    with _beside(destination) as partial:
+        partial.mkdir()
         progress.note("Copying the store's collections...")
         target = EdgeStore(partial / "edge", library.settings.collection_prefix)
         try:
@@ -72,12 +72,6 @@ def backup_library(library: Library, destination: Path, thumbnails: bool = True,
                 progress.note(f"Copying {name}...")
                 shutil.copytree(library.data_dir / name, partial / name)
         write_manifest(partial, _backup_manifest(library, counts, thumbnails))
-        if destination.exists():
-            destination.rmdir()  # empty, as checked
-        partial.rename(destination)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return {"destination": str(destination), "points": counts, "thumbnails": thumbnails}
 
 
@@ -104,9 +98,7 @@ def restore_library(source: Path, settings: Settings) -> dict:
     if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
         raise UsageError(f"{data_dir} is not empty: restore into a new data folder (--data-dir), or move this one "
                          "away first. A restore never overwrites anything.")
-    _remove_partials(data_dir)
-    partial = data_dir.with_name(f".{data_dir.name}.partial-{os.getpid()}")
-    try:
+    with _beside(data_dir) as partial:
         shutil.copytree(source, partial, ignore=shutil.ignore_patterns("edge") if settings.uses_server else None)
         counts, store = manifest["backup"]["points"], manifest["store"]
         if settings.uses_server:
@@ -114,19 +106,24 @@ def restore_library(source: Path, settings: Settings) -> dict:
                                                                               "location": settings.qdrant_url}
         restored = {k: v for k, v in manifest.items() if k != "backup"}
         write_manifest(partial, {**restored, "store": store, "restored": {"at": utc_now(), "from": str(source)}})
-        if data_dir.exists():
-            data_dir.rmdir()  # empty, as checked
-        partial.rename(data_dir)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return {"data_dir": str(data_dir), "points": counts}
 
 
-def _remove_partials(destination: Path) -> None:
-    """What a killed backup or restore to `destination` left beside it (never `destination` itself)."""
+@contextlib.contextmanager
+def _beside(destination: Path) -> Iterator[Path]:
+    """A folder path beside `destination` (absent or empty) to write into: renamed to `destination` when the block
+    ends, removed when it fails. What a killed run left beside it is cleared first."""
     for stale in destination.parent.glob(f".{destination.name}.partial-*"):
         shutil.rmtree(stale, ignore_errors=True)
+    partial = destination.with_name(f".{destination.name}.partial-{os.getpid()}")
+    try:
+        yield partial
+        if destination.exists():
+            destination.rmdir()  # empty, as checked
+        partial.rename(destination)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
 
 
 def _restore_to_server(source: Path, settings: Settings, manifest: dict) -> dict:
