@@ -25,13 +25,14 @@ _disk_lock = threading.Lock()
 
 def overview(library: Library) -> dict:
     """The library for its admin: status (model, store, counts, folders), disk use per part, the concept runs'
-    state (the last, and why one is due), the number of failed files."""
+    state (the last, and why one is due), whether the search index has writes pending, the number of failed files."""
     info = library_status(library, detail=True)
     record = publish.state(library)
     history = record.get("history") or []
     info["disk"] = disk_use(library.data_dir)
     info["last_cluster"] = history[-1] if history else None
     info["cluster_due"] = due_reason(library)
+    info["search_index_pending"] = library.store.rebuild_pending()  # writes the search index has not taken in yet
     return info
 
 

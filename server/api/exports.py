@@ -1,6 +1,6 @@
 """Exports: a selection, a concept or a search in one format (CSV, JSON, a ZIP of the originals, ImageFolder, CVAT,
-COCO, Label Studio), streamed as it is written. One route per source, each with its own required parameter; and the
-export tokens that Label Studio exports link with (admin: list, revoke)."""
+COCO, Label Studio), streamed as it is written (one route per source, each with its own required parameter), or
+written in the background (progress, cancel, the file kept a day). Export tokens: `export_tokens.py`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from indexer import exports
 from indexer.exports import background, tokens
 from indexer.search import MAX_QUERY_CHARS
 
-from ..auth import ADMIN, EDIT, require, who
+from ..auth import EDIT, require, who
 from ..openapi import BINARY, NO_CONCEPTS, NOT_FOUND, Query, access, pattern
 from .base import AREA, ID_PATTERN, api, services
 from .concepts import CONCEPT_PATH, concept_number
@@ -206,34 +206,3 @@ def export_run_file(run_id: str):
 def cancel_export(run_id: str):
     """Cancel a running export, or delete a finished one"""
     return _run_json(background.cancel(services().library, run_id))
-
-
-class ExportToken(ma.Schema):
-    id = ma.fields.String()
-    label = ma.fields.String(metadata={"description": "What was exported"})
-    images = ma.fields.Integer(metadata={"description": "Images whose files it opens"})
-    created_at = ma.fields.String()
-    created_by = ma.fields.String()
-    expires_at = ma.fields.String()
-    revoked_at = ma.fields.String(allow_none=True)
-    active = ma.fields.Boolean()
-
-
-class ExportTokenList(ma.Schema):
-    tokens = ma.fields.List(ma.fields.Nested(ExportToken))
-
-
-@api.get("/export-tokens", tags=["exports"])
-@api.response(200, ExportTokenList, description="Every export token, the newest first")
-@access(api, ADMIN)
-def export_tokens():
-    """The export tokens of Label Studio exports"""
-    return {"tokens": [t.to_dict() for t in tokens.list_all(services().library)]}
-
-
-@api.post("/export-tokens/<token_id>/revoke", tags=["exports"])
-@api.response(200, ExportToken, description="The token, revoked")
-@access(api, ADMIN, errors=NOT_FOUND)
-def revoke_export_token(token_id: str):
-    """Stop an export token from opening its images, at once"""
-    return tokens.revoke(services().library, token_id).to_dict()
