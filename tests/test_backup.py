@@ -4,6 +4,7 @@ job copies it consistently), restored into an empty folder: the same search resu
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 
 from indexer import selections
 from indexer.backup import restore_library
@@ -90,6 +91,12 @@ def test_a_running_server_makes_the_backup_as_a_job(clustered, run, tmp_path, mo
     restored = Settings(data_dir=tmp_path / "restored", model=demo_model_spec(), device="cpu")
     restore_library(tmp_path / "served-backup", restored)
     assert answers(restored) == before
+    monkeypatch.setenv("PIXCEPT_DATA_DIR", str(restored.data_dir))  # the thumbnails, made again from the originals
+    made = run("thumbnails")
+    assert made.exit_code == 0 and "96 thumbnails made again" in made.stdout, made.stdout + made.stderr
+    thumbnails = list((restored.data_dir / "thumbnails").rglob("*.jpg"))
+    assert len(thumbnails) == 96 and Image.open(thumbnails[0]).size[0] <= 256
+    assert "0 thumbnails made again, 96 were there" in run("thumbnails").stdout
 
 
 def test_a_backup_killed_midway_leaves_no_backup_and_the_next_one_completes(clustered, tmp_path):

@@ -84,3 +84,10 @@ def remove_folder(folder, prune, **params) -> None:
     settings = settings_of(params)
     job = {"folder": str(folder.absolute()), "prune": prune}
     click.echo(run_job(settings, "remove-folder", job, Bar("img"), "pixcept remove-folder")["summary"])
+
+
+@click.command("thumbnails")
+@library_options
+def thumbnails(**params) -> None:
+    """Make missing thumbnails again from the original files (after a backup restored without them, say)."""
+    click.echo(run_job(settings_of(params), "thumbnails", {}, Bar("img"), "pixcept thumbnails")["summary"])

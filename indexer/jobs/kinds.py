@@ -64,6 +64,12 @@ def _run_remove_folder(library: Library, params: dict, progress: Progress, embed
     return remove_folder(library, Path(params["folder"]), bool(params.get("prune")), progress)
 
 
+def _run_thumbnails(library: Library, params: dict, progress: Progress, embedder) -> dict:
+    from ..thumbnails import rebuild_thumbnails
+
+    return rebuild_thumbnails(library, progress)
+
+
 def _run_backup(library: Library, params: dict, progress: Progress, embedder) -> dict:
     from ..backup import backup_library
 
@@ -77,7 +83,7 @@ def index_rebuild_due(library: Library) -> tuple[str, dict] | None:
 
 RUNNERS: dict[str, Callable] = {"index": _run_index, "vocab": _run_vocab, "cluster": _run_cluster,
                                 "search-index": _run_search_index, "backup": _run_backup,
-                                "remove-folder": _run_remove_folder}
+                                "remove-folder": _run_remove_folder, "thumbnails": _run_thumbnails}
 
 
 def check_params(kind: str, params: dict, settings: Settings) -> dict:

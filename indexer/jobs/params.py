@@ -75,13 +75,17 @@ class RemoveFolderParams(_Params):
     prune = F.Boolean(load_default=False, metadata={"description": "Also remove its images from the library"})
 
 
+class ThumbnailsParams(_Params):
+    """None: it makes every missing thumbnail again."""
+
+
 class SearchIndexParams(_Params):
     """None: it builds the search index where writes left it due."""
 
 
 JOB_PARAMS: dict[str, type[ma.Schema]] = {"index": IndexParams, "vocab": VocabParams, "cluster": ClusterParams,
                                           "search-index": SearchIndexParams, "backup": BackupParams,
-                                          "remove-folder": RemoveFolderParams}
+                                          "remove-folder": RemoveFolderParams, "thumbnails": ThumbnailsParams}
 JOB_KINDS = tuple(JOB_PARAMS)
 
 

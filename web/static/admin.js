@@ -108,7 +108,7 @@ document.getElementById("folders").addEventListener("click", (event) => {
 document.querySelector(".admin-actions").addEventListener("click", (event) => {
   const kind = event.target.closest("button[data-kind]")?.dataset.kind;
   if (kind === "index-all") start("index", { folders: roots }, "Index all folders");
-  else if (kind) start(kind, {}, kind === "cluster" ? "Recluster" : "Build the search index");
+  else if (kind) start(kind, {}, { cluster: "Recluster", "search-index": "Build the search index" }[kind] || kind);
 });
 document.getElementById("add-folder").addEventListener("submit", (event) => {
   event.preventDefault();
