@@ -31,6 +31,7 @@ def overview(library: Library) -> dict:
     history = record.get("history") or []
     info["disk"] = disk_use(library.data_dir)
     info["last_cluster"] = history[-1] if history else None
+    info["last_index"] = library.manifest.get("last_index")  # {finished_at, folders, summary}; from any process
     info["cluster_due"] = due_reason(library)
     info["search_index_pending"] = library.store.rebuild_pending()  # writes the search index has not taken in yet
     return info

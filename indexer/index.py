@@ -433,7 +433,8 @@ def index_folders(library: Library, roots: list[Path], prune: bool = False, forc
         summary = indexer.run(roots, prune=prune, force=force)
     finally:
         known = set(library.manifest.get("roots", []))
-        library.update_manifest(roots=sorted(known | {str(r) for r in roots}))
+        library.update_manifest(roots=sorted(known | {str(r) for r in roots}), last_index={
+            "finished_at": utc_now(), "folders": [str(r) for r in roots], "summary": indexer.summary.describe()})
         record_changes(library, indexer.summary.indexed + indexer.summary.removed)
     write_failure_report(library, summary)
     return summary

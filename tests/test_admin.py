@@ -45,6 +45,7 @@ def test_the_overview_and_the_failure_report_are_for_admins(app):
     assert overview["images"] == 6 and overview["failed_files"] == 2 and overview["disk"]["thumbnails"] > 0
     assert set(overview["disk"]) == {"store", "thumbnails", "previews", "concept runs", "exports"}
     assert overview["search_index_pending"] in (True, False)
+    assert overview["last_index"]["summary"].startswith("6 indexed") and overview["last_index"]["folders"]
     report = client.get("/api/admin/failures?contains=TRUNCATED", headers=admin).get_json()
     assert (report["total"], report["matching"]) == (2, 1) and report["files"][0]["path"].endswith("truncated.jpg")
     assert client.get("/api/admin/failures?limit=0", headers=admin).status_code == 400
