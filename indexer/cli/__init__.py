@@ -15,8 +15,8 @@ from .common import PixceptGroup
 
 COMMANDS = (index.index, index.remove_folder, index.thumbnails, index.vocab, search.search, search.filters,
             concepts.cluster, concepts.concepts, selections.selections, exports.export, exports.export_tokens,
-            jobs.status, jobs.jobs, serve.serve, settings.settings, migrate.migrate, backup.backup, backup.restore,
-            accounts.tokens, demo.demo)
+            jobs.status, jobs.check, jobs.jobs, serve.serve, settings.settings, migrate.migrate, backup.backup,
+            backup.restore, accounts.tokens, demo.demo)
 
 
 @click.group(cls=PixceptGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -82,3 +83,19 @@ def _concepts_text(concepts: dict | None) -> str:
 
 def _model_text(model: dict | None) -> str:
     return f"{model['name']} {model['pretrained']} ({model['dim']}-d)" if model else "-"
+
+
+@click.command("check")
+@library_options
+def check(**params) -> None:
+    """Check the library's consistency (points, paths, the published concept run); exit 1 when something is wrong."""
+    from ..integrity import problems
+    from ..library import Library
+
+    with Library.open(settings_of(params), command="pixcept check") as library:
+        found = problems(library)
+    for problem in found:
+        click.echo(problem)
+    if found:
+        sys.exit(1)
+    click.echo("No problems found.", err=True)
