@@ -219,6 +219,11 @@ def test_results_are_one_tab_stop_and_select_by_keyboard_click_and_lightbox(page
     kept = page.request.get(server + "/api/selections/Blue%20picks/images?limit=100").json()["images"]
     assert [image["name"] for image in kept] == names[1:5]
     assert {colour_of[n] for n in names[1:5]} == {"blue"}
+    page.locator("#results .result").nth(1).locator(".result-select").click()  # deselected: the other three go
+    with page.expect_response("**/Blue%20picks/images"):
+        page.locator("#keep-bar").get_by_role("button", name="Take out").click()
+    kept = page.request.get(server + "/api/selections/Blue%20picks/images?limit=100").json()["images"]
+    assert [image["name"] for image in kept] == names[1:2]
 
 
 def test_pages_have_no_serious_accessibility_violations(page, server):
