@@ -768,7 +768,8 @@ def test_an_admin_adds_a_folder_follows_jobs_live_cancels_resumes_and_reads_the_
     page.get_by_role("button", name="Make a token").click()
     page.wait_for_function("() => document.getElementById('account-made').textContent.includes('shown this once')")
     token = page.locator("#account-made code").inner_text()
-    assert token.startswith("pxt_") and "Bea" in page.locator("#accounts").inner_text()
+    page.wait_for_function("() => document.getElementById('accounts').textContent.includes('Bea')")  # listed too
+    assert token.startswith("pxt_")
     assert httpx.get(server + "/api/search?q=red", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     page.get_by_role("button", name="Revoke the token of Bea").click()
     page.wait_for_function("() => document.getElementById('accounts').textContent.includes('revoked')")
