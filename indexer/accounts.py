@@ -1,31 +1,26 @@
 """Accounts: named tokens with a role (reader, editor, admin), made and revoked by an admin, beside the tokens of the
-settings (PIXCEPT_READ_TOKEN...). A token reads `pxt_ID.SECRET`: the ID names it in lists, only a hash of the secret
-is kept. Accounts live in the store's `accounts` collection (kept across generations, seen by every worker and by
-every machine using a Qdrant server), one point per account, found by ID: checking a request is one retrieve.
+settings (PIXCEPT_READ_TOKEN...). A token reads `pxt_ID.SECRET` (`keys.py`: only a hash of the secret is kept).
+Accounts live in the store's `accounts` collection (kept across generations, seen by every worker and by every
+machine using a Qdrant server), one point per account, found by ID: checking a request is one retrieve.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import numpy as np
-
 from .clock import utc_now
 from .errors import NotFoundError, UsageError
+from .keys import matches, new_key, split_key
 from .library import Library
-from .store import ACCOUNTS, KEPT_COLLECTIONS, Filter, Match, Point, point_id
+from .store import ACCOUNTS, Filter, Match, ensure_kept_collection, kept_point, point_id
 
 ROLES = ("reader", "editor", "admin")
 PREFIX = "pxt_"
 MAX_NAME = 64
 NAME = re.compile(r"[\w][\w .@'()+-]*", re.UNICODE)
 LAST_USED_EVERY = 60  # seconds: how stale "last used" may be (a write per request would be wasteful)
-PLACEHOLDER = np.ones(KEPT_COLLECTIONS[ACCOUNTS], np.float32)  # points are found by ID and payload only
 
 
 @dataclass
@@ -59,12 +54,11 @@ def create(library: Library, name: str, role: str, by: str) -> tuple[str, Accoun
         raise UsageError(f"The role is one of {', '.join(ROLES)}, not {role!r}.")
     if any(account.name == name and account.active for account in list_all(library)):
         raise UsageError(f"An active token named {name!r} exists already: revoke it first, or choose another name.")
-    if not library.store.has_collection(ACCOUNTS):
-        library.store.create_collection(ACCOUNTS, len(PLACEHOLDER))
-    account_id, secret = secrets.token_hex(6), secrets.token_urlsafe(24)
-    payload = {"kind": "account", "account": account_id, "name": name, "role": role, "hash": _hash(secret),
+    ensure_kept_collection(library.store, ACCOUNTS)
+    account_id, secret, hashed = new_key()
+    payload = {"kind": "account", "account": account_id, "name": name, "role": role, "hash": hashed,
                "created_at": utc_now(), "created_by": by, "last_used_at": None, "revoked_at": None}
-    library.store.upsert(ACCOUNTS, [Point(_point(account_id), payload, PLACEHOLDER)])
+    library.store.upsert(ACCOUNTS, [kept_point(ACCOUNTS, _point(account_id), payload)])
     return f"{PREFIX}{account_id}.{secret}", _account(payload)
 
 
@@ -74,9 +68,9 @@ def is_account_token(token: str | None) -> bool:
 
 def check(library: Library, token: str) -> Account | None:
     """The active account of `token`, or None (wrong, revoked, unknown). Notes when it was used."""
-    account_id, _, secret = token.removeprefix(PREFIX).partition(".")
+    account_id, secret = split_key(token.removeprefix(PREFIX))
     account = find(library, account_id)
-    if account is None or not secret or not hmac.compare_digest(account.key, _hash(secret)):
+    if account is None or not matches(account.key, secret):
         return None
     now = datetime.now(timezone.utc)
     if account.last_used_at is None or (now - datetime.fromisoformat(account.last_used_at)).total_seconds() > \
@@ -119,10 +113,6 @@ def _account(payload: dict) -> Account:
     return Account(payload["account"], payload["name"], payload["role"], payload["created_at"],
                    payload.get("created_by", ""), payload.get("last_used_at"), payload.get("revoked_at"),
                    payload["hash"])
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()  # secrets are random, so a plain hash cannot be guessed back
 
 
 def _point(account_id: str) -> str:

@@ -19,15 +19,24 @@ from .clock import utc_now
 from .errors import ConflictError, NotFoundError, UsageError
 from .library import Library
 from .search import SearchPage, combine, relevance_threshold, search_page
-from .store import IMAGES, KEPT_COLLECTIONS, SELECTIONS, Filter, HasId, Match, Point, point_id, retrieve_all
+from .store import (
+    IMAGES,
+    SELECTIONS,
+    Filter,
+    HasId,
+    Match,
+    Point,
+    ensure_kept_collection,
+    kept_point,
+    point_id,
+    retrieve_all,
+)
 
 ACCEPTED, REJECTED, SEEN = "accepted", "rejected", "seen"
 STATES = (ACCEPTED, REJECTED, SEEN)
 MAX_CHANGE = 10_000  # images one change may name (a larger set is sent in parts)
 MAX_NAME = 64
 NAME = re.compile(r"[\w][\w .,'()+-]*", re.UNICODE)
-# the vector of a selections point (found by payload, never by similarity)
-PLACEHOLDER = np.ones(KEPT_COLLECTIONS[SELECTIONS], np.float32)
 MAX_POSITIVES = 2000  # accepted images a gather ranks by (the most recent); their mean moves little past this
 SCORE_CURVE = 200  # scores of the best remaining candidates returned with a gather page
 
@@ -60,13 +69,13 @@ def check_name(name: str) -> str:
 def create(library: Library, name: str, by: str, query: dict | None = None) -> Selection:
     """A new, empty selection (or a saved search when `query` is given); ConflictError when the name is taken."""
     name = check_name(name)
-    _ensure_collection(library)
+    ensure_kept_collection(library.store, SELECTIONS)
     if _header(library, name) is not None:
         raise ConflictError(f"A selection named {name!r} exists already.")
     now = utc_now()
     payload = {"kind": "selection", "selection": name, "created_at": now, "created_by": by, "changed_at": now,
                "changed_by": by, "query": _checked_query(query)}
-    library.store.upsert(SELECTIONS, [Point(_header_id(name), payload, PLACEHOLDER)])
+    library.store.upsert(SELECTIONS, [kept_point(SELECTIONS, _header_id(name), payload)])
     return _selection(library, payload)
 
 
@@ -110,8 +119,9 @@ def mark(library: Library, name: str, image_ids: Sequence[str], state: str | Non
         library.store.delete(SELECTIONS, [_member_id(name, i) for i in ids])
     else:
         library.store.upsert(SELECTIONS, [
-            Point(_member_id(name, i), {"kind": "member", "selection": name, "image": i, "state": state, "at": now,
-                                        "seq": n, "by": by}, PLACEHOLDER) for n, i in enumerate(ids)])
+            kept_point(SELECTIONS, _member_id(name, i), {"kind": "member", "selection": name, "image": i,
+                                                         "state": state, "at": now, "seq": n, "by": by})
+            for n, i in enumerate(ids)])
     library.store.set_payload(SELECTIONS, [_header_id(name)], {"changed_at": now, "changed_by": by})
     return get(library, name)
 
@@ -279,7 +289,3 @@ def _header_id(name: str) -> str:
 def _member_id(name: str, image: str) -> str:
     return point_id(f"selection:{name}:{image}")
 
-
-def _ensure_collection(library: Library) -> None:
-    if not library.store.has_collection(SELECTIONS):
-        library.store.create_collection(SELECTIONS, len(PLACEHOLDER))

@@ -12,7 +12,8 @@ import json
 import secrets
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ..clock import utc_now
@@ -43,17 +44,22 @@ class ExportRun:
     total: int | None = None  # bytes, once known
     finished_at: str | None = None
     error: str | None = None
-    finished_ts: float | None = None
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "finished_ts"}
+        return asdict(self)
+
+    @property
+    def expired(self) -> bool:
+        """Finished more than KEEP_SECONDS ago: it goes, with its file."""
+        return self.finished_at is not None and \
+            (datetime.now(timezone.utc) - datetime.fromisoformat(self.finished_at)).total_seconds() > KEEP_SECONDS
 
 
 def start(library: Library, source: Source, fmt: str, by: str, links: Links | None = None) -> ExportRun:
     """Start writing the export in a thread of this process; the run as it starts."""
     check_source(library, source)
+    list_all(library)  # expired runs go
     folder = _folder(library)
-    _prune(folder)
     run = ExportRun(secrets.token_hex(8), source.title, fmt, "running", by, utc_now())
     _save(folder, run)
     threading.Thread(target=_write, args=(library, folder, run, source, links), name=f"export-{run.id}",
@@ -69,20 +75,24 @@ def get(library: Library, run_id: str) -> ExportRun:
 
 
 def list_all(library: Library) -> list[ExportRun]:
-    """Every run kept, the newest first."""
+    """Every run kept, the newest first; expired ones are deleted on the way."""
     folder = _folder(library)
-    _prune(folder)
     runs = []
     for path in folder.glob("*.json"):
         try:
-            runs.append(_read(path))
+            run = _read(path)
         except (OSError, ValueError, TypeError):
             continue  # being replaced, or not ours
+        if run.expired:
+            _delete(folder, run.id)
+        else:
+            runs.append(run)
     return sorted(runs, key=lambda run: run.started_at, reverse=True)
 
 
 def _read(path: Path) -> ExportRun:
-    run = ExportRun(**json.loads(path.read_text()))
+    known = {f.name for f in fields(ExportRun)}
+    run = ExportRun(**{k: v for k, v in json.loads(path.read_text()).items() if k in known})
     if run.state == "running" and time.time() - path.stat().st_mtime > STALE_SECONDS:
         run.state, run.error = "failed", "interrupted: the server stopped while writing it; export again"
     return run
@@ -132,7 +142,7 @@ def _write(library: Library, folder: Path, run: ExportRun, source: Source, links
     finally:
         part.unlink(missing_ok=True)
         (folder / f"{run.id}.cancel").unlink(missing_ok=True)
-        run.finished_at, run.finished_ts = utc_now(), time.time()
+        run.finished_at = utc_now()
         _save(folder, run)
 
 
@@ -159,14 +169,3 @@ def _checked(run_id: str) -> str:
 def _delete(folder: Path, run_id: str) -> None:
     for suffix in (".file", ".part", ".cancel", ".json"):
         (folder / f"{run_id}{suffix}").unlink(missing_ok=True)
-
-
-def _prune(folder: Path) -> None:
-    """Finished runs older than KEEP_SECONDS go, with their files."""
-    for path in folder.glob("*.json"):
-        try:
-            finished = json.loads(path.read_text()).get("finished_ts")
-        except (OSError, ValueError):
-            continue
-        if finished and time.time() - finished > KEEP_SECONDS:
-            _delete(folder, path.stem)

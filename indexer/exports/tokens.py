@@ -8,24 +8,19 @@ point per token, and one per image it opens, found by a computed ID, so checking
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Sequence
 
-import numpy as np
-
 from ..clock import utc_now
 from ..errors import NotFoundError, UsageError
+from ..keys import matches, new_key, split_key
 from ..library import Library
-from ..store import EXPORT_TOKENS, KEPT_COLLECTIONS, Filter, Match, Point, point_id
+from ..store import EXPORT_TOKENS, Filter, Match, ensure_kept_collection, kept_point, point_id
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 365
-PLACEHOLDER = np.ones(KEPT_COLLECTIONS[EXPORT_TOKENS], np.float32)  # points are found by ID and payload only
 
 
 class Grant(Enum):
@@ -62,31 +57,30 @@ def create(library: Library, image_ids: Sequence[str], label: str, by: str, days
     token as lists show it)."""
     if not 1 <= days <= MAX_DAYS:
         raise UsageError(f"An export token lasts 1 to {MAX_DAYS} days, not {days}.")
-    if not library.store.has_collection(EXPORT_TOKENS):
-        library.store.create_collection(EXPORT_TOKENS, len(PLACEHOLDER))
-    token_id, secret = secrets.token_hex(6), secrets.token_urlsafe(24)
+    ensure_kept_collection(library.store, EXPORT_TOKENS)
+    token_id, secret, hashed = new_key()
     expires = datetime.now(timezone.utc) + timedelta(days=days)
     ids = list(dict.fromkeys(image_ids))
     for start in range(0, len(ids), 1000):  # the images first: a token is usable only once they all are in
-        library.store.upsert(EXPORT_TOKENS, [Point(_image_point(token_id, i), {"kind": "image", "token": token_id,
-                                                                                "image": i}, PLACEHOLDER)
+        library.store.upsert(EXPORT_TOKENS, [kept_point(EXPORT_TOKENS, _image_point(token_id, i),
+                                                        {"kind": "image", "token": token_id, "image": i})
                                              for i in ids[start:start + 1000]])
-    header = {"kind": "token", "token": token_id, "hash": _hash(secret), "label": label, "images": len(ids),
+    header = {"kind": "token", "token": token_id, "hash": hashed, "label": label, "images": len(ids),
               "created_at": utc_now(), "created_by": by, "expires_at": expires.isoformat(timespec="seconds"),
               "revoked_at": None}
-    library.store.upsert(EXPORT_TOKENS, [Point(_token_point(token_id), header, PLACEHOLDER)])
+    library.store.upsert(EXPORT_TOKENS, [kept_point(EXPORT_TOKENS, _token_point(token_id), header)])
     return f"{token_id}.{secret}", _token(header)
 
 
 def check(library: Library, token: str, image_id: str) -> Grant:
     """Whether `token` opens the file of image `image_id`."""
-    token_id, _, secret = token.partition(".")
+    token_id, secret = split_key(token)
     if not token_id or not secret or not library.store.has_collection(EXPORT_TOKENS):
         return Grant.INVALID
     found = {p.id: p.payload for p in library.store.retrieve(EXPORT_TOKENS, [_token_point(token_id),
                                                                               _image_point(token_id, image_id)])}
     header = found.get(_token_point(token_id))
-    if header is None or not hmac.compare_digest(header["hash"], _hash(secret)) or not _token(header).active:
+    if header is None or not matches(header["hash"], secret) or not _token(header).active:
         return Grant.INVALID
     return Grant.OPENS if _image_point(token_id, image_id) in found else Grant.NOT_IN_EXPORT
 
@@ -119,10 +113,6 @@ def _header(library: Library, token_id: str) -> dict:
 def _token(header: dict) -> ExportToken:
     return ExportToken(header["token"], header.get("label", ""), header.get("images", 0), header["created_at"],
                        header.get("created_by", ""), header["expires_at"], header.get("revoked_at"))
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()  # secrets are random, so a plain hash cannot be guessed back
 
 
 def _token_point(token_id: str) -> str:

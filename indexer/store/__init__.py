@@ -32,13 +32,26 @@ from .schema import (
     payload_indexes,
     point_id,
 )
-from .types import Filter, HasId, Hit, Match, Missing, Point, Range, Store, StoreUnavailableError, retrieve_all
+from .types import (
+    Filter,
+    HasId,
+    Hit,
+    Match,
+    Missing,
+    Point,
+    Range,
+    Store,
+    StoreUnavailableError,
+    ensure_kept_collection,
+    kept_point,
+    retrieve_all,
+)
 
 __all__ = ["ACCOUNTS", "COLLECTIONS", "CONCEPTS", "EXPORT_TOKENS", "IMAGES", "KEPT_COLLECTIONS", "PAYLOAD_INDEXES",
            "SELECTIONS", "VOCABULARY", "EdgeStore", "Filter", "HasId", "Hit", "Match", "Missing", "Point",
-           "QdrantClientStore", "Range", "Store", "StoreUnavailableError", "embedded_kind", "files_payload",
-           "generation_name", "generation_names", "indexed_files", "open_store", "parse_generation", "payload_indexes",
-           "point_id", "retrieve_all"]
+           "QdrantClientStore", "Range", "Store", "StoreUnavailableError", "embedded_kind", "ensure_kept_collection",
+           "files_payload", "generation_name", "generation_names", "indexed_files", "kept_point", "open_store",
+           "parse_generation", "payload_indexes", "point_id", "retrieve_all"]
 
 
 STORE_KINDS = ("edge", "local")

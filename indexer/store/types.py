@@ -8,6 +8,7 @@ from typing import Callable, Iterable, Iterator, Protocol, Sequence
 import numpy as np
 
 from ..errors import PixceptError
+from .schema import KEPT_COLLECTIONS
 
 
 class StoreUnavailableError(PixceptError):
@@ -103,6 +104,18 @@ class Store(Protocol):
     def rebuild_pending(self) -> bool: ...
     def rebuild_beside(self, optimize: Callable[[str], None], note: Callable[[str], None]) -> list[str]: ...
     def close(self) -> None: ...
+
+
+def kept_point(name: str, point_id: str, payload: dict) -> Point:
+    """A point of a kept collection (selections, export tokens, accounts: `schema.KEPT_COLLECTIONS`): found by ID
+    and payload only, so its vector is a placeholder of the collection's size."""
+    return Point(point_id, payload, np.ones(KEPT_COLLECTIONS[name], np.float32))
+
+
+def ensure_kept_collection(store: Store, name: str) -> None:
+    """Create the kept collection `name` on first use."""
+    if not store.has_collection(name):
+        store.create_collection(name, KEPT_COLLECTIONS[name])
 
 
 def retrieve_all(store: Store, name: str, ids: Sequence[str], with_vectors: bool = False, part: int = 1000

@@ -69,6 +69,10 @@ def _links(query: dict) -> exports.Links | None:
     return exports.Links(query.get("base_url") or request.host_url, who(), query["days"])
 
 
+def _area(body: dict) -> tuple[tuple[float, float], ...]:
+    return tuple((x, y) for x, y in body.get("area") or ())
+
+
 def _download(source: exports.Source, query: dict) -> Response:
     fmt = query["format"]
     made = exports.export(services().library, source, fmt, _links(query))
@@ -120,8 +124,7 @@ class ImagesExport(ma.Schema):
 @access(api, errors=NOT_FOUND)
 def export_images(body: dict):
     """Download these images (the results on a page) or those in an area of the map, in one format"""
-    area = tuple((x, y) for x, y in body.get("area") or ())
-    return _download(exports.Source(ids=tuple(body.get("ids") or ()), area=area), body)
+    return _download(exports.Source(ids=tuple(body.get("ids") or ()), area=_area(body)), body)
 
 
 class NewExport(ma.Schema):
@@ -167,9 +170,8 @@ def _run_json(run) -> dict:
 @access(api, errors={**NOT_FOUND, **NO_CONCEPTS})
 def start_export(body: dict):
     """Export in the background (large archives): progress, cancel, and the file kept a day"""
-    area = tuple((x, y) for x, y in body.get("area") or ())
     source = exports.Source(body.get("selection"), body.get("concept"), body.get("q"), tuple(body.get("ids") or ()),
-                            area)
+                            _area(body))
     links = _links(body)
     return _run_json(background.start(services().library, source, body["format"], who(), links)), 202
 
