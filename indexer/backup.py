@@ -22,6 +22,7 @@ from typing import Iterator
 
 from .clock import utc_now
 from .config import Settings
+from .durable import copy_tree
 from .errors import UsageError
 from .library import MODEL_METADATA_KEY, Library
 from .manifest import read_manifest, write_manifest
@@ -70,7 +71,7 @@ def backup_library(library: Library, destination: Path, thumbnails: bool = True,
         for name in folders:
             if (library.data_dir / name).is_dir():
                 progress.note(f"Copying {name}...")
-                shutil.copytree(library.data_dir / name, partial / name)
+                copy_tree(library.data_dir / name, partial / name)
         write_manifest(partial, _backup_manifest(library, counts, thumbnails))
     return {"destination": str(destination), "points": counts, "thumbnails": thumbnails}
 
@@ -99,7 +100,7 @@ def restore_library(source: Path, settings: Settings) -> dict:
         raise UsageError(f"{data_dir} is not empty: restore into a new data folder (--data-dir), or move this one "
                          "away first. A restore never overwrites anything.")
     with _beside(data_dir) as partial:
-        shutil.copytree(source, partial, ignore=shutil.ignore_patterns("edge") if settings.uses_server else None)
+        copy_tree(source, partial, ignore=shutil.ignore_patterns("edge") if settings.uses_server else None)
         counts, store = manifest["backup"]["points"], manifest["store"]
         if settings.uses_server:
             counts, store = _restore_to_server(source, settings, manifest), {"kind": "server",

@@ -1,11 +1,12 @@
 """Files written whole or not at all: the one way pixcept replaces a file (manifest, job records, failed files,
-pending index writes, montages, thumbnails, revoked sessions, uploads)."""
+pending index writes, montages, thumbnails, revoked sessions, uploads), and copies folders (shards, backups)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Callable
@@ -53,3 +54,24 @@ def fsync_folder(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_COPY_BLOCK = 1 << 16  # small enough to keep the holes of 4 KiB-page files
+
+
+def copy_file_keeping_holes(source: str, target: str) -> None:
+    """Copy a file, leaving its all-zero blocks as holes: Qdrant pre-allocates write-ahead logs and storage pages
+    (32 MB each, mostly zeros), which a plain copy would write out in full, several times the data per shard."""
+    with open(source, "rb") as read, open(target, "wb") as out:
+        while block := read.read(_COPY_BLOCK):
+            if block.count(0) == len(block):
+                out.seek(len(block), os.SEEK_CUR)
+            else:
+                out.write(block)
+        out.truncate()
+    shutil.copystat(source, target)
+
+
+def copy_tree(source: Path, target: Path, **copytree: Any) -> None:
+    """`shutil.copytree` that keeps the holes of sparse files (see `copy_file_keeping_holes`)."""
+    shutil.copytree(source, target, copy_function=copy_file_keeping_holes, **copytree)

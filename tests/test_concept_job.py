@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
 import signal
 import threading
 import time
@@ -24,6 +23,7 @@ from indexer.concepts.job import run_cluster
 from indexer.config import ServerConfig, Settings
 from indexer.demo import demo_model_spec, demo_vocabulary
 from indexer.demo.world import COLOURS, write_library
+from indexer.durable import copy_tree
 from indexer.index import index_folders
 from indexer.jobs import JobRunner
 from indexer.library import Library
@@ -62,7 +62,7 @@ def demo_library(tmp_path_factory) -> Path:
 @pytest.fixture
 def fresh(demo_library, tmp_path) -> Path:
     root = tmp_path / "lib"
-    shutil.copytree(demo_library, root, symlinks=True)
+    copy_tree(demo_library, root, symlinks=True)
     # the copy's manifest names the original's folders: move them along
     manifest = (root / "data" / "manifest.json")
     manifest.write_text(manifest.read_text().replace(str(demo_library), str(root)))

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..durable import atomic_write_json
+from ..durable import atomic_write_json, copy_tree
 from .schema import payload_indexes
 from .types import Filter, HasId, Hit, Match, Missing, Point, StoreUnavailableError, as_vector
 
@@ -258,7 +258,7 @@ class EdgeStore:
             with self._write_lock:
                 shard.flush()
                 writes = self._writes.get(key, 0)
-                shutil.copytree(live, copy)
+                copy_tree(live, copy)
             note(f"Building the search index of {key} beside the live one; searches go on meanwhile.")
             started = time.monotonic()
             optimize(str(copy))
