@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Sequence
 
 from .clock import utc_now
 from .errors import NotFoundError, UsageError
 from .keys import matches, new_key, split_key
 from .library import Library
+from .scope import normalised_scope
 from .store import ACCOUNTS, Filter, Match, ensure_kept_collection, kept_point, point_id
 
 ROLES = ("reader", "editor", "admin")
@@ -33,6 +35,7 @@ class Account:
     last_used_at: str | None
     revoked_at: str | None
     key: str  # the hash of the secret: what sessions made from this token are bound to
+    folders: tuple[str, ...] = ()  # the folders it sees (`indexer/scope.py`); none: every folder
 
     @property
     def active(self) -> bool:
@@ -41,23 +44,28 @@ class Account:
     def to_dict(self) -> dict:
         return {"id": self.id, "name": self.name, "role": self.role, "created_at": self.created_at,
                 "created_by": self.created_by, "last_used_at": self.last_used_at, "revoked_at": self.revoked_at,
-                "active": self.active}
+                "active": self.active, "folders": list(self.folders)}
 
 
-def create(library: Library, name: str, role: str, by: str) -> tuple[str, Account]:
-    """A new account: (its token, the only time it is seen; the account)."""
+def create(library: Library, name: str, role: str, by: str, folders: Sequence[str] = ()) -> tuple[str, Account]:
+    """A new account: (its token, the only time it is seen; the account). With `folders`, it sees only the images
+    in those (indexed) folders, as if the others did not exist; an admin always sees every folder."""
     name = " ".join((name or "").split())
     if not name or len(name) > MAX_NAME or not NAME.fullmatch(name):
         raise UsageError(f"A token's name is 1 to {MAX_NAME} characters: letters, digits, spaces and . @ ' ( ) + -, "
                          f"starting with a letter or digit; not {name[:80]!r}.")
     if role not in ROLES:
         raise UsageError(f"The role is one of {', '.join(ROLES)}, not {role!r}.")
+    folders = normalised_scope(library, folders)
+    if folders and role == "admin":
+        raise UsageError("An admin sees every folder: limit a reader's or an editor's token to folders instead.")
     if any(account.name == name and account.active for account in list_all(library)):
         raise UsageError(f"An active token named {name!r} exists already: revoke it first, or choose another name.")
     ensure_kept_collection(library.store, ACCOUNTS)
     account_id, secret, hashed = new_key()
     payload = {"kind": "account", "account": account_id, "name": name, "role": role, "hash": hashed,
-               "created_at": utc_now(), "created_by": by, "last_used_at": None, "revoked_at": None}
+               "created_at": utc_now(), "created_by": by, "last_used_at": None, "revoked_at": None,
+               "folders": list(folders)}
     library.store.upsert(ACCOUNTS, [kept_point(ACCOUNTS, _point(account_id), payload)])
     return f"{PREFIX}{account_id}.{secret}", _account(payload)
 
@@ -112,7 +120,7 @@ def revoke(library: Library, account_id: str) -> Account:
 def _account(payload: dict) -> Account:
     return Account(payload["account"], payload["name"], payload["role"], payload["created_at"],
                    payload.get("created_by", ""), payload.get("last_used_at"), payload.get("revoked_at"),
-                   payload["hash"])
+                   payload["hash"], tuple(payload.get("folders") or ()))
 
 
 def _point(account_id: str) -> str:

@@ -31,6 +31,7 @@ from .errors import UsageError
 from .failures import NOT_READ_AGAIN, FailedFiles
 from .filters import local_taken_times
 from .images import (
+    THUMBNAIL_SIZE,
     BadImage,
     FoundFile,
     Skipped,
@@ -49,7 +50,6 @@ from .store import IMAGES, Point, files_payload, indexed_files, point_id
 
 log = logging.getLogger(__name__)
 
-THUMBNAIL_SIZE = 256
 MTIME_TOLERANCE = 1e-6
 PRUNE_HANDFUL = 5  # a folder that lost more images than this, and more than half of them, stops a prune
 

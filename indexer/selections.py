@@ -10,6 +10,7 @@ and one per image marked in it (state, who, when); counts are counted, never kep
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -18,6 +19,7 @@ import numpy as np
 from .clock import utc_now
 from .errors import ConflictError, NotFoundError, UsageError
 from .library import Library
+from .scope import in_scope, scope_of
 from .search import SearchPage, combine, relevance_threshold, search_page
 from .store import (
     IMAGES,
@@ -97,6 +99,9 @@ def list_all(library: Library) -> list[Selection]:
 def delete(library: Library, name: str) -> None:
     get(library, name)
     members = [p.id for p in library.store.scroll(SELECTIONS, fields=False, where=_members_of(name))]
+    if scope_of(library) and len(members) > len(_marks(library, name, STATES)):
+        raise ConflictError(f"Selection {name!r} holds images of folders this token does not see: only a token "
+                            "that sees them all can delete it.")
     library.store.delete(SELECTIONS, members)
     library.store.delete(SELECTIONS, [_header_id(name)])
 
@@ -114,6 +119,8 @@ def mark(library: Library, name: str, image_ids: Sequence[str], state: str | Non
         raise _no_such(name)
     if state is not None:  # taking out needs no check: an image pruned since can leave too
         _check_indexed(library, ids)
+    elif scope_of(library):  # ... but a token limited to folders takes out only what it sees
+        ids = in_scope(library, ids)
     now = utc_now()
     if state is None:
         library.store.delete(SELECTIONS, [_member_id(name, i) for i in ids])
@@ -170,7 +177,11 @@ def _marks(library: Library, name: str, states: Iterable[str]) -> list[tuple[str
     where = Filter(must=(*_members_of(name).must, Match("state", tuple(states))))
     marked = [(p.payload.get("at", ""), p.payload.get("seq", 0), p.payload["image"], p.payload["state"])
               for p in library.store.scroll(SELECTIONS, fields=["image", "at", "seq", "state"], where=where)]
-    return [(image, state) for _, _, image, state in sorted(marked)]
+    marks = [(image, state) for _, _, image, state in sorted(marked)]
+    if scope_of(library):  # a token limited to folders sees the marks of the images in them only
+        visible = set(in_scope(library, [image for image, _ in marks]))
+        marks = [(image, state) for image, state in marks if image in visible]
+    return marks
 
 
 def states_of(library: Library, name: str, image_ids: Sequence[str]) -> dict[str, str]:
@@ -260,9 +271,13 @@ def _check_indexed(library: Library, ids: list[str]) -> None:
 
 def _selection(library: Library, header: dict) -> Selection:
     name = header["selection"]
-    counts = {state: library.store.count(SELECTIONS, Filter(must=(*_members_of(name).must,
-                                                                  Match("state", (state,)))))
-              for state in STATES}
+    if scope_of(library):
+        marked = Counter(state for _, state in _marks(library, name, STATES))
+        counts = {state: marked[state] for state in STATES}
+    else:
+        counts = {state: library.store.count(SELECTIONS, Filter(must=(*_members_of(name).must,
+                                                                      Match("state", (state,)))))
+                  for state in STATES}
     return Selection(name, header.get("created_at", ""), header.get("created_by", ""), header.get("changed_at", ""),
                      header.get("changed_by", ""), counts, header.get("query"))
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .concepts import publish
+from .concepts import publish, scoped
 from .concepts.schedule import due_reason
 from .failures import FailedFiles
 from .library import Library
+from .scope import scope_of
 from .store import CONCEPTS, IMAGES, VOCABULARY
 
 
@@ -34,7 +35,8 @@ def concepts_status(library: Library) -> dict:
     status: dict = {"run": None, "concepts": 0, "outliers": 0}
     if current is not None:
         status |= {"run": current.run, "published_at": record.get("published_at"),
-                   "concepts": library.store.count(CONCEPTS, where=publish.current_filter(current)),
+                   "concepts": library.store.count(CONCEPTS, where=publish.current_filter(current) & (
+                       scoped.visible_filter(library, current) if scope_of(library) else None)),
                    "outliers": library.store.count(IMAGES, where=publish.outliers_filter(current))}
     if last.get("state") == "skipped":
         status["last_run"] = {"run": last.get("run"), "state": "skipped", "reason": last.get("reason")}

@@ -3,12 +3,13 @@ without them) gets it back from its original file, verified as `Library.open_ori
 
 from __future__ import annotations
 
+from PIL import Image
+
 from .errors import NotFoundError
-from .images import BadImage, decode_image, read_opened, thumbnail_path, write_thumbnail
-from .index import THUMBNAIL_SIZE
+from .images import THUMBNAIL_SIZE, BadImage, decode_image, read_opened, thumbnail_path, write_thumbnail
 from .library import Library
 from .progress import Progress
-from .store import IMAGES
+from .store import IMAGES, retrieve_all
 
 
 def rebuild_thumbnails(library: Library, progress: Progress | None = None) -> dict:
@@ -32,3 +33,16 @@ def rebuild_thumbnails(library: Library, progress: Progress | None = None) -> di
     summary = f"{made:,} thumbnails made again, {len(points) - len(missing):,} were there"
     return {"made": made, "without_original": gone,
             "summary": summary + (f"; {gone:,} images have no original to make one from." if gone else ".")}
+
+
+def open_thumbnails(library: Library, image_ids: list[str]) -> dict[str, Image.Image]:
+    """{image ID: its thumbnail, decoded} for the images that have one (a lost thumbnail is left out)."""
+    shas = {p.id: p.payload.get("sha256") for p in retrieve_all(library.store, IMAGES, image_ids)}
+    pictures = {}
+    for image_id, sha in shas.items():
+        try:
+            with Image.open(thumbnail_path(library.thumbnail_dir, sha or "")) as picture:
+                pictures[image_id] = picture.convert("RGB")
+        except OSError:
+            continue
+    return pictures

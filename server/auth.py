@@ -94,9 +94,9 @@ def level_for(token: str | None) -> str | None:
 
 
 def _library_call(function: Callable, *args):
-    """`function(library, *args)`, or None while the library is still opening."""
+    """`function(library, *args)` on the whole library, or None while it is still opening."""
     services = current_app.extensions["pixcept"]
-    return function(services.library, *args) if services.ready else None
+    return function(services.whole_library, *args) if services.ready else None
 
 
 def current_level() -> str | None:
@@ -222,6 +222,14 @@ def can_edit() -> bool:
 def is_admin() -> bool:
     """Whether this request has the admin's credentials (pages show the admin link only then)."""
     return current_level() == ADMIN
+
+
+def request_folders() -> tuple[str, ...]:
+    """The folders this request's token is limited to (`indexer.scope`); empty: every folder."""
+    if current_level() is None:
+        return ()
+    account = g.get("pixcept_account")
+    return account.folders if account is not None else ()
 
 
 def who() -> str:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from cachetools import LRUCache
+from flask import has_request_context
 from PIL import Image
 
 from indexer.concepts.schedule import scheduled_job
@@ -21,9 +22,12 @@ from indexer.errors import NotFoundError, UsageError
 from indexer.images import BadImage, clean_staging, decode_image, read_opened, thumbnail_path, write_thumbnail
 from indexer.jobs import JobRunner, index_rebuild_due
 from indexer.library import Library
+from indexer.scope import scope_of, within
 from indexer.search import Query, build_query
 from indexer.store import IMAGES
 from indexer.worker import JobWorker, WorkerEmbedder
+
+from .auth import request_folders
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,7 @@ PREVIEW_SIDE = 1600
 UPLOAD_DAYS = 7
 UPLOAD_SIDE = 512  # uploaded query images are kept this big: enough for CLIP and for showing the query
 QUERY_CACHE_SIZE = 256
+VIEWS_KEPT = 64  # folder scopes whose views (and caches) are kept
 
 
 class Services:
@@ -44,35 +49,52 @@ class Services:
         self.ready = False
         self._queries: LRUCache[tuple, Query] = LRUCache(maxsize=QUERY_CACHE_SIZE)
         self._queries_lock = threading.Lock()
+        self._views: LRUCache[tuple[str, ...], Library] = LRUCache(maxsize=VIEWS_KEPT)
+        self._views_lock = threading.Lock()
 
     @property
-    def library(self) -> Library:
-        """The open library (routes run only once `ready`)."""
+    def whole_library(self) -> Library:
+        """The open library, every folder of it (routes run only once `ready`)."""
         if self._library is None:
             raise RuntimeError("The library is not open: Services.start() first.")
         return self._library
+
+    @property
+    def library(self) -> Library:
+        """The open library as this request may see it: a token limited to folders sees only those, whatever the
+        route asks (`indexer.scope`: the store filters every read of the images). Views are kept per scope, with
+        their caches (filter counts, concept sizes, the map's points)."""
+        library = self.whole_library
+        folders = request_folders() if has_request_context() else ()
+        if not folders:
+            return library
+        with self._views_lock:
+            view = self._views.get(folders)
+            if view is None:
+                view = self._views[folders] = within(library, folders)
+        return view
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
     def start(self, url: str | None = None) -> "Services":
         self._library = Library.open(self.settings, command="pixcept serve")
-        if url and self.library.lock:
-            self.library.lock.update(url=url)
-        if self.library.recorded_identity() is not None:
-            self._query_embedder(self.library.embedder()).embed_text("warm up")  # no model loading on a first search
+        if url and self.whole_library.lock:
+            self.whole_library.lock.update(url=url)
+        if self.whole_library.recorded_identity() is not None:  # no model loading on a first search
+            self._query_embedder(self.whole_library.embedder()).embed_text("warm up")
         self._forget_old_files()
         if self.run_jobs:
             # Edge's index builds run as jobs of their own, on a copy in the worker: built in place by the jobs
             # that wrote, they would hold this process's interpreter (searches) for minutes at 1M images
-            self.library.store.build_elsewhere = self.run_jobs_in_worker
-            self.runner = JobRunner(self.library, self._job_embedder if self.run_jobs_in_worker else None,
+            self.whole_library.store.build_elsewhere = self.run_jobs_in_worker
+            self.runner = JobRunner(self.whole_library, self._job_embedder if self.run_jobs_in_worker else None,
                                     schedule=self._scheduled_job).start()
         self.ready = True
         return self
 
     def _scheduled_job(self) -> tuple[str, dict] | None:
         """Concepts first when due (their writes may make the index due again), then the search index."""
-        return scheduled_job(self.library) or index_rebuild_due(self.library)
+        return scheduled_job(self.whole_library) or index_rebuild_due(self.whole_library)
 
     def stop(self) -> None:
         """Interrupt the running job (it keeps what it saved) and end the worker process at once: a job that went on
@@ -97,7 +119,7 @@ class Services:
 
     def _job_embedder(self):
         """The model for jobs, run in the worker process (restarted with the new model after a --reindex)."""
-        local = self._query_embedder(self.library.embedder(for_writing=True))  # a new library's first model
+        local = self._query_embedder(self.whole_library.embedder(for_writing=True))  # a new library's first model
         if self.worker is None or self.worker.model_spec != local.spec.text:
             if self.worker:
                 self.worker.close()
@@ -112,13 +134,14 @@ class Services:
 
     def query(self, text: str, uploads: tuple[str, ...], like: tuple[str, ...], unlike: tuple[str, ...] = ()) -> Query:
         """The query (its vector and examples), cached: "load more" pages and repeated queries skip the model."""
-        key = (text, uploads, like, unlike, self.library.recorded_model_spec())
+        library = self.library
+        key = (text, uploads, like, unlike, library.recorded_model_spec(), scope_of(library))
         with self._queries_lock:  # cachetools' caches are not thread-safe
             cached = self._queries.get(key)
         if cached is not None:
             return cached
         images = [self.upload_image(upload) for upload in uploads]
-        query = build_query(self.library, text, images, like, unlike)
+        query = build_query(library, text, images, like, unlike)
         with self._queries_lock:
             self._queries[key] = query
         return query

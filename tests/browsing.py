@@ -56,6 +56,12 @@ def next_frame(page) -> None:
     page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
 
+# the outermost elements reaching past the viewport's right edge (their parent does not), to say what scrolls sideways
+WIDEST = """(width) => [...document.querySelectorAll('body *')]
+  .filter((e) => e.getBoundingClientRect().right > width && e.parentElement.getBoundingClientRect().right <= width)
+  .slice(0, 5).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`)"""
+
+
 def screenshots(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for label, (width, height) in WIDTHS.items():
@@ -63,7 +69,8 @@ def screenshots(page, name: str) -> None:
         next_frame(page)
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
         overflow = page.evaluate("() => document.documentElement.scrollWidth")
-        assert overflow <= width, f"{name} is {overflow} px wide at {label} width {width}: it scrolls sideways"
+        wide = page.evaluate(WIDEST, width)
+        assert overflow <= width, f"{name} is {overflow} px wide at {label} width {width}: it scrolls sideways ({wide})"
     page.set_viewport_size({"width": 1280, "height": 900})
 
 

@@ -774,5 +774,22 @@ def test_an_admin_adds_a_folder_follows_jobs_live_cancels_resumes_and_reads_the_
     page.get_by_role("button", name="Revoke the token of Bea").click()
     page.wait_for_function("() => document.getElementById('accounts').textContent.includes('revoked')")
     assert httpx.get(server + "/api/search?q=red", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    page.fill("#account-name", "Kid")  # a reader limited to the new folder (its tick came with the finished job)
+    page.locator(f"#account-folder-choices input[value='{folder}']").check()
+    page.get_by_role("button", name="Make a token").click()
+    page.wait_for_function("() => document.getElementById('account-made').textContent.includes('Kid')")
+    assert f"sees {folder}" in page.locator("#account-made").inner_text()
+    kid = page.locator("#account-made code").inner_text()
     assert serious_violations(page) == []
     screenshots(page, "admin")
+    page.goto(server + "/login?next=/")  # signed in as Kid: the library is that folder
+    page.fill("#token", kid)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(server + "/")
+    page.goto(server + "/?q=circle")
+    page.wait_for_selector("#results .result")
+    found = page.request.get(server + "/api/search?q=circle&limit=200&cutoff=0").json()["results"]
+    assert page.locator("#results .result").count() > 0 and found
+    assert all(r["path"].startswith(f"{folder}/") for r in found)
+    assert page.request.get(server + "/api/filters").json()["images"] == 144
+    assert page.goto(server + "/admin").status == 403

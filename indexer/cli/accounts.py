@@ -14,7 +14,8 @@ from .common import echo_listing, library_options, settings_of
 @library_options
 @click.pass_context
 def tokens(ctx, as_json, **params) -> None:
-    """Named tokens: `create NAME --role reader|editor|admin`, `revoke ID`. Without a command, lists them."""
+    """Named tokens: `create NAME --role reader|editor|admin [--folder F]...`, `revoke ID`. Without a command, lists
+    them."""
     ctx.obj = settings_of(params)
     if ctx.invoked_subcommand is not None:
         return
@@ -22,18 +23,23 @@ def tokens(ctx, as_json, **params) -> None:
         found = backend.accounts()
     echo_listing(found, as_json, "No named tokens: `pixcept tokens create NAME --role reader` makes one.",
                  lambda a: f"{a['id']}  {a['name']}  {a['role']}  {'active' if a['active'] else 'revoked'}  "
+                           f"{'folders: ' + ', '.join(a['folders']) if a['folders'] else 'every folder'}  "
                            f"(made {a['created_at']} by {a['created_by']}, last used {a['last_used_at'] or 'never'})")
 
 
 @tokens.command("create")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--folder", "folders", multiple=True, type=click.Path(file_okay=False),
+              help="Limit the token to this indexed folder (repeat for several): it sees nothing else.")
 @click.pass_obj
-def create(settings, name, role) -> None:
+def create(settings, name, role, folders) -> None:
     """Make a token NAME with ROLE; prints the token (kept only as a hash: copy it now)."""
     with open_backend(settings, "pixcept tokens create") as backend:
-        made = backend.account_create(name, role)
-    click.echo(f"Token {made['id']} for {made['name']!r} ({made['role']}) made; it is shown this once:", err=True)
+        made = backend.account_create(name, role, folders)
+    where = f", limited to {', '.join(made['folders'])}" if made["folders"] else ""
+    click.echo(f"Token {made['id']} for {made['name']!r} ({made['role']}{where}) made; it is shown this once:",
+               err=True)
     click.echo(made["token"])
 
 

@@ -72,8 +72,8 @@ class Backend(Protocol):
 
     def accounts(self) -> list[dict]: ...
 
-    def account_create(self, name: str, role: str) -> dict:
-        """The account made, with its `token`"""
+    def account_create(self, name: str, role: str, folders: tuple[str, ...] = ()) -> dict:
+        """The account made, with its `token`; limited to `folders` when given"""
 
     def account_revoke(self, account_id: str) -> dict: ...
 
@@ -217,8 +217,8 @@ class ServerBackend:
     def accounts(self) -> list[dict]:
         return self.client.request("GET", "/api/tokens")["tokens"]
 
-    def account_create(self, name: str, role: str) -> dict:
-        return self.client.request("POST", "/api/tokens", {"name": name, "role": role})
+    def account_create(self, name: str, role: str, folders: tuple[str, ...] = ()) -> dict:
+        return self.client.request("POST", "/api/tokens", {"name": name, "role": role, "folders": list(folders)})
 
     def account_revoke(self, account_id: str) -> dict:
         return self.client.request("POST", f"/api/tokens/{quote(account_id, safe='')}/revoke")
@@ -400,10 +400,10 @@ class LocalBackend:
 
         return [a.to_dict() for a in accounts.list_all(self.library)]
 
-    def account_create(self, name: str, role: str) -> dict:
+    def account_create(self, name: str, role: str, folders: tuple[str, ...] = ()) -> dict:
         from .. import accounts
 
-        token, account = accounts.create(self.library, name, role, local_user())
+        token, account = accounts.create(self.library, name, role, local_user(), folders)
         return {**account.to_dict(), "token": token}
 
     def account_revoke(self, account_id: str) -> dict:

@@ -18,10 +18,10 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..clock import utc_now
-from ..images import thumbnail_path
 from ..library import Library
 from ..progress import Progress
 from ..store import CONCEPTS, IMAGES, VOCABULARY
+from ..thumbnails import open_thumbnails
 from . import headings, publish
 from .algorithm import (
     Concepts,
@@ -403,23 +403,15 @@ def _records(library: Library, run: int, fit: Concepts, read: _Read, assigned: _
 
 
 def _montages(library: Library, fit: Concepts, read: _Read, ids: list[int], progress: Progress) -> dict:
-    """One montage per concept, of its exemplars' thumbnails (letterboxed, never cropped)."""
-    from PIL import Image
-
-    wanted = {read.ids[read.sample_rows[i]] for exemplars in fit.exemplars for i in exemplars}
-    shas = {p.id: p.payload.get("sha256") for p in library.store.retrieve(IMAGES, sorted(wanted))} if wanted else {}
+    """One montage per concept, of its exemplars' thumbnails (letterboxed, never cropped; a lost thumbnail makes
+    one tile fewer)."""
+    chosen = [[read.ids[read.sample_rows[i]] for i in exemplars] for exemplars in fit.exemplars]
+    pictures = open_thumbnails(library, sorted({image for images in chosen for image in images}))
     montages = {}
-    for k, exemplars in enumerate(fit.exemplars):
-        pictures = []
-        for i in exemplars:
-            path = thumbnail_path(library.thumbnail_dir, shas.get(read.ids[read.sample_rows[i]]) or "")
-            try:
-                with Image.open(path) as picture:
-                    pictures.append(picture.convert("RGB"))
-            except OSError:
-                continue  # a thumbnail lost: the montage has one tile fewer
-        if pictures:
-            montages[ids[k]] = montage(pictures, size=512)
+    for k, images in enumerate(chosen):
+        tiles = [pictures[image] for image in images if image in pictures]
+        if tiles:
+            montages[ids[k]] = montage(tiles, size=512)
     return montages
 
 

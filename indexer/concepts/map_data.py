@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import NotFoundError, UsageError
 from ..library import Library
+from ..scope import scope_of, visible_image_ids
 from ..store import IMAGES
 from . import read
 from .publish import Published, require_published
@@ -57,8 +58,23 @@ _lock = threading.Lock()
 
 
 def map_layout(library: Library, current: Published | None = None) -> MapLayout:
-    """The current run's layout, read once per run and process (the file does not change once published)."""
+    """The current run's layout, read once per run and process (the file does not change once published). Under a
+    folder scope, the images in scope only (their indices are the scope's own)."""
     current = current or require_published(library)
+    layout = _run_layout(current)
+    if not scope_of(library):
+        return layout
+    key = (layout.run, id(layout), library.store.count(IMAGES))
+    cached = library.memo.get("map_layout")
+    if cached and cached[0] == key:
+        return cached[1]
+    visible = np.isin(np.char.decode(layout.ids), list(visible_image_ids(library)))
+    scoped = MapLayout(layout.run, layout.ids[visible], layout.positions[visible], layout.concepts[visible])
+    library.memo["map_layout"] = (key, scoped)
+    return scoped
+
+
+def _run_layout(current: Published) -> MapLayout:
     path = current.folder / "layout.npz"
     try:
         stamp = path.stat().st_mtime
@@ -97,7 +113,7 @@ def map_summary(library: Library) -> dict:
                "x": centres[c["id"]][0], "y": centres[c["id"]][1]} for c in concepts if c["id"] in centres]
     sizes = {c["id"]: c["size"] for c in placed}
     groups = []
-    for group in read.informative_groups(read.concept_groups(library, current), sizes):
+    for group in read.informative_groups(read.concept_groups(library, current, concepts), sizes):
         under = set(group["concepts"])
         members = [c for c in placed if c["id"] in under]
         if not members:

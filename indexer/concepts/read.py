@@ -13,8 +13,9 @@ import numpy as np
 
 from ..errors import NotFoundError, UsageError
 from ..library import Library
-from ..store import CONCEPTS, IMAGES, Filter, Match
-from . import publish
+from ..scope import scope_of, visible_image_ids
+from ..store import CONCEPTS, IMAGES, Filter, Match, Point
+from . import publish, scoped
 from .publish import Published, current_filter, require_published
 
 if TYPE_CHECKING:
@@ -66,7 +67,16 @@ def concept_json(payload: dict, score: float | None = None) -> dict:
 
 
 def _records(library: Library, current: Published, with_vectors: bool = False) -> list:
-    return list(library.store.scroll(CONCEPTS, where=current_filter(current), with_vectors=with_vectors))
+    """The run's concept points, under a folder scope only those holding an image in scope."""
+    where = current_filter(current) & (scoped.visible_filter(library, current) if scope_of(library) else None)
+    return list(library.store.scroll(CONCEPTS, where=where, with_vectors=with_vectors))
+
+
+def _payloads(library: Library, current: Published, where: Filter | None = None) -> list[dict]:
+    """The run's concept records as this view of the library sees them: under a folder scope, sizes and exemplars
+    of the images in scope (`scoped.seen`)."""
+    points = list(library.store.scroll(CONCEPTS, where=current_filter(current) & where))
+    return scoped.seen(library, current, points) if scope_of(library) else [p.payload for p in points]
 
 
 def snapshot(library: Library) -> Published:
@@ -79,7 +89,7 @@ def list_concepts(library: Library, sort: str = "size", offset: int = 0, limit: 
     current = current or require_published(library)
     if sort not in SORTS:
         raise UsageError(f"Sort by one of {', '.join(SORTS)}.")
-    concepts = [concept_json(p.payload) for p in _records(library, current)]
+    concepts = [concept_json(payload) for payload in _payloads(library, current)]
     key = {"size": lambda c: (-c["size"], c["id"]), "id": lambda c: c["id"],
            "name": lambda c: (c["title"].casefold(), c["id"]),
            "recent": lambda c: (c["updated_at"] or "", c["id"])}[sort]
@@ -91,10 +101,9 @@ def list_concepts(library: Library, sort: str = "size", offset: int = 0, limit: 
 def get_concept(library: Library, concept: int, current: Published | None = None) -> dict:
     """One concept of the current run; a retired ID raises RetiredConcept (with where its images went)."""
     current = current or require_published(library)
-    hits = list(library.store.scroll(CONCEPTS, where=Filter(must=(Match("run", (current.run,)),
-                                                                  Match("concept", (concept,))))))
-    if hits:
-        return concept_json(hits[0].payload)
+    found = _payloads(library, current, Filter(must=(Match("concept", (concept,)),)))
+    if found:
+        return concept_json(found[0])
     went_to, retired_in = _retired(library, concept)
     if retired_in is not None:
         raise RetiredConcept(concept, went_to, retired_in)
@@ -105,23 +114,32 @@ def size_over_runs(library: Library, concept: int) -> list[dict]:
     """The concept's size in each kept run, oldest first ({run, size}), from the runs' assignment files; runs whose
     files are gone are left out."""
     sizes = []
+    visible = visible_image_ids(library) if scope_of(library) else None
     for run in sorted(set(publish.kept_runs(library))):
         try:
             with np.load(publish.run_folder(library, run) / "assignments.npz") as saved:
-                sizes.append({"run": run, "size": int((saved["concepts"] == concept).sum())})
+                members = saved["concepts"] == concept
+                if visible is not None:
+                    members &= np.isin(np.char.decode(saved["ids"]), list(visible))
+                sizes.append({"run": run, "size": int(members.sum())})
         except (OSError, KeyError, ValueError):
             continue
     return sizes
 
 
-def concept_groups(library: Library, current: Published | None = None) -> list[dict]:
+def concept_groups(library: Library, current: Published | None = None, concepts: list[dict] | None = None
+                   ) -> list[dict]:
     """The current run's concept hierarchy, broad to fine: groups of concepts that HDBSCAN's tree joins, each
-    {id (stable across runs), parent (-1 at the top), children (group IDs), concepts (IDs), size, labels, title}."""
+    {id (stable across runs), parent (-1 at the top), children (group IDs), concepts (IDs), size, labels, title}.
+    Under a folder scope, only groups holding one of `concepts` (the scope's, as `list_concepts` gives them)."""
     current = current or require_published(library)
     try:
         groups = json.loads((current.folder / "run.json").read_text()).get("hierarchy", [])
     except (OSError, ValueError):
         return []
+    if scope_of(library):
+        groups = scoped.groups(groups, concepts if concepts is not None else
+                               list_concepts(library, "id", 0, 1_000_000, current).concepts)
     children: dict[int, list[int]] = {}
     for group in groups:
         children.setdefault(group["parent"], []).append(group["id"])
@@ -143,7 +161,7 @@ def concept_grid(library: Library, sort: str = "size") -> tuple[ConceptPage, lis
     """Every concept of the current run (one snapshot) and the grid's sections (`concept_tree`)."""
     current = snapshot(library)
     page = list_concepts(library, sort, 0, 100_000, current)
-    return page, concept_tree(page.concepts, concept_groups(library, current))
+    return page, concept_tree(page.concepts, concept_groups(library, current, page.concepts))
 
 
 def concept_tree(concepts: list[dict], groups: list[dict]) -> list[dict]:
@@ -231,15 +249,24 @@ def search_concepts(library: Library, vector: np.ndarray, limit: int = 10, relat
     from ..search import WEAK_SHOWN, no_good_match, relevance_threshold
 
     current = current or require_published(library)
-    if relative is None:
-        hits = library.store.search(CONCEPTS, vector, limit=limit, where=current_filter(current))
-        return ConceptMatches([concept_json(h.payload, h.score) for h in hits])
-    hits = library.store.search(CONCEPTS, vector, limit=100_000, where=current_filter(current))
-    if no_good_match(library, vector):
-        return ConceptMatches([concept_json(h.payload, h.score) for h in hits[:min(limit, WEAK_SHOWN)]], True)
-    scores = np.array([h.score for h in hits], np.float32)
-    threshold = relevance_threshold(scores, float(scores.mean()) if len(scores) else 0.0, relative, min_results=1)
-    return ConceptMatches([concept_json(h.payload, h.score) for h in hits[:limit] if h.score >= threshold])
+    where = current_filter(current) & (scoped.visible_filter(library, current) if scope_of(library) else None)
+    hits = library.store.search(CONCEPTS, vector, limit=limit if relative is None else 100_000, where=where)
+    if relative is not None and no_good_match(library, vector):
+        hits = hits[:min(limit, WEAK_SHOWN)]
+        return ConceptMatches(_hits_json(library, current, hits), True)
+    if relative is not None:
+        scores = np.array([h.score for h in hits], np.float32)
+        threshold = relevance_threshold(scores, float(scores.mean()) if len(scores) else 0.0, relative,
+                                        min_results=1)
+        hits = [h for h in hits[:limit] if h.score >= threshold]
+    return ConceptMatches(_hits_json(library, current, hits))
+
+
+def _hits_json(library: Library, current: Published, hits: list) -> list[dict]:
+    if not scope_of(library):
+        return [concept_json(h.payload, h.score) for h in hits]
+    seen = {p["concept"]: p for p in scoped.seen(library, current, [Point(h.id, h.payload, None) for h in hits])}
+    return [concept_json(seen[h.payload["concept"]], h.score) for h in hits if h.payload["concept"] in seen]
 
 
 def concept_filter(library: Library, concept: int, current: Published | None = None) -> Filter:
@@ -261,14 +288,27 @@ def image_concept(library: Library, payload: dict, current: Published | None = N
     return {"id": concept, "labels": labels, "title": named, "run": current.run}
 
 
+RUN_FACTS_IN_SCOPE = ("run", "state", "reason", "model", "finished_at", "started_at", "rolled_back_at")
+
+
 def history(library: Library) -> list[dict]:
-    """Every run (published, skipped, relabelled, rolled back), oldest first, with its summary."""
-    return publish.state(library).get("history", [])
+    """Every run (published, skipped, relabelled, rolled back), oldest first, with its summary; under a folder scope
+    without its counts, lineage and timings (they are the whole library's)."""
+    runs = publish.state(library).get("history", [])
+    if scope_of(library):
+        return [{k: v for k, v in run.items() if k in RUN_FACTS_IN_SCOPE} for run in runs]
+    return runs
 
 
 def montage_path(library: Library, concept: int, current: Published | None = None):
+    """The concept's montage; under a folder scope, made of its exemplars in scope (`scoped.montage`)."""
     current = current or require_published(library)
     path = current.montage_path(concept)
+    if scope_of(library):
+        stored = list(library.store.scroll(CONCEPTS, where=current_filter(current) & Filter(
+            must=(Match("concept", (concept,)),))))
+        exemplars = get_concept(library, concept, current)["exemplars"]  # not found outside the scope
+        path = scoped.montage(library, current, concept, exemplars, stored[0].payload.get("exemplars", []))
     if not path.is_file():
         raise NotFoundError(f"No montage for concept {concept}.")
     return path

@@ -12,7 +12,7 @@ import json
 import secrets
 import threading
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from ..clock import utc_now
 from ..durable import atomic_write_json
 from ..errors import ConflictError, NotFoundError
 from ..library import Library
+from ..scope import scope_of
 from .base import Links
 from .formats import export
 from .records import Source, check_source
@@ -44,6 +45,7 @@ class ExportRun:
     total: int | None = None  # bytes, once known
     finished_at: str | None = None
     error: str | None = None
+    folders: list[str] = field(default_factory=list)  # the scope of the token that started it: it sees them only
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,7 +62,8 @@ def start(library: Library, source: Source, fmt: str, by: str, links: Links | No
     check_source(library, source)
     list_all(library)  # expired runs go
     folder = _folder(library)
-    run = ExportRun(secrets.token_hex(8), source.title, fmt, "running", by, utc_now())
+    run = ExportRun(secrets.token_hex(8), source.title, fmt, "running", by, utc_now(),
+                    folders=list(scope_of(library) or ()))
     _save(folder, run)
     threading.Thread(target=_write, args=(library, folder, run, source, links), name=f"export-{run.id}",
                      daemon=True).start()
@@ -69,9 +72,18 @@ def start(library: Library, source: Source, fmt: str, by: str, links: Links | No
 
 def get(library: Library, run_id: str) -> ExportRun:
     try:
-        return _read(_folder(library) / f"{_checked(run_id)}.json")
+        run = _read(_folder(library) / f"{_checked(run_id)}.json")
     except FileNotFoundError:
-        raise NotFoundError(f"No export {run_id[:40]!r} (finished ones are kept a day).") from None
+        run = None
+    if run is None or not _visible(library, run):
+        raise NotFoundError(f"No export {run_id[:40]!r} (finished ones are kept a day).")
+    return run
+
+
+def _visible(library: Library, run: ExportRun) -> bool:
+    """A token limited to folders sees the exports made within the same folders only (they hold those images)."""
+    scope = scope_of(library)
+    return scope is None or tuple(run.folders) == scope
 
 
 def list_all(library: Library) -> list[ExportRun]:
@@ -85,7 +97,7 @@ def list_all(library: Library) -> list[ExportRun]:
             continue  # being replaced, or not ours
         if run.expired:
             _delete(folder, run.id)
-        else:
+        elif _visible(library, run):
             runs.append(run)
     return sorted(runs, key=lambda run: run.started_at, reverse=True)
 

@@ -9,6 +9,8 @@ from PIL import Image
 
 from ..durable import atomic_write
 
+THUMBNAIL_SIZE = 256  # the longer side of the thumbnails indexing makes
+
 
 def thumbnail_path(thumbnail_dir: Path, sha256: str) -> Path:
     """Thumbnails are named by content hash in two levels of folders, so no folder grows past a few thousand."""

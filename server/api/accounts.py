@@ -20,11 +20,15 @@ class Account(ma.Schema):
     last_used_at = ma.fields.String(allow_none=True, metadata={"description": "To the minute"})
     revoked_at = ma.fields.String(allow_none=True)
     active = ma.fields.Boolean()
+    folders = ma.fields.List(ma.fields.String(), metadata={"description": "The folders it sees; empty: every one"})
 
 
 class NewAccount(ma.Schema):
     name = text(accounts.MAX_NAME, "Who or what uses it (a person, a script)", required=True)
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(accounts.ROLES))
+    folders = ma.fields.List(text(4096, "An indexed folder (or one inside it)"), load_default=list,
+                             validate=ma.validate.Length(max=100),
+                             metadata={"description": "Limit the token to these folders: it sees nothing else"})
 
 
 class MadeAccount(Account):
@@ -49,7 +53,7 @@ def list_tokens():
 @access(api, ADMIN, CSRF_REFUSED)
 def create_token(body: dict):
     """Make a named token with a role"""
-    token, account = accounts.create(services().library, body["name"], body["role"], who())
+    token, account = accounts.create(services().library, body["name"], body["role"], who(), body["folders"])
     return {**account.to_dict(), "token": token}, 201
 
 

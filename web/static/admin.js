@@ -1,6 +1,6 @@
 // The admin page: jobs live (Server-Sent Events from /api/jobs/events: one connection, updates pushed as they
 // happen), with rate and time left measured here from the progress; starting, cancelling and resuming jobs; the
-// failure report, filtered; named tokens made and revoked; export tokens revoked.
+// failure report, filtered; named tokens made (limited to folders or not) and revoked; export tokens revoked.
 import { apiGet, apiSend, showMessage } from "./api.js";
 
 const jobsBody = document.getElementById("jobs");
@@ -68,8 +68,14 @@ function jobRow(job) {
   return row;
 }
 
+const FOLDER_JOBS = ["index", "remove-folder"];
+let foldersChangedBy = null; // the finished folder jobs seen: another one means the folders changed
+
 function showJobs(jobs) {
   jobsBody.replaceChildren(...jobs.map(jobRow));
+  const finished = jobs.filter((job) => FOLDER_JOBS.includes(job.kind) && job.state === "done").map((job) => job.id).join();
+  if (foldersChangedBy !== null && finished !== foldersChangedBy) showFolderChoices();
+  foldersChangedBy = finished;
   const running = jobs.filter((job) => job.state === "running").length;
   const queued = jobs.filter((job) => job.state === "queued").length;
   jobsStatus.textContent = `Live · ${running} running, ${queued} queued`;
@@ -167,7 +173,8 @@ async function showAccounts() {
     const row = document.createElement("tr");
     const actions = document.createElement("span");
     if (account.active) actions.append(revokeButton(`the token of ${account.name}`, `/api/tokens/${account.id}/revoke`, showAccounts));
-    row.append(cell(account.name), cell(account.role), cell(account.active ? "active" : `revoked ${account.revoked_at}`),
+    row.append(cell(account.name), cell(account.role), cell(account.folders.length ? account.folders.join(", ") : "every folder"),
+      cell(account.active ? "active" : `revoked ${account.revoked_at}`),
       cell(account.last_used_at || "never"), cell(`${account.created_at} by ${account.created_by}`), cell(actions));
     return row;
   }));
@@ -178,17 +185,45 @@ document.getElementById("account-form").addEventListener("submit", async (event)
   const form = event.target;
   const made = document.getElementById("account-made");
   try {
-    const account = await apiSend("POST", "/api/tokens", { name: form.elements.name.value.trim(), role: form.elements.role.value });
+    const ticked = [...form.querySelectorAll("[name=folder]:checked")].map((box) => box.value);
+    const other = form.elements.other.value.trim();
+    const folders = other ? [...ticked, other] : ticked;
+    const account = await apiSend("POST", "/api/tokens", { name: form.elements.name.value.trim(), role: form.elements.role.value, folders });
     const token = document.createElement("code");
     token.textContent = account.token;
     made.classList.remove("error-message");
-    made.replaceChildren(`${account.name}'s token (${account.role}), shown this once: `, token);
+    const where = account.folders.length ? `, sees ${account.folders.join(", ")}` : "";
+    made.replaceChildren(`${account.name}'s token (${account.role}${where}), shown this once: `, token);
     form.reset();
     showAccounts();
   } catch (error) {
     showMessage(made, error.message, { error: true });
   }
 });
+
+// The folders a token can be limited to: ticks for the indexed folders and the folders right inside them (where a
+// household keeps one folder per person), any deeper one typed with suggestions.
+const SHOWN_DEPTH = 1;
+const MAX_SUGGESTED = 2000;
+
+async function showFolderChoices() {
+  const [{ folders }, indexed] = await Promise.all([apiGet("/api/filters"), apiGet("/api/folders")]);
+  const depth = (folder) => folder.split("/").filter(Boolean).length;
+  const rootOf = (folder) => indexed.folders.find((root) => folder === root || folder.startsWith(`${root}/`));
+  const shallow = folders.filter(({ value }) => rootOf(value) && depth(value) - depth(rootOf(value)) <= SHOWN_DEPTH);
+  document.getElementById("account-folder-choices").replaceChildren(...shallow.map(({ value, count }) => {
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    Object.assign(box, { type: "checkbox", name: "folder", value });
+    label.append(box, ` ${value} (${count.toLocaleString()})`);
+    return label;
+  }));
+  document.getElementById("account-folder-list").replaceChildren(...folders.slice(0, MAX_SUGGESTED).map(({ value }) => {
+    const option = document.createElement("option");
+    option.value = value;
+    return option;
+  }));
+}
 
 async function showTokens() {
   const { tokens } = await apiGet("/api/export-tokens");
@@ -204,4 +239,4 @@ async function showTokens() {
 }
 
 showFailures();
-Promise.all([showAccounts(), showTokens()]).catch((error) => showMessage(actionStatus, error.message, { error: true }));
+Promise.all([showAccounts(), showTokens(), showFolderChoices()]).catch((error) => showMessage(actionStatus, error.message, { error: true }));
