@@ -2,14 +2,15 @@
 
 A row names its field, its default, how its text is read, its environment variable and, for those a command takes,
 its command-line flag. The command line builds its options from the rows (`indexer/cli/common.py`), `load_settings`
-reads the environment by them (a flag first, then the environment, then the default), and everything else reads the
-`Settings` object it is handed: no other module reads the environment. `pixcept settings` shows each value and where
-it came from. A `Settings` built in code (tests, notebooks) holds its defaults and what it was given, never the
-environment.
+reads the environment by them (a flag first, then the environment, then what an admin saved on the admin page for the
+settings a running server may change, then the default), and everything else reads the `Settings` object it is
+handed: no other module reads the environment. `pixcept settings` shows each value and where it came from. A
+`Settings` built in code (tests, notebooks) holds its defaults and what it was given, never the environment.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from .durable import atomic_write_json
 from .errors import UsageError
 
 
@@ -59,6 +61,7 @@ class Schedule:
 
     cluster_every: float | None = 86400.0  # seconds; None: never by itself (people, or cron, start runs)
     cluster_changed: float = 0.05  # share of the images changed since the published run
+    index_every: float | None = None  # seconds between scans of the indexed folders for changes; None: never
 
 
 @dataclass(frozen=True)
@@ -300,6 +303,9 @@ SETTINGS: tuple[Setting, ...] = (
             "changed (30m, 6h, 1d; off: never by itself).", duration_or_off, runtime=True, default_text="1d"),
     Setting("schedule.cluster_changed", "... or at once when this share of the images changed (0.05 or 5%).", share,
             runtime=True),
+    Setting("schedule.index_every", "A server indexes its folders again (new, changed and removed files) this "
+            "long after the last index (30m, 6h, 1d; off: only when asked).", duration_or_off, runtime=True,
+            default_text="off"),
     Setting("worker_idle_seconds", "The job worker process exits after this many seconds unused, giving its "
             "memory back (0: never).", number_at_least(0), runtime=True),
     Setting("allow_folders", "Folders that may be indexed although they lie in a refused place (/root, /etc...), "
@@ -308,10 +314,15 @@ SETTINGS: tuple[Setting, ...] = (
 BY_PARAM = {setting.param: setting for setting in SETTINGS}
 
 
+RUNTIME = {setting.name: setting for setting in SETTINGS if setting.runtime}
+SAVED_FILE = "settings.json"  # in the data folder: the runtime settings an admin saved, as typed
+
+
 def load_settings(given: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
                   sources: dict[str, str] | None = None) -> Settings:
     """The settings: each from `given` (command-line values by parameter name; None: not given), else the
-    environment, else its default. `sources`, when passed, is filled with where each came from."""
+    environment, else (runtime settings) what was saved in the data folder, else its default. `sources`, when
+    passed, is filled with where each came from."""
     given = given or {}
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
@@ -325,7 +336,50 @@ def load_settings(given: Mapping[str, Any] | None = None, environ: Mapping[str, 
         values[setting.name] = value
         if sources is not None:
             sources[setting.name] = source
+    saved = saved_settings(values.get("data_dir") or default_data_dir())
+    for name, value in saved.items():
+        if name not in values:
+            values[name] = value
+            if sources is not None:
+                sources[name] = "saved"
     return with_values(Settings(), values)
+
+
+def saved_texts(data_dir: Path) -> dict[str, str]:
+    """The runtime settings saved in the data folder, as they were typed ({name: text})."""
+    path = Path(data_dir) / SAVED_FILE
+    try:
+        saved = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path} cannot be read ({exc}): correct it, or delete it to use the defaults.") from None
+    return {name: text for name, text in saved.items() if name in RUNTIME and isinstance(text, str)} \
+        if isinstance(saved, dict) else {}
+
+
+def saved_settings(data_dir: Path) -> dict[str, Any]:
+    """The runtime settings saved in the data folder, read ({name: value})."""
+    try:
+        return {name: RUNTIME[name].parse(text) for name, text in saved_texts(data_dir).items()}
+    except UsageError as exc:
+        raise UsageError(f"{Path(data_dir) / SAVED_FILE}: {exc}") from None
+
+
+def save_settings(data_dir: Path, changes: Mapping[str, str]) -> dict[str, Any]:
+    """Save runtime settings (as typed; a blank text goes back to the default) in the data folder, where every
+    command and a restarted server read them; nothing is saved unless every change reads. Returns the changed
+    settings' values."""
+    unknown = [name for name in changes if name not in RUNTIME]
+    if unknown:
+        raise UsageError(f"Not a setting a running server can change: {', '.join(map(str, unknown))}. These can: "
+                         f"{', '.join(RUNTIME)}.")
+    defaults = current_values(Settings())
+    values = {name: RUNTIME[name].parse(text.strip()) if text.strip() else defaults[name]
+              for name, text in changes.items()}
+    saved = {**saved_texts(data_dir), **{name: text.strip() for name, text in changes.items()}}
+    atomic_write_json(Path(data_dir) / SAVED_FILE, {name: text for name, text in saved.items() if text}, indent=1)
+    return values
 
 
 def with_values(settings: Settings, values: Mapping[str, Any]) -> Settings:
@@ -351,6 +405,33 @@ def current_values(settings: Settings) -> dict[str, Any]:
             target = getattr(target, part)
         return target
     return {setting.name: value_of(setting.name) for setting in SETTINGS}
+
+
+def setting_text(setting: Setting, value: Any) -> str:
+    """A value as a person types it for `setting`: "6h", "off", "0.05"."""
+    if setting.read in (duration, duration_or_off):
+        if value is None:
+            return "off"
+        unit = next((u for u in ("d", "h", "m") if value >= _UNITS[u] and value % _UNITS[u] == 0), "s")
+        return f"{value / _UNITS[unit]:g}{unit}"
+    if value is None:
+        return ""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def runtime_settings(settings: Settings, environ: Mapping[str, str] | None = None) -> list[dict]:
+    """The settings a running server may change (the admin page's form): each with its value as typed, where it
+    comes from (environment, saved, default) and whether the page may change it (not when the environment sets
+    it: that would win again at the next start)."""
+    environ = os.environ if environ is None else environ
+    saved, values = saved_texts(settings.data_dir), current_values(settings)
+    rows = []
+    for name, setting in RUNTIME.items():
+        fixed = bool(environ.get(setting.variable, "").strip())
+        rows.append({"name": name, "help": setting.help, "value": setting_text(setting, values[name]),
+                     "source": "environment" if fixed else "saved" if name in saved else "default",
+                     "variable": setting.variable, "editable": not fixed})
+    return rows
 
 
 def _check_table() -> None:

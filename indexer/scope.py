@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from .config import Settings
 from .embed import Embedder
 from .errors import UsageError
 from .filters import folder_value
@@ -24,6 +25,14 @@ class ScopedLibrary(Library):
         super().__init__(library.settings, ScopedStore(library.store, folders), None, library.manifest)
         self.base = library
         self.scope = tuple(folders)
+
+    @property
+    def settings(self) -> Settings:
+        return self.base.settings  # the open library's: changed on the admin page while the view is kept
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        pass  # Library.__init__ sets it
 
     @property
     def manifest(self) -> dict:

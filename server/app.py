@@ -26,7 +26,6 @@ from . import auth, logs, openapi, ratelimit
 from .api import JobsUnavailable, api
 from .metrics import Metrics
 from .pages import BLUEPRINTS
-from .ratelimit import per_window
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -80,8 +79,7 @@ def create_app(settings: Settings, config: ServerConfig | None = None, start: bo
     app.add_url_rule("/favicon.ico", endpoint="static", defaults={"filename": "favicon.ico"})
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    model_limit = per_window(config.searches_per_minute, config.search_burst) if config.searches_per_minute else None
-    ratelimit.install(app, model_limit, LOGIN_LIMIT)
+    ratelimit.install(app, config.searches_per_minute, config.search_burst, LOGIN_LIMIT)
     _install_guards(app)
     _install_error_handlers(app)
 

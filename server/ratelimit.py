@@ -27,10 +27,17 @@ def _model_exempt() -> bool:
     return not current_app.config["PIXCEPT_MODEL_LIMIT"] or auth.current_level() == auth.ADMIN
 
 
-def install(app: Flask, model_limit: str | None, login_limit: str) -> Limiter:
-    """Limit the model endpoints to `model_limit` (None: unlimited; admin tokens always pass) and sign-in POSTs to
-    `login_limit`, both per client address. Call after the views are registered."""
-    app.config.update(PIXCEPT_MODEL_LIMIT=model_limit, PIXCEPT_LOGIN_LIMIT=login_limit)
+def set_search_limit(app: Flask, per_minute: float, burst: int) -> None:
+    """The model endpoints' limit per client (0: none), from now on (the admin page changes it)."""
+    app.config.update(PIXCEPT_MODEL_LIMIT=per_window(per_minute, burst) if per_minute else None,
+                      PIXCEPT_SEARCH_BURST=burst)
+
+
+def install(app: Flask, per_minute: float, burst: int, login_limit: str) -> Limiter:
+    """Limit the model endpoints to `per_minute` with bursts of `burst` (0: unlimited; admin tokens always pass)
+    and sign-in POSTs to `login_limit`, both per client address. Call after the views are registered."""
+    set_search_limit(app, per_minute, burst)
+    app.config.update(PIXCEPT_LOGIN_LIMIT=login_limit)
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", strategy="moving-window",
                       headers_enabled=True)
     model = limiter.shared_limit(_model_limit, scope="model", exempt_when=_model_exempt,

@@ -20,7 +20,7 @@ from indexer.config import Settings
 from indexer.durable import atomic_write_bytes
 from indexer.errors import NotFoundError, UsageError
 from indexer.images import BadImage, clean_staging, decode_image, read_opened, thumbnail_path, write_thumbnail
-from indexer.jobs import JobRunner, index_rebuild_due
+from indexer.jobs import JobRunner, index_rebuild_due, rescan_due
 from indexer.library import Library
 from indexer.scope import scope_of, within
 from indexer.search import Query, build_query
@@ -93,8 +93,10 @@ class Services:
         return self
 
     def _scheduled_job(self) -> tuple[str, dict] | None:
-        """Concepts first when due (their writes may make the index due again), then the search index."""
-        return scheduled_job(self.whole_library) or index_rebuild_due(self.whole_library)
+        """Concepts first when due (their writes may make the index due again), then a rescan of the folders, then
+        the search index."""
+        library = self.whole_library
+        return scheduled_job(library) or rescan_due(library) or index_rebuild_due(library)
 
     def stop(self) -> None:
         """Interrupt the running job (it keeps what it saved) and end the worker process at once: a job that went on
@@ -124,8 +126,15 @@ class Services:
             if self.worker:
                 self.worker.close()
             self.worker = JobWorker(local.spec.text, device=self.settings.device,
-                                    idle_seconds=self.settings.worker_idle_seconds)
+                                    idle_seconds=self.whole_library.settings.worker_idle_seconds)
         return WorkerEmbedder(local, self.worker)
+
+    def settings_changed(self, settings: Settings) -> None:
+        """Runtime settings changed on the admin page (`indexer.live_settings`, already in the library's settings):
+        what this process holds elsewhere follows."""
+        self.settings = settings
+        if self.worker is not None:
+            self.worker.idle_seconds = settings.worker_idle_seconds  # from its next idle check on
 
     # -- queries ----------------------------------------------------------------------------------------------------
 

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from indexer.config import ServerConfig, Settings
+from indexer.config import ServerConfig, Settings, load_settings
 from indexer.index import index_folders
+from indexer.jobs import rescan_due
 from indexer.library import Library
 from server.app import create_app
 
@@ -168,3 +169,33 @@ def test_removing_a_folder_stops_indexing_it_and_prunes_its_images_on_request(ru
     status = json.loads(run("status", "--json").stdout)
     assert status["images"] == 5 and status["roots"] == [str(tmp_path / "kept")]
     assert (tmp_path / "gone").is_dir() and len(list((tmp_path / "gone").rglob("*.jpg"))) == 4  # files untouched
+
+
+def test_the_schedule_and_settings_change_at_once_and_hold_after_a_restart(app, monkeypatch):
+    client, admin = app.test_client(), bearer(app.config["PIXCEPT_ADMIN_TOKEN"])
+    services = app.extensions["pixcept"]
+    rows = {row["name"]: row for row in client.get("/api/admin/settings", headers=admin).json["settings"]}
+    assert rows["schedule.index_every"]["value"] == "off" and rows["schedule.index_every"]["editable"]
+    for token in ("r3ad", "ed1t"):
+        assert client.get("/api/admin/settings", headers=bearer(token)).status_code == 403
+        assert client.put("/api/admin/settings", json={"settings": {}}, headers=bearer(token)).status_code == 403
+    changed = client.put("/api/admin/settings", headers=admin, json={"settings": {
+        "schedule.index_every": "2h", "worker_idle_seconds": "60", "server.searches_per_minute": "120"}})
+    assert changed.status_code == 200, changed.json
+    assert {r["name"]: r["value"] for r in changed.json["settings"]}["schedule.index_every"] == "2h"
+    library = services.whole_library
+    assert library.settings.schedule.index_every == 7200 and library.settings.worker_idle_seconds == 60
+    assert app.config["PIXCEPT_MODEL_LIMIT"] == "60 per 30 second"  # the search limit, at once
+    restarted = load_settings({"data_dir": library.data_dir}, {})
+    assert restarted.schedule.index_every == 7200 and restarted.server.searches_per_minute == 120
+    assert rescan_due(library) is None  # indexed just now
+    library.update_manifest(last_index={**library.manifest["last_index"], "finished_at": "2020-01-01T00:00:00+00:00"})
+    assert rescan_due(library) == ("index", {"folders": library.manifest["roots"], "prune": True})
+    bad = client.put("/api/admin/settings", headers=admin, json={"settings": {"schedule.cluster_changed": "lots"}})
+    assert bad.status_code == 400 and "a share like 0.05" in bad.json["error"]["message"]
+    monkeypatch.setenv("PIXCEPT_MAX_ASPECT", "10")
+    fixed = client.put("/api/admin/settings", headers=admin, json={"settings": {"limits.max_aspect": "20"}})
+    assert fixed.status_code == 400 and "PIXCEPT_MAX_ASPECT" in fixed.json["error"]["message"]
+    client.put("/api/admin/settings", headers=admin, json={"settings": {
+        "schedule.index_every": "", "worker_idle_seconds": "", "server.searches_per_minute": "0"}})
+    assert library.settings.schedule.index_every is None and app.config["PIXCEPT_MODEL_LIMIT"] is None

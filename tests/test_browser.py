@@ -780,6 +780,13 @@ def test_an_admin_adds_a_folder_follows_jobs_live_cancels_resumes_and_reads_the_
     page.wait_for_function("() => document.getElementById('account-made').textContent.includes('Kid')")
     assert f"sees {folder}" in page.locator("#account-made").inner_text()
     kid = page.locator("#account-made code").inner_text()
+    page.fill("#setting-schedule-index_every", "12h")  # a rescan schedule, saved and in effect
+    page.locator("#settings-form").get_by_role("button", name="Save").click()
+    page.wait_for_function("() => document.getElementById('settings-status').textContent.startsWith('Saved')")
+    assert "saved here" in page.locator("#setting-schedule-index_every-help").inner_text()
+    assert page.locator("#setting-schedule-cluster_every").is_disabled()  # PIXCEPT_CLUSTER_EVERY sets it
+    rows = {row["name"]: row for row in page.request.get(server + "/api/admin/settings").json()["settings"]}
+    assert (rows["schedule.index_every"]["value"], rows["schedule.index_every"]["source"]) == ("12h", "saved")
     assert serious_violations(page) == []
     screenshots(page, "admin")
     page.goto(server + "/login?next=/")  # signed in as Kid: the library is that folder

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from indexer.cli import cli
-from indexer.config import SETTINGS, Settings, load_settings
+from indexer.config import SAVED_FILE, SETTINGS, Settings, load_settings, runtime_settings, save_settings
 from indexer.errors import UsageError
 from indexer.jobs import check_params
 
@@ -100,3 +100,29 @@ def test_a_job_is_checked_by_its_kind_schema_wherever_it_runs(settings, tmp_path
                        "force": False}
     assert check_params("cluster", {"relabel": True, "seed": 3}, settings) == {"relabel": True, "seed": 3}
     assert Path(checked["folders"][0]).is_absolute()
+
+
+def test_settings_saved_on_the_admin_page_sit_between_the_environment_and_the_defaults(tmp_path):
+    saved = save_settings(tmp_path, {"schedule.cluster_every": "6h", "schedule.index_every": "30m",
+                                     "limits.max_aspect": "20"})
+    assert saved == {"schedule.cluster_every": 21600.0, "schedule.index_every": 1800.0, "limits.max_aspect": 20.0}
+    sources: dict[str, str] = {}
+    settings = load_settings({"data_dir": tmp_path}, {"PIXCEPT_MAX_ASPECT": "10"}, sources)
+    assert settings.schedule.cluster_every == 21600 and sources["schedule.cluster_every"] == "saved"
+    assert settings.schedule.index_every == 1800 and settings.limits.max_aspect == 10  # the environment wins
+    assert sources["limits.max_aspect"] == "environment"
+    rows = {row["name"]: row for row in runtime_settings(settings, {"PIXCEPT_MAX_ASPECT": "10"})}
+    assert rows["schedule.cluster_every"] == {**rows["schedule.cluster_every"], "value": "6h", "source": "saved",
+                                              "editable": True}
+    assert (rows["limits.max_aspect"]["source"], rows["limits.max_aspect"]["editable"]) == ("environment", False)
+    assert rows["worker_idle_seconds"]["source"] == "default"
+    save_settings(tmp_path, {"schedule.cluster_every": " "})  # blank: back to the default
+    assert load_settings({"data_dir": tmp_path}, {}).schedule.cluster_every == Settings().schedule.cluster_every
+    with pytest.raises(UsageError, match="Not a setting a running server can change: server.port"):
+        save_settings(tmp_path, {"server.port": "80"})
+    with pytest.raises(UsageError, match="a duration like 30m"):
+        save_settings(tmp_path, {"schedule.index_every": "soon", "limits.max_aspect": "30"})
+    assert load_settings({"data_dir": tmp_path}, {}).limits.max_aspect == 20  # nothing saved of a refused change
+    (tmp_path / SAVED_FILE).write_text("{not json")
+    with pytest.raises(UsageError, match="cannot be read"):
+        load_settings({"data_dir": tmp_path}, {})

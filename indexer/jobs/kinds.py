@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -74,6 +75,19 @@ def _run_backup(library: Library, params: dict, progress: Progress, embedder) ->
     from ..backup import backup_library
 
     return backup_library(library, Path(params["destination"]), params.get("thumbnails", True), progress)
+
+
+def rescan_due(library: Library) -> tuple[str, dict] | None:
+    """A server's scheduled index of every folder (new, changed and removed files), `schedule.index_every` after
+    the last index finished (pruning keeps its guard: a folder that lost most of its images, an unplugged disk, is
+    left alone)."""
+    every, roots = library.settings.schedule.index_every, library.manifest.get("roots") or []
+    if every is None or not roots:
+        return None
+    last = (library.manifest.get("last_index") or {}).get("finished_at")
+    if last and (datetime.now(timezone.utc) - datetime.fromisoformat(last)).total_seconds() < every:
+        return None
+    return "index", {"folders": list(roots), "prune": True}
 
 
 def index_rebuild_due(library: Library) -> tuple[str, dict] | None:

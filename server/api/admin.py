@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import jsonify
+from flask import current_app, jsonify
 
 from indexer import admin
+from indexer.config import runtime_settings
+from indexer.live_settings import change_settings
 
-from ..openapi import ADMIN, Query, access, integer
+from .. import ratelimit
+from ..openapi import ADMIN, CSRF_REFUSED, Query, access, integer
 from .base import api, services
 
 OBJECT = {"type": "object"}
@@ -40,3 +43,45 @@ def overview():
 def failures(query: dict):
     """The failure report of indexing, filtered"""
     return admin.failures(services().library, query["contains"], query["limit"])
+
+
+class SettingRow(ma.Schema):
+    name = ma.fields.String()
+    help = ma.fields.String()
+    value = ma.fields.String(metadata={"description": "As typed: 6h, off, 0.05"})
+    source = ma.fields.String(metadata={"description": "environment, saved or default"})
+    variable = ma.fields.String(metadata={"description": "The environment variable that would set it"})
+    editable = ma.fields.Boolean(metadata={"description": "False where the environment sets it"})
+
+
+class SettingRows(ma.Schema):
+    settings = ma.fields.List(ma.fields.Nested(SettingRow))
+
+
+class SettingChanges(ma.Schema):
+    settings = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(max=100)),
+                              values=ma.fields.String(validate=ma.validate.Length(max=100)), required=True,
+                              metadata={"description": "{name: value as typed}; a blank value goes back to the "
+                                                       "default"})
+
+
+@api.get("/admin/settings", tags=["admin"])
+@api.response(200, SettingRows, description="The schedule and the settings a running server may change")
+@access(api, ADMIN)
+def settings():
+    """The schedule and the settings a running server may change, with where each comes from"""
+    return {"settings": runtime_settings(services().whole_library.settings)}
+
+
+@api.put("/admin/settings", tags=["admin"])
+@api.arguments(SettingChanges)
+@api.response(200, SettingRows, description="Saved (they hold after a restart) and in effect")
+@access(api, ADMIN, CSRF_REFUSED)
+def change_settings_now(body: dict):
+    """Change the schedule and settings: saved in the data folder and applied at once"""
+    services_ = services()
+    changed = change_settings(services_.whole_library, body["settings"])
+    services_.settings_changed(changed)
+    ratelimit.set_search_limit(current_app, changed.server.searches_per_minute,
+                               current_app.config["PIXCEPT_SEARCH_BURST"])
+    return {"settings": runtime_settings(changed)}

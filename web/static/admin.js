@@ -1,6 +1,7 @@
 // The admin page: jobs live (Server-Sent Events from /api/jobs/events: one connection, updates pushed as they
 // happen), with rate and time left measured here from the progress; starting, cancelling and resuming jobs; the
-// failure report, filtered; named tokens made (limited to folders or not) and revoked; export tokens revoked.
+// failure report, filtered; the schedule and settings, saved; named tokens made (limited to folders or not) and
+// revoked; export tokens revoked.
 import { apiGet, apiSend, showMessage } from "./api.js";
 
 const jobsBody = document.getElementById("jobs");
@@ -152,6 +153,52 @@ async function showFailures() {
 }
 filter.addEventListener("input", () => { clearTimeout(filtering); filtering = setTimeout(showFailures, 250); });
 
+// -- schedule and settings ---------------------------------------------------------------------------------------------
+
+const SOURCES = { default: "default", saved: "saved here", environment: "set by the environment" };
+
+function settingRow(setting) {
+  const row = document.createElement("div");
+  row.className = "setting-row";
+  const id = `setting-${setting.name.replaceAll(".", "-")}`;
+  const label = document.createElement("label");
+  label.htmlFor = id;
+  label.textContent = setting.name;
+  const input = document.createElement("input");
+  Object.assign(input, { id, name: setting.name, value: setting.value, disabled: !setting.editable, autocomplete: "off" });
+  input.dataset.saved = setting.value;
+  const help = document.createElement("p");
+  help.className = "status";
+  help.id = `${id}-help`;
+  help.textContent = `${setting.help} (${SOURCES[setting.source]}${setting.editable ? "" : `: ${setting.variable}`})`;
+  input.setAttribute("aria-describedby", help.id);
+  row.append(label, input, help);
+  return row;
+}
+
+async function showSettings() {
+  const { settings } = await apiGet("/api/admin/settings");
+  document.getElementById("settings-rows").replaceChildren(...settings.map(settingRow));
+}
+
+document.getElementById("settings-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const status = document.getElementById("settings-status");
+  const changed = Object.fromEntries([...event.target.querySelectorAll("input:enabled")]
+    .filter((input) => input.value.trim() !== input.dataset.saved).map((input) => [input.name, input.value]));
+  if (!Object.keys(changed).length) {
+    showMessage(status, "Nothing changed.");
+    return;
+  }
+  try {
+    const { settings } = await apiSend("PUT", "/api/admin/settings", { settings: changed });
+    document.getElementById("settings-rows").replaceChildren(...settings.map(settingRow));
+    showMessage(status, `Saved: ${Object.keys(changed).join(", ")}.`);
+  } catch (error) {
+    showMessage(status, error.message, { error: true });
+  }
+});
+
 // -- tokens (named, with roles) and export tokens -------------------------------------------------------------------
 
 function revokeButton(label, url, then) {
@@ -239,4 +286,4 @@ async function showTokens() {
 }
 
 showFailures();
-Promise.all([showAccounts(), showTokens(), showFolderChoices()]).catch((error) => showMessage(actionStatus, error.message, { error: true }));
+Promise.all([showAccounts(), showTokens(), showFolderChoices(), showSettings()]).catch((error) => showMessage(actionStatus, error.message, { error: true }));
