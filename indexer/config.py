@@ -82,7 +82,7 @@ class ServerConfig:
     # how the process runs, not settings a person chooses: tests and `serve` set them
     search_burst: int = 60
     run_jobs_in_worker: bool = True
-    run_jobs: bool = True  # False with several gunicorn workers: each would run its own queue
+    run_jobs: bool = True  # False: this server runs no jobs (several workers share one queue: jobs/runner.py)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from .errors import NotFoundError, PixceptError
 from .images import limits as image_limits
 from .images import open_verified, read_verified, unchanged_in_place
 from .lock import DataDirLock
-from .manifest import read_manifest, write_manifest
+from .manifest import manifest_stamp, read_manifest, write_manifest
 from .paths import exact_path
 from .store import (
     COLLECTIONS,
@@ -60,6 +60,7 @@ class Library:
         # what readers derive from the library and keep while it is open (search's chance rise, filters' counts),
         # each under its own key, so the library holds no reader's logic
         self.memo: dict[str, Any] = {}
+        self._manifest_stamp = manifest_stamp(settings.data_dir)
 
     @classmethod
     def open(cls, settings: Settings, command: str = "pixcept", **client_kwargs) -> "Library":
@@ -145,6 +146,18 @@ class Library:
 
     def update_manifest(self, **changes) -> None:
         self.manifest = write_manifest(self.data_dir, {**self.manifest, **changes})
+        self._recorded = _UNKNOWN
+        self._manifest_stamp = manifest_stamp(self.data_dir)
+
+    def refresh(self) -> None:
+        """Read the manifest again if another process changed it: the workers of one server share a data folder,
+        and a job in one of them may publish concepts or switch generations for all (a stat when nothing changed)."""
+        stamp = manifest_stamp(self.data_dir)
+        if stamp == self._manifest_stamp:
+            return
+        self.manifest = read_manifest(self.data_dir)
+        self._manifest_stamp = stamp
+        self.store.aliases = generation_names(self.generation)
         self._recorded = _UNKNOWN
 
     # -- statistics -------------------------------------------------------------------------------------------------

@@ -36,6 +36,14 @@ def read_manifest(data_dir: Path) -> dict:
     return manifest
 
 
+def manifest_stamp(data_dir: Path) -> int | None:
+    """When the manifest was last replaced (None: there is none): what tells a process that another changed it."""
+    try:
+        return (Path(data_dir) / MANIFEST_NAME).stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
 def write_manifest(data_dir: Path, manifest: dict) -> dict:
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,9 @@ class ScopedLibrary(Library):
     def manifest(self, value: dict) -> None:
         pass  # Library.__init__ sets it; the open library's manifest is the one that counts
 
+    def refresh(self) -> None:
+        self.base.refresh()
+
     def update_manifest(self, **changes: Any) -> None:
         raise PermissionError("A view limited to folders changes nothing of the library.")
 

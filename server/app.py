@@ -66,7 +66,8 @@ def create_app(settings: Settings, config: ServerConfig | None = None, start: bo
         PIXCEPT_ADMIN_TOKEN=config.admin_token or auth.local_admin_token(settings.data_dir),
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]  # the default provider's setting
-    services = Services(settings, run_jobs=config.run_jobs, run_jobs_in_worker=config.run_jobs_in_worker)
+    services = Services(settings, run_jobs=config.run_jobs, run_jobs_in_worker=config.run_jobs_in_worker,
+                        shared=config.workers > 1)
     app.extensions["pixcept"] = services
     app.extensions["pixcept_revoked_sessions"] = auth.RevokedSessions(settings.data_dir / auth.REVOKED_FILE)
     logs.install(app, config.log_format, config.quiet)

@@ -1,7 +1,8 @@
 """`pixcept serve`: gunicorn running the app, with the process rules an embedded store needs.
 
 - Embedded store: ONE worker process with threads (the store can be opened by one process), never --preload (a
-  torch model loaded before the fork hangs the workers). With a Qdrant server, several workers are fine.
+  torch model loaded before the fork hangs the workers). With a Qdrant server, several workers are fine: they
+  share one job queue (the jobs folder; one runs at a time, `indexer/jobs/runner.py`).
 - The worker opens the library and warms the model in `post_worker_init`, before it accepts requests, and closes
   them in `worker_exit`; the lock file then says where the server listens, so the CLI can go through it.
 - Listening beyond localhost needs a read token, so private photos are never open to the network by accident.
@@ -14,7 +15,6 @@ import json
 import logging
 import os
 import sys
-from dataclasses import replace
 
 import gunicorn.util
 from gunicorn.app.base import BaseApplication
@@ -134,8 +134,6 @@ def serve(settings: Settings) -> None:
     """Serve as `settings.server` says, until stopped."""
     config = settings.server
     check_serving_options(settings, config)
-    if config.workers > 1:
-        config = replace(config, run_jobs=False)
     if not settings.uses_server:
         _check_free(settings)
     PixceptServer(settings, config).run()

@@ -39,10 +39,12 @@ VIEWS_KEPT = 64  # folder scopes whose views (and caches) are kept
 
 
 class Services:
-    def __init__(self, settings: Settings, run_jobs: bool = True, run_jobs_in_worker: bool = True):
+    def __init__(self, settings: Settings, run_jobs: bool = True, run_jobs_in_worker: bool = True,
+                 shared: bool = False):
         self.settings = settings
         self.run_jobs = run_jobs
         self.run_jobs_in_worker = run_jobs_in_worker
+        self.shared = shared  # one of several worker processes on one data folder (a Qdrant server's library)
         self._library: Library | None = None
         self.runner: JobRunner | None = None
         self.worker: JobWorker | None = None
@@ -54,9 +56,12 @@ class Services:
 
     @property
     def whole_library(self) -> Library:
-        """The open library, every folder of it (routes run only once `ready`)."""
+        """The open library, every folder of it (routes run only once `ready`); with several workers, as the last
+        job of any of them left it."""
         if self._library is None:
             raise RuntimeError("The library is not open: Services.start() first.")
+        if self.shared:
+            self._library.refresh()
         return self._library
 
     @property
@@ -88,7 +93,7 @@ class Services:
             # that wrote, they would hold this process's interpreter (searches) for minutes at 1M images
             self.whole_library.store.build_elsewhere = self.run_jobs_in_worker
             self.runner = JobRunner(self.whole_library, self._job_embedder if self.run_jobs_in_worker else None,
-                                    schedule=self._scheduled_job).start()
+                                    schedule=self._scheduled_job, shared=self.shared).start()
         self.ready = True
         return self
 

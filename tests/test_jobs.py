@@ -12,7 +12,8 @@ import time
 import numpy as np
 import pytest
 
-from indexer.jobs import JobRunner
+from indexer.jobs import JobRunner, kinds
+from indexer.manifest import read_manifest, write_manifest
 from indexer.store import IMAGES
 from indexer.worker import JobWorker, WorkerEmbedder, WorkerError
 
@@ -197,3 +198,58 @@ def test_a_server_builds_the_search_index_beside_the_live_shard_in_the_worker(li
         assert [r.payload["path"] for r in library.store.search(IMAGES, library.embedder().embed_text("red"), 3)]
     finally:
         runner.stop()
+
+
+def test_workers_of_one_server_share_one_queue_run_one_job_at_a_time_and_report_the_same(library, tmp_path,
+                                                                                          monkeypatch):
+    """Two shared runners stand for two gunicorn workers on one data folder: jobs queued through either run one
+    at a time, in order, by whichever holds the running lock; each reports every job; a cancel sent to the one
+    that does not run the job stops it; a job left running by a dead worker is reported interrupted."""
+    make_library(tmp_path / "photos", 4)
+    running, most = [], []
+
+    def slow(library, params, progress, embedder):  # the job's work: long enough to overlap if the queue let it
+        running.append(1)
+        most.append(len(running))
+        progress.start(total=20)
+        try:
+            for _ in range(20 if params.get("missing_only", True) else 2):
+                time.sleep(0.03)
+                progress.advance(1)
+        finally:
+            running.pop()
+        return {"ran": True}
+
+    monkeypatch.setitem(kinds.RUNNERS, "thumbnails", slow)
+    stale = JobRunner(library)
+    stale.folder.mkdir(parents=True, exist_ok=True)
+    dead = stale.submit("index", {"folders": [str(tmp_path / "photos")]})
+    dead.state = "running"  # as a worker killed mid-job leaves it on disk
+    stale._save(dead)
+    first, second = JobRunner(library, shared=True).start(), JobRunner(library, shared=True).start()
+    try:
+        assert first.get(dead.id).state == "interrupted" and second.get(dead.id).state == "interrupted"
+        jobs = [runner.submit("thumbnails", {}) for runner in (first, second, first, second)]
+        for job in jobs:
+            assert wait_for(first, job.id).state == "done" and wait_for(second, job.id).state == "done"
+        assert max(most) == 1  # never two at once, whichever worker was asked
+        assert [second.get(j.id).started_at for j in jobs] == sorted(second.get(j.id).started_at for j in jobs)
+        assert {first.get(j.id).result["ran"] for j in jobs} == {True}
+        long = first.submit("thumbnails", {})
+        deadline = time.monotonic() + 10
+        while second.get(long.id).state != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second.cancel(long.id)  # the other worker asks; the one running it stops at its next step
+        assert wait_for(first, long.id).state == "cancelled" and wait_for(second, long.id).state == "cancelled"
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_a_library_reads_the_manifest_again_when_another_process_changed_it(library):
+    library.update_manifest(note="mine")
+    other = {**read_manifest(library.data_dir), "note": "theirs", "generation": 0}
+    time.sleep(0.01)
+    write_manifest(library.data_dir, other)  # as another worker's job would
+    library.refresh()
+    assert library.manifest["note"] == "theirs"

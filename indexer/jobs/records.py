@@ -45,10 +45,11 @@ class Job:
 
 
 
-def read_jobs(folder: Path) -> list[Job]:
-    """The jobs recorded in `folder`, oldest first (unreadable files are skipped with a warning)."""
+def read_jobs(folder: Path, pattern: str = "*.json") -> list[Job]:
+    """The jobs recorded in `folder` (those whose file names match `pattern`), oldest first (unreadable files are
+    skipped with a warning)."""
     jobs = []
-    for path in sorted(Path(folder).glob("*.json")):
+    for path in sorted(Path(folder).glob(pattern)):
         try:
             jobs.append(Job(**json.loads(path.read_text())))
         except (OSError, ValueError, TypeError):

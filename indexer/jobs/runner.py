@@ -1,5 +1,12 @@
 """Running jobs one after another in a background thread of the process that owns the library, with their
-progress, cancellation, resumption and the idle-time schedule."""
+progress, cancellation, resumption and the idle-time schedule.
+
+Shared (`shared=True`: a server of several worker processes on a Qdrant server): the jobs folder is the queue. Any
+worker queues a job by writing its file; the one that holds `running.lock` (an OS lock, released by a dying process)
+claims the oldest queued job and runs it, so exactly one job runs at a time whichever worker was asked. Every worker
+reads the files again as they change (progress, ends), so each reports the same; a cancel for a job another worker
+runs is a marker file beside it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,10 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
+
+import portalocker
 
 from ..clock import utc_now
 from ..durable import atomic_write_json
@@ -26,6 +36,8 @@ SAVE_INTERVAL = 1.0  # seconds between progress writes of a job's file
 KEEP_JOBS = 200  # finished job files kept on disk
 SCHEDULE_CHECK_SECONDS = 60.0  # how often an idle runner asks whether scheduled work is due
 SCHEDULE_BACKOFF_SECONDS = 3600.0  # a scheduled job that failed is not scheduled again for this long
+SHARED_POLL_SECONDS = 0.5  # how often a shared runner reads the jobs folder for other workers' changes
+RUNNING_LOCK, CLAIM_LOCK = "running.lock", "claim.lock"
 
 
 class _JobProgress(Progress):
@@ -52,8 +64,9 @@ class JobRunner:
     """Runs jobs one after another in a background thread of the process that owns the library."""
 
     def __init__(self, library: Library, embedder_factory: Callable[[], object] | None = None,
-                 schedule: Callable[[], tuple[str, dict] | None] | None = None):
+                 schedule: Callable[[], tuple[str, dict] | None] | None = None, shared: bool = False):
         self.library = library
+        self.shared = shared  # several processes share the jobs folder (see the module's docstring)
         self.embedder_factory = embedder_factory  # the embedder jobs compute with (None: the library's own)
         self.schedule = schedule  # asked while idle: (kind, params) of a job that is due, or None
         self.folder = library.data_dir / "jobs"
@@ -66,6 +79,9 @@ class JobRunner:
         self._stopping = False
         self._saved_at: dict[str, float] = {}
         self._save_lock = threading.Lock()  # request threads and the job thread may save the same job
+        self._seen: dict[str, int] = {}  # job file -> its mtime when read (shared: what changed since)
+        self._running: portalocker.Lock | None = None
+        self._current: str | None = None  # the job this process runs now
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
@@ -90,6 +106,9 @@ class JobRunner:
             self._thread.join(timeout)
 
     def _load(self) -> None:
+        if self.shared:
+            self._load_shared()
+            return
         for job in read_jobs(self.folder):
             if not job.finished:
                 job.state, job.finished_at = "interrupted", utc_now()
@@ -97,6 +116,21 @@ class JobRunner:
                                  "to finish the rest.")
                 self._save(job)
             self.jobs[job.id] = job
+
+    def _load_shared(self) -> None:
+        """Every job on disk; those left running by a process that died (nobody holds the running lock) are marked
+        interrupted. Queued ones stay queued: another worker may have queued them a moment ago."""
+        self._sync()
+        if not self._take_running_lock():
+            return
+        try:
+            for job in list(self.jobs.values()):
+                if job.state == "running":
+                    self._finish(job, "interrupted", notes=job.notes + [
+                        "The server stopped before this job finished; what it saved is kept. Resume it to finish "
+                        "the rest."])
+        finally:
+            self._release_running_lock()
 
     # -- requests ---------------------------------------------------------------------------------------------------
 
@@ -108,7 +142,8 @@ class JobRunner:
             if self._stopping:
                 raise PixceptError("The server is shutting down; the job was not started.")
             self.jobs[job.id] = job
-            self._queue.append(job.id)
+            if not self.shared:  # shared: the file is the queue
+                self._queue.append(job.id)
             self._save(job)
             self.version += 1
             self._changed.notify_all()
@@ -123,6 +158,8 @@ class JobRunner:
 
     def cancel(self, job_id: str) -> Job:
         job = self.get(job_id)
+        if self.shared:
+            return self._cancel_shared(job)
         with self._changed:
             if job.state == "queued":
                 self._queue.remove(job_id)
@@ -131,8 +168,25 @@ class JobRunner:
                 self._cancel.add(job_id)
         return job
 
+    def _cancel_shared(self, job: Job) -> Job:
+        with portalocker.Lock(str(self.folder / CLAIM_LOCK), timeout=10):  # not claimed meanwhile
+            self._sync()
+            if job.state == "queued":
+                self._finish(job, "cancelled")
+            elif job.state == "running" and job.id == self._current:
+                self._cancel.add(job.id)
+            elif job.state == "running":
+                self._cancel_marker(job.id).touch()  # the worker running it stops at its next step
+        return job
+
+    def _cancel_marker(self, job_id: str) -> Path:
+        return self.folder / f"{job_id}.cancel"
+
     def get(self, job_id: str) -> Job:
         job = self.jobs.get(job_id)
+        if job is None and self.shared:  # queued through another worker a moment ago
+            self._sync()
+            job = self.jobs.get(job_id)
         if job is None:
             raise JobNotFound(f"No job {job_id!r}.")
         return job
@@ -155,7 +209,7 @@ class JobRunner:
             return None if self._stopping else self.version
 
     def cancel_requested(self, job_id: str) -> bool:
-        return job_id in self._cancel
+        return job_id in self._cancel or (self.shared and self._cancel_marker(job_id).exists())
 
     # -- state ------------------------------------------------------------------------------------------------------
 
@@ -174,12 +228,15 @@ class JobRunner:
     def _finish(self, job: Job, state: str, **changes) -> None:
         self._cancel.discard(job.id)
         self.update(job, save=True, state=state, finished_at=utc_now(), **changes)
+        if self.shared:
+            self._cancel_marker(job.id).unlink(missing_ok=True)
 
     def _save(self, job: Job) -> None:
         path = self.folder / f"{job.id}.json"
         with self._save_lock:
             atomic_write_json(path, job.to_dict())
             self._saved_at[job.id] = time.monotonic()
+            self._seen[job.id] = path.stat().st_mtime_ns  # this process's own write: nothing to read back
 
     def _prune_old(self) -> None:
         finished = [j for j in self.list(limit=len(self.jobs)) if j.finished]
@@ -194,6 +251,9 @@ class JobRunner:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), JOB_NICENESS)
         except (AttributeError, OSError):
             pass
+        if self.shared:
+            self._loop_shared()
+            return
         while True:
             with self._changed:
                 self._changed.wait_for(lambda: self._queue or self._stopping,
@@ -206,6 +266,92 @@ class JobRunner:
             else:
                 self._run(job)
                 self._submit_scheduled()  # right after indexing, concepts may be due
+
+    def _loop_shared(self) -> None:
+        """Read what other workers changed; while holding the running lock, run the oldest queued job (or, idle,
+        the scheduled work that is due)."""
+        last_schedule_check = 0.0
+        while True:
+            with self._changed:
+                self._changed.wait(SHARED_POLL_SECONDS)
+                if self._stopping:
+                    return
+            self._sync()
+            if not any(j.state == "queued" for j in self.jobs.values()) and \
+                    time.monotonic() - last_schedule_check < SCHEDULE_CHECK_SECONDS:
+                continue
+            if not self._take_running_lock():
+                continue  # another worker runs a job: it takes the next one too
+            try:
+                job = self._claim_next()
+                if job is None and self.schedule:
+                    last_schedule_check = time.monotonic()
+                    self._submit_scheduled()
+                    job = self._claim_next()
+                if job is not None:
+                    self._run(job)
+            finally:
+                self._release_running_lock()
+
+    def _take_running_lock(self) -> bool:
+        lock = portalocker.Lock(str(self.folder / RUNNING_LOCK), timeout=0, fail_when_locked=True)
+        try:
+            lock.acquire()
+        except portalocker.LockException:
+            return False
+        self._running = lock
+        return True
+
+    def _release_running_lock(self) -> None:
+        if self._running is not None:
+            self._running.release()
+            self._running = None
+
+    def _claim_next(self) -> Job | None:
+        """The oldest job queued on disk, marked running by this process (under the claim lock, against a cancel)."""
+        with portalocker.Lock(str(self.folder / CLAIM_LOCK), timeout=10):
+            self._sync()
+            # in the order queued: a queued job's file is written once, by the worker that queued it
+            queued = sorted((j for j in self.jobs.values() if j.state == "queued"),
+                            key=lambda j: (self._seen.get(j.id, 0), j.id))
+            if not queued:
+                return None
+            self.update(queued[0], save=True, state="running", started_at=utc_now())
+            return queued[0]
+
+    def _sync(self) -> None:
+        """Read the job files that changed since this process last read or wrote them (other workers' jobs, their
+        progress and ends); the job this process runs is its own to write."""
+        changed = False
+        known, present = set(self._seen), set()  # known before listing: a job queued meanwhile is not "gone"
+        for path in self.folder.glob("*.json"):
+            job_id = path.stem
+            present.add(job_id)
+            try:
+                stamp = path.stat().st_mtime_ns
+            except FileNotFoundError:
+                continue
+            if self._seen.get(job_id) == stamp or job_id == self._current:
+                continue
+            found = read_jobs(path.parent, path.name)
+            if not found:
+                continue
+            self._seen[job_id] = stamp
+            with self._changed:
+                job = self.jobs.get(job_id)
+                if job is None:
+                    self.jobs[job_id] = found[0]
+                else:
+                    job.__dict__.update(found[0].__dict__)
+            changed = True
+        with self._changed:  # files seen before and gone now: pruned by another worker
+            for job_id in [j for j in self.jobs if j in known and j not in present and j != self._current]:
+                self.jobs.pop(job_id, None)
+                self._seen.pop(job_id, None)
+        if changed:
+            with self._changed:
+                self.version += 1
+                self._changed.notify_all()
 
     def _submit_scheduled(self) -> None:
         """Queue the scheduled work that is due, only when nothing else waits (and not again soon after it failed)."""
@@ -227,7 +373,11 @@ class JobRunner:
         self.submit(kind, params)
 
     def _run(self, job: Job) -> None:
-        self.update(job, state="running", started_at=utc_now())
+        self._current = job.id
+        if not self.shared:
+            self.update(job, state="running", started_at=utc_now())
+        else:
+            self.library.refresh()  # another worker's job may have changed the library since
         log.info("job %s (%s) started", job.id, job.kind)
         try:
             embedder = self.embedder_factory() if self.embedder_factory else None
@@ -245,4 +395,6 @@ class JobRunner:
             self._finish(job, "failed", error=f"Unexpected error: {type(exc).__name__}: {exc}")
         else:
             self._finish(job, "done", result=result)
+        finally:
+            self._current = None
         log.info("job %s %s", job.id, job.state)

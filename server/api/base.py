@@ -93,10 +93,10 @@ def services():
 
 
 def runner():
-    """The job runner; 409 in a server with several workers (each would run its own queue)."""
+    """The job runner; 409 in a server started without one."""
     if services().runner is None:
-        raise JobsUnavailable("This server runs several worker processes, so it runs no jobs. With a Qdrant server "
-                              "(QDRANT_URL), run `pixcept index` directly: it writes to Qdrant itself.")
+        raise JobsUnavailable("This server runs no jobs. With a Qdrant server (QDRANT_URL), run `pixcept index` "
+                              "directly: it writes to Qdrant itself.")
     return services().runner
 
 
