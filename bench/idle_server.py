@@ -53,13 +53,14 @@ def call(url: str, method: str = "GET", body: dict | None = None, token: str | N
         return json.loads(response.read())
 
 
-def start_serve(env: dict) -> tuple[subprocess.Popen, str]:
-    """`pixcept serve` on a free port with `env`, once it answers /api/ready: (its process, its URL)."""
+def start_serve(env: dict, **popen) -> tuple[subprocess.Popen, str]:
+    """`pixcept serve` on a free port with `env`, once it answers /api/ready: (its process, its URL). `popen`:
+    more for subprocess.Popen (start_new_session, so a kill reaches the whole tree)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = subprocess.Popen([sys.executable, "-m", "indexer.cli", "serve", "--port", str(port), "--quiet"],
-                              env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+                              env=env, cwd=ROOT, stderr=subprocess.DEVNULL, **popen)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:

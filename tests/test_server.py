@@ -524,9 +524,9 @@ def test_concept_routes_say_when_there_are_no_concepts_yet(client):
 
 
 def test_a_server_without_jobs_says_why(app, client, admin, monkeypatch):
-    monkeypatch.setattr(app.extensions["pixcept"], "runner", None)  # as with several gunicorn workers
+    monkeypatch.setattr(app.extensions["pixcept"], "runner", None)  # as ServerConfig(run_jobs=False) makes it
     response = client.post("/api/jobs", json={"kind": "vocab"}, headers=admin)
-    assert response.status_code == 409 and "several worker processes" in error_of(response)
+    assert response.status_code == 409 and "runs no jobs" in error_of(response)
     assert client.get("/api/status", headers=admin).get_json()["jobs"] == []
 
 
