@@ -113,7 +113,9 @@ def restore_library(source: Path, settings: Settings) -> dict:
 @contextlib.contextmanager
 def _beside(destination: Path) -> Iterator[Path]:
     """A folder path beside `destination` (absent or empty) to write into: renamed to `destination` when the block
-    ends, removed when it fails. What a killed run left beside it is cleared first."""
+    ends, removed when it fails. What a killed run left beside it is cleared first; missing parent folders are made
+    (a backup into /backups/2026-12-04 on a fresh volume)."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
     for stale in destination.parent.glob(f".{destination.name}.partial-*"):
         shutil.rmtree(stale, ignore_errors=True)
     partial = destination.with_name(f".{destination.name}.partial-{os.getpid()}")

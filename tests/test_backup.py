@@ -61,6 +61,8 @@ def test_a_backup_restored_into_an_empty_folder_answers_the_same(clustered, run,
     monkeypatch.setenv("PIXCEPT_MODEL", demo_model_spec())
     made = run("backup", tmp_path / "backup")
     assert made.exit_code == 0 and "Backed up 96 images" in made.stdout, made.stdout + made.stderr
+    deeper = run("backup", tmp_path / "backups" / "2026" / "12-04")  # parent folders made as needed
+    assert deeper.exit_code == 0 and (tmp_path / "backups" / "2026" / "12-04" / "manifest.json").is_file()
     assert run("backup", tmp_path / "backup").exit_code == 2  # never over an existing backup
     assert run("backup", settings.data_dir / "inside").exit_code == 2  # never into the library itself
     restored_dir = tmp_path / "restored"
