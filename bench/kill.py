@@ -116,7 +116,7 @@ def main() -> None:
         print(table(rows[-1:], list(rows[-1])), flush=True)
     print()
     print(table(rows, list(rows[0])))
-    print(f"\nbaseline (uninterrupted, s): " + ", ".join(f"{k} {v:.1f}" for k, v in baseline.items()))
+    print("\nbaseline (uninterrupted, s): " + ", ".join(f"{k} {v:.1f}" for k, v in baseline.items()))
     clean = sum(r["check after kill"] == "ok" and r["check after"] == "ok" and r["restarted job"] == "done"
                 for r in rows)
     print(f"{clean} of {len(rows)} rounds: consistent after the kill, the job finished after a restart")

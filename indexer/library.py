@@ -54,6 +54,7 @@ class Library:
         self.lock = lock
         self.manifest = manifest
         self._embedder: Embedder | None = None
+        self._switching: Embedder | None = None  # another model a rebuild writes with, until it is switched to
         self._recorded: dict | None | object = _UNKNOWN
         self._centroid: tuple[int, np.ndarray | None, float] = (0, None, 0.0)
         self._resolved_data_dir: str | None = None
@@ -210,6 +211,16 @@ class Library:
             raise ModelMismatchError(self._mismatch_message(recorded, self._embedder.identity))
         return self._embedder
 
+    def writing_embedder(self, model: str | None = None) -> Embedder:
+        """The model a job writes with: the library's, or `model` for a rebuild that switches to it (loaded beside
+        the library's, which answers searches until the switch)."""
+        current = self.embedder(for_writing=True)
+        if not model or model == current.spec.text:
+            return current
+        if self._switching is None or self._switching.spec.text != model:
+            self._switching = load_embedder(model, device=self.settings.device)
+        return self._switching
+
     def prepare_for_indexing(self) -> Embedder:
         """Load the model and make sure the current collections exist and were built with it."""
         embedder = self.embedder(for_writing=True)
@@ -252,6 +263,10 @@ class Library:
                              store={"kind": self.store.kind, "location": self.store.location}, **(carried or {}))
         self.store.aliases = generation_names(generation)
         self._centroid = (0, None, 0.0)
+        if self._embedder is not None and embedder.spec.text != self._embedder.spec.text:  # a model switch
+            self._embedder, self._switching = embedder, None
+            if self.settings.model:
+                self.settings = replace(self.settings, model=embedder.spec.text)
         self.drop_stale_generations()
 
     def drop_stale_generations(self) -> list[str]:

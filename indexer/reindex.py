@@ -40,19 +40,20 @@ def rebuild_roots(library: Library, roots: list[Path], force: bool = False) -> l
 
 def reindex_library(library: Library, roots: list[Path], force: bool = False, batch_size: int = 32,
                     workers: int | None = None, progress: Progress | None = None,
-                    embedder: Embedder | None = None) -> IndexSummary:
+                    embedder: Embedder | None = None, model: str | None = None) -> IndexSummary:
     """Rebuild the library from `roots` (and the folders indexed before) with the library's model for writing
-    (the one asked for), switching to it only when images and vocabulary are complete. Files that failed are
-    reported as by `index_folders`."""
+    (the one asked for; `model`: another one, loaded beside it), switching to it only when images and vocabulary are
+    complete: searches use the current vectors and model until then. Files that failed are reported as by
+    `index_folders`."""
     roots = check_roots(roots, data_dir=library.data_dir)
-    summary = _rebuild(library, roots, force, batch_size, workers, progress or Progress(), embedder)
+    summary = _rebuild(library, roots, force, batch_size, workers, progress or Progress(), embedder, model)
     write_failure_report(library, summary)
     return summary
 
 
 def _rebuild(library: Library, roots: list[Path], force: bool, batch_size: int, workers: int | None,
-             progress: Progress, embedder: Embedder | None) -> IndexSummary:
-    local = library.embedder(for_writing=True)
+             progress: Progress, embedder: Embedder | None, model: str | None = None) -> IndexSummary:
+    local = library.writing_embedder(model)
     embedder = embedder or local
     folders = rebuild_roots(library, roots, force)
     generation = library.begin_rebuild(local)

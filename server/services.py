@@ -124,9 +124,10 @@ class Services:
             embedder.serve_concurrently(os.cpu_count() or 1)
         return embedder
 
-    def _job_embedder(self):
-        """The model for jobs, run in the worker process (restarted with the new model after a --reindex)."""
-        local = self._query_embedder(self.whole_library.embedder(for_writing=True))  # a new library's first model
+    def _job_embedder(self, model: str | None = None):
+        """The model for jobs, run in the worker process (restarted with another model for a switch, and after
+        it): the library's, or `model` a rebuild switches to."""
+        local = self._query_embedder(self.whole_library.writing_embedder(model))  # a new library's first model
         if self.worker is None or self.worker.model_spec != local.spec.text:
             if self.worker:
                 self.worker.close()

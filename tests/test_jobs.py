@@ -95,7 +95,7 @@ def wait_for(runner: JobRunner, job_id: str, timeout: float = 60):
 
 def test_index_job_in_the_worker_matches_a_local_run(library, worker, tmp_path):
     make_library(tmp_path / "photos", 8)
-    runner = JobRunner(library, lambda: WorkerEmbedder(library.embedder(for_writing=True), worker)).start()
+    runner = JobRunner(library, lambda model: WorkerEmbedder(library.embedder(for_writing=True), worker)).start()
     try:
         job = wait_for(runner, runner.submit("index", {"folders": [str(tmp_path / "photos")]}).id)
         assert job.state == "done", job.error
@@ -181,7 +181,7 @@ def test_a_server_builds_the_search_index_beside_the_live_shard_in_the_worker(li
     monkeypatch.setattr(EdgeStore, "HNSW_MIN_POINTS", 5)  # every library counts as big here
     library.store.build_elsewhere = True
     make_library(tmp_path / "photos", 8)
-    runner = JobRunner(library, lambda: WorkerEmbedder(library.embedder(for_writing=True), worker),
+    runner = JobRunner(library, lambda model: WorkerEmbedder(library.embedder(for_writing=True), worker),
                        schedule=lambda: index_rebuild_due(library)).start()
     try:
         job = wait_for(runner, runner.submit("index", {"folders": [str(tmp_path / "photos")]}).id)

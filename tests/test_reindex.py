@@ -164,3 +164,42 @@ def test_a_reindex_refuses_to_lose_a_missing_folder(built, other_model_spec, tmp
         assert library.store.count(IMAGES) == 16
         summary = reindex_library(library, [photos], force=True)
         assert summary.indexed == 12 and library.store.count(IMAGES) == 12
+
+
+@pytest.mark.parametrize("in_worker", [False, True])
+def test_a_server_switches_model_by_a_job_while_search_answers(built, other_model_spec, tiny_model_spec, in_worker):
+    """The admin page's model switch: an index job with reindex and another model builds the new vectors beside the
+    current ones (searches answer with the old model meanwhile), then the library, its searches and its next jobs
+    use the new one, without a restart."""
+    from indexer.config import ServerConfig
+    from server.app import create_app
+
+    from conftest import NO_SCHEDULE
+
+    photos, settings, _ = built
+    app = create_app(Settings(data_dir=settings.data_dir, model=tiny_model_spec, device="cpu", schedule=NO_SCHEDULE),
+                     ServerConfig(run_jobs_in_worker=in_worker, searches_per_minute=0))
+    try:
+        client = app.test_client()
+        admin = {"Authorization": f"Bearer {app.config['PIXCEPT_ADMIN_TOKEN']}"}
+        wrong = client.post("/api/jobs", headers=admin, json={"kind": "index", "params": {
+            "folders": [str(photos)], "model": other_model_spec}})
+        assert wrong.status_code == 400 and "reindex" in wrong.json["error"]["message"]
+        job = client.post("/api/jobs", headers=admin, json={"kind": "index", "params": {
+            "folders": [str(photos)], "reindex": True, "model": other_model_spec}}).json
+        answered = []
+        while job["state"] in ("queued", "running"):
+            answered.append(client.get("/api/search?q=red&limit=5").status_code)
+            job = client.get(f"/api/jobs/{job['id']}?after={job['version']}&wait=1", headers=admin).json
+        assert job["state"] == "done", job
+        assert answered and set(answered) == {200}  # search never stopped
+        assert client.get("/api/status", headers=admin).json["model"]["spec"] == other_model_spec
+        assert len(client.get("/api/search?q=red&limit=5").json["results"]) == 5  # with the new model, at once
+        again = client.post("/api/jobs", headers=admin, json={"kind": "index", "params": {"folders": [str(photos)]}})
+        job = again.json
+        while job["state"] in ("queued", "running"):
+            job = client.get(f"/api/jobs/{job['id']}?after={job['version']}&wait=5", headers=admin).json
+        assert job["state"] == "done" and job["result"]["unchanged"] == 12  # the next job writes with it too
+    finally:
+        app.extensions["pixcept"].stop()
+    _assert_whole(settings, other_model_spec)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import Settings
+from ..errors import UsageError
 from ..library import Library
 from ..progress import Progress
 from .params import TUNING_LIMITS, load_params
@@ -20,7 +21,8 @@ def _run_index(library: Library, params: dict, progress: Progress, embedder) -> 
     tuning = {key: params[key] for key in TUNING_LIMITS if key in params}  # else the indexer's defaults
     folders, force = [Path(f) for f in params["folders"]], bool(params.get("force"))
     if params.get("reindex"):
-        summary = reindex_library(library, folders, force=force, progress=progress, embedder=embedder, **tuning)
+        summary = reindex_library(library, folders, force=force, progress=progress, embedder=embedder,
+                                  model=params.get("model"), **tuning)
     else:
         summary = index_folders(library, folders, prune=bool(params.get("prune")), force=force, progress=progress,
                                 embedder=embedder, **tuning)
@@ -111,6 +113,15 @@ def check_params(kind: str, params: dict, settings: Settings) -> dict:
     if kind == "index":
         checked["folders"] = [str(p) for p in check_roots(checked["folders"], settings.data_dir, absolute=True,
                                                           allowed=settings.allow_folders)]
+        if checked.get("model"):
+            from ..embed import ModelSpec, ModelUnavailableError
+
+            if not checked.get("reindex"):
+                raise UsageError("Another model means new vectors for every image: ask for a reindex with it.")
+            try:
+                checked["model"] = ModelSpec.parse(checked["model"]).text  # a malformed spec is refused now
+            except ModelUnavailableError as exc:
+                raise UsageError(str(exc)) from None
     if kind == "backup":
         from ..backup import check_destination
 

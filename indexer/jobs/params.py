@@ -32,6 +32,9 @@ class IndexParams(_Params):
                      metadata={"description": "Absolute paths of folders on the server"})
     prune = F.Boolean(load_default=False, metadata={"description": "Remove images whose files are gone"})
     reindex = F.Boolean(load_default=False, metadata={"description": "Rebuild every vector with the server's model"})
+    model = F.String(load_default=None, validate=ma.validate.Length(1, 1000), metadata={
+        "description": "With reindex: switch to this model (ARCH:TAG, ARCH:/weights.pt, local-dir:/folder), built "
+                       "beside the current vectors while searches go on, then switched to"})
     force = F.Boolean(load_default=False, metadata={"description": "Prune or reindex even where folders lost most "
                                                                    "of their images"})
     batch_size = _whole(1, TUNING_LIMITS["batch_size"], "Images embedded at once")

@@ -63,11 +63,11 @@ class _JobProgress(Progress):
 class JobRunner:
     """Runs jobs one after another in a background thread of the process that owns the library."""
 
-    def __init__(self, library: Library, embedder_factory: Callable[[], object] | None = None,
+    def __init__(self, library: Library, embedder_factory: Callable[[str | None], object] | None = None,
                  schedule: Callable[[], tuple[str, dict] | None] | None = None, shared: bool = False):
         self.library = library
         self.shared = shared  # several processes share the jobs folder (see the module's docstring)
-        self.embedder_factory = embedder_factory  # the embedder jobs compute with (None: the library's own)
+        self.embedder_factory = embedder_factory  # (a job's model or None) -> what it computes with; None: in here
         self.schedule = schedule  # asked while idle: (kind, params) of a job that is due, or None
         self.folder = library.data_dir / "jobs"
         self.jobs: dict[str, Job] = {}
@@ -380,7 +380,7 @@ class JobRunner:
             self.library.refresh()  # another worker's job may have changed the library since
         log.info("job %s (%s) started", job.id, job.kind)
         try:
-            embedder = self.embedder_factory() if self.embedder_factory else None
+            embedder = self.embedder_factory(job.params.get("model")) if self.embedder_factory else None
             result = RUNNERS[job.kind](self.library, job.params, _JobProgress(self, job), embedder)
         except Cancelled:
             self._finish(job, "interrupted" if self._stopping else "cancelled",

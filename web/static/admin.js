@@ -122,6 +122,12 @@ document.getElementById("add-folder").addEventListener("submit", (event) => {
   const folder = event.target.elements.folder.value.trim();
   start("index", { folders: [folder] }, `Index ${folder}`);
 });
+document.getElementById("model-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const model = event.target.elements.model.value.trim();
+  if (!window.confirm(`Embed every image again with ${model}? Searches go on with the current model meanwhile.`)) return;
+  start("index", { folders: roots, reindex: true, model }, `Switch to ${model}`);
+});
 document.getElementById("backup-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const destination = event.target.elements.destination.value.trim();
