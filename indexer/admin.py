@@ -11,6 +11,7 @@ from pathlib import Path
 from .concepts import publish
 from .concepts.schedule import due_reason
 from .failures import FailedFiles
+from .jobs import next_rescan
 from .library import Library
 from .status import library_status
 
@@ -33,6 +34,8 @@ def overview(library: Library) -> dict:
     info["last_cluster"] = history[-1] if history else None
     info["last_index"] = library.manifest.get("last_index")  # {finished_at, folders, summary}; from any process
     info["cluster_due"] = due_reason(library)
+    rescan = next_rescan(library)
+    info["next_index"] = rescan.isoformat(timespec="seconds") if rescan else None  # the scheduled rescan
     info["search_index_pending"] = library.store.rebuild_pending()  # writes the search index has not taken in yet
     return info
 
@@ -54,8 +57,9 @@ def _folder_bytes(folder: Path) -> int:
     total = 0
     for root, _, files in os.walk(folder):
         for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
+            try:  # what the disk holds: Qdrant's pre-allocated files are mostly holes
+                found = os.lstat(os.path.join(root, name))
+                total += found.st_blocks * 512 if hasattr(found, "st_blocks") else found.st_size
             except OSError:
                 continue  # removed meanwhile
     return total

@@ -189,6 +189,8 @@ def test_the_schedule_and_settings_change_at_once_and_hold_after_a_restart(app, 
     restarted = load_settings({"data_dir": library.data_dir}, {})
     assert restarted.schedule.index_every == 7200 and restarted.server.searches_per_minute == 120
     assert rescan_due(library) is None  # indexed just now
+    assert client.get("/api/admin/overview", headers=admin).json["next_index"] > \
+        library.manifest["last_index"]["finished_at"]
     library.update_manifest(last_index={**library.manifest["last_index"], "finished_at": "2020-01-01T00:00:00+00:00"})
     assert rescan_due(library) == ("index", {"folders": library.manifest["roots"], "prune": True})
     bad = client.put("/api/admin/settings", headers=admin, json={"settings": {"schedule.cluster_changed": "lots"}})
@@ -199,3 +201,4 @@ def test_the_schedule_and_settings_change_at_once_and_hold_after_a_restart(app, 
     client.put("/api/admin/settings", headers=admin, json={"settings": {
         "schedule.index_every": "", "worker_idle_seconds": "", "server.searches_per_minute": "0"}})
     assert library.settings.schedule.index_every is None and app.config["PIXCEPT_MODEL_LIMIT"] is None
+    assert client.get("/api/admin/overview", headers=admin).json["next_index"] is None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -83,13 +83,19 @@ def rescan_due(library: Library) -> tuple[str, dict] | None:
     """A server's scheduled index of every folder (new, changed and removed files), `schedule.index_every` after
     the last index finished (pruning keeps its guard: a folder that lost most of its images, an unplugged disk, is
     left alone)."""
+    due = next_rescan(library)
+    if due is None or due > datetime.now(timezone.utc):
+        return None
+    return "index", {"folders": list(library.manifest["roots"]), "prune": True}
+
+
+def next_rescan(library: Library) -> datetime | None:
+    """When the scheduled index of every folder is due (now or earlier: at once); None when not scheduled."""
     every, roots = library.settings.schedule.index_every, library.manifest.get("roots") or []
     if every is None or not roots:
         return None
     last = (library.manifest.get("last_index") or {}).get("finished_at")
-    if last and (datetime.now(timezone.utc) - datetime.fromisoformat(last)).total_seconds() < every:
-        return None
-    return "index", {"folders": list(roots), "prune": True}
+    return datetime.fromisoformat(last) + timedelta(seconds=every) if last else datetime.now(timezone.utc)
 
 
 def index_rebuild_due(library: Library) -> tuple[str, dict] | None:
