@@ -130,10 +130,27 @@ def read_lock_info(path: Path) -> dict | None:
 
 def live_holder(data_dir: Path) -> dict | None:
     """The lock record of a live process on this machine holding `data_dir`; None when free (or held elsewhere)."""
-    info = read_lock_info(Path(data_dir) / LOCK_NAME)
+    path = Path(data_dir) / LOCK_NAME
+    info = read_lock_info(path)
     if not info or not _pid_alive(int(info.get("pid", 0) or 0)) or info.get("host") != socket.gethostname():
         return None
-    return info
+    return None if _released(path) else info
+
+
+def _released(path: Path) -> bool:
+    """True when nobody holds the OS lock: its holder died (a killed server's worker can linger as a zombie, whose
+    PID still looks alive, but the OS let go of its lock)."""
+    try:
+        handle = open(path, "a+")
+    except OSError:
+        return False
+    try:
+        portalocker.lock(handle, portalocker.LOCK_SH | portalocker.LOCK_NB)
+    except portalocker.LockException:
+        return False
+    finally:
+        handle.close()  # closing lets go of a lock taken just now
+    return True
 
 
 def describe_holder(data_dir: Path) -> str | None:

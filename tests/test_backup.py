@@ -93,6 +93,8 @@ def test_a_running_server_makes_the_backup_as_a_job(clustered, run, tmp_path, mo
         made = run("backup", tmp_path / "served-backup", "--no-thumbnails")
         assert made.exit_code == 0 and "(without thumbnails)" in made.stdout, made.stdout + made.stderr
         assert "holds this library; asking it" in made.stderr
+        checked = run("check")  # the consistency check as a job of the server that holds the library
+        assert checked.exit_code == 0 and "asking it" in checked.stderr and "No problems" in checked.stderr
     finally:
         stop_server(process)
     assert not (tmp_path / "served-backup" / "thumbnails").exists()

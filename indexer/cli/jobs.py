@@ -8,7 +8,7 @@ import sys
 import click
 
 from .backend import open_backend
-from .common import Bar, echo_listing, library_options, settings_of
+from .common import Bar, echo_listing, library_options, run_job, settings_of
 
 
 @click.command()
@@ -88,12 +88,9 @@ def _model_text(model: dict | None) -> str:
 @click.command("check")
 @library_options
 def check(**params) -> None:
-    """Check the library's consistency (points, paths, the published concept run); exit 1 when something is wrong."""
-    from ..integrity import problems
-    from ..library import Library
-
-    with Library.open(settings_of(params), command="pixcept check") as library:
-        found = problems(library)
+    """Check the library's consistency (points, paths, the published concept run); exit 1 when something is wrong.
+    Through the server when one holds the library (a job there)."""
+    found = run_job(settings_of(params), "check", {}, Bar("points"), "pixcept check")["problems"]
     for problem in found:
         click.echo(problem)
     if found:

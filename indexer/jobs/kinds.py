@@ -73,6 +73,13 @@ def _run_thumbnails(library: Library, params: dict, progress: Progress, embedder
     return rebuild_thumbnails(library, progress)
 
 
+def _run_check(library: Library, params: dict, progress: Progress, embedder) -> dict:
+    from ..integrity import problems
+
+    progress.note("Checking points, paths and the published concept run...")
+    return {"problems": problems(library)}
+
+
 def _run_backup(library: Library, params: dict, progress: Progress, embedder) -> dict:
     from ..backup import backup_library
 
@@ -105,7 +112,8 @@ def index_rebuild_due(library: Library) -> tuple[str, dict] | None:
 
 RUNNERS: dict[str, Callable] = {"index": _run_index, "vocab": _run_vocab, "cluster": _run_cluster,
                                 "search-index": _run_search_index, "backup": _run_backup,
-                                "remove-folder": _run_remove_folder, "thumbnails": _run_thumbnails}
+                                "remove-folder": _run_remove_folder, "thumbnails": _run_thumbnails,
+                                "check": _run_check}
 
 
 def check_params(kind: str, params: dict, settings: Settings) -> dict:

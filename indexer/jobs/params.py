@@ -86,9 +86,14 @@ class SearchIndexParams(_Params):
     """None: it builds the search index where writes left it due."""
 
 
+class CheckParams(_Params):
+    """None: it checks the whole library (`indexer/integrity.py`)."""
+
+
 JOB_PARAMS: dict[str, type[ma.Schema]] = {"index": IndexParams, "vocab": VocabParams, "cluster": ClusterParams,
                                           "search-index": SearchIndexParams, "backup": BackupParams,
-                                          "remove-folder": RemoveFolderParams, "thumbnails": ThumbnailsParams}
+                                          "remove-folder": RemoveFolderParams, "thumbnails": ThumbnailsParams,
+                                          "check": CheckParams}
 JOB_KINDS = tuple(JOB_PARAMS)
 
 
