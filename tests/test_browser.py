@@ -780,6 +780,10 @@ def test_an_admin_adds_a_folder_follows_jobs_live_cancels_resumes_and_reads_the_
     page.wait_for_function("() => document.getElementById('account-made').textContent.includes('Kid')")
     assert f"sees {folder}" in page.locator("#account-made").inner_text()
     kid = page.locator("#account-made code").inner_text()
+    page.once("dialog", lambda dialog: dialog.accept())  # "Embed every image again with ...?"
+    page.fill("#new-model", "not-a-model")  # the switch's form asks the server, which says what is wrong
+    page.locator("#model-form").get_by_role("button", name="Switch model").click()
+    page.wait_for_function("() => document.getElementById('action-status').textContent.includes('names no weights')")
     page.fill("#setting-schedule-index_every", "12h")  # a rescan schedule, saved and in effect
     page.locator("#settings-form").get_by_role("button", name="Save").click()
     page.wait_for_function("() => document.getElementById('settings-status').textContent.startsWith('Saved')")
