@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import numpy as np
+
 from .config import Settings
 from .embed import Embedder
 from .errors import UsageError
@@ -117,3 +119,11 @@ def in_scope(library: Library, image_ids: Sequence[str], part: int = 1000) -> li
         where = Filter(must=(HasId(tuple(ids[start:start + part])),))
         seen.update(p.id for p in library.store.scroll(IMAGES, fields=False, where=where, page_size=part))
     return [i for i in ids if i in seen]
+
+
+def visible_rows(library: Library, ids: np.ndarray) -> np.ndarray:
+    """Which of a run file's image IDs (bytes, as the run saved them) the view sees: a boolean mask, every row
+    without a scope (the map's layout, the runs' assignments list every image of the library)."""
+    if scope_of(library) is None:
+        return np.ones(len(ids), bool)
+    return np.isin(np.char.decode(ids), list(visible_image_ids(library)))

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import NotFoundError, UsageError
 from ..library import Library
-from ..scope import scope_of, visible_image_ids
+from ..scope import scope_of, visible_rows
 from ..store import IMAGES
 from . import read
 from .publish import Published, require_published
@@ -68,7 +68,7 @@ def map_layout(library: Library, current: Published | None = None) -> MapLayout:
     cached = library.memo.get("map_layout")
     if cached and cached[0] == key:
         return cached[1]
-    visible = np.isin(np.char.decode(layout.ids), list(visible_image_ids(library)))
+    visible = visible_rows(library, layout.ids)
     scoped = MapLayout(layout.run, layout.ids[visible], layout.positions[visible], layout.concepts[visible])
     library.memo["map_layout"] = (key, scoped)
     return scoped

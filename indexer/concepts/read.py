@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import NotFoundError, UsageError
 from ..library import Library
-from ..scope import scope_of, visible_image_ids
+from ..scope import scope_of, visible_rows
 from ..store import CONCEPTS, IMAGES, Filter, Match, Point
 from . import publish, scoped
 from .publish import Published, current_filter, require_published
@@ -66,16 +66,20 @@ def concept_json(payload: dict, score: float | None = None) -> dict:
             "run": payload.get("run"), **({"score": round(score, 6)} if score is not None else {})}
 
 
-def _records(library: Library, current: Published, with_vectors: bool = False) -> list:
-    """The run's concept points, under a folder scope only those holding an image in scope."""
-    where = current_filter(current) & (scoped.visible_filter(library, current) if scope_of(library) else None)
+def _records(library: Library, current: Published, with_vectors: bool = False, where: Filter | None = None
+             ) -> list:
+    """The run's concept points (those `where` matches), under a folder scope only those holding an image in
+    scope."""
+    where = current_filter(current) & where
+    if scope_of(library):
+        where = where & scoped.visible_filter(library, current)
     return list(library.store.scroll(CONCEPTS, where=where, with_vectors=with_vectors))
 
 
 def _payloads(library: Library, current: Published, where: Filter | None = None) -> list[dict]:
     """The run's concept records as this view of the library sees them: under a folder scope, sizes and exemplars
     of the images in scope (`scoped.seen`)."""
-    points = list(library.store.scroll(CONCEPTS, where=current_filter(current) & where))
+    points = _records(library, current, where=where)
     return scoped.seen(library, current, points) if scope_of(library) else [p.payload for p in points]
 
 
@@ -114,13 +118,10 @@ def size_over_runs(library: Library, concept: int) -> list[dict]:
     """The concept's size in each kept run, oldest first ({run, size}), from the runs' assignment files; runs whose
     files are gone are left out."""
     sizes = []
-    visible = visible_image_ids(library) if scope_of(library) else None
     for run in sorted(set(publish.kept_runs(library))):
         try:
             with np.load(publish.run_folder(library, run) / "assignments.npz") as saved:
-                members = saved["concepts"] == concept
-                if visible is not None:
-                    members &= np.isin(np.char.decode(saved["ids"]), list(visible))
+                members = (saved["concepts"] == concept) & visible_rows(library, saved["ids"])
                 sizes.append({"run": run, "size": int(members.sum())})
         except (OSError, KeyError, ValueError):
             continue
@@ -305,10 +306,11 @@ def montage_path(library: Library, concept: int, current: Published | None = Non
     current = current or require_published(library)
     path = current.montage_path(concept)
     if scope_of(library):
-        stored = list(library.store.scroll(CONCEPTS, where=current_filter(current) & Filter(
-            must=(Match("concept", (concept,)),))))
-        exemplars = get_concept(library, concept, current)["exemplars"]  # not found outside the scope
-        path = scoped.montage(library, current, concept, exemplars, stored[0].payload.get("exemplars", []))
+        records = _records(library, current, where=Filter(must=(Match("concept", (concept,)),)))
+        if not records:
+            raise NotFoundError(f"No concept {concept} in this library.")  # none of its images in scope
+        exemplars = scoped.seen(library, current, records)[0]["exemplars"]
+        path = scoped.montage(library, current, concept, exemplars, records[0].payload.get("exemplars", []))
     if not path.is_file():
         raise NotFoundError(f"No montage for concept {concept}.")
     return path

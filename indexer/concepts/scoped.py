@@ -83,7 +83,7 @@ def groups(groups: list[dict], concepts: list[dict]) -> list[dict]:
 
 def montage(library: Library, current: Published, concept: int, exemplars: list[str], stored: list[str]) -> Path:
     """The montage of the concept's exemplars in scope: the run's own when they are its exemplars, else one made of
-    them (kept beside the run's montages, named by its exemplars; None when none has a thumbnail)."""
+    them (kept beside the run's montages, named by its exemplars; a path to nothing when none has a thumbnail)."""
     from .algorithm import montage as make_montage
 
     if exemplars == stored:
