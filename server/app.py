@@ -123,6 +123,7 @@ def _install_guards(app: Flask) -> None:
         view = app.view_functions.get(request.endpoint)
         if view is None or request.endpoint == "static":
             return None
+        app.extensions["pixcept"].refresh()
         token = request.args.get("export_token") if getattr(view, "opens_with_export_token", False) else None
         if token is not None:
             return _check_export_token(app.extensions["pixcept"], token)

@@ -56,13 +56,16 @@ class Services:
 
     @property
     def whole_library(self) -> Library:
-        """The open library, every folder of it (routes run only once `ready`); with several workers, as the last
-        job of any of them left it."""
+        """The open library, every folder of it (routes run only once `ready`)."""
         if self._library is None:
             raise RuntimeError("The library is not open: Services.start() first.")
-        if self.shared:
-            self._library.refresh()
         return self._library
+
+    def refresh(self) -> None:
+        """With several workers, take in what another worker's job changed (a new concept run, a new generation):
+        once per request, a stat when nothing changed."""
+        if self.shared and self.ready and self._library is not None:
+            self._library.refresh()
 
     @property
     def library(self) -> Library:
@@ -100,6 +103,7 @@ class Services:
     def _scheduled_job(self) -> tuple[str, dict] | None:
         """Concepts first when due (their writes may make the index due again), then a rescan of the folders, then
         the search index."""
+        self.refresh()
         library = self.whole_library
         return scheduled_job(library) or rescan_due(library) or index_rebuild_due(library)
 
