@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 from .concepts import publish
-from .concepts.schedule import due_reason
 from .failures import FailedFiles
 from .jobs import next_rescan
 from .library import Library
@@ -33,7 +32,7 @@ def overview(library: Library) -> dict:
     info["disk"] = disk_use(library.data_dir)
     info["last_cluster"] = history[-1] if history else None
     info["last_index"] = library.manifest.get("last_index")  # {finished_at, folders, summary}; from any process
-    info["cluster_due"] = due_reason(library)
+    info["cluster_due"] = info["concepts"]["due"]  # library_status asked `due_reason` already
     rescan = next_rescan(library)
     info["next_index"] = rescan.isoformat(timespec="seconds") if rescan else None  # the scheduled rescan
     info["search_index_pending"] = library.store.rebuild_pending()  # writes the search index has not taken in yet
