@@ -33,16 +33,14 @@ class Metrics:
         self._counted: set[str] = set()  # finished jobs already in the histogram
 
     def install(self, app: Flask) -> None:
-        @app.before_request
-        def _start_timer():
-            g.started = time.perf_counter()
+        """Count and time every request (timed from when `logs.install`'s hook gave it its ID)."""
 
         @app.after_request
         def _count(response):
             endpoint = request.endpoint or "unknown"
             self.requests.labels(endpoint, request.method, str(response.status_code)).inc()
-            if "started" in g:
-                self.latency.labels(endpoint).observe(time.perf_counter() - g.started)
+            if "request_started" in g:
+                self.latency.labels(endpoint).observe(time.perf_counter() - g.request_started)
             return response
 
     def exposition(self, images: int | None, jobs: list) -> Response:
