@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from cachetools import LRUCache
-from flask import has_request_context
+from flask import Flask, has_request_context
 from PIL import Image
 
 from indexer.concepts.schedule import scheduled_job
@@ -22,12 +22,14 @@ from indexer.errors import NotFoundError, UsageError
 from indexer.images import BadImage, clean_staging, decode_image, read_opened, thumbnail_path, write_thumbnail
 from indexer.jobs import JobRunner, index_rebuild_due, rescan_due
 from indexer.library import Library
+from indexer.live_settings import change_settings
 from indexer.scope import scope_of, within
 from indexer.search import Query, build_query
 from indexer.store import IMAGES
 from indexer.worker import JobWorker, WorkerEmbedder
 
 from .auth import request_folders
+from .ratelimit import set_search_limit
 
 log = logging.getLogger(__name__)
 
@@ -139,12 +141,16 @@ class Services:
                                     idle_seconds=self.whole_library.settings.worker_idle_seconds)
         return WorkerEmbedder(local, self.worker)
 
-    def settings_changed(self, settings: Settings) -> None:
-        """Runtime settings changed on the admin page (`indexer.live_settings`, already in the library's settings):
-        what this process holds elsewhere follows."""
+    def change_settings(self, app: Flask, changes: dict) -> Settings:
+        """Runtime settings changed on the admin page: saved and put in the library's settings
+        (`indexer.live_settings`), then followed by what this process holds elsewhere: the worker's idle time, the
+        search rate limit."""
+        settings = change_settings(self.whole_library, changes)
         self.settings = settings
         if self.worker is not None:
             self.worker.idle_seconds = settings.worker_idle_seconds  # from its next idle check on
+        set_search_limit(app, settings.server.searches_per_minute, app.config["PIXCEPT_SEARCH_BURST"])
+        return settings
 
     # -- queries ----------------------------------------------------------------------------------------------------
 

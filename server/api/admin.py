@@ -7,9 +7,7 @@ from flask import current_app, jsonify
 
 from indexer import admin
 from indexer.config import runtime_settings
-from indexer.live_settings import change_settings
 
-from .. import ratelimit
 from ..openapi import ADMIN, CSRF_REFUSED, Query, access, integer
 from .base import api, services
 
@@ -79,9 +77,4 @@ def settings():
 @access(api, ADMIN, CSRF_REFUSED)
 def change_settings_now(body: dict):
     """Change the schedule and settings: saved in the data folder and applied at once"""
-    services_ = services()
-    changed = change_settings(services_.whole_library, body["settings"])
-    services_.settings_changed(changed)
-    ratelimit.set_search_limit(current_app, changed.server.searches_per_minute,
-                               current_app.config["PIXCEPT_SEARCH_BURST"])
-    return {"settings": runtime_settings(changed)}
+    return {"settings": runtime_settings(services().change_settings(current_app, body["settings"]))}
