@@ -30,7 +30,8 @@ GAP_APART = 3.0  # ... and only a gap this many times wider than the other drops
 GAP_SHARE_NARROW = 0.04
 GAP_APART_NARROW = 20.0
 # Words no model knows. What they match in a library shows how far a query rises above the library's mean score by
-# chance; a query that rises no more (within the margin) matched nothing ("giraffe" to a model that never saw one).
+# chance; a query that rises no more (within the margin), and whose best picture scores no higher than theirs do,
+# matched nothing ("giraffe" to a model that never saw one).
 PROBES = ("qzxv", "blorft", "vreemk", "ptaxil", "wug", "zorpin", "fleem", "grastch", "xylq", "mbopt")
 PROBE_MARGIN = 1.3
 WEAK_SHOWN = 6  # with no good match, the closest few, marked weak
@@ -182,22 +183,32 @@ def relevance_threshold(scores: np.ndarray, baseline: float, relative: float = R
     return float(threshold)
 
 
-def chance_rise(library: Library) -> float | None:
-    """How far words no model knows rise above the library's mean score (the median over PROBES): a query that does
-    no better matched nothing. Per model and library; recomputed when the library's centroid is."""
+@dataclass(frozen=True)
+class Chance:
+    """What words no model knows match in a library (`PROBES`): how far they rise above the library's mean score
+    (their median), and the score above which an image stands out from all of them (their best score, plus how far
+    the best of them stands above their median)."""
+
+    rise: float
+    best_line: float
+
+
+def chance_level(library: Library) -> Chance | None:
+    """What matches by chance in this library, per model; recomputed when the library's centroid is."""
     centroid = library.image_centroid()
     if centroid is None:
         return None
-    cached = library.memo.get("chance_rise")
+    cached = library.memo.get("chance")
     if cached and cached[0] is centroid:
         return cached[1]
-    rises = []
+    rises, bests = [], []
     for vector in library.embedder().embed_texts(list(PROBES)):
         best = library.store.search(IMAGES, vector, limit=1, with_payload=False)
         if best:
             rises.append(best[0].score - float(centroid @ vector))
-    value = float(np.median(rises)) if rises else None
-    library.memo["chance_rise"] = (centroid, value)
+            bests.append(best[0].score)
+    value = Chance(float(np.median(rises)), 2 * max(bests) - float(np.median(bests))) if rises else None
+    library.memo["chance"] = (centroid, value)
     return value
 
 
@@ -283,7 +294,7 @@ def _threshold(library: Library, vector: np.ndarray, best: list, relative: float
 
 
 def no_good_match(library: Library, vector: np.ndarray, best_score: float | None = None) -> bool:
-    """Whether nothing in the library matches the query better than words no model knows do (`chance_rise`), unless
+    """Whether nothing in the library matches the query better than words no model knows do (`chance_level`), unless
     its best image is a near-exact match. Image search and concept search ask the same question."""
     centroid = library.image_centroid()
     if centroid is None:
@@ -295,13 +306,15 @@ def no_good_match(library: Library, vector: np.ndarray, best_score: float | None
         best_score = best[0].score
     if best_score >= NEAR_EXACT:
         return False
-    return below_chance(best_score, float(centroid @ vector), chance_rise(library))
+    return below_chance(best_score, float(centroid @ vector), chance_level(library))
 
 
-def below_chance(best_score: float, baseline: float, chance: float | None) -> bool:
+def below_chance(best_score: float, baseline: float, chance: Chance | None) -> bool:
     """The probe rule: the best match rises above the library's mean score for the query (`baseline`) no more than
-    words no model knows do (`chance`, from `chance_rise`, with PROBE_MARGIN)."""
-    return chance is not None and best_score - baseline < PROBE_MARGIN * chance
+    words no model knows do (with PROBE_MARGIN), and it does not stand out above their best matches either. The
+    second part keeps broad words: "flag" where flags are a seventh of the library lifts the mean with it, so it
+    rises little above the mean, yet its best picture scores far above anything a made-up word reaches."""
+    return chance is not None and best_score - baseline < PROBE_MARGIN * chance.rise and best_score < chance.best_line
 
 
 def search_images(library: Library, text: str | None = None, images: Sequence[Image.Image] = (), limit: int = 20,

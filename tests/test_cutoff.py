@@ -15,7 +15,7 @@ from indexer.demo import demo_model_spec, demo_vocabulary
 from indexer.demo.world import COLOURS, SHAPES, write_library
 from indexer.index import index_folders
 from indexer.library import Library
-from indexer.search import WEAK_SHOWN, search_page
+from indexer.search import WEAK_SHOWN, Chance, below_chance, search_page
 from indexer.store import IMAGES
 from indexer.vocab import add_entries
 
@@ -152,3 +152,15 @@ def test_more_like_this_shows_the_example_first_and_pages_after_it(library):
 
 def _kind(path: str) -> tuple[str, str]:
     return tuple(Path(path).name.split("_")[:2])
+
+
+def test_a_broad_word_matches_when_its_best_picture_stands_above_every_made_up_words():
+    """The probe rule has two parts: a query matched nothing when it rises above the library's mean score no more
+    than made-up words do AND its best picture scores no higher than theirs. "flag" where flags are a seventh of the
+    library lifts the mean with it (the emoji world: rise 0.30, chance 0.44), yet its best picture (0.74) stands
+    far above any made-up word's."""
+    chance = Chance(rise=0.44, best_line=0.70)
+    assert below_chance(0.60, 0.10, chance)  # rises 0.50 < 1.3 x 0.44, below the line: nothing matched
+    assert not below_chance(0.74, 0.44, chance)  # rises 0.30 only, but above the line: a broad word
+    assert not below_chance(0.69, 0.05, chance)  # rises 0.64: a narrow word
+    assert not below_chance(0.60, 0.10, None)  # an empty library has no chance level: never "no match"

@@ -15,7 +15,8 @@ from ..library import Library
 from . import publish
 from .algorithm import MAJORITY, distinctive_words, true_first
 
-CANDIDATES_PER_ROW = 20  # words checked per concept or group: the most distinctive ones
+ALL_WORDS = 20_000  # vocabularies up to this size have every word checked
+CANDIDATES_PER_ROW = 20  # words checked per concept or group in larger ones: the most distinctive
 WORD_BLOCK = 128  # words scored against the sample at a time (memory: sample x block floats)
 
 
@@ -29,15 +30,21 @@ def ranked_words(embeddings: np.ndarray, words: list[str], word_vectors: np.ndar
 def search_holds(library: Library, vectors: np.ndarray, labels: np.ndarray, count: int, words: list[str],
                  word_vectors: np.ndarray, ranked: list[list]) -> tuple[np.ndarray, dict[str, int]]:
     """(count x candidates) how many images of each concept (`labels` per row of `vectors`, -1: none) a search for
-    each candidate word would show, and each candidate's column. Candidates: the most distinctive words of every
-    row of `ranked` (concepts and groups)."""
-    from ..search import CANDIDATES, RELATIVE_CUTOFF, below_chance, chance_rise, relevance_threshold
+    each candidate word would show, and each candidate's column. Candidates: every word of a vocabulary of up to
+    ALL_WORDS (a few seconds per cluster job); beyond that, the most distinctive words of every row of `ranked`
+    (concepts and groups). Distinctiveness alone misses words: where a model's words sit close together, the word
+    that holds for a concept's images can be close to the others too ("flag" for the flags of the emoji demo
+    model, behind "barbed wire")."""
+    from ..search import CANDIDATES, RELATIVE_CUTOFF, below_chance, chance_level, relevance_threshold
 
-    index = {word: j for j, word in enumerate(words)}
-    chosen = sorted({index[w] for row in ranked for w, _ in row[:CANDIDATES_PER_ROW] if w in index})
+    if len(words) <= ALL_WORDS:
+        chosen = list(range(len(words)))
+    else:
+        index = {word: j for j, word in enumerate(words)}
+        chosen = sorted({index[w] for row in ranked for w, _ in row[:CANDIDATES_PER_ROW] if w in index})
     column = {words[j]: c for c, j in enumerate(chosen)}
     holds = np.zeros((count, len(chosen)), np.int64)
-    centroid, chance = library.image_centroid(), chance_rise(library)
+    centroid, chance = library.image_centroid(), chance_level(library)
     if centroid is None or not len(vectors):
         return holds, column
     members = labels >= 0
