@@ -1,7 +1,8 @@
 """Benchmark: a soak of `pixcept serve` under mixed load, with an index and a cluster job during it (issue 22's goals:
 0 errors, RSS growth of the serving process < 5 %, p99 latency during jobs <= 3x idle).
 
-    .venv/bin/python bench/soak.py [--clients 16] [--idle 120] [--jobs 360] [--after 120] [--work-dir DIR]
+    .venv/bin/python bench/soak.py [--clients 16] [--idle 120] [--jobs 360] [--after 120] [--same-size]
+                                   [--work-dir DIR]
 
 Library: the demo world (10 pictures per colour x shape: 480), indexed with the demo model and clustered, served
 with 16 threads. Clients (threads here, each a loop of requests) mix searches by word, "more like this", thumbnails,
@@ -9,7 +10,9 @@ the concept grid, one concept, the map's points and the images at map positions.
 (an index of 480 more pictures, then a recluster, queued at the start; the phase lasts until both are done or
 `--jobs` seconds pass), after (load only again). RSS: the gunicorn worker that serves (the job worker child, which
 holds its own model and exits when idle, is reported apart), sampled each second; growth compares the mean of the
-after phase's last half with the idle phase's last half.
+after phase's last half with the idle phase's last half. With --same-size the index job is a reindex of the
+library's own 480 pictures (a new generation of the same size) instead of adding 480: RSS growth is then what serving
+kept, not a larger library.
 """
 
 from __future__ import annotations
@@ -116,6 +119,7 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=120)
     parser.add_argument("--jobs", type=float, default=360)
     parser.add_argument("--after", type=float, default=120)
+    parser.add_argument("--same-size", action="store_true", help="the index job reindexes, adding nothing")
     parser.add_argument("--work-dir", type=Path)
     args = parser.parse_args()
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="pixcept-bench-soak-"))
@@ -140,7 +144,9 @@ def main() -> None:
         load.phase = "idle"
         time.sleep(args.idle)
         load.phase = "jobs"
-        jobs = [call(url + "/api/jobs", "POST", {"kind": "index", "params": {"folders": [str(work / "more")]}}, admin),
+        index = {"folders": [str(work / "photos")], "reindex": True} if args.same_size else \
+            {"folders": [str(work / "more")]}
+        jobs = [call(url + "/api/jobs", "POST", {"kind": "index", "params": index}, admin),
                 call(url + "/api/jobs", "POST", {"kind": "cluster", "params": {"seed": 3}}, admin)]
         ends = time.monotonic() + args.jobs
         while time.monotonic() < ends and any(
