@@ -1,12 +1,15 @@
-"""Benchmark: how well the relevance cutoff answers, on the demo world (`pixcept demo`: 192 pictures, the demo model).
+"""Benchmark: how well the relevance cutoff answers, on the demo worlds (as `pixcept demo` draws them).
 
-    .venv/bin/python bench/cutoff.py [--work-dir DIR]
+    .venv/bin/python bench/cutoff.py [--worlds shapes emoji] [--per-pair 4] [--work-dir DIR]
 
-Queries: the 48 colour + shape pairs ("red circle": relevant are the red circles), the 14 single words (8 colours,
-6 shapes: "red" -> every red picture), and words the demo model never learnt ("giraffe": nothing is relevant; the
-right answer is "no good match"). Per group: mean precision and recall of what the cutoff shows (an unknown word
-counts as answered when search says "no good match"), and how many queries were answered exactly. The baseline in
-the same run is no cutoff at the same number of results as the relevant set (precision at R).
+Shapes world (192 pictures, the demo model): the 48 colour + shape pairs ("red circle": relevant are the red
+circles), the 14 single words (8 colours, 6 shapes: "red" -> every red picture). Emoji world (one picture of each
+emoji, the emoji model): every Unicode subgroup's name as a query ("animal mammal" -> the mammals; "food fruit" ->
+the fruit) and the words "dog", "fruit" and "flag". In both, words the model never learnt ("giraffe" for shapes,
+"mortgage" for emoji): nothing is relevant; the right answer is "no good match". Per group: mean precision and
+recall of what the cutoff shows (an unknown word counts as answered when search says "no good match"), and how many
+queries were answered exactly. The baseline in the same run is no cutoff at the same number of results as the
+relevant set (precision at R).
 """
 
 from __future__ import annotations
@@ -19,48 +22,81 @@ import numpy as np
 
 from common import table
 
-UNKNOWN = ["giraffe", "banana", "piano", "volcano", "bicycle", "violin", "castle", "penguin", "umbrella", "dragon"]
+UNKNOWN = {"shapes": ["giraffe", "banana", "piano", "volcano", "bicycle", "violin", "castle", "penguin", "umbrella",
+                      "dragon"],
+           "emoji": ["mortgage", "algebra", "sonnet", "velocity", "grammar", "pension", "syntax", "bureaucracy",
+                     "photosynthesis", "tuesday"]}
 
 
-def build(root: Path, per_pair: int = 4) -> tuple[Path, dict[str, tuple[str, str]]]:
+def build(root: Path, world: str, per_pair: int) -> Path:
     from indexer.config import Settings
-    from indexer.demo import demo_model_spec, demo_vocabulary
-    from indexer.demo.world import write_library
+    from indexer.demo import demo_model_spec, demo_vocabulary, emoji, emoji_model_spec
+    from indexer.demo import world as shapes
     from indexer.index import index_folders
     from indexer.library import Library
     from indexer.vocab import add_entries
 
-    scenes = write_library(root / "photos", per_pair=per_pair)
-    with Library.open(Settings(data_dir=root / "data", model=demo_model_spec(), device="cpu")) as library:
+    if world == "emoji":
+        emoji.write_library(root / "photos", per_emoji=1)
+        model, words = emoji_model_spec(), []
+    else:
+        shapes.write_library(root / "photos", per_pair=per_pair)
+        model, words = demo_model_spec(), demo_vocabulary()
+    with Library.open(Settings(data_dir=root / "data", model=model, device="cpu")) as library:
         index_folders(library, [root / "photos"])
-        add_entries(library, demo_vocabulary(), "demo", "demo-1")
-    return root / "data", {path.name: (scene.main.colour, scene.main.shape) for path, scene in scenes.items()}
+        if words:
+            add_entries(library, words, "demo", "demo-1")
+    return root / "data"
 
 
-def queries() -> list[tuple[str, str, callable]]:
+def truth_of(world: str):
+    """A picture's truth from its file name: (colour, shape), or its Emoji."""
+    from indexer.demo.emoji import emoji_of
+    from indexer.demo.truth import kind_of
+
+    return emoji_of if world == "emoji" else kind_of
+
+
+def queries(world: str) -> list[tuple[str, str, callable]]:
+    unknown = [("unknown", w, lambda t: False) for w in UNKNOWN[world]]
+    if world == "emoji":
+        from indexer.demo.emoji import load_emoji
+
+        subgroups = sorted({e.subgroup for e in load_emoji()})
+        named = [("subgroup", s.replace("-", " "), lambda t, s=s: t.subgroup == s) for s in subgroups]
+        words = [("word", "dog", lambda t: t.name in {"dog face", "dog", "guide dog", "service dog", "poodle"}),
+                 ("word", "fruit", lambda t: t.subgroup == "food-fruit"),
+                 ("word", "flag", lambda t: t.group == "Flags")]
+        return named + words + unknown
     from indexer.demo.world import COLOURS, SHAPES
 
     pairs = [("pair", f"{c} {s}", lambda t, c=c, s=s: t == (c, s)) for c in COLOURS for s in SHAPES]
     words = [("word", c, lambda t, c=c: t[0] == c) for c in COLOURS] + \
             [("word", s, lambda t, s=s: t[1] == s) for s in SHAPES]
-    unknown = [("unknown", w, lambda t: False) for w in UNKNOWN]
     return pairs + words + unknown
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--worlds", nargs="+", choices=list(UNKNOWN), default=list(UNKNOWN))
     parser.add_argument("--work-dir", type=Path)
-    parser.add_argument("--per-pair", type=int, default=4, help="pictures per colour x shape (4: `pixcept demo`)")
+    parser.add_argument("--per-pair", type=int, default=4, help="shapes: pictures per colour x shape")
     args = parser.parse_args()
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="pixcept-bench-cutoff-"))
+    for world in args.worlds:
+        print(f"\n{world} world\n" + judge(work / world, world, args.per_pair))
+
+
+def judge(folder: Path, world: str, per_pair: int) -> str:
     from indexer.config import Settings
     from indexer.library import Library
     from indexer.search import search_page
 
-    work = args.work_dir or Path(tempfile.mkdtemp(prefix="pixcept-bench-cutoff-"))
-    data_dir, truth = build(work, args.per_pair) if not (work / "data").exists() else (work / "data", _truth(work))
+    data_dir = folder / "data" if (folder / "data").exists() else build(folder, world, per_pair)
+    truth = {path.name: truth_of(world)(path.name) for path in (folder / "photos").glob("*.jpg")}
     rows: dict[str, dict] = {}
     with Library.open(Settings(data_dir=data_dir)) as library:
-        for group, text, relevant in queries():
+        for group, text, relevant in queries(world):
             wanted = {name for name, t in truth.items() if relevant(t)}
             page = search_page(library, text, limit=1000)
             shown = {Path(r.path).name for r in page.results}
@@ -85,12 +121,7 @@ def main() -> None:
         out.append({"group": row["group"], "queries": row["queries"], "precision": f"{np.mean(row['p']):.3f}",
                     "recall": f"{np.mean(row['r']):.3f}", "answered exactly": f"{row['exact']}/{row['queries']}",
                     "baseline P@R": f"{p_at_r:.3f}" if p_at_r is not None else "-"})
-    print(table(out, ["group", "queries", "precision", "recall", "answered exactly", "baseline P@R"]))
-
-
-def _truth(work: Path) -> dict[str, tuple[str, str]]:
-    lines = (work / "photos" / "labels.csv").read_text().splitlines()[1:]
-    return {f: (c, s) for f, c, s, *_ in (line.split(",") for line in lines)}
+    return table(out, ["group", "queries", "precision", "recall", "answered exactly", "baseline P@R"])
 
 
 if __name__ == "__main__":

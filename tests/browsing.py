@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -80,3 +81,19 @@ def serious_violations(page) -> list[str]:
     violations = Axe().run(page).response["violations"]
     return [f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)" for v in violations
             if v["impact"] in ("serious", "critical")]
+
+
+def selection_from_one(page, server: str, name: str, query: str, wanted) -> None:
+    """A selection made on /selections, started from the first result of `query` that `wanted(result)` picks
+    (accepted through the API, as the pages' own buttons do), then the page shown again with it."""
+    page.goto(server + "/selections")
+    page.get_by_label("New selection").fill(name)
+    page.get_by_role("button", name="Create").click()
+    page.wait_for_url(f"**/selections/{quote(name)}")
+    token = page.request.get(server + "/api/session").json()["csrf_token"]
+    found = page.request.get(server + f"/api/search?q={query}&limit=20").json()["results"]
+    first = next(image for image in found if wanted(image))
+    added = page.request.post(server + f"/api/selections/{quote(name)}/images", headers={"X-CSRF-Token": token},
+                              data={"ids": [first["id"]], "state": "accepted"})
+    assert added.ok and added.json()["accepted"] == 1
+    page.reload()

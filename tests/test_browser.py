@@ -22,7 +22,15 @@ from indexer.index import index_folders
 from indexer.library import Library
 from indexer.vocab import add_entries
 
-from browsing import SCREENSHOTS, next_frame, result_names, screenshots, serious_violations, wait_for_results
+from browsing import (
+    SCREENSHOTS,
+    next_frame,
+    result_names,
+    screenshots,
+    selection_from_one,
+    serious_violations,
+    wait_for_results,
+)
 from helpers import fit_seed, judge_picture, open_export
 from test_serve import start_server, stop_server
 
@@ -646,17 +654,7 @@ def test_gather_red_circles_from_one_and_export_them(page, server, world, tmp_pa
 
     _, colour_of = world
     red_circles = {n for n in colour_of if colour_of[n] == "red" and "_circle_" in n}
-    page.goto(server + "/selections")
-    page.get_by_label("New selection").fill("Red circles")
-    page.get_by_role("button", name="Create").click()
-    page.wait_for_url("**/selections/Red%20circles")
-    token = page.request.get(server + "/api/session").json()["csrf_token"]
-    found = page.request.get(server + "/api/search?q=red circle&limit=5").json()["results"]
-    first = next(image for image in found if image["name"] in red_circles)
-    added = page.request.post(server + "/api/selections/Red%20circles/images", headers={"X-CSRF-Token": token},
-                              data={"ids": [first["id"]], "state": "accepted"})
-    assert added.ok and added.json()["accepted"] == 1
-    page.reload()
+    selection_from_one(page, server, "Red circles", "red circle", lambda image: image["name"] in red_circles)
     page.get_by_role("button", name="Show candidates").click()
     for _ in range(4):  # pages
         page.wait_for_selector("#candidates .result")

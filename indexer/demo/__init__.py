@@ -1,4 +1,4 @@
-"""pixcept's demo world: generated pictures of coloured shapes and a tiny CLIP trained on them.
+"""pixcept's demo worlds: generated pictures of coloured shapes, or of emoji, and a tiny CLIP trained on each.
 
 `pixcept demo` uses it so a newcomer can try the whole product offline; the tests use it to check meaning, not just
 plumbing (a random model would pass a test that labels concepts with the wrong words).
@@ -11,11 +11,17 @@ from pathlib import Path
 from .world import BACKGROUNDS, COLOURS, SHAPES, SIZES
 
 MODEL_DIR = Path(__file__).with_name("model")
+EMOJI_MODEL_DIR = Path(__file__).with_name("emoji_model")
 
 
 def demo_model_spec() -> str:
     """The trained demo checkpoint, as a model spec pixcept loads like any other."""
     return f"local-dir:{MODEL_DIR}"
+
+
+def emoji_model_spec() -> str:
+    """The trained emoji checkpoint (`indexer.demo.train_emoji`)."""
+    return f"local-dir:{EMOJI_MODEL_DIR}"
 
 
 def demo_vocabulary() -> list[str]:

@@ -43,7 +43,6 @@ def train(out: Path, steps: int, seed: int, batch: int = 128, lr: float = 2e-3, 
     import open_clip
     import torch
     from open_clip.loss import ClipLoss
-    from safetensors.torch import save_file
 
     torch.set_num_threads(1)
     torch.manual_seed(seed)
@@ -51,10 +50,7 @@ def train(out: Path, steps: int, seed: int, batch: int = 128, lr: float = 2e-3, 
     model = open_clip.CLIP(**MODEL_CFG)
     preprocess = open_clip.image_transform(MODEL_CFG["vision_cfg"]["image_size"], is_train=False, mean=MEAN, std=STD)
     tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=MODEL_CFG["text_cfg"]["context_length"])
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "logit_scale" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "logit_scale" not in n)]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=lr, betas=(0.9, 0.98), eps=1e-6)
+    optimizer = clip_optimizer(model, lr)
     loss_fn = ClipLoss()
     cache: dict[str, torch.Tensor] = {}
 
@@ -86,15 +82,33 @@ def train(out: Path, steps: int, seed: int, batch: int = 128, lr: float = 2e-3, 
               "train_seconds": round(time.monotonic() - started), "torch": torch.__version__,
               "open_clip": open_clip.__version__, "metrics": metrics,
               "how": "python -m indexer.demo.train --steps {} --seed {}".format(steps, seed)}
+    save_checkpoint(model, MODEL_CFG, "pixcept-demo", recipe, out)
+    return recipe
+
+
+def clip_optimizer(model, lr: float):
+    """AdamW as CLIP trains: weight decay on weight matrices only."""
+    import torch
+
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "logit_scale" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "logit_scale" not in n)]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                             lr=lr, betas=(0.9, 0.98), eps=1e-6)
+
+
+def save_checkpoint(model, model_cfg: dict, name: str, recipe: dict, out: Path) -> None:
+    """open_clip's local-dir format, weights in fp16, the training recipe in the config."""
+    import torch
+    from safetensors.torch import save_file
+
     out.mkdir(parents=True, exist_ok=True)
-    config = {"model_cfg": MODEL_CFG, "preprocess_cfg": {"mean": MEAN, "std": STD}, "model_name": "pixcept-demo",
+    config = {"model_cfg": model_cfg, "preprocess_cfg": {"mean": MEAN, "std": STD}, "model_name": name,
               "pixcept_training": recipe}
     (out / "open_clip_config.json").write_text(json.dumps(config, indent=2) + "\n")
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()
              if v.dtype.is_floating_point}
     state.update({k: v.contiguous() for k, v in model.state_dict().items() if not v.dtype.is_floating_point})
     save_file(state, str(out / "open_clip_model.safetensors"))
-    return recipe
 
 
 def evaluate(model, preprocess, tokenizer) -> dict:

@@ -60,7 +60,7 @@ def random_scene(rng: random.Random, two_object_share: float = 0.25) -> Scene:
 
 def render(scene: Scene, size: int = 128) -> Image.Image:
     rng = random.Random(scene.seed)
-    image = _background(scene.background, size, rng)
+    image = background(scene.background, size, rng)
     slots = _slots(len(scene.things), rng)
     for thing, (cx, cy) in zip(scene.things, slots):
         low, high = SIZES[thing.size]
@@ -82,7 +82,7 @@ def _slots(count: int, rng: random.Random) -> list[tuple[float, float]]:
     return [(rng.uniform(0.3, 0.7), 0.27), (rng.uniform(0.3, 0.7), 0.73)]
 
 
-def _background(kind: str, size: int, rng: random.Random) -> Image.Image:
+def background(kind: str, size: int, rng: random.Random) -> Image.Image:
     if kind == "white":
         return Image.new("RGB", (size, size), tuple([rng.randint(225, 255)] * 3))
     if kind == "grey":

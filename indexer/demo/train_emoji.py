@@ -1,0 +1,248 @@
+"""Train the emoji demo CLIP: a small open_clip model that knows the emoji world of `indexer.demo.emoji`.
+
+    python -m indexer.demo.train_emoji [--out indexer/demo/emoji_model] [--steps 2400] [--seed 0]
+
+Each emoji is drawn in a few varied pictures once (the pool); each step pairs a batch of them with captions true of
+them: the Unicode name ("dog face"), the name with its subgroup and group words ("dog face, an animal, a mammal"), or
+one word alone: a subgroup or group word ("fruit", "flag"), or a word several names of one subgroup share ("dog":
+dog, dog face, guide dog, service dog; `shared_name_words`). A word is true of many emoji, so the loss is CLIP's
+contrastive loss with every true pair as a target (not only the diagonal): "animal" is not pushed away from the other
+animals in the batch.
+open_clip's small ResNet image tower and a 3-layer text tower; AdamW with warm-up and cosine decay; two CPU threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from .emoji import Emoji, load_emoji, render
+from .train import MEAN, STD, clip_optimizer, lr_at, save_checkpoint
+
+MODEL_DIR = Path(__file__).with_name("emoji_model")
+MODEL_CFG: dict[str, Any] = {
+    "embed_dim": 64,
+    "vision_cfg": {"image_size": 64, "layers": [1, 1, 1, 1], "width": 16},
+    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 4, "layers": 3},
+}
+RENDER_SIZE = 96
+NAME, DESCRIBED = -1, -2  # caption kinds beside a word's index
+
+
+class Captions:
+    """Every caption of the world as (emoji, kind) and the truth of any caption for any emoji, as tensors."""
+
+    def __init__(self, emoji: tuple[Emoji, ...]) -> None:
+        import torch
+
+        self.emoji = emoji
+        described = [list(dict.fromkeys((*e.subgroup_words, *e.group_words))) for e in emoji]
+        shared = shared_name_words(emoji, {w for words in described for w in words})
+        self.words = sorted({w for words in described for w in words} | set(shared))
+        index = {w: i for i, w in enumerate(self.words)}
+        self.has_word = torch.zeros(len(emoji), len(self.words), dtype=torch.bool)
+        self.described_ids = [[index[w] for w in words] for words in described]
+        for row, ids in enumerate(self.described_ids):
+            self.has_word[row, ids] = True
+        for word, rows in shared.items():
+            self.has_word[sorted(rows), index[word]] = True
+        self.word_ids = [self.has_word[row].nonzero().flatten().tolist() for row in range(len(emoji))]
+
+    def text(self, row: int, kind: int) -> str:
+        item = self.emoji[row]
+        if kind == NAME:
+            return item.name
+        if kind == DESCRIBED:
+            described = ", ".join(f"{'an' if w[0] in 'aeiou' else 'a'} {w}" for w in
+                                  (self.words[i] for i in self.described_ids[row]))
+            return f"{item.name}, {described}"
+        return self.words[kind]
+
+    def sample(self, row: int, rng: random.Random) -> int:
+        roll = rng.random()
+        return NAME if roll < 0.4 else DESCRIBED if roll < 0.65 else rng.choice(self.word_ids[row])
+
+    def truth(self, rows, kinds):
+        """truth[i, j]: caption j (of emoji rows[j], of kind kinds[j]) is true of picture i."""
+        import torch
+
+        rows_t, kinds_t = torch.tensor(rows), torch.tensor(kinds)
+        same = rows_t[:, None] == rows_t[None, :]
+        words = self.has_word[rows_t][:, kinds_t.clamp(min=0)]
+        return torch.where(kinds_t[None, :] < 0, same, words)
+
+
+def prompted(text: str, rng: random.Random, share: float) -> str:
+    """A `share` of the captions as pixcept embeds its vocabulary ("a photo of a fruit."; `indexer.vocab.TEMPLATES`),
+    so that labels from the vocabulary mean what the bare words mean."""
+    from ..vocab import TEMPLATES
+
+    return rng.choice(TEMPLATES).format(text) if share and rng.random() < share else text
+
+
+def shared_name_words(emoji: tuple[Emoji, ...], taken: set[str]) -> dict[str, set[int]]:
+    """Words that several names share within one subgroup, and the emoji they name: a word of two or more names,
+    60 % of them in one subgroup, names those ("dog": dog, dog face, guide dog, service dog; not hot dog). Words
+    spread over many subgroups ("face", "with", "man") name nothing alone; subgroup and group words (`taken`) keep
+    their own meaning."""
+    rows_of: dict[str, list[int]] = {}
+    for row, item in enumerate(emoji):
+        for word in set(re.findall(r"[a-z]+", item.name.lower())):
+            if len(word) >= 3 and word not in taken:
+                rows_of.setdefault(word, []).append(row)
+    shared = {}
+    for word, rows in rows_of.items():
+        subgroup, count = Counter(emoji[r].subgroup for r in rows).most_common(1)[0]
+        if len(rows) >= 2 and count >= 0.6 * len(rows):
+            shared[word] = {r for r in rows if emoji[r].subgroup == subgroup}
+    return shared
+
+
+def picture_pool(emoji: tuple[Emoji, ...], per_emoji: int, seed: int, preprocess):
+    """`per_emoji` varied pictures of every emoji, preprocessed once (fp16): drawing is the slow part of a step."""
+    import torch
+
+    rng = random.Random(seed)
+    return torch.stack([torch.stack([preprocess(render(e, rng.randrange(2**31), RENDER_SIZE)) for _ in
+                                     range(per_emoji)]) for e in emoji]).to(torch.float16)
+
+
+def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, per_emoji: int = 8,
+          outside_per_batch: int = 64, prompted_share: float = 0.5, log_every: int = 100,
+          start: Path | None = None) -> dict:
+    import open_clip
+    import torch
+
+    torch.set_num_threads(2)
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    started = time.monotonic()
+    emoji = load_emoji()
+    model = open_clip.CLIP(**MODEL_CFG)
+    if start is not None:  # go on from an earlier checkpoint of this recipe
+        from safetensors.torch import load_file
+
+        model.load_state_dict({k: v.float() if v.dtype.is_floating_point else v
+                               for k, v in load_file(str(start / "open_clip_model.safetensors")).items()})
+    preprocess = open_clip.image_transform(MODEL_CFG["vision_cfg"]["image_size"], is_train=False, mean=MEAN, std=STD)
+    tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=MODEL_CFG["text_cfg"]["context_length"])
+    world = Captions(emoji)
+    outside = outside_words(emoji)[0]
+    pool = picture_pool(emoji, per_emoji, seed, preprocess)
+    print(f"{len(emoji)} emoji x {per_emoji} pictures drawn in {time.monotonic() - started:.0f} s", flush=True)
+    optimizer = clip_optimizer(model, lr)
+    cache: dict[str, torch.Tensor] = {}
+
+    def tokens(text: str) -> torch.Tensor:
+        if text not in cache:
+            cache[text] = tokenizer([text])
+        return cache[text]
+
+    model.train()
+    for step in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, steps, lr)
+        rows = [rng.randrange(len(emoji)) for _ in range(batch)]
+        kinds = [world.sample(row, rng) for row in rows]
+        images = pool[torch.tensor(rows), torch.randint(0, per_emoji, (batch,))].float()
+        strangers = rng.sample(outside, outside_per_batch)
+        captions = [prompted(text, rng, prompted_share)
+                    for text in [*(world.text(r, k) for r, k in zip(rows, kinds)), *strangers]]
+        texts = torch.cat([tokens(text) for text in captions])
+        image_features, text_features, logit_scale = model(images, texts)[:3]
+        truth = torch.cat([world.truth(rows, kinds), torch.zeros(batch, outside_per_batch, dtype=torch.bool)], 1)
+        loss = multi_positive_loss(image_features @ text_features.T * logit_scale, truth)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, 4.6052)  # at most 100, as CLIP
+        if step % log_every == 0 or step == steps - 1:
+            print(f"step {step:5d}  loss {loss.item():.3f}  {time.monotonic() - started:6.0f} s", flush=True)
+    model.eval()
+    metrics = evaluate(model, preprocess, tokenizer, emoji)
+    how = f"python -m indexer.demo.train_emoji --steps {steps} --seed {seed} --lr {lr} --prompted {prompted_share}"
+    recipe = {"seed": seed, "steps": steps, "batch": batch, "lr": lr, "render_size": RENDER_SIZE,
+              "pictures_per_emoji": per_emoji, "outside_words_per_batch": outside_per_batch,
+              "prompted_share": prompted_share, "train_seconds": round(time.monotonic() - started),
+              "torch": torch.__version__, "open_clip": open_clip.__version__, "metrics": metrics, "how": how}
+    if start is not None:  # the earlier stage's recipe, and both commands
+        before = json.loads((start / "open_clip_config.json").read_text())["pixcept_training"]
+        recipe.update(before=before, how=f"{before['how']} --out STAGE1 && {how} --start STAGE1")
+    save_checkpoint(model, MODEL_CFG, "pixcept-demo-emoji", recipe, out)
+    return recipe
+
+
+def multi_positive_loss(logits, truth):
+    """Cross-entropy both ways against every true pair, each row's (column's) targets sharing its weight. Captions
+    true of no picture (words from outside the world) only ever stand against the pictures."""
+    target = truth.float()
+    images_to_texts = -(target / target.sum(1, keepdim=True) * logits.log_softmax(1)).sum(1).mean()
+    held = target.sum(0) > 0
+    column_targets = target[:, held] / target[:, held].sum(0, keepdim=True)
+    texts_to_images = -(column_targets * logits[:, held].log_softmax(0)).sum(0).mean()
+    return (images_to_texts + texts_to_images) / 2
+
+
+def outside_words(emoji: tuple[Emoji, ...]) -> tuple[list[str], list[str]]:
+    """Words of pixcept's default vocabulary that share no word with any emoji's name, subgroup or group, split in
+    two (alternately, in sorted order): the first half is trained as true of no picture, so that words from outside
+    the world land away from every picture (as "giraffe" does for a real CLIP with no giraffe in the library); the
+    second half is never seen in training, for tests and benchmarks of "no good match"."""
+    from ..vocab import default_vocabulary
+
+    inside = {w for e in emoji for w in re.findall(r"[a-z]+", " ".join((e.name, e.subgroup, e.group)).lower())}
+    outside = sorted(entry for entry in default_vocabulary()[1]
+                     if not set(re.findall(r"[a-z]+", entry.lower())) & inside)
+    return outside[0::2], outside[1::2]
+
+
+def evaluate(model, preprocess, tokenizer, emoji: tuple[Emoji, ...]) -> dict:
+    """On new pictures (another seed): the name found among every name, the subgroup among every subgroup, and the
+    share of the first ten pictures for "dog", "fruit" and "flag" that are of what the word names."""
+    import torch
+
+    rng = random.Random(54321)
+    with torch.inference_mode():
+        images = model.encode_image(torch.stack([preprocess(render(e, rng.randrange(2**31), RENDER_SIZE))
+                                                 for e in emoji]), normalize=True)
+        names = model.encode_text(tokenizer([e.name for e in emoji]), normalize=True)
+        subgroups = sorted({e.subgroup for e in emoji})
+        subgroup_texts = model.encode_text(tokenizer([s.replace("-", " ") for s in subgroups]), normalize=True)
+        queries = {"dog": lambda e: "dog" in e.name.split() and e.subgroup == "animal-mammal" or e.name == "poodle",
+                   "fruit": lambda e: e.subgroup == "food-fruit", "flag": lambda e: e.group == "Flags"}
+        words = model.encode_text(tokenizer(list(queries)), normalize=True)
+    name_hits = (images @ names.T).argmax(1) == torch.arange(len(emoji))
+    subgroup_of = torch.tensor([subgroups.index(e.subgroup) for e in emoji])
+    subgroup_hits = (images @ subgroup_texts.T).argmax(1) == subgroup_of
+    precision = {}
+    for (word, true_of), vector in zip(queries.items(), words):
+        top = (images @ vector).topk(10).indices.tolist()
+        precision[f"{word}_precision_at_10"] = round(sum(true_of(emoji[i]) for i in top) / 10, 2)
+    return {"name_top1": round(name_hits.float().mean().item(), 3),
+            "subgroup_zero_shot": round(subgroup_hits.float().mean().item(), 3), **precision}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=MODEL_DIR)
+    parser.add_argument("--steps", type=int, default=2400)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--prompted", type=float, default=0.5, help="share of captions in vocabulary prompts")
+    parser.add_argument("--start", type=Path, help="go on from this checkpoint (a folder this script wrote)")
+    args = parser.parse_args()
+    recipe = train(args.out, args.steps, args.seed, lr=args.lr, prompted_share=args.prompted, start=args.start)
+    print(json.dumps(recipe["metrics"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

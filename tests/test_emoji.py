@@ -1,0 +1,189 @@
+"""The emoji world: Unicode's names and groups as truth, the emoji demo model, and `pixcept demo --world emoji`.
+
+These tests need Debian's fonts-noto-color-emoji and unicode-data (`bash .ci/install` installs them); without them
+they fail saying so, rather than skip.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from indexer.cli import cli
+from indexer.demo import EMOJI_MODEL_DIR, emoji_model_spec
+from indexer.demo import emoji as world
+from indexer.demo.emoji_truth import label_true, purity
+from indexer.embed import load_embedder
+
+DOGS = {"dog face", "dog", "guide dog", "service dog", "poodle"}
+UNKNOWN = ("mortgage", "sonnet", "tuesday")  # neither in the world nor in the vocabulary trained as outside it
+
+
+@pytest.fixture(scope="module", autouse=True)
+def world_data():
+    try:
+        world.require_data()
+    except world.MissingWorldData as error:
+        pytest.fail(f"{error}: `bash .ci/install` installs both")
+
+
+def test_the_world_is_unicodes_emoji_with_their_names_and_groups():
+    emoji = world.load_emoji()
+    named = {e.name: e for e in emoji}
+    assert 1800 < len(emoji) < 2000 and len({e.slug for e in emoji}) == len(emoji)
+    assert len({e.group for e in emoji}) == 9 and len({e.subgroup for e in emoji}) > 90
+    assert (named["dog face"].group, named["dog face"].subgroup) == ("Animals & Nature", "animal-mammal")
+    assert named["red apple"].subgroup == "food-fruit" and named["red apple"].subgroup_words == ("food", "fruit")
+    assert sum(e.subgroup == "country-flag" for e in emoji) > 250
+    assert not any("skin tone" in e.name for e in emoji)
+    assert all(world.emoji_of(f"{e.subgroup}_{e.slug}_1.jpg") == e for e in emoji)
+
+
+def test_pictures_are_seeded_varied_and_never_blank():
+    dog = {e.name: e for e in world.load_emoji()}["dog face"]
+    first = world.render(dog, seed=3)
+    assert first.tobytes() == world.render(dog, seed=3).tobytes()
+    assert first.tobytes() != world.render(dog, seed=4).tobytes()
+    for item in world.load_emoji()[::37]:
+        pixels = np.asarray(world.render(item, seed=1, size=96), dtype=np.float32)
+        assert pixels.std(axis=(0, 1)).max() > 8, item.name  # something drawn on the background
+
+
+def test_training_captions_say_only_what_is_true():
+    from indexer.demo.train_emoji import DESCRIBED, NAME, Captions, outside_words
+
+    emoji = world.load_emoji()
+    captions = Captions(emoji)
+    row = {e.name: i for i, e in enumerate(emoji)}
+    dog, apple, banana = row["dog face"], row["red apple"], row["banana"]
+    assert captions.text(dog, NAME) == "dog face"
+    assert captions.text(dog, DESCRIBED) == "dog face, an animal, a mammal, a nature"
+    fruit = captions.words.index("fruit")
+    assert captions.text(apple, fruit) == "fruit"
+    truth = captions.truth([dog, apple, banana], [NAME, fruit, DESCRIBED])  # [picture, caption]
+    assert truth.tolist() == [[True, False, False], [False, True, False], [False, True, True]]
+    dogs = captions.has_word[:, captions.words.index("dog")]  # a word several mammals' names share
+    assert {emoji[i].name for i in dogs.nonzero().flatten().tolist()} == {"dog", "dog face", "guide dog", "service dog"}
+    trained, held_out = outside_words(emoji)  # words from outside the world: half trained as true of nothing
+    assert not set(trained) & set(held_out) and not set(trained) & set(UNKNOWN) and "dog" not in trained
+    named = {e.name: e for e in emoji}
+    assert label_true("fruit", [named["red apple"], named["banana"]]) and not label_true("fruit", [named["dog"]])
+    assert label_true("animals", [named["dog"]]) and label_true("country flag", [named["flag: Japan"]])
+    assert purity([named["dog"], named["red apple"], named["banana"]], "subgroup") == pytest.approx(2 / 3)
+
+
+def test_committed_emoji_checkpoint_is_small_and_documented():
+    config = json.loads((EMOJI_MODEL_DIR / "open_clip_config.json").read_text())
+    recipe = config["pixcept_training"]
+    assert {"seed", "steps", "how", "metrics", "train_seconds"} <= set(recipe)
+    assert recipe["metrics"]["flag_precision_at_10"] >= 0.9
+    assert sum(p.stat().st_size for p in EMOJI_MODEL_DIR.iterdir()) <= 12 * 2**20
+    embedder = load_embedder(emoji_model_spec(), device="cpu")
+    assert embedder.identity.name == "pixcept-demo-emoji" and not embedder.model.training
+
+
+def test_missing_font_is_named_with_its_package(tmp_path, monkeypatch):
+    monkeypatch.setattr(world, "EMOJI_FONT", tmp_path / "missing.ttf")
+    result = CliRunner().invoke(cli, ["demo", str(tmp_path / "demo"), "--world", "emoji"])
+    assert result.exit_code == 1
+    assert "apt install fonts-noto-color-emoji" in result.output and not (tmp_path / "demo" / "data").exists()
+
+
+# -- the demo a newcomer runs ------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """`pixcept demo --world emoji`, then `pixcept cluster`, as a newcomer would type them."""
+    folder = tmp_path_factory.mktemp("emoji") / "demo"
+    with pytest.MonkeyPatch.context() as patch:
+        for key in ("PIXCEPT_MODEL", "QDRANT_URL", "PIXCEPT_DATA_DIR"):
+            patch.delenv(key, raising=False)
+        runner = CliRunner()
+        made = runner.invoke(cli, ["demo", str(folder), "--world", "emoji"], catch_exceptions=False)
+        assert made.exit_code == 0, made.output
+        patch.setenv("PIXCEPT_DATA_DIR", str(folder / "data"))
+
+        def run(*args: str):
+            result = runner.invoke(cli, list(args), catch_exceptions=False)
+            assert result.exit_code == 0, result.output
+            return result
+
+        clustered = run("cluster")
+        yield {"made": made, "clustered": clustered, "run": run, "runner": runner, "data_dir": folder / "data"}
+
+
+def _names(hits: list[dict]) -> list[str]:
+    return [world.emoji_of(h["path"]).name for h in hits]
+
+
+def test_demo_draws_and_indexes_every_emoji(demo):
+    count = len(world.load_emoji())
+    assert f"{count} indexed" in demo["made"].stdout and "search dog" in demo["made"].stdout
+    status = json.loads(demo["run"]("status", "--json").stdout)
+    assert status["images"] == count and status["vocabulary"] > 4000  # the default vocabulary
+
+
+def test_dog_finds_the_dogs_before_anything_else(demo):
+    hits = json.loads(demo["run"]("search", "dog", "--limit", "10", "--json").stdout)
+    names = _names(hits)
+    assert set(names[:3]) <= DOGS, names
+    assert len(set(names[:6]) & DOGS) >= 4, names
+
+
+@pytest.mark.parametrize("word, truth, least", [
+    ("fruit", lambda e: e.subgroup == "food-fruit", 8),
+    ("flag", lambda e: e.group == "Flags", 10),
+])
+def test_a_word_finds_what_it_names(demo, word, truth, least):
+    hits = json.loads(demo["run"]("search", word, "--limit", "10", "--json").stdout)
+    emoji = [world.emoji_of(h["path"]) for h in hits]
+    assert sum(map(truth, emoji)) >= least, [e.name for e in emoji]
+
+
+@pytest.mark.parametrize("word", UNKNOWN)
+def test_a_word_the_model_never_saw_has_no_good_match(demo, word):
+    result = demo["runner"].invoke(cli, ["search", word])
+    assert result.exit_code == 1 and "No good match" in result.output
+
+
+def test_concepts_follow_unicodes_groups_and_are_called_by_real_words(demo):
+    page = json.loads(demo["run"]("concepts", "--json", "--limit", "1000").stdout)
+    concepts = page["concepts"]
+    members = _members(demo["data_dir"])
+    assert len(concepts) >= 9 and set(members) == {c["id"] for c in concepts}  # at least one per group
+    sizes = [len(members[c["id"]]) for c in concepts]
+    assert np.average([purity(members[c["id"]], "group") for c in concepts], weights=sizes) >= 0.7
+    true_first = [bool(c["labels"]) and label_true(c["labels"][0][0], members[c["id"]]) for c in concepts]
+    assert np.mean(true_first) >= 0.25, Counter(c["labels"][0][0] for c in concepts if c["labels"]).most_common(10)
+
+
+def _members(data_dir: Path) -> dict[int, list[world.Emoji]]:
+    """Each published concept's pictures, as their emoji (from the run's assignments)."""
+    from indexer.concepts.publish import published
+    from indexer.config import Settings
+    from indexer.library import Library
+    from indexer.store import IMAGES
+
+    with Library.open(Settings(data_dir=data_dir)) as library:
+        paths = {p.id: p.payload["path"] for p in library.store.scroll(IMAGES, fields=["path"])}
+        with np.load(published(library).folder / "assignments.npz") as saved:
+            found = zip(saved["ids"], saved["concepts"])
+            members: dict[int, list[world.Emoji]] = {}
+            for image, concept in found:
+                if concept >= 0:
+                    members.setdefault(int(concept), []).append(world.emoji_of(paths[image.decode()]))
+    return members
+
+
+def test_emoji_training_runs_and_saves_a_loadable_checkpoint(tmp_path):
+    from indexer.demo.train_emoji import train
+
+    recipe = train(tmp_path / "model", steps=2, seed=7, batch=16, per_emoji=1, log_every=100)
+    assert recipe["steps"] == 2 and set(recipe["metrics"]) >= {"name_top1", "subgroup_zero_shot"}
+    embedder = load_embedder(f"local-dir:{tmp_path / 'model'}", device="cpu")  # loads through the normal path
+    assert embedder.dim == 64
