@@ -1,4 +1,5 @@
-"""Shared pieces of pixcept's benchmarks: a random-weight ViT-B-32 checkpoint and generated photos."""
+"""Shared pieces of pixcept's benchmarks: a random-weight ViT-B-32 checkpoint, generated photos, and the demo worlds
+as indexed libraries."""
 
 from __future__ import annotations
 
@@ -65,3 +66,26 @@ def table(rows: list[dict], columns: list[str]) -> str:
     lines = ["  ".join(c.ljust(widths[c]) for c in columns), "  ".join("-" * widths[c] for c in columns)]
     lines += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
     return "\n".join(lines)
+
+
+def build_world(folder: Path, world: str, size: int) -> Path:
+    """A demo world as `pixcept demo` makes it: its pictures in FOLDER/photos (shapes: `size` per colour x shape;
+    emoji: `size` per emoji), indexed with its demo model and vocabulary (shapes: the demo model's words; emoji:
+    pixcept's default vocabulary) into FOLDER/data, which is returned."""
+    from indexer.config import Settings
+    from indexer.demo import demo_model_spec, demo_vocabulary, emoji, emoji_model_spec
+    from indexer.demo import world as shapes
+    from indexer.index import index_folders
+    from indexer.library import Library
+    from indexer.vocab import DEFAULT_SOURCE, add_entries, default_vocabulary
+
+    if world == "emoji":
+        emoji.write_library(folder / "photos", per_emoji=size)
+        model, (version, words), source = emoji_model_spec(), default_vocabulary(), DEFAULT_SOURCE
+    else:
+        shapes.write_library(folder / "photos", per_pair=size)
+        model, (version, words), source = demo_model_spec(), ("demo-1", demo_vocabulary()), "demo"
+    with Library.open(Settings(data_dir=folder / "data", model=model, device="cpu")) as library:
+        index_folders(library, [folder / "photos"])
+        add_entries(library, words, source, version)
+    return folder / "data"

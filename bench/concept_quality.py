@@ -40,27 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import ROOT, table
-
-
-def build(folder: Path, world: str, size: int) -> None:
-    """The world's pictures and a library of them (indexed once per size; each trial clusters a copy)."""
-    from indexer.config import Settings
-    from indexer.demo import demo_model_spec, demo_vocabulary, emoji, emoji_model_spec
-    from indexer.demo import world as shapes
-    from indexer.index import index_folders
-    from indexer.library import Library
-    from indexer.vocab import DEFAULT_SOURCE, add_entries, default_vocabulary
-
-    if world == "emoji":
-        emoji.write_library(folder / "photos", per_emoji=size)
-        model, (version, words), source = emoji_model_spec(), default_vocabulary(), DEFAULT_SOURCE
-    else:
-        shapes.write_library(folder / "photos", per_pair=size)
-        model, (version, words), source = demo_model_spec(), ("demo-1", demo_vocabulary()), "demo"
-    with Library.open(Settings(data_dir=folder / "data", model=model, device="cpu")) as library:
-        index_folders(library, [folder / "photos"])
-        add_entries(library, words, source, version)
+from common import ROOT, build_world, table
 
 
 def assignments(library) -> dict[str, int]:
@@ -224,7 +204,7 @@ def main() -> None:
         for size in args.emoji_sizes if world == "emoji" else args.sizes:
             base = work / f"{world}-{size}"
             if not (base / "data").exists():
-                build(base, world, size)
+                build_world(base, world, size)
             for number in range(args.trials):
                 result = run_trial(base, work / f"trial-{world}-{size}-{number}", world, number)
                 for key, (goal, kind) in GOALS.items():

@@ -20,33 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from common import table
+from common import build_world, table
 
 UNKNOWN = {"shapes": ["giraffe", "banana", "piano", "volcano", "bicycle", "violin", "castle", "penguin", "umbrella",
                       "dragon"],
            "emoji": ["mortgage", "algebra", "sonnet", "velocity", "grammar", "pension", "syntax", "bureaucracy",
                      "photosynthesis", "tuesday"]}
-
-
-def build(root: Path, world: str, per_pair: int) -> Path:
-    from indexer.config import Settings
-    from indexer.demo import demo_model_spec, demo_vocabulary, emoji, emoji_model_spec
-    from indexer.demo import world as shapes
-    from indexer.index import index_folders
-    from indexer.library import Library
-    from indexer.vocab import add_entries
-
-    if world == "emoji":
-        emoji.write_library(root / "photos", per_emoji=1)
-        model, words = emoji_model_spec(), []
-    else:
-        shapes.write_library(root / "photos", per_pair=per_pair)
-        model, words = demo_model_spec(), demo_vocabulary()
-    with Library.open(Settings(data_dir=root / "data", model=model, device="cpu")) as library:
-        index_folders(library, [root / "photos"])
-        if words:
-            add_entries(library, words, "demo", "demo-1")
-    return root / "data"
 
 
 def truth_of(world: str):
@@ -92,7 +71,8 @@ def judge(folder: Path, world: str, per_pair: int) -> str:
     from indexer.library import Library
     from indexer.search import search_page
 
-    data_dir = folder / "data" if (folder / "data").exists() else build(folder, world, per_pair)
+    size = 1 if world == "emoji" else per_pair  # emoji: one picture of each
+    data_dir = folder / "data" if (folder / "data").exists() else build_world(folder, world, size)
     truth = {path.name: truth_of(world)(path.name) for path in (folder / "photos").glob("*.jpg")}
     rows: dict[str, dict] = {}
     with Library.open(Settings(data_dir=data_dir)) as library:
