@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .clock import utc_now
+from .concepts.publish import kept_runs, run_files
 from .config import Settings
 from .durable import copy_tree
 from .errors import UsageError
@@ -67,6 +68,8 @@ def backup_library(library: Library, destination: Path, thumbnails: bool = True,
                 target.build_index()
         finally:
             target.close()
+        for run in kept_runs(library):  # a server's library: runs another machine made are fetched first
+            run_files(library, run)
         folders = (*COPIED_FOLDERS, *((THUMBNAILS,) if thumbnails else ()))
         for name in folders:
             if (library.data_dir / name).is_dir():

@@ -22,6 +22,7 @@ from .images import open_verified, read_verified, unchanged_in_place
 from .lock import DataDirLock
 from .manifest import manifest_stamp, read_manifest, write_manifest
 from .paths import exact_path
+from .shared import library_entries, read_entries, shares, write_entries
 from .store import (
     COLLECTIONS,
     IMAGES,
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 MODEL_METADATA_KEY = "pixcept_model"
 _UNKNOWN = object()  # not looked up yet
 CENTROID_CHECK_SECONDS = 30.0
+SHARED_CHECK_SECONDS = 1.0  # how often a server's library asks whether another machine changed its entries
 
 
 class ModelMismatchError(PixceptError):
@@ -62,6 +64,10 @@ class Library:
         # each under its own key, so the library holds no reader's logic
         self.memo: dict[str, Any] = {}
         self._manifest_stamp = manifest_stamp(settings.data_dir)
+        self._shared_stamp: str | None = None  # the stamp of the server's entries this manifest holds
+        self._shared_checked = 0.0
+        if shares(store):
+            self._take_shared_entries()
 
     @classmethod
     def open(cls, settings: Settings, command: str = "pixcept", **client_kwargs) -> "Library":
@@ -82,8 +88,9 @@ class Library:
             if lock:
                 lock.release()
             raise
-        store.aliases = generation_names(manifest.get("generation", 0))
-        return cls(settings, store, lock, manifest)
+        library = cls(settings, store, lock, manifest)
+        store.aliases = generation_names(library.generation)
+        return library
 
     def close(self) -> None:
         self.store.close()
@@ -146,20 +153,45 @@ class Library:
         return [str(Path(root)) for root in self.manifest.get("roots", [])], [self._resolved_data_dir]
 
     def update_manifest(self, **changes) -> None:
+        """Change manifest entries: in the data folder, and for a server's library in the server too (only the
+        entries changed: what another machine changed meanwhile stays)."""
+        if shares(self.store) and library_entries(changes):
+            self._shared_stamp = write_entries(self.store, changes)
         self.manifest = write_manifest(self.data_dir, {**self.manifest, **changes})
         self._recorded = _UNKNOWN
         self._manifest_stamp = manifest_stamp(self.data_dir)
 
-    def refresh(self) -> None:
-        """Read the manifest again if another process changed it: the workers of one server share a data folder,
-        and a job in one of them may publish concepts or switch generations for all (a stat when nothing changed)."""
+    def refresh(self, now: bool = False) -> None:
+        """Take in what another process changed: the workers of one server share a data folder, and a job in one of
+        them may publish concepts or switch generations for all (a stat when nothing changed); the machines serving
+        one Qdrant server share its entries there (asked at most once a second, or `now`)."""
         stamp = manifest_stamp(self.data_dir)
-        if stamp == self._manifest_stamp:
-            return
-        self.manifest = read_manifest(self.data_dir)
-        self._manifest_stamp = stamp
-        self.store.aliases = generation_names(self.generation)
-        self._recorded = _UNKNOWN
+        changed = stamp != self._manifest_stamp
+        if changed:
+            self.manifest = read_manifest(self.data_dir)
+            self._manifest_stamp = stamp
+        if shares(self.store) and (changed or now or
+                                   time.monotonic() - self._shared_checked >= SHARED_CHECK_SECONDS):
+            changed = self._take_shared_entries(again=changed) or changed
+        if changed:
+            self.store.aliases = generation_names(self.generation)
+            self._recorded = _UNKNOWN
+
+    def _take_shared_entries(self, again: bool = False) -> bool:
+        """Hold the server's library entries (changed since last asked, or `again` after the manifest was read
+        anew). A server that holds none yet (a library made before they were shared, or migrated to the server)
+        is given this machine's. True when the entries changed."""
+        self._shared_checked = time.monotonic()
+        stamp, entries = read_entries(self.store)
+        if stamp is None:
+            if library_entries(self.manifest):
+                self._shared_stamp = write_entries(self.store, self.manifest)
+            return False
+        if stamp == self._shared_stamp and not again:
+            return False
+        self.manifest = {**self.manifest, **entries}
+        self._shared_stamp = stamp
+        return True
 
     # -- statistics -------------------------------------------------------------------------------------------------
 

@@ -46,8 +46,8 @@ class ScopedLibrary(Library):
     def manifest(self, value: dict) -> None:
         pass  # Library.__init__ sets it; the open library's manifest is the one that counts
 
-    def refresh(self) -> None:
-        self.base.refresh()
+    def refresh(self, now: bool = False) -> None:
+        self.base.refresh(now)
 
     def update_manifest(self, **changes: Any) -> None:
         raise PermissionError("A view limited to folders changes nothing of the library.")

@@ -64,9 +64,10 @@ class Services:
         return self._library
 
     def refresh(self) -> None:
-        """With several workers, take in what another worker's job changed (a new concept run, a new generation):
-        once per request, a stat when nothing changed."""
-        if self.shared and self.ready and self._library is not None:
+        """With several workers, or machines on one Qdrant server, take in what another's job changed (a new
+        concept run, a new generation): once per request, a stat when nothing changed (and a request to the server
+        at most once a second: `Library.refresh`)."""
+        if self.ready and self._library is not None:
             self._library.refresh()
 
     @property

@@ -298,7 +298,7 @@ def _assign(library: Library, read: _Read, fit: Concepts, words: list[str], word
 def _last_run_folder(library: Library) -> Path | None:
     """The folder of the last published run: the run a new one continues (its IDs, its groups)."""
     last = publish.state(library).get("run")
-    return publish.run_folder(library, int(last)) if last else None
+    return publish.run_files(library, int(last)) if last else None
 
 
 def _previous_concepts(library: Library, ids: list[str]) -> np.ndarray:

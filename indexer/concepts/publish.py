@@ -8,7 +8,8 @@ Where a run lives:
   little), then becomes current with one atomic manifest write that names the run and its slot. Readers that began
   before keep reading the other slot, which no later write touches until the run after next.
 - `DATA_DIR/concepts/runs/NNNN/`: the run's assignments (to match the next run and to roll back), 2-D layout,
-  montages and summary.
+  montages and summary. A Qdrant server's library keeps them in the server too (`indexer.shared`), written before
+  the run becomes current: another machine serving the library fetches a run's folder when it first needs it.
 
 A run killed at any point leaves the current run whole; the next run deletes what it left. Rolling back makes a kept
 run current again the same way (its slot usually still holds it: nothing to write).
@@ -32,6 +33,7 @@ from ..durable import atomic_write
 from ..errors import PixceptError
 from ..library import Library
 from ..progress import Progress
+from ..shared import drop_folder, fetch_folder, kept_folders, put_folder, shares
 from ..store import CONCEPTS, IMAGES, Filter, Match, Point, point_id
 
 log = logging.getLogger(__name__)
@@ -94,12 +96,30 @@ def run_folder(library: Library, run: int) -> Path:
     return runs_dir(library) / f"{run:04d}"
 
 
+def run_files(library: Library, run: int) -> Path:
+    """The folder of a published run, to read: for a server's library, fetched from the server the first time this
+    machine needs it (another machine made the run), or given to the server when this machine has it and the server
+    does not (a library made before runs were shared). Asked once per run and open library."""
+    folder = run_folder(library, run)
+    checked = library.memo.setdefault("shared_runs", set())
+    if run in checked or not shares(library.store):
+        return folder
+    key = _run_key(run)
+    if folder.is_dir():
+        if key not in kept_folders(library.store):
+            put_folder(library.store, key, folder)
+    else:
+        fetch_folder(library.store, key, folder)
+    checked.add(run)
+    return folder
+
+
 def published(library: Library) -> Published | None:
     """The current run, or None when this generation of the library has none (never clustered, or reindexed)."""
     record = state(library)
     if not record.get("run") or record.get("generation", 0) != library.generation:
         return None
-    return Published(int(record["run"]), record["slot"], run_folder(library, int(record["run"])))
+    return Published(int(record["run"]), record["slot"], run_files(library, int(record["run"])))
 
 
 def require_published(library: Library) -> Published:
@@ -226,6 +246,8 @@ def publish(library: Library, output: RunOutput, held: SlotState, progress: Prog
             store.set_payloads(IMAGES, tags.payloads(output.ids, start, start + TAG_CHUNK))
     summary = {**output.summary, "payload_writes": writes, "tag_writes": len(tags.rows) if tags else 0}
     (folder / "run.json").write_text(json.dumps(summary))
+    if shares(store):  # before it is current: no machine is pointed at a run whose files it cannot fetch
+        put_folder(store, _run_key(output.run), folder)
     _make_current(library, output.run, slot, summary, images=len(output.ids))
     drop_old_runs(library)
     if store.index_due():
@@ -342,6 +364,13 @@ def drop_old_runs(library: Library) -> None:
     for run in folder.iterdir() if folder.is_dir() else ():
         if run.name.isdigit() and int(run.name) not in keep:
             shutil.rmtree(run, ignore_errors=True)
+    if shares(library.store):
+        for key in kept_folders(library.store) - {_run_key(run) for run in keep}:
+            drop_folder(library.store, key)
+
+
+def _run_key(run: int) -> str:
+    return f"concepts/runs/{run:04d}"
 
 
 def concept_point_id(run: int, concept: int) -> str:
@@ -374,7 +403,7 @@ def rollback(library: Library, progress: Progress | None = None) -> dict:
     if not earlier:
         raise NoConceptsError("There is no earlier run to roll back to (`pixcept cluster --history` lists them).")
     run = earlier[-1]
-    folder = run_folder(library, run)
+    folder = run_files(library, run)
     if not (folder / "assignments.npz").is_file():
         raise NoConceptsError(f"The files of run {run} are gone ({folder}); it cannot be made current again.")
     with np.load(folder / "assignments.npz") as saved:

@@ -120,7 +120,7 @@ def size_over_runs(library: Library, concept: int) -> list[dict]:
     sizes = []
     for run in sorted(set(publish.kept_runs(library))):
         try:
-            with np.load(publish.run_folder(library, run) / "assignments.npz") as saved:
+            with np.load(publish.run_files(library, run) / "assignments.npz") as saved:
                 members = (saved["concepts"] == concept) & visible_rows(library, saved["ids"])
                 sizes.append({"run": run, "size": int(members.sum())})
         except (OSError, KeyError, ValueError):
@@ -195,7 +195,7 @@ def concept_tree(concepts: list[dict], groups: list[dict]) -> list[dict]:
 def _retired(library: Library, concept: int) -> tuple[int | None, int | None]:
     """(where most of its images went, the run that retired it) from the kept runs' lineage, newest first."""
     for run in reversed(publish.kept_runs(library)):
-        summary = publish.run_folder(library, run) / "run.json"
+        summary = publish.run_files(library, run) / "run.json"
         try:
             retired_into = json.loads(summary.read_text()).get("retired_into", {})
         except (OSError, ValueError):

@@ -10,6 +10,7 @@ runs is a marker file beside it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -26,6 +27,7 @@ from ..durable import atomic_write_json
 from ..errors import PixceptError, UsageError
 from ..library import Library
 from ..progress import Cancelled, Progress
+from ..shared import job_lease, lease_holder, machine_name, shares
 from .kinds import RUNNERS, check_params
 from .records import Job, JobNotFound, read_jobs
 
@@ -353,9 +355,30 @@ class JobRunner:
                 self.version += 1
                 self._changed.notify_all()
 
+    def _lease(self, job: Job) -> contextlib.AbstractContextManager:
+        """For a Qdrant server's library, the job lease (`indexer.shared`): while another machine runs a job, this
+        one waits, saying so, and can be cancelled."""
+        if not shares(self.library.store):
+            return contextlib.nullcontext()
+        said: list[str] = []
+
+        def waiting(other: str) -> None:
+            if self.cancel_requested(job.id) or self._stopping:
+                raise Cancelled()
+            if other not in said:
+                said.append(other)
+                self.update(job, notes=job.notes + [f"Waiting: the machine {other} is running a job of this "
+                                                    "library; this one starts when it ends."])
+
+        return job_lease(self.library.store, machine_name(self.library.data_dir), waiting)
+
     def _submit_scheduled(self) -> None:
-        """Queue the scheduled work that is due, only when nothing else waits (and not again soon after it failed)."""
+        """Queue the scheduled work that is due, only when nothing else waits (and not again soon after it failed),
+        and no other machine runs a job: what it does may make the work no longer due."""
         if not self.schedule or self._queue:
+            return
+        store = self.library.store
+        if shares(store) and lease_holder(store) not in (None, machine_name(self.library.data_dir)):
             return
         try:
             due = self.schedule()
@@ -376,12 +399,12 @@ class JobRunner:
         self._current = job.id
         if not self.shared:
             self.update(job, state="running", started_at=utc_now())
-        else:
-            self.library.refresh()  # another worker's job may have changed the library since
         log.info("job %s (%s) started", job.id, job.kind)
         try:
-            embedder = self.embedder_factory(job.params.get("model")) if self.embedder_factory else None
-            result = RUNNERS[job.kind](self.library, job.params, _JobProgress(self, job), embedder)
+            with self._lease(job):
+                self.library.refresh(now=True)  # another worker's or machine's job may have changed the library
+                embedder = self.embedder_factory(job.params.get("model")) if self.embedder_factory else None
+                result = RUNNERS[job.kind](self.library, job.params, _JobProgress(self, job), embedder)
         except Cancelled:
             self._finish(job, "interrupted" if self._stopping else "cancelled",
                          notes=job.notes + ["Stopped on request; what was finished is kept."])

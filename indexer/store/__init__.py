@@ -23,6 +23,7 @@ from .schema import (
     KEPT_COLLECTIONS,
     PAYLOAD_INDEXES,
     SELECTIONS,
+    STATE,
     VOCABULARY,
     files_payload,
     generation_name,
@@ -48,7 +49,7 @@ from .types import (
 )
 
 __all__ = ["ACCOUNTS", "COLLECTIONS", "CONCEPTS", "EXPORT_TOKENS", "IMAGES", "KEPT_COLLECTIONS", "PAYLOAD_INDEXES",
-           "SELECTIONS", "VOCABULARY", "EdgeStore", "Filter", "HasId", "Hit", "Match", "Missing", "Point",
+           "SELECTIONS", "STATE", "VOCABULARY", "EdgeStore", "Filter", "HasId", "Hit", "Match", "Missing", "Point",
            "QdrantClientStore", "Range", "Store", "StoreUnavailableError", "embedded_kind", "ensure_kept_collection",
            "files_payload", "generation_name", "generation_names", "indexed_files", "kept_point", "open_store",
            "parse_generation", "payload_indexes", "point_id", "retrieve_all"]

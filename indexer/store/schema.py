@@ -19,6 +19,9 @@ SELECTIONS = "selections"
 EXPORT_TOKENS = "export_tokens"  # the links that let a labelling tool fetch the images of one export
 ACCOUNTS = "accounts"  # named tokens with roles
 KEPT_COLLECTIONS = {SELECTIONS: 1, EXPORT_TOKENS: 1, ACCOUNTS: 1}  # name -> its vector size
+# A server's library only: what the machines serving it share besides the collections (indexer/shared.py). Not
+# kept by backups or migrations: it restates what a data folder's manifest and concept runs hold.
+STATE = "state"
 
 # Payload fields that search filters on, with their Qdrant index types (built by a server and by Edge; local mode
 # has none).
@@ -40,6 +43,7 @@ PAYLOAD_INDEXES = {
     SELECTIONS: {"kind": "keyword", "selection": "keyword", "state": "keyword", "image": "keyword"},
     EXPORT_TOKENS: {"kind": "keyword", "token": "keyword"},
     ACCOUNTS: {"kind": "keyword"},
+    STATE: {"kind": "keyword", "folder": "keyword"},
 }
 
 _GENERATION = re.compile(r"(?P<base>[a-z]+)(?:_g(?P<generation>[0-9]+))?")
