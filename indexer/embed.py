@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 from urllib.parse import urlparse
@@ -117,6 +118,77 @@ def _use_cache_only_if_hub_unreachable() -> None:
     except OSError as exc:
         log.info("%s is unreachable (%s): using the local model cache only", endpoint.hostname, exc)
         constants.HF_HUB_OFFLINE = True
+
+
+OPEN_CLIP_CONFIG = "open_clip_config.json"
+HUB_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")  # what open_clip looks for, in order
+
+
+def weight_files(spec: ModelSpec) -> list[tuple[str, tuple[str, ...]]]:
+    """What loading `spec` downloads from the Hugging Face Hub: (repository, names of which the first found is
+    taken) per file, as open_clip asks for them (a safetensors file before the pickle it replaces). Empty for local
+    checkpoints and for weights open_clip fetches from another host."""
+    if spec.local_dir is not None or (spec.pretrained and os.path.isfile(os.path.expanduser(spec.pretrained))):
+        return []
+    if spec.text.startswith(HF_HUB):
+        repository = spec.text[len(HF_HUB):]
+        return [(repository, (OPEN_CLIP_CONFIG,)), (repository, HUB_WEIGHTS)]
+    import open_clip
+
+    hub = open_clip.get_pretrained_cfg(spec.architecture, spec.pretrained or "").get("hf_hub", "")
+    if not hub:
+        return []
+    repository, name = os.path.split(hub)
+    if not name or name == HUB_WEIGHTS[1]:
+        return [(repository, HUB_WEIGHTS)]
+    stem, suffix = os.path.splitext(name)
+    return [(repository, (f"{stem}.safetensors", name) if suffix in (".bin", ".pth", ".pt") else (name,))]
+
+
+def fetch_weights(model: str | ModelSpec, report: Callable[[str, int, int | None], None]) -> None:
+    """Download (or find in the cache) what loading `model` needs from the Hub, before loading it, calling
+    `report(file name, bytes done, bytes in all)` as the bytes arrive: a model switch shows its download. Nothing
+    to do for local checkpoints."""
+    spec = model if isinstance(model, ModelSpec) else ModelSpec.parse(model)
+    files = weight_files(spec)
+    if not files:
+        return
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    _use_cache_only_if_hub_unreachable()
+    for repository, names in files:
+        for name in names:
+            try:
+                hf_hub_download(repository, name, tqdm_class=_reporting(partial(report, name)))
+                break
+            except EntryNotFoundError:
+                continue  # the next of the names open_clip would try
+            except Exception as exc:  # noqa: BLE001 - network, cache and repository errors: one explanation
+                raise ModelUnavailableError(_offline_help(spec, f"{name} could not be downloaded ({exc}).")) from exc
+        else:
+            raise ModelUnavailableError(f"{repository} on the Hugging Face Hub has none of {', '.join(names)}: it is "
+                                        "not an open_clip model.")
+
+
+def _reporting(report: Callable[[int, int | None], None]):
+    """A progress-bar class for huggingface_hub that draws nothing and tells `report` (bytes done, in all)."""
+    from huggingface_hub.utils import tqdm as hub_tqdm
+
+    class Reporting(hub_tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+            self.bytes_done = int(kwargs.get("initial") or 0)
+            self.bytes_total = kwargs.get("total")
+            report(self.bytes_done, self.bytes_total)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            self.bytes_done += int(n or 0)
+            report(self.bytes_done, self.bytes_total)
+            return super().update(n)
+
+    return Reporting
 
 
 def _file_digest(paths: Iterable[Path]) -> str:

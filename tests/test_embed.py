@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from indexer.demo.models import write_tiny_model
-from indexer.embed import ModelIdentity, ModelSpec, ModelUnavailableError, load_embedder
+from indexer.embed import ModelIdentity, ModelSpec, ModelUnavailableError, load_embedder, weight_files
 
 from conftest import pixcept_process
 from helpers import make_image
@@ -112,3 +116,79 @@ def test_offline_download_failure_is_one_clear_paragraph(tmp_path):
     assert "Traceback" not in err
     assert "could not be downloaded" in err
     assert "local-dir:" in err and "--model" in err
+
+
+class _Hub(BaseHTTPRequestHandler):
+    """The Hugging Face Hub's file endpoint as huggingface_hub uses it (HEAD for the metadata, GET for the bytes),
+    serving `files` ({"org/repo/name": bytes}); counts the bytes it sends."""
+
+    files: dict[str, bytes] = {}
+    sent: dict[str, int] = {}
+
+    def do_HEAD(self):
+        self._answer(with_body=False)
+
+    def do_GET(self):
+        self._answer(with_body=True)
+
+    def _answer(self, with_body: bool) -> None:
+        parts = self.path.split("?")[0].strip("/").split("/", 4)
+        name = parts[-1]
+        data = self.files.get(f"{parts[0]}/{parts[1]}/{name}") if len(parts) == 5 and parts[2] == "resolve" else None
+        if data is None:
+            self.send_response(404)
+            self.send_header("X-Error-Code", "EntryNotFound")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("X-Repo-Commit", "0" * 40)
+        self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if with_body:
+            self.wfile.write(data)
+            self.sent[name] = self.sent.get(name, 0) + len(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def hub(tiny_model_dir):
+    _Hub.files = {f"pixcept/tiny-clip/{p.name}": p.read_bytes() for p in tiny_model_dir.iterdir()}
+    _Hub.sent = {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_a_model_switch_shows_the_download_of_the_new_weights(hub, tiny_model_spec, tmp_path):
+    """A reindex with a model from the Hub (here a local stand-in: no internet) downloads its weights as the job's
+    first stage, in megabytes, then builds the library with it; a second load takes them from the cache."""
+    make_image(tmp_path / "photos" / "a.jpg")
+    env = {"PIXCEPT_DATA_DIR": str(tmp_path / "data"), "HF_ENDPOINT": hub, "HF_HUB_OFFLINE": "",
+           "HF_HOME": str(tmp_path / "hf"), "PIXCEPT_MODEL": tiny_model_spec}
+    process = pixcept_process("index", tmp_path / "photos", env=env)
+    assert process.wait(timeout=120) == 0, process.communicate()[1]
+    switch = pixcept_process("index", "--reindex", tmp_path / "photos",
+                             env={**env, "PIXCEPT_MODEL": "hf-hub:pixcept/tiny-clip"})
+    out, err = switch.communicate(timeout=120)
+    assert switch.returncode == 0, err
+    weights = _Hub.files["pixcept/tiny-clip/open_clip_model.safetensors"]
+    assert re.search(rf"Downloading open_clip_model.safetensors of hf-hub:pixcept/tiny-clip "
+                     rf"\({len(weights) / (1 << 20):,.0f} MB\)", err), err
+    assert "open_clip_config.json of" not in err  # a file under a megabyte downloads without a word
+    assert _Hub.sent["open_clip_model.safetensors"] == len(weights)  # once: open_clip found it in the cache
+    search = pixcept_process("search", "red", env={**env, "PIXCEPT_MODEL": ""})
+    out, err = search.communicate(timeout=120)
+    assert search.returncode == 0 and "a.jpg" in out, err
+    assert _Hub.sent["open_clip_model.safetensors"] == len(weights)
+
+
+def test_weight_files_are_what_open_clip_asks_the_hub_for():
+    assert weight_files(ModelSpec.parse("ViT-B-32:laion2b_s34b_b79k")) == [
+        ("laion/CLIP-ViT-B-32-laion2B-s34B-b79K", ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"))]
+    assert weight_files(ModelSpec.parse("hf-hub:org/model"))[0] == ("org/model", ("open_clip_config.json",))
+    assert weight_files(ModelSpec.parse("local-dir:/somewhere")) == []

@@ -23,10 +23,10 @@ from indexer.config import ServerConfig, Settings
 from indexer.demo import demo_model_spec, demo_vocabulary
 from indexer.demo.world import write_library
 from indexer.index import index_folders
+from indexer.jobs import JobRunner
 from indexer.library import SHARED_CHECK_SECONDS, Library
 from indexer.reindex import reindex_library
 from indexer.search import search_images
-from indexer.jobs import JobRunner
 from indexer.shared import (
     STATE,
     job_lease,

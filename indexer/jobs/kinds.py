@@ -13,6 +13,8 @@ from ..library import Library
 from ..progress import Progress
 from .params import TUNING_LIMITS, load_params
 
+MEGABYTE = 1 << 20
+
 
 def _run_index(library: Library, params: dict, progress: Progress, embedder) -> dict:
     from ..index import index_folders
@@ -20,6 +22,9 @@ def _run_index(library: Library, params: dict, progress: Progress, embedder) -> 
 
     tuning = {key: params[key] for key in TUNING_LIMITS if key in params}  # else the indexer's defaults
     folders, force = [Path(f) for f in params["folders"]], bool(params.get("force"))
+    model = params.get("model") or library.settings.model  # the CLI's --model, or a switch asked for of a server
+    if params.get("reindex") and model:
+        _download_weights(model, progress)
     if params.get("reindex"):
         summary = reindex_library(library, folders, force=force, progress=progress, embedder=embedder,
                                   model=params.get("model"), **tuning)
@@ -27,6 +32,28 @@ def _run_index(library: Library, params: dict, progress: Progress, embedder) -> 
         summary = index_folders(library, folders, prune=bool(params.get("prune")), force=force, progress=progress,
                                 embedder=embedder, **tuning)
     return summary.to_dict()
+
+
+def _download_weights(model: str, progress: Progress) -> None:
+    """A model switch fetches the new weights first, as the job's progress in megabytes (a download of a large model
+    takes minutes); weights already in the cache are not fetched again."""
+    from ..embed import fetch_weights
+
+    shown: dict[str, int] = {}
+
+    def report(name: str, done: int, total: int | None) -> None:
+        megabytes = done // MEGABYTE
+        if total is not None and total < MEGABYTE:  # a config file: no time to show
+            return
+        if name not in shown:
+            size = f" ({total / MEGABYTE:,.0f} MB)" if total else ""
+            progress.note(f"Downloading {name} of {model}{size}; the progress counts megabytes.")
+            progress.start(total=-(-total // MEGABYTE) if total else 0, done=megabytes)
+        elif megabytes > shown[name]:
+            progress.advance(megabytes - shown[name])
+        shown[name] = megabytes
+
+    fetch_weights(model, report)
 
 
 def _run_vocab(library: Library, params: dict, progress: Progress, embedder) -> dict:
