@@ -23,9 +23,10 @@ _disk: dict[Path, tuple[float, dict[str, int]]] = {}
 _disk_lock = threading.Lock()
 
 
-def overview(library: Library) -> dict:
+def overview(library: Library, watch: dict | None = None) -> dict:
     """The library for its admin: status (model, store, counts, folders), disk use per part, the concept runs'
-    state (the last, and why one is due), whether the search index has writes pending, the number of failed files."""
+    state (the last, and why one is due), whether the search index has writes pending, the number of failed files;
+    `watch`: the server's folder watcher ({on, folders, problem})."""
     info = library_status(library, detail=True)
     record = publish.state(library)
     history = record.get("history") or []
@@ -36,6 +37,7 @@ def overview(library: Library) -> dict:
     rescan = next_rescan(library)
     info["next_index"] = rescan.isoformat(timespec="seconds") if rescan else None  # the scheduled rescan
     info["search_index_pending"] = library.store.rebuild_pending()  # writes the search index has not taken in yet
+    info["watch"] = watch or {"on": False, "folders": 0, "problem": None}
     return info
 
 

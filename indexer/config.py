@@ -62,6 +62,7 @@ class Schedule:
     cluster_every: float | None = 86400.0  # seconds; None: never by itself (people, or cron, start runs)
     cluster_changed: float = 0.05  # share of the images changed since the published run
     index_every: float | None = None  # seconds between scans of the indexed folders for changes; None: never
+    watch: bool = True  # watch the indexed folders (inotify...) and index a changed one once it is quiet
 
 
 @dataclass(frozen=True)
@@ -306,6 +307,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("schedule.index_every", "A server indexes its folders again (new, changed and removed files) this "
             "long after the last index (30m, 6h, 1d; off: only when asked).", duration_or_off, runtime=True,
             default_text="off"),
+    Setting("schedule.watch", "A server watches its folders (inotify on Linux) and indexes a folder soon after "
+            "pictures in it changed; off: only the rescan interval (network file systems send no changes).",
+            boolean, runtime=True, default_text="on"),
     Setting("worker_idle_seconds", "The job worker process exits after this many seconds unused, giving its "
             "memory back (0: never).", number_at_least(0), runtime=True),
     Setting("allow_folders", "Folders that may be indexed although they lie in a refused place (/root, /etc...), "

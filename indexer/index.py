@@ -45,7 +45,7 @@ from .images import (
 )
 from .library import Library
 from .progress import Cancelled, Progress
-from .roots import check_roots
+from .roots import check_roots, with_roots
 from .store import IMAGES, Point, files_payload, indexed_files, point_id
 
 log = logging.getLogger(__name__)
@@ -432,9 +432,11 @@ def index_folders(library: Library, roots: list[Path], prune: bool = False, forc
     try:
         summary = indexer.run(roots, prune=prune, force=force)
     finally:
-        known = set(library.manifest.get("roots", []))
-        library.update_manifest(roots=sorted(known | {str(r) for r in roots}), last_index={
-            "finished_at": utc_now(), "folders": [str(r) for r in roots], "summary": indexer.summary.describe()})
+        known = library.manifest.get("roots", [])
+        last = {"finished_at": utc_now(), "folders": [str(r) for r in roots], "summary": indexer.summary.describe()}
+        # the rescan interval counts from the last index of every folder (one of a subfolder covers too little)
+        every = {"last_full_index": last} if set(known) <= {str(r) for r in roots} else {}
+        library.update_manifest(roots=with_roots(known, roots), last_index=last, **every)
         record_changes(library, indexer.summary.indexed + indexer.summary.removed)
     write_failure_report(library, summary)
     return summary

@@ -41,6 +41,14 @@ def check_roots(roots: Iterable[Path | str], data_dir: Path | None = None, absol
     return resolved
 
 
+def with_roots(known: Iterable[str], indexed: Iterable[Path]) -> list[str]:
+    """The library's folders once `indexed` were: a folder inside one it has already is part of that one (indexing a
+    subfolder, as the folder watcher does, adds no folder to the library)."""
+    known = sorted(set(known))
+    added = {str(path) for path in indexed if not any(_within(Path(path), Path(root)) for root in known)}
+    return sorted(set(known) | added)
+
+
 def _refuse_risky(path: Path, given: Path | str, data_dir: Path | None) -> None:
     named = f"{given}" if str(given) == str(path) else f"{given} (that is {path})"
     if path == Path(path.anchor):

@@ -20,12 +20,13 @@ from indexer.config import Settings
 from indexer.durable import atomic_write_bytes
 from indexer.errors import NotFoundError, UsageError
 from indexer.images import BadImage, clean_staging, decode_image, read_opened, thumbnail_path, write_thumbnail
-from indexer.jobs import JobRunner, index_rebuild_due, rescan_due
+from indexer.jobs import JobRunner, index_rebuild_due, rescan_due, watched_changes
 from indexer.library import Library
 from indexer.live_settings import change_settings
 from indexer.scope import scope_of, within
 from indexer.search import Query, build_query
 from indexer.store import IMAGES
+from indexer.watch import FolderWatcher
 from indexer.worker import JobWorker, WorkerEmbedder
 
 from .auth import request_folders
@@ -50,6 +51,7 @@ class Services:
         self._library: Library | None = None
         self.runner: JobRunner | None = None
         self.worker: JobWorker | None = None
+        self.watcher: FolderWatcher | None = None
         self.ready = False
         self._queries: LRUCache[tuple, Query] = LRUCache(maxsize=QUERY_CACHE_SIZE)
         self._queries_lock = threading.Lock()
@@ -100,6 +102,8 @@ class Services:
             self.whole_library.store.build_elsewhere = self.run_jobs_in_worker
             self.runner = JobRunner(self.whole_library, self._job_embedder if self.run_jobs_in_worker else None,
                                     schedule=self._scheduled_job, shared=self.shared).start()
+            self.watcher = FolderWatcher(ignore=[self.whole_library.data_dir], wake=self.runner.check_schedule_now)
+            self._follow_folders(self.whole_library)
         self.ready = True
         return self
 
@@ -108,7 +112,26 @@ class Services:
         the search index."""
         self.refresh()
         library = self.whole_library
-        return scheduled_job(library) or rescan_due(library) or index_rebuild_due(library)
+        return scheduled_job(library) or self._watched_changes(library) or rescan_due(library) or \
+            index_rebuild_due(library)
+
+    def _follow_folders(self, library: Library) -> None:
+        """Watch the library's folders (as they are now: one may have been added or removed), or none when
+        `schedule.watch` is off."""
+        if self.watcher is not None:
+            self.watcher.follow(library.manifest.get("roots", []) if library.settings.schedule.watch else [])
+
+    def _watched_changes(self, library: Library) -> tuple[str, dict] | None:
+        if self.watcher is None:
+            return None
+        self._follow_folders(library)
+        return watched_changes(library, self.watcher.due())
+
+    def watch_state(self) -> dict:
+        """What the admin page says of the folder watcher: on, how many folders, why some are not watched."""
+        watcher = self.watcher
+        return {"on": bool(watcher and self.whole_library.settings.schedule.watch),
+                "folders": len(watcher.watched) if watcher else 0, "problem": watcher.problem if watcher else None}
 
     def stop(self) -> None:
         """Interrupt the running job (it keeps what it saved) and end the worker process at once: a job that went on
@@ -120,6 +143,8 @@ class Services:
             self.worker.kill()
         if self.runner:
             self.runner.stop()
+        if self.watcher:
+            self.watcher.stop()
         if self.worker:
             self.worker.close()
         if self._library:

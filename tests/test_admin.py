@@ -191,7 +191,8 @@ def test_the_schedule_and_settings_change_at_once_and_hold_after_a_restart(app, 
     assert rescan_due(library) is None  # indexed just now
     assert client.get("/api/admin/overview", headers=admin).json["next_index"] > \
         library.manifest["last_index"]["finished_at"]
-    library.update_manifest(last_index={**library.manifest["last_index"], "finished_at": "2020-01-01T00:00:00+00:00"})
+    library.update_manifest(last_full_index={**library.manifest["last_full_index"],
+                                             "finished_at": "2020-01-01T00:00:00+00:00"})
     assert rescan_due(library) == ("index", {"folders": library.manifest["roots"], "prune": True})
     bad = client.put("/api/admin/settings", headers=admin, json={"settings": {"schedule.cluster_changed": "lots"}})
     assert bad.status_code == 400 and "a share like 0.05" in bad.json["error"]["message"]

@@ -10,11 +10,11 @@ embedding are incremental, so only what was not saved is done again.
 (what each kind does), `runner` (the queue and its thread).
 """
 
-from .kinds import check_params, index_rebuild_due, next_rescan, rescan_due, run_here
+from .kinds import check_params, index_rebuild_due, next_rescan, rescan_due, run_here, watched_changes
 from .params import CLUSTER_NUMBERS, JOB_KINDS, JOB_PARAMS, TUNING_LIMITS, load_params
 from .records import FINISHED, Job, JobNotFound, read_jobs
 from .runner import JobRunner
 
 __all__ = ["CLUSTER_NUMBERS", "FINISHED", "JOB_KINDS", "JOB_PARAMS", "TUNING_LIMITS", "Job", "JobNotFound", "JobRunner",
            "check_params", "index_rebuild_due", "load_params", "next_rescan", "read_jobs", "rescan_due",
-           "run_here"]
+           "run_here", "watched_changes"]

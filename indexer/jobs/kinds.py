@@ -123,12 +123,26 @@ def rescan_due(library: Library) -> tuple[str, dict] | None:
     return "index", {"folders": list(library.manifest["roots"]), "prune": True}
 
 
+def watched_changes(library: Library, folders: list[str]) -> tuple[str, dict] | None:
+    """The index job for the folders the watcher found changed (`indexer.watch`): each, or where it was deleted the
+    nearest folder above it that is left, within the library's folders; pruned as a rescan is."""
+    roots = [Path(root) for root in library.manifest.get("roots") or []]
+    wanted = set()
+    for folder in map(Path, folders):
+        while not folder.is_dir() and folder.parent != folder:
+            folder = folder.parent
+        if any(folder == root or root in folder.parents for root in roots):
+            wanted.add(str(folder))
+    return ("index", {"folders": sorted(wanted), "prune": True}) if wanted else None
+
+
 def next_rescan(library: Library) -> datetime | None:
     """When the scheduled index of every folder is due (now or earlier: at once); None when not scheduled."""
     every, roots = library.settings.schedule.index_every, library.manifest.get("roots") or []
     if every is None or not roots:
         return None
-    last = (library.manifest.get("last_index") or {}).get("finished_at")
+    manifest = library.manifest
+    last = (manifest.get("last_full_index") or manifest.get("last_index") or {}).get("finished_at")
     return datetime.fromisoformat(last) + timedelta(seconds=every) if last else datetime.now(timezone.utc)
 
 

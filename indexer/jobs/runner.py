@@ -84,6 +84,7 @@ class JobRunner:
         self._seen: dict[str, int] = {}  # job file -> its mtime when read (shared: what changed since)
         self._running: portalocker.Lock | None = None
         self._current: str | None = None  # the job this process runs now
+        self._check_now = False  # someone (the folder watcher) asks for a look at the schedule before the minute
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
@@ -93,6 +94,12 @@ class JobRunner:
         self._thread = threading.Thread(target=self._loop, name="pixcept-jobs", daemon=True)
         self._thread.start()
         return self
+
+    def check_schedule_now(self) -> None:
+        """Ask the schedule what is due at once, not at the next minute (the folder watcher: changes are quiet)."""
+        with self._changed:
+            self._check_now = True
+            self._changed.notify_all()
 
     def request_stop(self) -> None:
         """Take no more jobs and cancel the running one (it keeps what it finished); returns at once."""
@@ -258,10 +265,11 @@ class JobRunner:
             return
         while True:
             with self._changed:
-                self._changed.wait_for(lambda: self._queue or self._stopping,
+                self._changed.wait_for(lambda: self._queue or self._stopping or self._check_now,
                                        SCHEDULE_CHECK_SECONDS if self.schedule else None)
                 if self._stopping:
                     return
+                self._check_now = False
                 job = self.jobs[self._queue.pop(0)] if self._queue else None
             if job is None:
                 self._submit_scheduled()
@@ -279,9 +287,10 @@ class JobRunner:
                 if self._stopping:
                     return
             self._sync()
-            if not any(j.state == "queued" for j in self.jobs.values()) and \
+            if not any(j.state == "queued" for j in self.jobs.values()) and not self._check_now and \
                     time.monotonic() - last_schedule_check < SCHEDULE_CHECK_SECONDS:
                 continue
+            self._check_now = False
             if not self._take_running_lock():
                 continue  # another worker runs a job: it takes the next one too
             try:

@@ -31,7 +31,7 @@ class FailureReport(ma.Schema):
 @access(api, ADMIN)
 def overview():
     """The library at a glance, for its admin"""
-    return jsonify(admin.overview(services().library))
+    return jsonify(admin.overview(services().library, services().watch_state()))
 
 
 @api.get("/admin/failures", tags=["admin"])

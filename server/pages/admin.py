@@ -15,7 +15,7 @@ admin_pages = Blueprint("admin_pages", __name__)
 
 @admin_pages.get("/admin")
 def admin_page():
-    return render_template("admin.html", overview=admin.overview(services().library))
+    return render_template("admin.html", overview=admin.overview(services().library, services().watch_state()))
 
 
 setattr(admin_page, "auth_level", ADMIN)  # the app's guard: sign-in first, then 403 for readers and editors
