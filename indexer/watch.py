@@ -2,9 +2,9 @@
 rescan: watchdog's observer (inotify on Linux, FSEvents on macOS, ReadDirectoryChangesW on Windows).
 
 Each picture created, changed, moved or deleted marks its folder (a folder created marks itself; one deleted or moved
-away, the folder that held it); a marked folder is due once nothing changed in it for QUIET_SECONDS (a copy of a thousand files is one
-job, not a thousand), and is then indexed with pruning, as a rescan would. Events can be lost (a network file system
-sends none, a queue can overflow): the rescan interval stays the safety net.
+away, the folder that held it); a marked folder is due once nothing changed in it for QUIET_SECONDS (a copy of a
+thousand files is one job, not a thousand), and is then indexed with pruning, as a rescan would. Events can be lost
+(a network file system sends none, a queue can overflow): the rescan interval stays the safety net.
 """
 
 from __future__ import annotations
