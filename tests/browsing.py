@@ -97,3 +97,26 @@ def selection_from_one(page, server: str, name: str, query: str, wanted) -> None
                               data={"ids": [first["id"]], "state": "accepted"})
     assert added.ok and added.json()["accepted"] == 1
     page.reload()
+
+
+def box_select_concept_core(page, server: str, words: str) -> list[str]:
+    """On the map page: box-select the densest half (at least five) of the points of the concept that best matches
+    `words`, by dragging with the mouse; the names of the images selected."""
+    concept = page.request.get(server + f"/api/concepts/search?q={quote(words)}&limit=1").json()["concepts"][0]["id"]
+    points = page.evaluate("""id => { const m = window.pixceptMap, out = [];
+        for (let i = 0; i < m.count; i += 1) if (m.conceptOf[i] === id) out.push(m.screenOf(i));
+        return out; }""", concept)
+    middle = sorted(p[0] for p in points)[len(points) // 2], sorted(p[1] for p in points)[len(points) // 2]
+    core = sorted(points, key=lambda p: (p[0] - middle[0]) ** 2 + (p[1] - middle[1]) ** 2)[: max(5, len(points) // 2)]
+    frame = page.locator("#map-frame").bounding_box()
+    left, right = min(p[0] for p in core) - 2, max(p[0] for p in core) + 2
+    top, bottom = min(p[1] for p in core) - 2, max(p[1] for p in core) + 2
+    page.get_by_role("button", name="Box select").click()
+    page.mouse.move(frame["x"] + left, frame["y"] + top)
+    page.mouse.down()
+    page.mouse.move(frame["x"] + right, frame["y"] + bottom, steps=5)
+    page.mouse.up()
+    page.wait_for_function("() => window.pixceptMap.selectedImages.length > 0")
+    names = [image["name"] for image in page.evaluate("window.pixceptMap.selectedImages")]
+    assert len(names) >= len(core), (len(names), len(core))
+    return names

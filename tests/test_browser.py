@@ -24,6 +24,7 @@ from indexer.vocab import add_entries
 
 from browsing import (
     SCREENSHOTS,
+    box_select_concept_core,
     next_frame,
     result_names,
     screenshots,
@@ -512,23 +513,8 @@ def test_the_map_draws_every_image_and_a_box_selects_one_colour(page, server, wo
     assert "240 images" in page.locator("#map-status").inner_text()
     assert page.locator(".map-label").count() >= 2  # labels at concept (or group) centres
 
-    red = page.request.get(server + "/api/concepts/search?q=red&limit=1").json()["concepts"][0]["id"]
-    points = page.evaluate("""id => { const m = window.pixceptMap, out = [];
-        for (let i = 0; i < m.count; i += 1) if (m.conceptOf[i] === id) out.push(m.screenOf(i));
-        return out; }""", red)
-    middle = sorted(p[0] for p in points)[len(points) // 2], sorted(p[1] for p in points)[len(points) // 2]
-    core = sorted(points, key=lambda p: (p[0] - middle[0]) ** 2 + (p[1] - middle[1]) ** 2)[: max(5, len(points) // 2)]
-    frame = page.locator("#map-frame").bounding_box()
-    left, right = min(p[0] for p in core) - 2, max(p[0] for p in core) + 2
-    top, bottom = min(p[1] for p in core) - 2, max(p[1] for p in core) + 2
-    page.get_by_role("button", name="Box select").click()
-    page.mouse.move(frame["x"] + left, frame["y"] + top)
-    page.mouse.down()
-    page.mouse.move(frame["x"] + right, frame["y"] + bottom, steps=5)
-    page.mouse.up()
-    page.wait_for_function("() => window.pixceptMap.selectedImages.length > 0")
-    names = [image["name"] for image in page.evaluate("window.pixceptMap.selectedImages")]
-    assert len(names) >= len(core) and {colour_of[n] for n in names} == {"red"}, names
+    names = box_select_concept_core(page, server, "red")
+    assert {colour_of[n] for n in names} == {"red"}, names
     assert page.locator("#selection .result").count() == len(names)
     assert "selected" in page.locator("#selection-summary").inner_text()
     assert "area=" in page.url  # the box is in the URL: Back and a shared link select it again

@@ -20,7 +20,13 @@ from indexer.index import index_folders
 from indexer.library import Library
 from indexer.vocab import DEFAULT_SOURCE, add_entries, default_vocabulary
 
-from browsing import screenshots, selection_from_one, serious_violations, wait_for_results
+from browsing import (
+    box_select_concept_core,
+    screenshots,
+    selection_from_one,
+    serious_violations,
+    wait_for_results,
+)
 from helpers import fit_seed
 from test_serve import start_server, stop_server
 
@@ -58,6 +64,38 @@ def test_dog_shows_the_dogs_first(page, server):
     dogs = {"dog face", "dog", "guide dog", "service dog", "poodle"}
     assert names[0] in dogs and len(dogs & set(names[:6])) >= 3, names[:10]
     screenshots(page, "emoji-search")
+
+
+def flags_share(names: list[str]) -> float:
+    return sum(world.emoji_of(n).group == "Flags" for n in names) / max(len(names), 1)
+
+
+def test_search_shows_the_flags_concept_and_filters_by_it(page, server):
+    """"flag" shows, above the results, the concepts that stand out for it; the first is the flags (judged from its
+    members by Unicode's groups), and following it keeps the search within that concept: flags."""
+    page.goto(server + "/?q=flag")
+    wait_for_results(page)
+    strip = page.locator("#concept-strip li")
+    strip.first.wait_for()
+    strip.first.get_by_role("button").click()
+    page.wait_for_url("**concept=*")
+    names = wait_for_results(page)
+    assert len(names) >= 10 and flags_share(names) >= 0.9, names
+
+
+def test_a_box_on_the_map_around_the_flags_selects_flags_and_keeps_them(page, server):
+    page.goto(server + "/map")
+    page.wait_for_function("() => window.pixceptMap && window.pixceptMap.count > 0", timeout=15000)
+    names = box_select_concept_core(page, server, "flag")
+    assert len(names) >= 20 and flags_share(names) >= 0.9, names
+    page.once("dialog", lambda dialog: dialog.accept("Flags from the map"))
+    page.locator("#keep-choice").select_option("")
+    with page.expect_response("**/selections/Flags%20from%20the%20map/images") as added:
+        page.locator("#keep-bar").get_by_role("button", name="Add").click()
+    assert added.value.ok, added.value.text()
+    kept = page.request.get(server + "/api/selections/Flags%20from%20the%20map/images?limit=500").json()["images"]
+    assert sorted(image["name"] for image in kept) == sorted(names)
+    assert serious_violations(page) == []
 
 
 def test_the_concept_grid_is_called_by_real_words(page, server):
