@@ -420,6 +420,8 @@ def setting_text(setting: Setting, value: Any) -> str:
         return f"{value / _UNITS[unit]:g}{unit}"
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "on" if value else "off"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 

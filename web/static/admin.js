@@ -9,6 +9,21 @@ const jobsStatus = document.getElementById("jobs-status");
 const actionStatus = document.getElementById("action-status");
 const roots = [...document.querySelectorAll("#folders [data-folder]")].map((item) => item.dataset.folder);
 
+// -- tables: at phone width each row reads as a card, every value after its column's name (app.css: td::before);
+// the names come from the header, set on every cell as rows arrive
+
+function labelCells(table) {
+  const names = [...table.querySelectorAll("thead th")].map((th) => (th.querySelector(".visually-hidden") ? "" : th.textContent.trim()));
+  for (const row of table.tBodies[0]?.rows ?? []) {
+    [...row.cells].forEach((td, i) => { td.dataset.label = names[i] || ""; });
+  }
+}
+
+for (const table of document.querySelectorAll(".admin-table")) {
+  labelCells(table);
+  new MutationObserver(() => labelCells(table)).observe(table.tBodies[0], { childList: true });
+}
+
 // -- jobs, live ---------------------------------------------------------------------------------------------------
 
 const samples = new Map(); // job ID -> {done, at, rate}: the rate is smoothed over successive updates
