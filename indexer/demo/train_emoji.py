@@ -134,7 +134,7 @@ def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, 
     preprocess = open_clip.image_transform(MODEL_CFG["vision_cfg"]["image_size"], is_train=False, mean=MEAN, std=STD)
     tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=MODEL_CFG["text_cfg"]["context_length"])
     world = Captions(emoji)
-    outside = outside_words(emoji)[0]
+    outside = outside_words(emoji)
     pool = picture_pool(emoji, per_emoji, seed, preprocess)
     print(f"{len(emoji)} emoji x {per_emoji} pictures drawn in {time.monotonic() - started:.0f} s", flush=True)
     optimizer = clip_optimizer(model, lr)
@@ -171,11 +171,13 @@ def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, 
     how = f"python -m indexer.demo.train_emoji --steps {steps} --seed {seed} --lr {lr} --prompted {prompted_share}"
     recipe = {"seed": seed, "steps": steps, "batch": batch, "lr": lr, "render_size": RENDER_SIZE,
               "pictures_per_emoji": per_emoji, "outside_words_per_batch": outside_per_batch,
-              "prompted_share": prompted_share, "train_seconds": round(time.monotonic() - started),
+              "prompted_share": prompted_share, "outside_rule": OUTSIDE_RULE, "outside_words": len(outside),
+              "train_seconds": round(time.monotonic() - started),
               "torch": torch.__version__, "open_clip": open_clip.__version__, "metrics": metrics, "how": how}
     if start is not None:  # the earlier stage's recipe, and both commands
         before = json.loads((start / "open_clip_config.json").read_text())["pixcept_training"]
-        recipe.update(before=before, how=f"{before['how']} --out STAGE1 && {how} --start STAGE1")
+        stage = f"STAGE{before['how'].count('&&') + 1}"
+        recipe.update(before=before, how=f"{before['how']} --out {stage} && {how} --start {stage}")
     save_checkpoint(model, MODEL_CFG, "pixcept-demo-emoji", recipe, out)
     return recipe
 
@@ -191,17 +193,26 @@ def multi_positive_loss(logits, truth):
     return (images_to_texts + texts_to_images) / 2
 
 
-def outside_words(emoji: tuple[Emoji, ...]) -> tuple[list[str], list[str]]:
-    """Words of pixcept's default vocabulary that share no word with any emoji's name, subgroup or group, split in
-    two (alternately, in sorted order): the first half is trained as true of no picture, so that words from outside
-    the world land away from every picture (as "giraffe" does for a real CLIP with no giraffe in the library); the
-    second half is never seen in training, for tests and benchmarks of "no good match"."""
+OUTSIDE_RULE = "covered-2"  # which words are trained as true of no picture (see outside_words); stages before it: none
+
+
+def outside_words(emoji: tuple[Emoji, ...]) -> list[str]:
+    """Entries of pixcept's default vocabulary that no emoji is described by: no single emoji's name, subgroup and
+    group words hold every word of the entry ("central heating": "central" is in a flag's name, "heating" in none).
+    They are trained as true of no picture, so that words from outside the world land away from every picture (as
+    "giraffe" does for a real CLIP with no giraffe in the library) instead of wherever their seen words pull them:
+    untrained, such entries became the most distinctive words of whole concepts. Words for "no good match" tests
+    are out of the vocabulary ("mortgage"): never seen at all. (Stages of the model trained before OUTSIDE_RULE saw
+    every other entry that shares no word with any emoji; the rest never.)"""
     from ..vocab import default_vocabulary
 
-    inside = {w for e in emoji for w in re.findall(r"[a-z]+", " ".join((e.name, e.subgroup, e.group)).lower())}
-    outside = sorted(entry for entry in default_vocabulary()[1]
-                     if not set(re.findall(r"[a-z]+", entry.lower())) & inside)
-    return outside[0::2], outside[1::2]
+    described = [set(_words(" ".join((e.name, e.subgroup, e.group)))) for e in emoji]
+    return sorted(entry for entry in default_vocabulary()[1]
+                  if not any(set(_words(entry)) <= words for words in described))
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
 
 
 def evaluate(model, preprocess, tokenizer, emoji: tuple[Emoji, ...]) -> dict:
