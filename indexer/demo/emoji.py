@@ -35,6 +35,11 @@ class MissingWorldData(RuntimeError):
     """The emoji font or Unicode's emoji list is not installed."""
 
 
+def words_of(text: str) -> list[str]:
+    """The words of a name or phrase, lower case, without punctuation."""
+    return re.findall(r"[a-z]+", text.lower())
+
+
 @dataclass(frozen=True)
 class Emoji:
     char: str
@@ -46,6 +51,11 @@ class Emoji:
     def slug(self) -> str:
         name = self.name.lower().replace("#", " hash").replace("*", " asterisk")  # keycap: # and keycap: *
         return re.sub(r"[^a-z0-9]+", "-", name).strip("-")
+
+    @property
+    def name_words(self) -> list[str]:
+        """The words of its Unicode name, lower case: "flag: Japan" -> ["flag", "japan"]."""
+        return words_of(self.name)
 
     @property
     def group_words(self) -> tuple[str, ...]:

@@ -3,7 +3,6 @@ and subgroup) is in its file name (SUBGROUP_NAME_N.jpg)."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 from .emoji import Emoji
@@ -25,7 +24,7 @@ def words_held(emoji: list[Emoji], names: bool = False) -> set[str]:
     (singular: "animals" is "animal")."""
     def words(item: Emoji) -> set[str]:
         found = {*item.subgroup_words, *item.group_words}
-        return found | set(re.findall(r"[a-z]+", item.name.lower())) if names else found
+        return found | set(item.name_words) if names else found
 
     counts = Counter(_stem(w) for e in emoji for w in words(e))
     return {word for word, count in counts.items() if count >= len(emoji) / 2}

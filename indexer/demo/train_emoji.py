@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .emoji import Emoji, load_emoji, render
+from .emoji import Emoji, load_emoji, render, words_of
 from .train import MEAN, STD, clip_optimizer, lr_at, save_checkpoint
 
 MODEL_DIR = Path(__file__).with_name("emoji_model")
@@ -94,7 +93,7 @@ def shared_name_words(emoji: tuple[Emoji, ...], taken: set[str]) -> dict[str, se
     their own meaning."""
     rows_of: dict[str, list[int]] = {}
     for row, item in enumerate(emoji):
-        for word in set(re.findall(r"[a-z]+", item.name.lower())):
+        for word in set(item.name_words):
             if len(word) >= 3 and word not in taken:
                 rows_of.setdefault(word, []).append(row)
     shared = {}
@@ -206,13 +205,9 @@ def outside_words(emoji: tuple[Emoji, ...]) -> list[str]:
     every other entry that shares no word with any emoji; the rest never.)"""
     from ..vocab import default_vocabulary
 
-    described = [set(_words(" ".join((e.name, e.subgroup, e.group)))) for e in emoji]
+    described = [set(words_of(" ".join((e.name, e.subgroup, e.group)))) for e in emoji]
     return sorted(entry for entry in default_vocabulary()[1]
-                  if not any(set(_words(entry)) <= words for words in described))
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z]+", text.lower())
+                  if not any(set(words_of(entry)) <= words for words in described))
 
 
 def evaluate(model, preprocess, tokenizer, emoji: tuple[Emoji, ...]) -> dict:
