@@ -33,7 +33,7 @@ def check_roots(roots: Iterable[Path | str], data_dir: Path | None = None, absol
         if not path.is_dir():
             raise UsageError(f"Folder not found: {root}" if not path.exists() else f"Not a folder: {root}")
         path = path.resolve()
-        if not any(_within(path, folder) for folder in allowed):
+        if not any(within(path, folder) for folder in allowed):
             _refuse_risky(path, root, data_dir)
         resolved.append(path)
     if not resolved:
@@ -44,23 +44,24 @@ def check_roots(roots: Iterable[Path | str], data_dir: Path | None = None, absol
 def with_roots(known: Iterable[str], indexed: Iterable[Path]) -> list[str]:
     """The library's folders once `indexed` were: a folder inside one it has already is part of that one (indexing a
     subfolder, as the folder watcher does, adds no folder to the library)."""
-    known = sorted(set(known))
-    added = {str(path) for path in indexed if not any(_within(Path(path), Path(root)) for root in known)}
-    return sorted(set(known) | added)
+    known = set(known)
+    added = {str(path) for path in indexed if not any(within(Path(path), Path(root)) for root in known)}
+    return sorted(known | added)
 
 
 def _refuse_risky(path: Path, given: Path | str, data_dir: Path | None) -> None:
     named = f"{given}" if str(given) == str(path) else f"{given} (that is {path})"
     if path == Path(path.anchor):
         raise UsageError(f"Refusing to index {named}: the whole file system. Name the folders that hold your photos.")
-    if data_dir is not None and _within(path, Path(data_dir).resolve()):
+    if data_dir is not None and within(path, Path(data_dir).resolve()):
         raise UsageError(f"Refusing to index {named}: it is pixcept's own data folder. Name the folders that hold "
                          "your photos.")
     for system in SYSTEM_FOLDERS:
-        if _within(path, Path(system)):
+        if within(path, Path(system)):
             raise UsageError(f"Refusing to index {named}: {system} holds the system's files, not photos. To index it "
                              f"all the same, add it to {ALLOW_VARIABLE}.")
 
 
-def _within(path: Path, folder: Path) -> bool:
+def within(path: Path, folder: Path) -> bool:
+    """`path` is `folder` or lies inside it (as paths: no file system access)."""
     return path == folder or folder in path.parents

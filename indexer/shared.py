@@ -31,11 +31,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-import numpy as np
-
 from .clock import utc_now
 from .errors import PixceptError
-from .store import STATE, Filter, Match, Point, Store, point_id
+from .store import STATE, Filter, Match, Store, ensure_kept_collection, kept_point, point_id
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +83,7 @@ def write_entries(store: Store, changes: dict) -> str:
     if store.retrieve(STATE, [ENTRIES_ID]):
         store.set_payload(STATE, [ENTRIES_ID], payload)
     else:
-        store.upsert(STATE, [_point(ENTRIES_ID, {"kind": "entries", **payload})])
+        store.upsert(STATE, [kept_point(STATE, ENTRIES_ID, {"kind": "entries", **payload})])
     return stamp
 
 
@@ -103,7 +101,7 @@ def put_folder(store: Store, key: str, folder: Path) -> int:
         parts = max(1, math.ceil(len(data) / FILE_PART_BYTES))
         for part in range(parts):
             chunk = data[part * FILE_PART_BYTES:(part + 1) * FILE_PART_BYTES]
-            store.upsert(STATE, [_point(point_id(f"state:file:{key}/{relative}:{part}"), {
+            store.upsert(STATE, [kept_point(STATE, point_id(f"state:file:{key}/{relative}:{part}"), {
                 "kind": "file", "folder": key, "path": relative, "part": part, "parts": parts,
                 "data": base64.b64encode(chunk).decode("ascii")})])
         kept += len(data)
@@ -178,7 +176,7 @@ def take_lease(store: Store, holder: str) -> str | None:
     if other not in (None, holder):
         return other
     _ensure_collection(store)
-    store.upsert(STATE, [_point(LEASE_ID, {"kind": "lease", "holder": holder, "until": time.time() + LEASE_SECONDS})])
+    _write_lease(store, holder)
     time.sleep(LEASE_SETTLE_SECONDS)
     after = lease_holder(store)
     return None if after == holder else after
@@ -201,8 +199,7 @@ def job_lease(store: Store, holder: str, waiting: Callable[[str], None]) -> Iter
     def renew() -> None:
         while not done.wait(LEASE_SECONDS / 4):
             try:
-                store.upsert(STATE, [_point(LEASE_ID, {"kind": "lease", "holder": holder,
-                                                       "until": time.time() + LEASE_SECONDS})])
+                _write_lease(store, holder)
             except PixceptError as exc:  # the server is away: the job fails by itself if it stays away
                 log.warning("could not renew the job lease: %s", exc)
 
@@ -224,11 +221,12 @@ def _files_filter() -> Filter:
     return Filter(must=(Match("kind", ("file",)),))
 
 
-def _point(point_id_: str, payload: dict) -> Point:
-    return Point(point_id_, payload, np.ones(1, np.float32))  # found by ID and payload: a placeholder vector
+def _write_lease(store: Store, holder: str) -> None:
+    store.upsert(STATE, [kept_point(STATE, LEASE_ID, {"kind": "lease", "holder": holder,
+                                                      "until": time.time() + LEASE_SECONDS})])
 
 
 def _ensure_collection(store: Store) -> None:
     if not store.has_collection(STATE):
-        store.create_collection(STATE, 1)
+        ensure_kept_collection(store, STATE)
         store.ensure_payload_indexes(STATE)

@@ -100,7 +100,7 @@ class FolderWatcher(FileSystemEventHandler):
         now = time.monotonic()
         with self._lock:
             for folder in folders:
-                if not any(folder == ignored or folder.startswith(ignored + "/") for ignored in self.ignore):
+                if not any(_inside(folder, ignored) for ignored in self.ignore):
                     self._marked[folder] = now
         self._arm()
 
@@ -133,11 +133,16 @@ class FolderWatcher(FileSystemEventHandler):
             quiet = sorted(f for f, at in self._marked.items() if now - at >= self.quiet)
             for folder in quiet:
                 del self._marked[folder]
-        return [f for f in quiet if not any(f.startswith(other + "/") for other in quiet if other != f)]
+        return [f for f in quiet if not any(_inside(f, other) for other in quiet if other != f)]
 
     def pending(self) -> bool:
         with self._lock:
             return bool(self._marked)
+
+
+def _inside(folder: str, other: str) -> bool:
+    """`folder` is `other` or lies inside it (paths as the observer reports them: strings, no file system access)."""
+    return folder == other or folder.startswith(other.rstrip("/") + "/")
 
 
 def _changed_folders(event: FileSystemEvent) -> list[str]:

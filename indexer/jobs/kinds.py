@@ -11,6 +11,7 @@ from ..config import Settings
 from ..errors import UsageError
 from ..library import Library
 from ..progress import Progress
+from ..roots import within
 from .params import TUNING_LIMITS, load_params
 
 MEGABYTE = 1 << 20
@@ -131,7 +132,7 @@ def watched_changes(library: Library, folders: list[str]) -> tuple[str, dict] | 
     for folder in map(Path, folders):
         while not folder.is_dir() and folder.parent != folder:
             folder = folder.parent
-        if any(folder == root or root in folder.parents for root in roots):
+        if any(within(folder, root) for root in roots):
             wanted.add(str(folder))
     return ("index", {"folders": sorted(wanted), "prune": True}) if wanted else None
 

@@ -22,6 +22,8 @@ KEPT_COLLECTIONS = {SELECTIONS: 1, EXPORT_TOKENS: 1, ACCOUNTS: 1}  # name -> its
 # A server's library only: what the machines serving it share besides the collections (indexer/shared.py). Not
 # kept by backups or migrations: it restates what a data folder's manifest and concept runs hold.
 STATE = "state"
+# Collections whose points are found by ID and payload only: name -> the size of their placeholder vector
+PAYLOAD_ONLY = {**KEPT_COLLECTIONS, STATE: 1}
 
 # Payload fields that search filters on, with their Qdrant index types (built by a server and by Edge; local mode
 # has none).

@@ -8,7 +8,7 @@ from typing import Callable, Iterable, Iterator, Protocol, Sequence
 import numpy as np
 
 from ..errors import PixceptError
-from .schema import KEPT_COLLECTIONS
+from .schema import PAYLOAD_ONLY
 
 
 class StoreUnavailableError(PixceptError):
@@ -107,15 +107,15 @@ class Store(Protocol):
 
 
 def kept_point(name: str, point_id: str, payload: dict) -> Point:
-    """A point of a kept collection (selections, export tokens, accounts: `schema.KEPT_COLLECTIONS`): found by ID
-    and payload only, so its vector is a placeholder of the collection's size."""
-    return Point(point_id, payload, np.ones(KEPT_COLLECTIONS[name], np.float32))
+    """A point of a kept collection (selections, export tokens, accounts: `schema.KEPT_COLLECTIONS`) or of the state
+    collection: found by ID and payload only, so its vector is a placeholder of the collection's size."""
+    return Point(point_id, payload, np.ones(PAYLOAD_ONLY[name], np.float32))
 
 
 def ensure_kept_collection(store: Store, name: str) -> None:
     """Create the kept collection `name` on first use."""
     if not store.has_collection(name):
-        store.create_collection(name, KEPT_COLLECTIONS[name])
+        store.create_collection(name, PAYLOAD_ONLY[name])
 
 
 def retrieve_all(store: Store, name: str, ids: Sequence[str], with_vectors: bool = False, part: int = 1000
