@@ -15,13 +15,14 @@ from PIL import Image
 from indexer import accounts, selections
 from indexer.concepts.job import run_cluster
 from indexer.config import ServerConfig, Settings
-from indexer.demo import demo_model_spec
-from indexer.demo.world import write_library
+from indexer.demo import demo_model_spec, demo_vocabulary
+from indexer.demo.world import COLOURS, write_library
 from indexer.errors import UsageError
 from indexer.index import index_folders
 from indexer.library import Library
 from indexer.scope import narrowed_roots, within
 from indexer.store import IMAGES
+from indexer.vocab import add_entries
 from server.app import create_app
 
 from conftest import NO_SCHEDULE
@@ -43,6 +44,7 @@ def world(tmp_path_factory):
     settings = Settings(data_dir=root / "data", model=demo_model_spec(), device="cpu", schedule=NO_SCHEDULE)
     with Library.open(settings) as library:
         index_folders(library, [photos])
+        add_entries(library, demo_vocabulary(), "demo", "demo-1")
         run_cluster(library, {"seed": fit_seed(3), "min_concept_size": 3})
         ids = {p.id: p.payload["path"] for p in library.store.scroll(IMAGES, fields=["path"])}
         mine = {i for i, path in ids.items() if "/mine/" in path}
@@ -119,6 +121,33 @@ def test_concepts_their_sizes_exemplars_montages_and_the_map_count_the_folders_o
     assert runs and all("images" not in run and "concepts" not in run for run in runs)  # the whole library's
     at = "&".join(f"index={n}" for n in range(len(mine) + 5))
     assert ids_of(get(world, f"/api/map/images?{at}").get_json()["images"]) == mine
+
+
+def test_concept_and_group_labels_are_the_words_of_the_folders_images(world):
+    """A concept's or group's words come from its images in scope: no label names a colour only the other folders
+    hold, and every heading that says what a concept is holds for most of its images in scope."""
+    others = set(COLOURS) - set(MINE)
+
+    def words(record):  # its title and the labels that hold for most of its images
+        held = [label for label, _ in record["labels"][:record["held"] or 0]]
+        phrases = [record["title"].removeprefix("mixed:"), *held]
+        return {w for phrase in phrases for w in phrase.replace(",", " ").split()}
+
+    listed = get(world, "/api/concepts?limit=500").get_json()["concepts"]
+    groups = get(world, "/api/concepts/groups").get_json()["groups"]
+    whole = get(world, "/api/concepts/groups", "r3ad").get_json()["groups"]
+    assert any(words(g) & others for g in whole)  # the library's groups name the other folders' colours
+    for record in [*listed, *groups]:
+        assert not words(record) & others, record
+    for concept in listed:
+        if concept["held"]:
+            detail = get(world, f"/api/concepts/{concept['id']}?limit=500").get_json()
+            names = [Path(m["path"]).stem.split("_")[:2] for m in detail["members"]]
+            first = concept["labels"][0][0].split()
+            assert sum(all(w in name for w in first) for name in names) >= len(names) / 2, (concept, names)
+    member = get(world, f"/api/concepts/{listed[0]['id']}?limit=1").get_json()["members"][0]
+    image = get(world, f"/api/images/{member['id']}").get_json()
+    assert image["concept"]["labels"][:1] == [w for w, _ in listed[0]["labels"][:1]] or not listed[0]["held"]
 
 
 def test_selections_and_exports_hold_the_folders_images_only(world):

@@ -12,12 +12,21 @@ from __future__ import annotations
 import numpy as np
 
 from ..library import Library
+from ..store import VOCABULARY
 from . import publish
 from .algorithm import MAJORITY, distinctive_words, true_first
 
+LABELS_KEPT = 10  # words a concept's record keeps, most telling first
+GROUP_LABELS = 5
 ALL_WORDS = 20_000  # vocabularies up to this size have every word checked
 CANDIDATES_PER_ROW = 20  # words checked per concept or group in larger ones: the most distinctive
 WORD_BLOCK = 128  # words scored against the sample at a time (memory: sample x block floats)
+
+
+def vocabulary(library: Library) -> tuple[list[str], np.ndarray]:
+    """The library's vocabulary: its words and their vectors."""
+    points = list(library.store.scroll(VOCABULARY, fields=["word"], with_vectors=True))
+    return [p.payload["word"] for p in points], np.asarray([p.vector for p in points], np.float32)
 
 
 def ranked_words(embeddings: np.ndarray, words: list[str], word_vectors: np.ndarray | None) -> list[list]:
@@ -83,6 +92,39 @@ def keep_heading(ranked: list, held: int, before: dict) -> tuple[list, int]:
     return head + ranked[held:], held
 
 
+def label_all(library: Library, vectors: np.ndarray, rows: np.ndarray, embeddings: np.ndarray, groups: list[dict],
+              ids: list[int], words: list[str], word_vectors: np.ndarray | None
+              ) -> tuple[list, list, list[list[int]]]:
+    """The labels of every concept (`ids`, with `embeddings`) and of every group, each with how many lead that hold
+    for most of its images (judged on `vectors`, each in concept row `rows`, as search would show them), and each
+    group's concept rows. The cluster job labels a run with it; a folder scope labels the concepts it sees."""
+    sample_sizes = np.bincount(rows[rows >= 0], minlength=len(ids))
+    means, members = group_means(groups, embeddings, sample_sizes, ids)
+    ranked = ranked_words(embeddings, words, word_vectors)
+    group_ranked = ranked_words(means, words, word_vectors)
+    if not words or word_vectors is None:
+        labels, group_labels = [(r, 0) for r in ranked], [(r, 0) for r in group_ranked]
+    else:
+        holds, column = search_holds(library, vectors, rows, len(ids), words, word_vectors, ranked + group_ranked)
+        labels = [true_labels(ranked[k], holds[k], sample_sizes[k], column, LABELS_KEPT) for k in range(len(ids))]
+        group_labels = [true_labels(group_ranked[i], holds[rows_i].sum(axis=0), sample_sizes[rows_i].sum(), column,
+                                    GROUP_LABELS) for i, rows_i in enumerate(members)]
+    return labels, group_labels, members
+
+
+def group_words(labels: tuple[list, int], rows: list[int], sizes: np.ndarray, concept_labels: list[tuple[list, int]]
+                ) -> dict:
+    """A group's labels as its record holds them (`rows`: its concepts' rows in `sizes` and `concept_labels`); a group
+    no word holds for also says what it mixes (`parts`: its largest concepts' headings, "mixed: orange, yellow")."""
+    record: dict = {"labels": [[w, round(s, 4)] for w, s in labels[0]], "held": labels[1]}
+    if labels[1] == 0:
+        by_size = sorted(rows, key=lambda k: -int(sizes[k]))
+        heads = [publish.heading_words({"labels": concept_labels[k][0], "held": concept_labels[k][1]})[:1]
+                 for k in by_size]
+        record["parts"] = list(dict.fromkeys(w for head in heads for w in head if w != "mixed"))[:3]
+    return record
+
+
 def group_means(groups: list[dict], embeddings: np.ndarray, sizes: np.ndarray, ids: list[int]
                 ) -> tuple[np.ndarray, list[list[int]]]:
     """Each group's size-weighted mean embedding of its concepts, and its concepts' rows."""
@@ -92,7 +134,8 @@ def group_means(groups: list[dict], embeddings: np.ndarray, sizes: np.ndarray, i
     for members in rows:
         mean = (embeddings[members] * sizes[members, None]).sum(axis=0)
         means.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
-    return np.asarray(means, np.float32).reshape(len(groups), -1), rows
+    return np.asarray(means, np.float32).reshape(len(groups), embeddings.shape[1]), rows
 
 
-__all__ = ["MAJORITY", "group_means", "keep_heading", "ranked_words", "search_holds", "true_labels"]
+__all__ = ["GROUP_LABELS", "LABELS_KEPT", "MAJORITY", "group_means", "group_words", "keep_heading", "label_all",
+           "ranked_words", "search_holds", "true_labels", "vocabulary"]

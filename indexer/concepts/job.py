@@ -7,7 +7,6 @@ the same images) and the other images are assigned to their nearest concept, as 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -20,7 +19,7 @@ import numpy as np
 from ..clock import utc_now
 from ..library import Library
 from ..progress import Progress
-from ..store import CONCEPTS, IMAGES, VOCABULARY
+from ..store import CONCEPTS, IMAGES
 from ..thumbnails import open_thumbnails
 from . import headings, publish
 from .algorithm import (
@@ -34,20 +33,18 @@ from .algorithm import (
     top_words,
     word_means,
 )
+from .headings import LABELS_KEPT, vocabulary
 from .identity import keep_previous_splits, match_concepts, match_groups
 from .layout import place_near
+from .sample import DEFAULT_SAMPLE, PAGE, in_sample, members_sample
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SAMPLE = 100_000
 MIN_CONCEPTS = 3  # a library smaller than this many minimum-size concepts is not clustered
-LABELS_KEPT = 10
-GROUP_LABELS = 5
 DEFAULT_SEED = 0
 TAGS_PER_IMAGE = 5
 TAG_MEAN_SAMPLE = 20_000  # images a relabel measures each word's mean similarity over
 ANCHORS = 5000  # fitted images that place the others on the map
-PAGE = 2000
 
 
 @dataclass
@@ -131,8 +128,9 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
     sizes = np.bincount(assigned.labels[assigned.labels >= 0], minlength=fit.count)
     groups, next_group_id = match_groups(fit.hierarchy, matching.ids, _previous_groups(library),
                                          int(record.get("next_group_id", 0)))
-    labels, group_labels, means, rows = _headings(library, read, fit, groups, matching.ids, words, word_vectors)
-    groups = _describe_groups(groups, means, rows, sizes, group_labels, labels)
+    labels, group_labels, rows = headings.label_all(library, read.sample_vectors, fit.labels, fit.embeddings, groups,
+                                                    matching.ids, words, word_vectors)
+    groups = _describe_groups(groups, rows, sizes, group_labels, labels)
 
     tick = time.monotonic()
     records = _records(library, run, fit, read, assigned, matching, labels, ctfidf, sizes, groups)
@@ -180,13 +178,6 @@ class _Read:
     all_in_sample: bool
 
 
-def in_sample(point: str, share: float) -> bool:
-    """A deterministic share of the images, picked by a hash of the point ID (reruns pick the same ones)."""
-    if share >= 1:
-        return True
-    return int.from_bytes(hashlib.blake2b(point.encode(), digest_size=8).digest(), "big") < share * 2 ** 64
-
-
 def _read(library: Library, slot: str, share: float, progress: Progress) -> _Read:
     """One pass over the images: IDs, the sample's vectors, and per image (as arrays: a million images cost tens of
     MB) what the target slot holds and which tags it has."""
@@ -209,11 +200,6 @@ def _read(library: Library, slot: str, share: float, progress: Progress) -> _Rea
     held = publish.SlotState(np.array(concepts, np.int64), np.array(label_hashes, np.int64))
     return _Read(ids, np.array(rows, np.int64), np.asarray(vectors, np.float32), held, np.array(tag_hashes, np.int64),
                  len(rows) == len(ids))
-
-
-def vocabulary(library: Library) -> tuple[list[str], np.ndarray]:
-    points = list(library.store.scroll(VOCABULARY, fields=["word"], with_vectors=True))
-    return [p.payload["word"] for p in points], np.asarray([p.vector for p in points], np.float32)
 
 
 def _pages(library: Library, read: _Read) -> Iterator[tuple[np.ndarray, list[str], np.ndarray]]:
@@ -321,42 +307,13 @@ def _previous_groups(library: Library) -> list[dict]:
         return []
 
 
-def _headings(library: Library, read: _Read, fit: Concepts, groups: list[dict], ids: list[int], words: list[str],
-              word_vectors: np.ndarray | None) -> tuple[list, list, np.ndarray, list[list[int]]]:
-    """The labels of every concept and group, with how many lead that hold for most of their images (judged on the
-    fitted sample, as search would show them), and the groups' means and concept rows."""
-    sample_sizes = np.bincount(fit.labels[fit.labels >= 0], minlength=fit.count)
-    means, rows = headings.group_means(groups, fit.embeddings, sample_sizes, ids)
-    ranked = headings.ranked_words(fit.embeddings, words, word_vectors)
-    group_ranked = headings.ranked_words(means, words, word_vectors)
-    if not words or word_vectors is None:
-        return [(r, 0) for r in ranked], [(r, 0) for r in group_ranked], means, rows
-    holds, column = headings.search_holds(library, read.sample_vectors, fit.labels, fit.count, words, word_vectors,
-                                          ranked + group_ranked)
-    labels = [headings.true_labels(ranked[k], holds[k], sample_sizes[k], column, LABELS_KEPT)
-              for k in range(fit.count)]
-    group_labels = [headings.true_labels(group_ranked[i], holds[members].sum(axis=0), sample_sizes[members].sum(),
-                                         column, GROUP_LABELS) for i, members in enumerate(rows)]
-    return labels, group_labels, means, rows
-
-
-def _describe_groups(groups: list[dict], means: np.ndarray, rows: list[list[int]], sizes: np.ndarray,
-                     labels: list[tuple[list, int]], concept_labels: list[tuple[list, int]]) -> list[dict]:
-    """Each group as the run records it: its concepts, size (their images) and labels (`headings`), so a map zoomed
-    out or a grouped grid can name it, or say that it is mixed and of what (`parts`: its largest concepts'
-    headings, "mixed: orange, yellow")."""
-    described = []
-    for i, group in enumerate(groups):
-        record = {"id": group["id"], "parent": group["parent"], "concepts": group["concepts"],
-                  "size": int(sizes[rows[i]].sum()), "labels": [[w, round(s, 4)] for w, s in labels[i][0]],
-                  "held": labels[i][1]}
-        if labels[i][1] == 0:
-            by_size = sorted(rows[i], key=lambda k: -int(sizes[k]))
-            heads = [publish.heading_words({"labels": concept_labels[k][0], "held": concept_labels[k][1]})[:1]
-                     for k in by_size]
-            record["parts"] = list(dict.fromkeys(w for head in heads for w in head if w != "mixed"))[:3]
-        described.append(record)
-    return described
+def _describe_groups(groups: list[dict], rows: list[list[int]], sizes: np.ndarray, labels: list[tuple[list, int]],
+                     concept_labels: list[tuple[list, int]]) -> list[dict]:
+    """Each group as the run records it: its concepts, size (their images) and labels (`headings.group_words`), so a
+    map zoomed out or a grouped grid can name it, or say that it is mixed and of what."""
+    return [{"id": group["id"], "parent": group["parent"], "concepts": group["concepts"],
+             "size": int(sizes[rows[i]].sum()), **headings.group_words(labels[i], rows[i], sizes, concept_labels)}
+            for i, group in enumerate(groups)]
 
 
 def _records(library: Library, run: int, fit: Concepts, read: _Read, assigned: _Assigned, matching,
@@ -428,12 +385,9 @@ def relabel(library: Library, progress: Progress) -> dict:
     retagged = _retag(library, words, word_vectors, progress)
     points = list(library.store.scroll(CONCEPTS, where=publish.current_filter(current), with_vectors=True))
     embeddings = np.asarray([p.vector for p in points], np.float32)
-    ranked = headings.ranked_words(embeddings, words, word_vectors)
-    vectors, rows = _members_sample(library, current, [p.payload["concept"] for p in points])
-    holds, column = headings.search_holds(library, vectors, rows, len(points), words, word_vectors, ranked)
-    sizes = np.bincount(rows[rows >= 0], minlength=len(points))
-    relabelled = [headings.true_labels(ranked[k], holds[k], sizes[k], column, LABELS_KEPT)
-                  for k in range(len(points))]
+    ids = [p.payload["concept"] for p in points]
+    sample = members_sample(library, current, ids)
+    relabelled = headings.label_all(library, sample.vectors, sample.rows, embeddings, [], ids, words, word_vectors)[0]
     changed = 0
     for point, (labels, held) in zip(points, relabelled):
         words_now = [[w, round(s, 4)] for w, s in labels]
@@ -455,20 +409,6 @@ def relabel(library: Library, progress: Progress) -> dict:
     return {"run": current.run, "relabelled": changed, "retagged": retagged,
             "summary": f"Relabelled {changed} of {len(points)} concepts of run {current.run}; new suggested tags "
                        f"for {retagged} images."}
-
-
-def _members_sample(library: Library, current: publish.Published, concepts: list[int]
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """The vectors of a deterministic sample of the library's images (as a fit takes one) and each one's row in
-    `concepts` (-1: in none of them)."""
-    row = {concept: k for k, concept in enumerate(concepts)}
-    share = min(1.0, DEFAULT_SAMPLE / max(1, library.store.count(IMAGES)))
-    vectors, labels = [], []
-    for point in library.store.scroll(IMAGES, fields=[current.concept_field], with_vectors=True, page_size=PAGE):
-        if in_sample(point.id, share):
-            vectors.append(point.vector)
-            labels.append(row.get(point.payload.get(current.concept_field, -1), -1))
-    return np.asarray(vectors, np.float32), np.asarray(labels, np.int64)
 
 
 def _retag(library: Library, words: list[str], word_vectors: np.ndarray, progress: Progress) -> int:

@@ -139,7 +139,7 @@ def concept_groups(library: Library, current: Published | None = None, concepts:
     except (OSError, ValueError):
         return []
     if scope_of(library):
-        groups = scoped.groups(groups, concepts if concepts is not None else
+        groups = scoped.groups(library, current, groups, concepts if concepts is not None else
                                list_concepts(library, "id", 0, 1_000_000, current).concepts)
     children: dict[int, list[int]] = {}
     for group in groups:
@@ -285,6 +285,9 @@ def image_concept(library: Library, payload: dict, current: Published | None = N
     concept = payload.get(current.concept_field)
     concept = concept if concept is not None else -1
     labels = payload.get(current.labels_field) or []
+    if scope_of(library) and concept >= 0:  # the words that hold for the concept's images in scope
+        heading = scoped.headings_in_scope(library, current)["concepts"].get(concept)
+        labels = publish.heading_words(heading) if heading else labels
     named = title(labels, f"concept {concept}") if concept >= 0 else "Unsorted"  # the image keeps the top words
     return {"id": concept, "labels": labels, "title": named, "run": current.run}
 

@@ -1,20 +1,27 @@
 """Concepts as a token limited to folders sees them (`indexer/scope.py`): each concept's size counts only the images in
 scope, its exemplars are those in scope (topped up with the members in scope nearest its centre), its montage is
-made of them, groups hold only the concepts left, and a concept with no image in scope does not exist. Every number
-comes from the scoped store (a facet, a search), never from the run's totals.
+made of them, its labels and its group's are the words that hold for its images in scope (`headings_in_scope`), groups
+hold only the concepts left, and a concept with no image in scope does not exist. Every number comes from the scoped
+store (a facet, a search), never from the run's totals.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from functools import partial
 from pathlib import Path
+
+import numpy as np
 
 from ..durable import atomic_write
 from ..library import Library
 from ..store import CONCEPTS, IMAGES, Filter, Match, Point, retrieve_all
 from ..thumbnails import open_thumbnails
-from .publish import Published
+from . import headings
+from .algorithm import ctfidf_words
+from .publish import Published, current_filter
+from .sample import members_sample
 
 EXEMPLARS = 9  # a published concept's exemplars, as the job picks them
 
@@ -53,8 +60,9 @@ def seen(library: Library, current: Published, records: list[Point]) -> list[dic
         if len(exemplars) < min(EXEMPLARS, sizes[concept]):
             exemplars += _nearest_members(library, current, record, exemplars)
         chosen[concept] = exemplars
-    return [{**r.payload, "size": sizes[r.payload["concept"]], "exemplars": chosen[r.payload["concept"]]}
-            for r in records]
+    named = headings_in_scope(library, current)["concepts"]
+    return [{**r.payload, **named.get(r.payload["concept"], {}), "size": sizes[r.payload["concept"]],
+             "exemplars": chosen[r.payload["concept"]]} for r in records]
 
 
 def _nearest_members(library: Library, current: Published, record: Point, have: list[str]) -> list[str]:
@@ -70,15 +78,90 @@ def _nearest_members(library: Library, current: Published, record: Point, have: 
     return [h.id for h in hits if h.id not in have][:EXEMPLARS - len(have)]
 
 
-def groups(groups: list[dict], concepts: list[dict]) -> list[dict]:
-    """The run's groups holding a concept in scope, sized by the images in scope."""
+def groups(library: Library, current: Published, groups: list[dict], concepts: list[dict]) -> list[dict]:
+    """The run's groups holding a concept in scope, sized by the images in scope and labelled by the words that hold
+    for them."""
     sizes = {c["id"]: c["size"] for c in concepts}
-    kept = []
-    for group in groups:
-        present = [c for c in group["concepts"] if c in sizes]
-        if present:
-            kept.append({**group, "concepts": present, "size": sum(sizes[c] for c in present)})
-    return kept
+    named = headings_in_scope(library, current)["groups"]
+    return [{**{k: v for k, v in group.items() if k != "parts"}, **named.get(group["id"], {}), "concepts": present,
+             "size": sum(sizes[c] for c in present)} for group, present in _present(groups, sizes)]
+
+
+def _present(groups: list[dict], concepts) -> list[tuple[dict, list[int]]]:
+    """The groups holding any of `concepts`, each with those it holds."""
+    kept = [(group, [c for c in group["concepts"] if c in concepts]) for group in groups]
+    return [(group, present) for group, present in kept if present]
+
+
+def headings_in_scope(library: Library, current: Published) -> dict[str, dict[int, dict]]:
+    """{"concepts": {concept: labels, held, ctfidf_labels}, "groups": {group: labels, held, parts}} as the images in
+    scope have them: the words that hold for most of a concept's images in scope (`headings.label_all`, as the cluster
+    job labels a run). Whether a word holds for an image is judged as search over the whole library would show it:
+    judged within a few folders, a word's best matches there pass search's relative cutoff whatever they are ("yellow
+    circle" held for the blue circles of a folder without yellow). Only images in scope are counted, so no word comes
+    from the other folders. A concept keeps the library's heading while its words still hold in scope
+    (`headings.keep_heading`). Worked out once per run, vocabulary and set of concepts in scope (about as long as a
+    cluster job's labelling), kept in the view's memo."""
+    visible = tuple(sorted(c for c in visible_sizes(library, current) if c >= 0))
+    key = (current.run, json.dumps(library.manifest.get("vocabularies") or {}, sort_keys=True), visible)
+    cached = library.memo.get("concept_headings")
+    if cached and cached[0] == key:
+        return cached[1]
+    points = list(library.store.scroll(CONCEPTS, where=current_filter(current) & visible_filter(library, current),
+                                       with_vectors=True))
+    ids = [p.payload["concept"] for p in points]
+    if not ids:
+        return {"concepts": {}, "groups": {}}
+    whole = getattr(library, "base", library)
+    sample = members_sample(whole, current, ids)
+    inside = {p.id for p in library.store.scroll(IMAGES, fields=False, page_size=10_000)}
+    rows = np.where([image in inside for image in sample.ids], sample.rows, -1)
+    words, word_vectors = headings.vocabulary(library)
+    run_groups = [{**g, "concepts": present} for g, present in _present(_run_groups(current), set(ids))]
+    labels, group_labels, group_rows = headings.label_all(whole, sample.vectors, rows,
+                                                          _centres(points, sample.vectors, rows), run_groups, ids,
+                                                          words, word_vectors)
+    ctfidf = _ctfidf(rows, sample.tags, len(ids), words)
+    sizes = np.bincount(rows[rows >= 0], minlength=len(ids))
+    concepts = {}
+    for k, point in enumerate(points):
+        ranked, held = headings.keep_heading(labels[k][0], labels[k][1], point.payload)
+        concepts[ids[k]] = {"labels": [[w, round(s, 4)] for w, s in ranked], "held": held, "ctfidf_labels": ctfidf[k]}
+    named_groups = {group["id"]: headings.group_words(group_labels[i], group_rows[i], sizes, labels)
+                    for i, group in enumerate(run_groups)}
+    found = {"concepts": concepts, "groups": named_groups}
+    library.memo["concept_headings"] = (key, found)
+    return found
+
+
+def _run_groups(current: Published) -> list[dict]:
+    try:
+        return json.loads((current.folder / "run.json").read_text()).get("hierarchy", [])
+    except (OSError, ValueError):
+        return []
+
+
+def _centres(points: list[Point], vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Each concept's centre in scope: the mean of its sampled images in scope (normalised), or the run's centre when
+    none was sampled."""
+    centres = np.asarray([p.vector for p in points], np.float32).reshape(len(points), -1)
+    for k in np.unique(rows[rows >= 0]):
+        mean = vectors[rows == k].mean(axis=0)
+        centres[k] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return centres
+
+
+def _ctfidf(rows: np.ndarray, tags: list[list[str]], count: int, words: list[str]) -> list[list]:
+    """Each concept's c-TF-IDF words over the suggested tags of its sampled images in scope."""
+    if not words:
+        return [[] for _ in range(count)]
+    column = {word: j for j, word in enumerate(words)}
+    counts = np.zeros((count, len(words)), np.int64)
+    for row, image_tags in zip(rows.tolist(), tags):
+        for word in image_tags:
+            if row >= 0 and word in column:
+                counts[row, column[word]] += 1
+    return [[[w, round(s, 4)] for w, s in found] for found in ctfidf_words(counts, words, headings.LABELS_KEPT)]
 
 
 def montage(library: Library, current: Published, concept: int, exemplars: list[str], stored: list[str]) -> Path:
