@@ -4,9 +4,8 @@
 
 Each emoji is drawn in a few varied pictures once (the pool); each step pairs a batch of them with captions true of
 them: the Unicode name ("dog face"), the name with its subgroup and group words ("dog face, an animal, a mammal"), or
-one word alone: a subgroup or group word ("fruit", "flag"), a word several names of one subgroup share ("dog":
-dog, dog face, guide dog, service dog; `shared_name_words`), or one of CLDR's keywords for it ("poodle": dog;
-"automobile": car). A word is true of many emoji, so the loss is CLIP's
+one word alone: a subgroup or group word ("fruit", "flag"), or a word several names of one subgroup share ("dog":
+dog, dog face, guide dog, service dog; `shared_name_words`). A word is true of many emoji, so the loss is CLIP's
 contrastive loss with every true pair as a target (not only the diagonal): "animal" is not pushed away from the other
 animals in the batch.
 open_clip's small ResNet image tower and a 3-layer text tower; AdamW with warm-up and cosine decay; two CPU threads.
@@ -23,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .emoji import Emoji, keywords, load_emoji, render, words_of
+from .emoji import Emoji, load_emoji, render, words_of
 from .train import MEAN, STD, clip_optimizer, lr_at, save_checkpoint
 
 MODEL_DIR = Path(__file__).with_name("emoji_model")
@@ -39,14 +38,13 @@ NAME, DESCRIBED = -1, -2  # caption kinds beside a word's index
 class Captions:
     """Every caption of the world as (emoji, kind) and the truth of any caption for any emoji, as tensors."""
 
-    def __init__(self, emoji: tuple[Emoji, ...], keywords: dict[str, tuple[str, ...]] | None = None) -> None:
+    def __init__(self, emoji: tuple[Emoji, ...]) -> None:
         import torch
 
         self.emoji = emoji
         described = [list(dict.fromkeys((*e.subgroup_words, *e.group_words))) for e in emoji]
         shared = shared_name_words(emoji, {w for words in described for w in words})
-        said = [plain_keywords(keywords, e) for e in emoji]
-        self.words = sorted({w for words in (*described, *said) for w in words} | set(shared))
+        self.words = sorted({w for words in described for w in words} | set(shared))
         index = {w: i for i, w in enumerate(self.words)}
         self.has_word = torch.zeros(len(emoji), len(self.words), dtype=torch.bool)
         self.described_ids = [[index[w] for w in words] for words in described]
@@ -54,8 +52,6 @@ class Captions:
             self.has_word[row, ids] = True
         for word, rows in shared.items():
             self.has_word[sorted(rows), index[word]] = True
-        for row, words in enumerate(said):
-            self.has_word[row, [index[w] for w in words]] = True
         self.word_ids = [self.has_word[row].nonzero().flatten().tolist() for row in range(len(emoji))]
 
     def text(self, row: int, kind: int) -> str:
@@ -88,12 +84,6 @@ def prompted(text: str, rng: random.Random, share: float) -> str:
     from ..vocab import TEMPLATES
 
     return rng.choice(TEMPLATES).format(text) if share and rng.random() < share else text
-
-
-def plain_keywords(keywords: dict[str, tuple[str, ...]] | None, item: Emoji) -> list[str]:
-    """An emoji's CLDR keywords as plain lower-case words ("o’clock" -> "o clock"; "+1" and "00" dropped)."""
-    plain = (" ".join(words_of(keyword)) for keyword in (keywords or {}).get(item.char, ()))
-    return [keyword for keyword in dict.fromkeys(plain) if keyword]
 
 
 def shared_name_words(emoji: tuple[Emoji, ...], taken: set[str]) -> dict[str, set[int]]:
@@ -142,9 +132,8 @@ def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, 
                                for k, v in load_file(str(start / "open_clip_model.safetensors")).items()})
     preprocess = open_clip.image_transform(MODEL_CFG["vision_cfg"]["image_size"], is_train=False, mean=MEAN, std=STD)
     tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=MODEL_CFG["text_cfg"]["context_length"])
-    said = keywords()
-    world = Captions(emoji, said)
-    outside = outside_words(emoji, said)
+    world = Captions(emoji)
+    outside = outside_words(emoji)
     pool = picture_pool(emoji, per_emoji, seed, preprocess)
     print(f"{len(emoji)} emoji x {per_emoji} pictures drawn in {time.monotonic() - started:.0f} s", flush=True)
     optimizer = clip_optimizer(model, lr)
@@ -182,7 +171,6 @@ def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, 
     recipe = {"seed": seed, "steps": steps, "batch": batch, "lr": lr, "render_size": RENDER_SIZE,
               "pictures_per_emoji": per_emoji, "outside_words_per_batch": outside_per_batch,
               "prompted_share": prompted_share, "outside_rule": OUTSIDE_RULE, "outside_words": len(outside),
-              "keywords": f"CLDR English annotations for {sum(map(bool, said.values()))} emoji",
               "train_seconds": round(time.monotonic() - started),
               "torch": torch.__version__, "open_clip": open_clip.__version__, "metrics": metrics, "how": how}
     if start is not None:  # the earlier stage's recipe, and both commands
@@ -204,28 +192,27 @@ def multi_positive_loss(logits, truth):
     return (images_to_texts + texts_to_images) / 2
 
 
-OUTSIDE_RULE = "covered-3"  # which words are trained as true of no picture (see outside_words)
+OUTSIDE_RULE = "covered-2"  # which words are trained as true of no picture (see outside_words); stages before it: none
 
 
-def outside_words(emoji: tuple[Emoji, ...], keywords: dict[str, tuple[str, ...]] | None = None) -> list[str]:
-    """Entries of pixcept's default vocabulary that no emoji is described by: no single emoji's name, subgroup, group
-    words and keywords hold every word of the entry ("central heating": "central" is in a flag's name, "heating" in
-    none).
+def outside_words(emoji: tuple[Emoji, ...]) -> list[str]:
+    """Entries of pixcept's default vocabulary that no emoji is described by: no single emoji's name, subgroup and
+    group words hold every word of the entry ("central heating": "central" is in a flag's name, "heating" in none).
     They are trained as true of no picture, so that words from outside the world land away from every picture (as
     "giraffe" does for a real CLIP with no giraffe in the library) instead of wherever their seen words pull them:
     untrained, such entries became the most distinctive words of whole concepts. Words for "no good match" tests
     are out of the vocabulary ("mortgage"): never seen at all. (Stages of the model trained before OUTSIDE_RULE saw
-    every other entry that shares no word with any emoji; the rest never. "covered-2" had no keywords.)"""
+    every other entry that shares no word with any emoji; the rest never.)"""
     from ..vocab import default_vocabulary
 
-    described = [set(words_of(" ".join((e.name, e.subgroup, e.group, *plain_keywords(keywords, e))))) for e in emoji]
+    described = [set(words_of(" ".join((e.name, e.subgroup, e.group)))) for e in emoji]
     return sorted(entry for entry in default_vocabulary()[1]
                   if not any(set(words_of(entry)) <= words for words in described))
 
 
 def evaluate(model, preprocess, tokenizer, emoji: tuple[Emoji, ...]) -> dict:
     """On new pictures (another seed): the name found among every name, the subgroup among every subgroup, and the
-    share of the first five and ten pictures for "dog", "fruit" and "flag" that are of what the word names."""
+    share of the first ten pictures for "dog", "fruit" and "flag" that are of what the word names."""
     import torch
 
     rng = random.Random(54321)
@@ -244,8 +231,7 @@ def evaluate(model, preprocess, tokenizer, emoji: tuple[Emoji, ...]) -> dict:
     precision = {}
     for (word, true_of), vector in zip(queries.items(), words):
         top = (images @ vector).topk(10).indices.tolist()
-        for n in (5, 10):
-            precision[f"{word}_precision_at_{n}"] = round(sum(true_of(emoji[i]) for i in top[:n]) / n, 2)
+        precision[f"{word}_precision_at_10"] = round(sum(true_of(emoji[i]) for i in top) / 10, 2)
     return {"name_top1": round(name_hits.float().mean().item(), 3),
             "subgroup_zero_shot": round(subgroup_hits.float().mean().item(), 3), **precision}
 
