@@ -36,10 +36,11 @@ from .algorithm import (
 from .headings import LABELS_KEPT, vocabulary
 from .identity import keep_previous_splits, match_concepts, match_groups
 from .layout import place_near
-from .sample import DEFAULT_SAMPLE, PAGE, in_sample, members_sample
+from .sample import DEFAULT_SAMPLE, in_sample, members_sample
 
 log = logging.getLogger(__name__)
 
+PAGE = 2000
 MIN_CONCEPTS = 3  # a library smaller than this many minimum-size concepts is not clustered
 DEFAULT_SEED = 0
 TAGS_PER_IMAGE = 5

@@ -9,11 +9,10 @@ from typing import NamedTuple
 import numpy as np
 
 from ..library import Library
-from ..store import IMAGES
+from ..store import IMAGES, retrieve_all
 from .publish import Published
 
 DEFAULT_SAMPLE = 100_000
-PAGE = 2000
 
 
 def in_sample(point: str, share: float) -> bool:
@@ -31,16 +30,15 @@ class Sample(NamedTuple):
 
 
 def members_sample(library: Library, current: Published, concepts: list[int]) -> Sample:
-    """A deterministic sample of the library's images (as a fit takes one): their vectors, each one's row in
-    `concepts` and its suggested tags."""
+    """A deterministic sample of the run's images (as its fit took one, up to DEFAULT_SAMPLE), read by ID: their
+    vectors, each one's row in `concepts` and its suggested tags. Images the store no longer holds are left out;
+    through a folder scope's store, so are those outside it."""
+    with np.load(current.folder / "assignments.npz") as saved:
+        ids = [image.decode() for image in saved["ids"]]
+    share = min(1.0, DEFAULT_SAMPLE / max(1, len(ids)))
     row = {concept: k for k, concept in enumerate(concepts)}
-    share = min(1.0, DEFAULT_SAMPLE / max(1, library.store.count(IMAGES)))
-    ids, vectors, labels, tags = [], [], [], []
-    for point in library.store.scroll(IMAGES, fields=[current.concept_field, "tags"], with_vectors=True,
-                                      page_size=PAGE):
-        if in_sample(point.id, share):
-            ids.append(point.id)
-            vectors.append(point.vector)
-            labels.append(row.get(point.payload.get(current.concept_field, -1), -1))
-            tags.append([word for word, _ in point.payload.get("tags") or []])
-    return Sample(ids, np.asarray(vectors, np.float32), np.asarray(labels, np.int64), tags)
+    points = retrieve_all(library.store, IMAGES, [image for image in ids if in_sample(image, share)],
+                          with_vectors=True)
+    return Sample([p.id for p in points], np.asarray([p.vector for p in points], np.float32).reshape(len(points), -1),
+                  np.asarray([row.get(p.payload.get(current.concept_field, -1), -1) for p in points], np.int64),
+                  [[word for word, _ in p.payload.get("tags") or []] for p in points])

@@ -100,8 +100,8 @@ def headings_in_scope(library: Library, current: Published) -> dict[str, dict[in
     judged within a few folders, a word's best matches there pass search's relative cutoff whatever they are ("yellow
     circle" held for the blue circles of a folder without yellow). Only images in scope are counted, so no word comes
     from the other folders. A concept keeps the library's heading while its words still hold in scope
-    (`headings.keep_heading`). Worked out once per run, vocabulary and set of concepts in scope (about as long as a
-    cluster job's labelling), kept in the view's memo."""
+    (`headings.keep_heading`). Worked out once per run, vocabulary and set of concepts in scope from the run's
+    sample (`members_sample`), kept in the view's memo."""
     visible = tuple(sorted(c for c in visible_sizes(library, current) if c >= 0))
     key = (current.run, json.dumps(library.manifest.get("vocabularies") or {}, sort_keys=True), visible)
     cached = library.memo.get("concept_headings")
@@ -114,7 +114,7 @@ def headings_in_scope(library: Library, current: Published) -> dict[str, dict[in
         return {"concepts": {}, "groups": {}}
     whole = getattr(library, "base", library)
     sample = members_sample(whole, current, ids)
-    inside = {p.id for p in library.store.scroll(IMAGES, fields=False, page_size=10_000)}
+    inside = {p.id for p in retrieve_all(library.store, IMAGES, sample.ids)}
     rows = np.where([image in inside for image in sample.ids], sample.rows, -1)
     words, word_vectors = headings.vocabulary(library)
     run_groups = [{**g, "concepts": present} for g, present in _present(_run_groups(current), set(ids))]
