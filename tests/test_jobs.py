@@ -112,6 +112,24 @@ def test_index_job_in_the_worker_matches_a_local_run(library, worker, tmp_path):
         runner.stop()
 
 
+def test_a_failed_scheduled_job_holds_back_only_the_same_work(library, tmp_path):
+    due: list[tuple[str, dict]] = []
+    idle = JobRunner(library, schedule=lambda: due[-1])  # not started: what it submits stays queued
+    idle.folder.mkdir(parents=True, exist_ok=True)
+    for folder in ("photos", "new"):
+        (tmp_path / folder).mkdir()
+    rescan = ("index", {"folders": [str(tmp_path / "photos")], "prune": True})
+    failed = idle.submit(*rescan)
+    idle.cancel(failed.id)
+    idle._finish(idle.get(failed.id), "failed", error="a file could not be read")
+    due.append(rescan)
+    idle._submit_scheduled()
+    assert idle._queue == []  # the same work failed a moment ago
+    due.append(("index", {"folders": [str(tmp_path / "new")], "prune": True}))  # a watched folder changed
+    idle._submit_scheduled()
+    assert [idle.get(job).params["folders"] for job in idle._queue] == [due[-1][1]["folders"]]
+
+
 def test_queued_jobs_cancel_and_interrupted_jobs_resume(library, tmp_path):
     make_library(tmp_path / "photos", 4)
     idle = JobRunner(library)  # not started: jobs stay queued

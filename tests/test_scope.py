@@ -13,7 +13,9 @@ import pytest
 from PIL import Image
 
 from indexer import accounts, selections
+from indexer.concepts import scoped
 from indexer.concepts.job import run_cluster
+from indexer.concepts.publish import WORD_BARS, published
 from indexer.config import ServerConfig, Settings
 from indexer.demo import demo_model_spec, demo_vocabulary
 from indexer.demo.world import COLOURS, write_library
@@ -145,6 +147,14 @@ def test_concept_and_group_labels_are_the_words_of_the_folders_images(world):
             names = [Path(m["path"]).stem.split("_")[:2] for m in detail["members"]]
             first = concept["labels"][0][0].split()
             assert sum(all(w in name for w in first) for name in names) >= len(names) / 2, (concept, names)
+    library = world["app"].extensions["pixcept"].whole_library  # without the run's bars: measured on its sample
+    current = published(library)
+    kept = scoped.headings_in_scope(within(library, [str(world["photos"] / "mine")]), current)
+    (current.folder / WORD_BARS).rename(current.folder / "bars.npz")
+    try:
+        assert scoped.headings_in_scope(within(library, [str(world["photos"] / "mine")]), current) == kept
+    finally:
+        (current.folder / "bars.npz").rename(current.folder / WORD_BARS)
     member = get(world, f"/api/concepts/{listed[0]['id']}?limit=1").get_json()["members"][0]
     image = get(world, f"/api/images/{member['id']}").get_json()
     assert image["concept"]["labels"][:1] == [w for w, _ in listed[0]["labels"][:1]] or not listed[0]["held"]

@@ -37,40 +37,55 @@ def ranked_words(embeddings: np.ndarray, words: list[str], word_vectors: np.ndar
 
 
 def search_holds(library: Library, vectors: np.ndarray, labels: np.ndarray, count: int, words: list[str],
-                 word_vectors: np.ndarray, ranked: list[list]) -> tuple[np.ndarray, dict[str, int]]:
+                 word_vectors: np.ndarray, ranked: list[list], bars: dict[str, float] | None = None
+                 ) -> tuple[np.ndarray, dict[str, int], dict[str, float]]:
     """(count x candidates) how many images of each concept (`labels` per row of `vectors`, -1: none) a search for
-    each candidate word would show, and each candidate's column. Candidates: every word of a vocabulary of up to
-    ALL_WORDS (a few seconds per cluster job); beyond that, the most distinctive words of every row of `ranked`
-    (concepts and groups). Distinctiveness alone misses words: where a model's words sit close together, the word
-    that holds for a concept's images can be close to the others too ("flag" for the flags of the emoji demo
-    model, behind "barbed wire")."""
-    from ..search import CANDIDATES, RELATIVE_CUTOFF, below_chance, chance_level, relevance_threshold
-
+    each candidate word would show, each candidate's column, and each candidate's bar (`word_bars`). Candidates:
+    every word of a vocabulary of up to ALL_WORDS (a few seconds per cluster job); beyond that, the most distinctive
+    words of every row of `ranked` (concepts and groups). Distinctiveness alone misses words: where a model's words
+    sit close together, the word that holds for a concept's images can be close to the others too ("flag" for the
+    flags of the emoji demo model, behind "barbed wire"). Given `bars` (a run's, over the whole library), only the
+    words they hold are candidates and `vectors` need not be the whole library's."""
     if len(words) <= ALL_WORDS:
         chosen = list(range(len(words)))
     else:
         index = {word: j for j, word in enumerate(words)}
         chosen = sorted({index[w] for row in ranked for w, _ in row[:CANDIDATES_PER_ROW] if w in index})
+    if bars is not None:
+        chosen = [j for j in chosen if words[j] in bars]
     column = {words[j]: c for c, j in enumerate(chosen)}
     holds = np.zeros((count, len(chosen)), np.int64)
+    vectors = np.asarray(vectors, np.float32)
+    needed = word_bars(library, vectors, word_vectors, chosen) if bars is None else \
+        np.array([bars[words[j]] for j in chosen], np.float32)
+    members = labels >= 0
+    for start in range(0, len(chosen) if len(vectors) else 0, WORD_BLOCK):
+        block = slice(start, start + WORD_BLOCK)
+        shown = members[:, None] & (vectors @ np.asarray(word_vectors[chosen[block]], np.float32).T >= needed[block])
+        for c in range(shown.shape[1]):
+            holds[:, start + c] = np.bincount(labels[shown[:, c]], minlength=count)
+    return holds, column, {words[j]: float(bar) for j, bar in zip(chosen, needed)}
+
+
+def word_bars(library: Library, vectors: np.ndarray, word_vectors: np.ndarray, chosen: list[int]) -> np.ndarray:
+    """Per chosen word, the score an image of `vectors` needs for a search for the word to show it: search's
+    relevance threshold over its best scores there (inf where search says "no good match")."""
+    from ..search import CANDIDATES, RELATIVE_CUTOFF, below_chance, chance_level, relevance_threshold
+
+    bars = np.full(len(chosen), np.inf, np.float32)
     centroid, chance = library.image_centroid(), chance_level(library)
     if centroid is None or not len(vectors):
-        return holds, column
-    members = labels >= 0
-    vectors = np.asarray(vectors, np.float32)
+        return bars
     best = min(CANDIDATES, len(vectors))  # the scores search sets a word's threshold from
     for start in range(0, len(chosen), WORD_BLOCK):
         block = np.asarray(word_vectors[chosen[start:start + WORD_BLOCK]], np.float32)
         scores = vectors @ block.T
         for c in range(len(block)):
-            column_scores = scores[:, c]
-            top = -np.sort(-np.partition(column_scores, -best)[-best:])
+            top = -np.sort(-np.partition(scores[:, c], -best)[-best:])
             baseline = float(centroid @ block[c])
-            if below_chance(top[0], baseline, chance):
-                continue  # search says "no good match" for this word: it holds for nothing
-            shown = members & (column_scores >= relevance_threshold(top, baseline, RELATIVE_CUTOFF))
-            holds[:, start + c] = np.bincount(labels[shown], minlength=count)
-    return holds, column
+            if not below_chance(top[0], baseline, chance):
+                bars[start + c] = relevance_threshold(top, baseline, RELATIVE_CUTOFF)
+    return bars
 
 
 def true_labels(ranked: list, holds: np.ndarray, sizes: np.ndarray, column: dict[str, int], keep: int
@@ -93,23 +108,25 @@ def keep_heading(ranked: list, held: int, before: dict) -> tuple[list, int]:
 
 
 def label_all(library: Library, vectors: np.ndarray, rows: np.ndarray, embeddings: np.ndarray, groups: list[dict],
-              ids: list[int], words: list[str], word_vectors: np.ndarray | None
-              ) -> tuple[list, list, list[list[int]]]:
+              ids: list[int], words: list[str], word_vectors: np.ndarray | None, bars: dict[str, float] | None = None
+              ) -> tuple[list, list, list[list[int]], dict[str, float]]:
     """The labels of every concept (`ids`, with `embeddings`) and of every group, each with how many lead that hold
-    for most of its images (judged on `vectors`, each in concept row `rows`, as search would show them), and each
-    group's concept rows. The cluster job labels a run with it; a folder scope labels the concepts it sees."""
+    for most of its images (judged on `vectors`, each in concept row `rows`, as search would show them, or by `bars`),
+    each group's concept rows, and the words' bars (`search_holds`). The cluster job labels a run with it; a folder
+    scope labels the concepts it sees."""
     sample_sizes = np.bincount(rows[rows >= 0], minlength=len(ids))
     means, members = group_means(groups, embeddings, sample_sizes, ids)
     ranked = ranked_words(embeddings, words, word_vectors)
     group_ranked = ranked_words(means, words, word_vectors)
     if not words or word_vectors is None:
-        labels, group_labels = [(r, 0) for r in ranked], [(r, 0) for r in group_ranked]
+        labels, group_labels, bars = [(r, 0) for r in ranked], [(r, 0) for r in group_ranked], {}
     else:
-        holds, column = search_holds(library, vectors, rows, len(ids), words, word_vectors, ranked + group_ranked)
+        holds, column, bars = search_holds(library, vectors, rows, len(ids), words, word_vectors,
+                                           ranked + group_ranked, bars)
         labels = [true_labels(ranked[k], holds[k], sample_sizes[k], column, LABELS_KEPT) for k in range(len(ids))]
         group_labels = [true_labels(group_ranked[i], holds[rows_i].sum(axis=0), sample_sizes[rows_i].sum(), column,
                                     GROUP_LABELS) for i, rows_i in enumerate(members)]
-    return labels, group_labels, members
+    return labels, group_labels, members, bars
 
 
 def group_words(labels: tuple[list, int], rows: list[int], sizes: np.ndarray, concept_labels: list[tuple[list, int]]
@@ -138,4 +155,4 @@ def group_means(groups: list[dict], embeddings: np.ndarray, sizes: np.ndarray, i
 
 
 __all__ = ["GROUP_LABELS", "LABELS_KEPT", "MAJORITY", "group_means", "group_words", "keep_heading", "label_all",
-           "ranked_words", "search_holds", "true_labels", "vocabulary"]
+           "ranked_words", "search_holds", "true_labels", "vocabulary", "word_bars"]

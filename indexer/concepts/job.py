@@ -129,8 +129,8 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
     sizes = np.bincount(assigned.labels[assigned.labels >= 0], minlength=fit.count)
     groups, next_group_id = match_groups(fit.hierarchy, matching.ids, _previous_groups(library),
                                          int(record.get("next_group_id", 0)))
-    labels, group_labels, rows = headings.label_all(library, read.sample_vectors, fit.labels, fit.embeddings, groups,
-                                                    matching.ids, words, word_vectors)
+    labels, group_labels, rows, bars = headings.label_all(library, read.sample_vectors, fit.labels, fit.embeddings,
+                                                          groups, matching.ids, words, word_vectors)
     groups = _describe_groups(groups, rows, sizes, group_labels, labels)
 
     tick = time.monotonic()
@@ -150,7 +150,7 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
         "started_at": started_at,
     }
     output = publish.RunOutput(run, read.ids, concepts, assigned.positions, records, fit.embeddings, summary,
-                               montages, assigned.tags)
+                               montages, assigned.tags, bars if words else None)
     progress.note("Publishing...")
     tick = time.monotonic()
     summary = publish.publish(library, output, read.held, progress)

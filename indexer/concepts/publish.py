@@ -208,6 +208,7 @@ class RunOutput:
     summary: dict  # counts, lineage, hierarchy, timings: kept in the run folder and the history
     montages: dict[int, Image.Image] = field(default_factory=dict)  # concept ID -> its montage
     tags: TagWrites | None = None  # suggested tags, only of the images where they changed
+    word_bars: dict[str, float] | None = None  # per vocabulary word, the score search shows an image from
 
 
 def begin_run(library: Library) -> int:
@@ -289,6 +290,30 @@ def _write_run_files(folder: Path, output: RunOutput) -> None:
              concepts=output.concepts.astype(np.int32))
     for concept, image in output.montages.items():
         atomic_write(montages / f"{concept}.jpg", partial(image.save, format="JPEG", quality=85))
+    if output.word_bars is not None:  # with the vocabulary they were measured for (`word_bars`)
+        np.savez(folder / WORD_BARS, words=np.array(list(output.word_bars), dtype=str),
+                 bars=np.array(list(output.word_bars.values()), np.float32),
+                 vocabularies=np.array(vocabularies_key(output.summary.get("vocabularies"))))
+
+
+WORD_BARS = "word_bars.npz"
+
+
+def vocabularies_key(vocabularies: dict | None) -> str:
+    """The library's vocabularies (sources and versions) as one string, to tell whether they changed."""
+    return json.dumps(vocabularies or {}, sort_keys=True)
+
+
+def word_bars(current: Published, vocabularies: dict | None) -> dict[str, float] | None:
+    """The run's bars (per word, the score an image of the whole library needed for a search for it to show the
+    image; inf: no good match), or None when the run kept none or the vocabulary changed since."""
+    try:
+        with np.load(current.folder / WORD_BARS) as saved:
+            if str(saved["vocabularies"]) != vocabularies_key(vocabularies):
+                return None
+            return dict(zip(saved["words"].tolist(), saved["bars"].tolist()))
+    except (OSError, KeyError, ValueError):
+        return None
 
 
 def _make_current(library: Library, run: int, slot: str, summary: dict, images: int) -> None:

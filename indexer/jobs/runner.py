@@ -382,7 +382,8 @@ class JobRunner:
         return job_lease(self.library.store, machine_name(self.library.data_dir), waiting)
 
     def _submit_scheduled(self) -> None:
-        """Queue the scheduled work that is due, only when nothing else waits (and not again soon after it failed),
+        """Queue the scheduled work that is due, only when nothing else waits (and not again soon after the same work
+        failed: a failed rescan of every folder holds back neither the watcher's job for one folder nor the reverse),
         and no other machine runs a job: what it does may make the work no longer due."""
         if not self.schedule or self._queue:
             return
@@ -397,7 +398,13 @@ class JobRunner:
         if due is None:
             return
         kind, params = due
-        failed = [j.finished_at for j in self.jobs.values() if j.kind == kind and j.state == "failed" and j.finished_at]
+        try:
+            params = check_params(kind, params, self.library.settings)  # as the failed job's were kept
+        except PixceptError as exc:
+            log.warning("the scheduled %s job cannot run: %s", kind, exc)
+            return
+        failed = [j.finished_at for j in self.jobs.values()
+                  if (j.kind, j.params) == (kind, params) and j.state == "failed" and j.finished_at]
         if failed and time.time() - datetime.fromisoformat(max(failed)).timestamp() \
                 < SCHEDULE_BACKOFF_SECONDS:
             return
