@@ -16,12 +16,13 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from .. import accounts
 from ..clock import utc_now
 from ..library import Library
 from ..progress import Progress
 from ..store import CONCEPTS, IMAGES
 from ..thumbnails import open_thumbnails
-from . import headings, publish
+from . import headings, publish, scoped
 from .algorithm import (
     Concepts,
     ConceptSettings,
@@ -159,6 +160,10 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
     summary["seconds"] = {k: round(v, 2) for k, v in timings.items()}
     # publish wrote the summary readers need before the switch; this adds how long publishing took
     (publish.run_folder(library, run) / "run.json").write_text(json.dumps(summary))
+    scopes = {account.folders for account in accounts.list_all(library) if account.folders and account.active}
+    if scopes:  # so that a reader limited to folders does not wait for them on the first list
+        progress.note(f"Labelling the concepts as {len(scopes)} tokens limited to folders see them...")
+        scoped.work_out_headings(library, scopes)
     summary["summary"] = (f"Run {run}: {fit.count} concepts ({matching.kept} kept, {matching.new} new, "
                           f"{matching.split} split, {matching.merged} merged, {len(matching.retired)} retired"
                           f"{f'; {kept_apart} merges of unchanged concepts undone' if kept_apart else ''}), "

@@ -7,6 +7,7 @@ store (a facet, a search), never from the run's totals.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from functools import partial
@@ -14,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..durable import atomic_write
+from ..durable import atomic_write, atomic_write_json
 from ..library import Library
+from ..scope import scope_of
 from ..store import CONCEPTS, IMAGES, Filter, Match, Point, retrieve_all
 from ..thumbnails import open_thumbnails
 from . import headings
 from .algorithm import ctfidf_words
-from .publish import Published, current_filter, vocabularies_key, word_bars
+from .publish import Published, current_filter, published, vocabularies_key, word_bars
 from .sample import members_sample
 
 EXEMPLARS = 9  # a published concept's exemplars, as the job picks them
@@ -108,6 +110,37 @@ def headings_in_scope(library: Library, current: Published) -> dict[str, dict[in
     cached = library.memo.get("concept_headings")
     if cached and cached[0] == key:
         return cached[1]
+    kept = _headings_file(library, current, key)
+    try:  # worked out by the cluster job (`work_out_headings`) or another serving process
+        saved = json.loads(kept.read_text())
+        found = {part: {int(k): v for k, v in saved[part].items()} for part in ("concepts", "groups")}
+    except (OSError, ValueError, KeyError):
+        found = _work_out_headings(library, current)
+        with contextlib.suppress(OSError):  # a run folder that cannot be written to: kept in the memo only
+            atomic_write_json(kept, found)
+    library.memo["concept_headings"] = (key, found)
+    return found
+
+
+def work_out_headings(library: Library, scopes: set[tuple[str, ...]]) -> int:
+    """Work out the current run's labels for each folder scope in `scopes` (those tokens have) and keep them in the
+    run's folder, so that a scoped reader's first concept list after a run does not wait for them; returns how many."""
+    from ..scope import within
+
+    current = published(library)
+    if current is None:
+        return 0
+    for folders in scopes:
+        headings_in_scope(within(library, folders), current)
+    return len(scopes)
+
+
+def _headings_file(library: Library, current: Published, key: tuple) -> Path:
+    scope = json.dumps([list(scope_of(library) or ()), *key[1:]])
+    return current.folder / "scoped" / f"headings-{hashlib.sha256(scope.encode()).hexdigest()[:16]}.json"
+
+
+def _work_out_headings(library: Library, current: Published) -> dict[str, dict[int, dict]]:
     points = list(library.store.scroll(CONCEPTS, where=current_filter(current) & visible_filter(library, current),
                                        with_vectors=True))
     ids = [p.payload["concept"] for p in points]
@@ -135,9 +168,7 @@ def headings_in_scope(library: Library, current: Published) -> dict[str, dict[in
         concepts[ids[k]] = {"labels": [[w, round(s, 4)] for w, s in ranked], "held": held, "ctfidf_labels": ctfidf[k]}
     named_groups = {group["id"]: headings.group_words(group_labels[i], group_rows[i], sizes, labels)
                     for i, group in enumerate(run_groups)}
-    found = {"concepts": concepts, "groups": named_groups}
-    library.memo["concept_headings"] = (key, found)
-    return found
+    return {"concepts": concepts, "groups": named_groups}
 
 
 def _run_groups(current: Published) -> list[dict]:
