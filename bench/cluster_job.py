@@ -66,6 +66,20 @@ def cluster(data_dir: Path, *options: str) -> dict:
     return {**json.loads(result.out), "peak_mb": result.peak_mb, "anon_mb": result.peak_anon_mb}
 
 
+def clustered_library(work: Path, images: int, concepts: int) -> Path:
+    """WORK/data: `images` synthetic images around `concepts` centres (ViT-B-32 with random weights as the model),
+    clustered by the real `pixcept cluster`; made once (an existing WORK/data is used as it is)."""
+    data = work / "data"
+    if not data.exists():
+        model = write_random_checkpoint(ROOT / "bench" / "results" / "vit-b-32-random")
+        build(data, model, images, concepts=concepts)
+        min_size = max(5, images // concepts // 4)
+        result = cluster(data, "--min-concept-size", str(min_size), "--seed", "0")
+        print(f"{result['images']:,} images -> {result['concepts']} concepts in {result['seconds']['total']:.0f} s",
+              flush=True)
+    return data
+
+
 def stability(data_dir: Path, before: int, after: int) -> str:
     from indexer.concepts.identity import id_stability
 

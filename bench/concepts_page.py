@@ -17,13 +17,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from cluster_job import build, cluster
+from cluster_job import clustered_library
 from map import CHROMIUM, CHROMIUM_ARGS
 from serve import start_server
 
-from indexer.demo.models import write_random_checkpoint
-
-from common import ROOT, table
+from common import table
 
 PAINT = """() => new Promise(resolve => {
   const done = () => {
@@ -46,14 +44,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="pixcept-bench-concepts-"))
-    data = work / "data"
-    if not data.exists():
-        model = write_random_checkpoint(ROOT / "bench" / "results" / "vit-b-32-random")
-        build(data, model, args.images, concepts=args.concepts)
-        min_size = max(5, args.images // args.concepts // 4)
-        result = cluster(data, "--min-concept-size", str(min_size), "--seed", "0")
-        print(f"{result['images']:,} images -> {result['concepts']} concepts in {result['seconds']['total']:.0f} s",
-              flush=True)
+    data = clustered_library(work, args.images, args.concepts)
     process, port = start_server(data)
     url = f"http://127.0.0.1:{port}"
     rows = []

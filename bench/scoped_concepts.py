@@ -18,11 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from cluster_job import build, cluster
+from cluster_job import clustered_library
 
-from indexer.demo.models import write_random_checkpoint
-
-from common import ROOT, table
+from common import table
 
 
 def timed(call) -> tuple[float, object]:
@@ -45,14 +43,7 @@ def main() -> None:
     from indexer.search import chance_level
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="pixcept-bench-scoped-"))
-    data = work / "data"
-    if not data.exists():
-        model = write_random_checkpoint(ROOT / "bench" / "results" / "vit-b-32-random")
-        build(data, model, args.images, concepts=args.concepts)
-        min_size = max(5, args.images // args.concepts // 4)
-        result = cluster(data, "--min-concept-size", str(min_size), "--seed", "0")
-        print(f"{result['images']:,} images -> {result['concepts']} concepts in {result['seconds']['total']:.0f} s",
-              flush=True)
+    data = clustered_library(work, args.images, args.concepts)
     folders = [f"/photos/bench/{n:04d}" for n in range(round(args.images / 1000 * args.share))]
     rows = []
     with Library.open(Settings(data_dir=data, device="cpu")) as library:

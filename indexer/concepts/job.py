@@ -163,7 +163,10 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
     scopes = {account.folders for account in accounts.list_all(library) if account.folders and account.active}
     if scopes:  # so that a reader limited to folders does not wait for them on the first list
         progress.note(f"Labelling the concepts as {len(scopes)} tokens limited to folders see them...")
-        scoped.work_out_headings(library, scopes)
+        try:
+            scoped.work_out_headings(library, scopes)
+        except Exception:  # noqa: BLE001 - the run is published; a scope's first list works them out instead
+            log.exception("working out the labels of folder scopes failed")
     summary["summary"] = (f"Run {run}: {fit.count} concepts ({matching.kept} kept, {matching.new} new, "
                           f"{matching.split} split, {matching.merged} merged, {len(matching.retired)} retired"
                           f"{f'; {kept_apart} merges of unchanged concepts undone' if kept_apart else ''}), "

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..durable import atomic_write, atomic_write_json
 from ..library import Library
-from ..scope import scope_of
+from ..scope import scope_of, within
 from ..store import CONCEPTS, IMAGES, Filter, Match, Point, retrieve_all
 from ..thumbnails import open_thumbnails
 from . import headings
@@ -125,8 +125,6 @@ def headings_in_scope(library: Library, current: Published) -> dict[str, dict[in
 def work_out_headings(library: Library, scopes: set[tuple[str, ...]]) -> int:
     """Work out the current run's labels for each folder scope in `scopes` (those tokens have) and keep them in the
     run's folder, so that a scoped reader's first concept list after a run does not wait for them; returns how many."""
-    from ..scope import within
-
     current = published(library)
     if current is None:
         return 0
