@@ -15,7 +15,7 @@ from PIL import Image
 from indexer import accounts, selections
 from indexer.concepts import scoped
 from indexer.concepts.job import run_cluster
-from indexer.concepts.publish import WORD_BARS, published
+from indexer.concepts.publish import WORD_BARS, published, word_bars
 from indexer.config import ServerConfig, Settings
 from indexer.demo import demo_model_spec, demo_vocabulary
 from indexer.demo.world import COLOURS, write_library
@@ -162,6 +162,18 @@ def test_concept_and_group_labels_are_the_words_of_the_folders_images(world):
     member = get(world, f"/api/concepts/{listed[0]['id']}?limit=1").get_json()["members"][0]
     image = get(world, f"/api/images/{member['id']}").get_json()
     assert image["concept"]["labels"][:1] == [w for w, _ in listed[0]["labels"][:1]] or not listed[0]["held"]
+
+
+def test_a_relabel_keeps_its_bars_and_works_out_the_scopes_labels_again(world):
+    library = world["app"].extensions["pixcept"].whole_library
+    current = published(library)
+    add_entries(library, ["crimson disc", "navy tile"], "user", "user:extra")
+    before = set((current.folder / "scoped").glob("headings-*.json"))
+    run_cluster(library, {"relabel": True})
+    assert word_bars(current, library.manifest.get("vocabularies")) is not None  # measured for the new words
+    assert len(set((current.folder / "scoped").glob("headings-*.json")) - before) == 1  # the kid's, worked out
+    listed = get(world, "/api/concepts?limit=500").get_json()["concepts"]
+    assert listed and all(c["size"] > 0 for c in listed)
 
 
 def test_selections_and_exports_hold_the_folders_images_only(world):

@@ -84,6 +84,18 @@ def run_cluster(library: Library, params: dict, progress: Progress | None = None
     return cluster(library, ClusterOptions.from_params(params), progress, fitter or fit_concepts)
 
 
+def _label_scopes(library: Library, progress: Progress) -> None:
+    """The published concepts' labels as each token limited to folders sees them, worked out now so that its reader
+    does not wait for them on the first list (`scoped.work_out_headings`)."""
+    scopes = {account.folders for account in accounts.list_all(library) if account.folders and account.active}
+    if scopes:
+        progress.note(f"Labelling the concepts as {len(scopes)} tokens limited to folders see them...")
+        try:
+            scoped.work_out_headings(library, scopes)
+        except Exception:  # noqa: BLE001 - the run is published; a scope's first list works them out instead
+            log.exception("working out the labels of folder scopes failed")
+
+
 def min_images(min_size: int) -> int:
     return MIN_CONCEPTS * min_size
 
@@ -160,13 +172,7 @@ def cluster(library: Library, options: ClusterOptions, progress: Progress, fitte
     summary["seconds"] = {k: round(v, 2) for k, v in timings.items()}
     # publish wrote the summary readers need before the switch; this adds how long publishing took
     (publish.run_folder(library, run) / "run.json").write_text(json.dumps(summary))
-    scopes = {account.folders for account in accounts.list_all(library) if account.folders and account.active}
-    if scopes:  # so that a reader limited to folders does not wait for them on the first list
-        progress.note(f"Labelling the concepts as {len(scopes)} tokens limited to folders see them...")
-        try:
-            scoped.work_out_headings(library, scopes)
-        except Exception:  # noqa: BLE001 - the run is published; a scope's first list works them out instead
-            log.exception("working out the labels of folder scopes failed")
+    _label_scopes(library, progress)
     summary["summary"] = (f"Run {run}: {fit.count} concepts ({matching.kept} kept, {matching.new} new, "
                           f"{matching.split} split, {matching.merged} merged, {len(matching.retired)} retired"
                           f"{f'; {kept_apart} merges of unchanged concepts undone' if kept_apart else ''}), "
@@ -396,7 +402,8 @@ def relabel(library: Library, progress: Progress) -> dict:
     embeddings = np.asarray([p.vector for p in points], np.float32)
     ids = [p.payload["concept"] for p in points]
     sample = members_sample(library, current, ids)
-    relabelled = headings.label_all(library, sample.vectors, sample.rows, embeddings, [], ids, words, word_vectors)[0]
+    relabelled, _, _, bars = headings.label_all(library, sample.vectors, sample.rows, embeddings, [], ids, words,
+                                                word_vectors)
     changed = 0
     for point, (labels, held) in zip(points, relabelled):
         words_now = [[w, round(s, 4)] for w, s in labels]
@@ -415,6 +422,8 @@ def relabel(library: Library, progress: Progress) -> dict:
         "run": current.run, "state": "relabelled", "relabelled_concepts": changed, "retagged_images": retagged,
         "vocabularies": library.manifest.get("vocabularies") or {}, "finished_at": utc_now()}]
     library.update_manifest(**{publish.MANIFEST_KEY: record})
+    publish.keep_word_bars(current.folder, bars, library.manifest.get("vocabularies"))
+    _label_scopes(library, progress)
     return {"run": current.run, "relabelled": changed, "retagged": retagged,
             "summary": f"Relabelled {changed} of {len(points)} concepts of run {current.run}; new suggested tags "
                        f"for {retagged} images."}

@@ -290,10 +290,17 @@ def _write_run_files(folder: Path, output: RunOutput) -> None:
              concepts=output.concepts.astype(np.int32))
     for concept, image in output.montages.items():
         atomic_write(montages / f"{concept}.jpg", partial(image.save, format="JPEG", quality=85))
-    if output.word_bars is not None:  # with the vocabulary they were measured for (`word_bars`)
-        np.savez(folder / WORD_BARS, words=np.array(list(output.word_bars), dtype=str),
-                 bars=np.array(list(output.word_bars.values()), np.float32),
-                 vocabularies=np.array(vocabularies_key(output.summary.get("vocabularies"))))
+    if output.word_bars is not None:
+        keep_word_bars(folder, output.word_bars, output.summary.get("vocabularies"))
+
+
+def keep_word_bars(folder: Path, bars: dict[str, float], vocabularies: dict | None) -> None:
+    """Keep a run's word bars (`word_bars`) in its folder, with the vocabulary they were measured for."""
+    def write(out) -> None:
+        np.savez(out, words=np.array(list(bars), dtype=str), bars=np.array(list(bars.values()), np.float32),
+                 vocabularies=np.array(vocabularies_key(vocabularies)))
+
+    atomic_write(folder / WORD_BARS, write)
 
 
 WORD_BARS = "word_bars.npz"
