@@ -316,10 +316,7 @@ def _previous_concepts(library: Library, ids: list[str]) -> np.ndarray:
 def _previous_groups(library: Library) -> list[dict]:
     """The last published run's concept groups (stable IDs), to match this run's to."""
     folder = _last_run_folder(library)
-    try:
-        return json.loads((folder / "run.json").read_text()).get("hierarchy", []) if folder else []
-    except (OSError, ValueError):
-        return []
+    return publish.run_groups(folder) if folder else []
 
 
 def _describe_groups(groups: list[dict], rows: list[list[int]], sizes: np.ndarray, labels: list[tuple[list, int]],

@@ -306,6 +306,14 @@ def keep_word_bars(folder: Path, bars: dict[str, float], vocabularies: dict | No
 WORD_BARS = "word_bars.npz"
 
 
+def run_groups(folder: Path) -> list[dict]:
+    """A run's concept groups as its run.json records them (stable IDs, concepts, labels); none when unreadable."""
+    try:
+        return json.loads((folder / "run.json").read_text()).get("hierarchy", [])
+    except (OSError, ValueError):
+        return []
+
+
 def vocabularies_key(vocabularies: dict | None) -> str:
     """The library's vocabularies (sources and versions) as one string, to tell whether they changed."""
     return json.dumps(vocabularies or {}, sort_keys=True)

@@ -134,10 +134,7 @@ def concept_groups(library: Library, current: Published | None = None, concepts:
     {id (stable across runs), parent (-1 at the top), children (group IDs), concepts (IDs), size, labels, title}.
     Under a folder scope, only groups holding one of `concepts` (the scope's, as `list_concepts` gives them)."""
     current = current or require_published(library)
-    try:
-        groups = json.loads((current.folder / "run.json").read_text()).get("hierarchy", [])
-    except (OSError, ValueError):
-        return []
+    groups = publish.run_groups(current.folder)
     if scope_of(library):
         groups = scoped.groups(library, current, groups, concepts if concepts is not None else
                                list_concepts(library, "id", 0, 1_000_000, current).concepts)

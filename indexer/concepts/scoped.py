@@ -22,7 +22,7 @@ from ..store import CONCEPTS, IMAGES, Filter, Match, Point, retrieve_all
 from ..thumbnails import open_thumbnails
 from . import headings
 from .algorithm import ctfidf_words
-from .publish import Published, current_filter, published, vocabularies_key, word_bars
+from .publish import Published, current_filter, published, run_groups, vocabularies_key, word_bars
 from .sample import members_sample
 
 EXEMPLARS = 9  # a published concept's exemplars, as the job picks them
@@ -154,9 +154,9 @@ def _work_out_headings(library: Library, current: Published) -> dict[str, dict[i
         inside = {p.id for p in retrieve_all(library.store, IMAGES, sample.ids)}
         rows = np.where([image in inside for image in sample.ids], sample.rows, -1)
     words, word_vectors = headings.vocabulary(library)
-    run_groups = [{**g, "concepts": present} for g, present in _present(_run_groups(current), set(ids))]
+    groups_seen = [{**g, "concepts": present} for g, present in _present(run_groups(current.folder), set(ids))]
     labels, group_labels, group_rows, _ = headings.label_all(whole, sample.vectors, rows,
-                                                             _centres(points, sample.vectors, rows), run_groups, ids,
+                                                             _centres(points, sample.vectors, rows), groups_seen, ids,
                                                              words, word_vectors, bars)
     ctfidf = _ctfidf(rows, sample.tags, len(ids), words)
     sizes = np.bincount(rows[rows >= 0], minlength=len(ids))
@@ -165,15 +165,8 @@ def _work_out_headings(library: Library, current: Published) -> dict[str, dict[i
         ranked, held = headings.keep_heading(labels[k][0], labels[k][1], point.payload)
         concepts[ids[k]] = {"labels": [[w, round(s, 4)] for w, s in ranked], "held": held, "ctfidf_labels": ctfidf[k]}
     named_groups = {group["id"]: headings.group_words(group_labels[i], group_rows[i], sizes, labels)
-                    for i, group in enumerate(run_groups)}
+                    for i, group in enumerate(groups_seen)}
     return {"concepts": concepts, "groups": named_groups}
-
-
-def _run_groups(current: Published) -> list[dict]:
-    try:
-        return json.loads((current.folder / "run.json").read_text()).get("hierarchy", [])
-    except (OSError, ValueError):
-        return []
 
 
 def _centres(points: list[Point], vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
