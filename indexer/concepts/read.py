@@ -283,7 +283,7 @@ def image_concept(library: Library, payload: dict, current: Published | None = N
     concept = concept if concept is not None else -1
     labels = payload.get(current.labels_field) or []
     if scope_of(library) and concept >= 0:  # the words that hold for the concept's images in scope
-        heading = scoped.headings_in_scope(library, current)["concepts"].get(concept)
+        heading = scoped.heading_in_scope(library, current, concept)
         labels = publish.heading_words(heading) if heading else labels
     named = title(labels, f"concept {concept}") if concept >= 0 else "Unsorted"  # the image keeps the top words
     return {"id": concept, "labels": labels, "title": named, "run": current.run}

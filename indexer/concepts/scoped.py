@@ -122,6 +122,17 @@ def headings_in_scope(library: Library, current: Published) -> dict[str, dict[in
     return found
 
 
+def heading_in_scope(library: Library, current: Published, concept: int) -> dict | None:
+    """A concept's labels and held count in scope (`headings_in_scope`), for describing images: looked up once per
+    answer (`current`, the snapshot an answer describes its images with), not once per image, since checking that
+    the kept headings are current counts the images in scope."""
+    last = library.memo.get("headings_for_answer")
+    if last is None or last[0] is not current:
+        last = (current, headings_in_scope(library, current)["concepts"])
+        library.memo["headings_for_answer"] = last
+    return last[1].get(concept)
+
+
 def work_out_headings(library: Library, scopes: set[tuple[str, ...]]) -> int:
     """Work out the current run's labels for each folder scope in `scopes` (those tokens have) and keep them in the
     run's folder, so that a scoped reader's first concept list after a run does not wait for them; returns how many."""
