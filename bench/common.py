@@ -77,7 +77,8 @@ def build_world(folder: Path, world: str, size: int) -> Path:
     from indexer.demo import world as shapes
     from indexer.index import index_folders
     from indexer.library import Library
-    from indexer.vocab import DEFAULT_SOURCE, add_entries, default_vocabulary
+    from indexer.vocab import DEFAULT_SOURCE, add_entries
+    from indexer.words import default_vocabulary
 
     if world == "emoji":
         emoji.write_library(folder / "photos", per_emoji=size)

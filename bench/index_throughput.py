@@ -65,7 +65,8 @@ def end_to_end(spec: str, photos: Path, work: Path) -> tuple[float, float]:
 def text_rates(embedder, words: list[str]) -> dict[str, float]:
     import numpy as np
 
-    from indexer.vocab import TEMPLATES, embed_entries
+    from indexer.vocab import embed_entries
+    from indexer.words import TEMPLATES
 
     prompts = [t.format(w) for w in words for t in TEMPLATES]
     started = time.perf_counter()
@@ -93,7 +94,7 @@ def main() -> None:
     import torch
 
     from indexer.embed import load_embedder
-    from indexer.vocab import default_vocabulary
+    from indexer.words import default_vocabulary
 
     spec = write_random_checkpoint(args.work_dir / "vit-b-32-random")
     embedder = load_embedder(spec)

@@ -162,7 +162,7 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "pixcept-bench")
     args = parser.parse_args()
 
-    from indexer.vocab import default_vocabulary
+    from indexer.words import default_vocabulary
 
     spec = write_random_checkpoint(args.work_dir / "vit-b-32")
     data_dir = args.work_dir / f"serve-{args.images}"

@@ -18,7 +18,8 @@ from indexer.demo import emoji_model_spec
 from indexer.demo.emoji_truth import label_true
 from indexer.index import index_folders
 from indexer.library import Library
-from indexer.vocab import DEFAULT_SOURCE, add_entries, default_vocabulary
+from indexer.vocab import DEFAULT_SOURCE, add_entries
+from indexer.words import default_vocabulary
 
 from browsing import (
     box_select_concept_core,

@@ -7,15 +7,8 @@ import pytest
 
 from indexer.errors import UsageError
 from indexer.store import VOCABULARY
-from indexer.vocab import (
-    TEMPLATES,
-    add_entries,
-    default_vocabulary,
-    embed_entries,
-    entry_id,
-    read_entries_file,
-    search_words,
-)
+from indexer.vocab import add_entries, embed_entries, entry_id, search_words
+from indexer.words import TEMPLATES, default_vocabulary, read_entries_file
 
 
 def test_default_vocabulary_is_several_thousand_visual_words():

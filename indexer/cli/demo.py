@@ -69,7 +69,8 @@ def _draw_shapes(photos: Path, per_pair: int) -> _Drawn:
 def _draw_emoji(photos: Path, per_emoji: int) -> _Drawn:
     from ..demo import emoji_model_spec
     from ..demo.emoji import MissingWorldData, load_emoji, require_data, write_library
-    from ..vocab import DEFAULT_SOURCE, default_vocabulary
+    from ..vocab import DEFAULT_SOURCE
+    from ..words import default_vocabulary
 
     try:
         require_data()

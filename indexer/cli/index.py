@@ -53,7 +53,8 @@ def vocab(action, file, **params) -> None:
     `pixcept vocab` embeds pixcept's default vocabulary (several thousand visual words); `pixcept vocab add FILE`
     adds your own words and phrases (one a line, # for comments). Words already embedded are skipped.
     """
-    from ..vocab import DEFAULT_SOURCE, USER_SOURCE, default_vocabulary, read_entries_file
+    from ..vocab import DEFAULT_SOURCE, USER_SOURCE
+    from ..words import default_vocabulary, read_entries_file
 
     if action == "add":
         if file is None:

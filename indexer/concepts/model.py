@@ -311,7 +311,7 @@ class ConceptModel:
 
     def _vocabulary(self, docs: Sequence[str] | None) -> list[str]:
         if docs is None:
-            from ..vocab import default_vocabulary
+            from ..words import default_vocabulary
 
             return default_vocabulary()[1]
         vectorizer = self.vectorizer_model

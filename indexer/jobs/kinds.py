@@ -58,7 +58,8 @@ def _download_weights(model: str, progress: Progress) -> None:
 
 
 def _run_vocab(library: Library, params: dict, progress: Progress, embedder) -> dict:
-    from ..vocab import DEFAULT_SOURCE, USER_SOURCE, add_entries, default_vocabulary
+    from ..vocab import DEFAULT_SOURCE, USER_SOURCE, add_entries
+    from ..words import default_vocabulary
 
     if params.get("entries"):
         entries, source, version = params["entries"], USER_SOURCE, params.get("version") or "user"
@@ -163,7 +164,7 @@ def check_params(kind: str, params: dict, settings: Settings) -> dict:
     kind's schema (`params`), then what only this machine can judge. A job's folders come from another process,
     maybe over the network: they must be absolute, and in a place photos may be indexed from (`roots.check_roots`)."""
     from ..roots import check_roots
-    from ..vocab import check_entries
+    from ..words import check_entries
 
     checked = load_params(kind, params)
     if kind == "index":
