@@ -21,6 +21,8 @@ from .world import BACKGROUNDS, background
 
 EMOJI_TEST = Path("/usr/share/unicode/emoji/emoji-test.txt")
 EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+# CLDR's English keywords ("poodle": dog, poodle), read only to train the emoji model (`unicode-cldr-core`).
+CLDR_ANNOTATIONS = Path("/usr/share/unicode/cldr/common")
 FONT_SIZE = 109  # the only size the bitmap font has; glyphs are scaled afterwards
 LEFT_OUT_GROUPS = {"Component"}
 
@@ -92,6 +94,23 @@ def load_emoji() -> tuple[Emoji, ...]:
             if "skin tone" not in name:
                 found.append(Emoji(char, name, group, subgroup))
     return tuple(found)
+
+
+@cache
+def keywords() -> dict[str, tuple[str, ...]]:
+    """CLDR's English keywords of every emoji that has them, by character, lower case: the words people use of it that
+    its name may lack ("poodle": dog, poodle). Sequences (flags, families) are in the derived annotations."""
+    import xml.etree.ElementTree as ElementTree
+
+    files = [CLDR_ANNOTATIONS / folder / "en.xml" for folder in ("annotations", "annotationsDerived")]
+    if not all(path.is_file() for path in files):
+        raise MissingWorldData(f"the emoji model's training needs {files[0]} (apt install unicode-cldr-core)")
+    found: dict[str, tuple[str, ...]] = {}
+    for path in files:
+        for note in ElementTree.parse(path).iter("annotation"):
+            if note.get("type") != "tts" and note.text:
+                found.setdefault(note.get("cp", ""), tuple(w.strip().lower() for w in note.text.split("|")))
+    return {e.char: found.get(e.char) or found.get(e.char.replace("\ufe0f", ""), ()) for e in load_emoji()}
 
 
 @cache

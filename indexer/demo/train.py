@@ -18,7 +18,7 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .world import COLOURS, SHAPES, caption, grid_scenes, random_scene, render
 
@@ -52,13 +52,7 @@ def train(out: Path, steps: int, seed: int, batch: int = 128, lr: float = 2e-3, 
     tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=MODEL_CFG["text_cfg"]["context_length"])
     optimizer = clip_optimizer(model, lr)
     loss_fn = ClipLoss()
-    cache: dict[str, torch.Tensor] = {}
-
-    def tokens(text: str) -> torch.Tensor:  # captions repeat; the BPE tokenizer costs ~1 ms a call
-        if text not in cache:
-            cache[text] = tokenizer([text])
-        return cache[text]
-
+    tokens = token_cache(tokenizer)
     model.train()
     started = time.monotonic()
     for step in range(steps):
@@ -84,6 +78,18 @@ def train(out: Path, steps: int, seed: int, batch: int = 128, lr: float = 2e-3, 
               "how": "python -m indexer.demo.train --steps {} --seed {}".format(steps, seed)}
     save_checkpoint(model, MODEL_CFG, "pixcept-demo", recipe, out)
     return recipe
+
+
+def token_cache(tokenizer) -> Callable[[str], Any]:
+    """The tokens of a caption, each caption tokenized once: captions repeat, and the BPE tokenizer costs about 1 ms a
+    call."""
+    cache: dict[str, Any] = {}
+
+    def tokens(text: str) -> Any:
+        if text not in cache:
+            cache[text] = tokenizer([text])
+        return cache[text]
+    return tokens
 
 
 def clip_optimizer(model, lr: float):

@@ -1,20 +1,25 @@
 """Train the emoji demo CLIP: a small open_clip model that knows the emoji world of `indexer.demo.emoji`.
 
-    python -m indexer.demo.train_emoji [--out indexer/demo/emoji_model] [--steps 2400] [--seed 0]
+    python -m indexer.demo.train_emoji [--out indexer/demo/emoji_model] [--steps 2400] [--seed 0] [--keywords]
 
 Each emoji is drawn in a few varied pictures once (the pool); each step pairs a batch of them with captions true of
 them: the Unicode name ("dog face"), the name with its subgroup and group words ("dog face, an animal, a mammal"), or
 one word alone: a subgroup or group word ("fruit", "flag"), or a word several names of one subgroup share ("dog":
-dog, dog face, guide dog, service dog; `shared_name_words`). A word is true of many emoji, so the loss is CLIP's
-contrastive loss with every true pair as a target (not only the diagonal): "animal" is not pushed away from the other
-animals in the batch.
-open_clip's small ResNet image tower and a 3-layer text tower; AdamW with warm-up and cosine decay; two CPU threads.
+dog, dog face, guide dog, service dog; `shared_name_words`). With `--keywords`, CLDR's keywords for an emoji count
+too where they are one of those words already ("dog" of the poodle, "cat" of the cat, "car" of the automobile): the
+world's words reach the emoji people use them of, and no new word comes into play. A word is true of many emoji, so
+the loss is CLIP's contrastive loss with every true pair as a target (not only the diagonal): "animal" is not pushed
+away from the other animals in the batch.
+open_clip's small ResNet image tower and a 3-layer text tower; AdamW with warm-up and cosine decay; two CPU threads,
+or a GPU where there is one (`--device`; `--seconds` trains as many steps as fit, `--workers` draws in parallel).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import multiprocessing
 import random
 import sys
 import time
@@ -22,8 +27,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .emoji import Emoji, load_emoji, render, words_of
-from .train import MEAN, STD, clip_optimizer, lr_at, save_checkpoint
+import numpy as np
+
+from .emoji import Emoji, keywords, load_emoji, render, words_of
+from .train import MEAN, STD, clip_optimizer, lr_at, save_checkpoint, token_cache
 
 MODEL_DIR = Path(__file__).with_name("emoji_model")
 MODEL_CFG: dict[str, Any] = {
@@ -38,7 +45,7 @@ NAME, DESCRIBED = -1, -2  # caption kinds beside a word's index
 class Captions:
     """Every caption of the world as (emoji, kind) and the truth of any caption for any emoji, as tensors."""
 
-    def __init__(self, emoji: tuple[Emoji, ...]) -> None:
+    def __init__(self, emoji: tuple[Emoji, ...], keywords: dict[str, tuple[str, ...]] | None = None) -> None:
         import torch
 
         self.emoji = emoji
@@ -52,6 +59,8 @@ class Captions:
             self.has_word[row, ids] = True
         for word, rows in shared.items():
             self.has_word[sorted(rows), index[word]] = True
+        for row, item in enumerate(emoji):  # a keyword counts only as one of the world's own words: no new words
+            self.has_word[row, [index[k] for k in (keywords or {}).get(item.char, ()) if k in index]] = True
         self.word_ids = [self.has_word[row].nonzero().flatten().tolist() for row in range(len(emoji))]
 
     def text(self, row: int, kind: int) -> str:
@@ -79,9 +88,9 @@ class Captions:
 
 
 def prompted(text: str, rng: random.Random, share: float) -> str:
-    """A `share` of the captions as pixcept embeds its vocabulary ("a photo of a fruit."; `indexer.vocab.TEMPLATES`),
+    """A `share` of the captions as pixcept embeds its vocabulary ("a photo of a fruit."; `indexer.words.TEMPLATES`),
     so that labels from the vocabulary mean what the bare words mean."""
-    from ..vocab import TEMPLATES
+    from ..words import TEMPLATES
 
     return rng.choice(TEMPLATES).format(text) if share and rng.random() < share else text
 
@@ -104,18 +113,37 @@ def shared_name_words(emoji: tuple[Emoji, ...], taken: set[str]) -> dict[str, se
     return shared
 
 
-def picture_pool(emoji: tuple[Emoji, ...], per_emoji: int, seed: int, preprocess):
-    """`per_emoji` varied pictures of every emoji, preprocessed once (fp16): drawing is the slow part of a step."""
+def picture_pool(emoji: tuple[Emoji, ...], per_emoji: int, seed: int, preprocess, workers: int = 1):
+    """`per_emoji` varied pictures of every emoji, preprocessed once (fp16): drawing is the slow part of a step.
+    The same seed draws the same pictures with any number of worker processes."""
     import torch
 
     rng = random.Random(seed)
-    return torch.stack([torch.stack([preprocess(render(e, rng.randrange(2**31), RENDER_SIZE)) for _ in
-                                     range(per_emoji)]) for e in emoji]).to(torch.float16)
+    seeds = [[rng.randrange(2**31) for _ in range(per_emoji)] for _ in emoji]
+    jobs = [(item, item_seeds, preprocess) for item, item_seeds in zip(emoji, seeds)]
+    if workers <= 1:
+        drawn = [_draw(job) for job in jobs]
+    else:  # before any CUDA use: forked workers inherit the loaded font and emoji list
+        forked = multiprocessing.get_context("fork")
+        with forked.Pool(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+            drawn = pool.map(_draw, jobs, chunksize=16)
+    return torch.from_numpy(np.stack(drawn))
+
+
+def _draw(job) -> Any:
+    """One emoji's pictures as an fp16 array (numpy, so that workers hand back bytes, not shared-memory handles)."""
+    import torch
+
+    item, seeds, preprocess = job
+    return torch.stack([preprocess(render(item, seed, RENDER_SIZE)) for seed in seeds]).to(torch.float16).numpy()
 
 
 def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, per_emoji: int = 8,
-          outside_per_batch: int = 64, prompted_share: float = 0.5, log_every: int = 100,
-          start: Path | None = None) -> dict:
+          outside_per_batch: int | None = None, prompted_share: float = 0.5, log_every: int = 100,
+          start: Path | None = None, use_keywords: bool = False, device: str = "auto", workers: int = 1,
+          seconds: float | None = None, save_every: float | None = None) -> dict:
+    """Train `steps` steps (or as many as fit in `seconds` of stepping, measured after the first 50), saving to
+    `out` at the end and every `save_every` seconds on the way (a run stopped early leaves a checkpoint)."""
     import open_clip
     import torch
 
@@ -123,6 +151,7 @@ def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, 
     torch.manual_seed(seed)
     rng = random.Random(seed)
     started = time.monotonic()
+    outside_per_batch = outside_per_batch or batch // 4
     emoji = load_emoji()
     model = open_clip.CLIP(**MODEL_CFG)
     if start is not None:  # go on from an earlier checkpoint of this recipe
@@ -132,53 +161,82 @@ def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, 
                                for k, v in load_file(str(start / "open_clip_model.safetensors")).items()})
     preprocess = open_clip.image_transform(MODEL_CFG["vision_cfg"]["image_size"], is_train=False, mean=MEAN, std=STD)
     tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=MODEL_CFG["text_cfg"]["context_length"])
-    world = Captions(emoji)
+    world = Captions(emoji, keywords() if use_keywords else None)
     outside = outside_words(emoji)
-    pool = picture_pool(emoji, per_emoji, seed, preprocess)
+    pool = picture_pool(emoji, per_emoji, seed, preprocess, workers)
+    if device == "auto":  # asked only now: the drawing workers are forked before CUDA starts
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    pool = pool.to(device)
     print(f"{len(emoji)} emoji x {per_emoji} pictures drawn in {time.monotonic() - started:.0f} s", flush=True)
+    model.to(device)
     optimizer = clip_optimizer(model, lr)
-    cache: dict[str, torch.Tensor] = {}
-
-    def tokens(text: str) -> torch.Tensor:
-        if text not in cache:
-            cache[text] = tokenizer([text])
-        return cache[text]
-
+    tokens = token_cache(tokenizer)
+    recipe = {"seed": seed, "batch": batch, "lr": lr, "render_size": RENDER_SIZE, "pictures_per_emoji": per_emoji,
+              "outside_words_per_batch": outside_per_batch, "prompted_share": prompted_share,
+              "outside_rule": OUTSIDE_RULE, "outside_words": len(outside),
+              "keywords": KEYWORD_RULE if use_keywords else None, "device": _device_name(device),
+              "torch": torch.__version__, "open_clip": open_clip.__version__}
     model.train()
-    for step in range(steps):
+    stepping, saved, step = time.monotonic(), time.monotonic(), 0
+    while step < steps:
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, steps, lr)
         rows = [rng.randrange(len(emoji)) for _ in range(batch)]
         kinds = [world.sample(row, rng) for row in rows]
-        images = pool[torch.tensor(rows), torch.randint(0, per_emoji, (batch,))].float()
+        images = pool[torch.tensor(rows, device=device), torch.randint(0, per_emoji, (batch,), device=device)].float()
         strangers = rng.sample(outside, outside_per_batch)
         captions = [prompted(text, rng, prompted_share)
                     for text in [*(world.text(r, k) for r, k in zip(rows, kinds)), *strangers]]
-        texts = torch.cat([tokens(text) for text in captions])
+        texts = torch.cat([tokens(text) for text in captions]).to(device)
         image_features, text_features, logit_scale = model(images, texts)[:3]
         truth = torch.cat([world.truth(rows, kinds), torch.zeros(batch, outside_per_batch, dtype=torch.bool)], 1)
-        loss = multi_positive_loss(image_features @ text_features.T * logit_scale, truth)
+        loss = multi_positive_loss(image_features @ text_features.T * logit_scale, truth.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         with torch.no_grad():
             model.logit_scale.clamp_(0, 4.6052)  # at most 100, as CLIP
+        if seconds and step == 50:  # as many steps as the time left allows, at the pace of the first 50
+            steps = 51 + int((seconds - (time.monotonic() - stepping)) / ((time.monotonic() - stepping) / 51))
         if step % log_every == 0 or step == steps - 1:
-            print(f"step {step:5d}  loss {loss.item():.3f}  {time.monotonic() - started:6.0f} s", flush=True)
+            print(f"step {step:5d}/{steps}  loss {loss.item():.3f}  {time.monotonic() - started:6.0f} s", flush=True)
+        if save_every and time.monotonic() - saved > save_every:
+            _save(model, out, {**recipe, "steps": step + 1, "stopped_early": True}, start, steps=step + 1)
+            model.train()
+            saved = time.monotonic()
+        step += 1
+    recipe["train_seconds"] = round(time.monotonic() - started)
+    return _save(model, out, {**recipe, "steps": steps}, start, steps=steps, evaluated=True)
+
+
+def _save(model, out: Path, recipe: dict, start: Path | None, steps: int, evaluated: bool = False) -> dict:
+    """The checkpoint (on the CPU, fp16) with its recipe, the command that makes it and, at the end, its metrics."""
+    import open_clip
+
     model.eval()
-    metrics = evaluate(model, preprocess, tokenizer, emoji)
-    how = f"python -m indexer.demo.train_emoji --steps {steps} --seed {seed} --lr {lr} --prompted {prompted_share}"
-    recipe = {"seed": seed, "steps": steps, "batch": batch, "lr": lr, "render_size": RENDER_SIZE,
-              "pictures_per_emoji": per_emoji, "outside_words_per_batch": outside_per_batch,
-              "prompted_share": prompted_share, "outside_rule": OUTSIDE_RULE, "outside_words": len(outside),
-              "train_seconds": round(time.monotonic() - started),
-              "torch": torch.__version__, "open_clip": open_clip.__version__, "metrics": metrics, "how": how}
+    cpu = copy.deepcopy(model).cpu()
+    if evaluated:
+        preprocess = open_clip.image_transform(MODEL_CFG["vision_cfg"]["image_size"], is_train=False, mean=MEAN,
+                                               std=STD)
+        tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=MODEL_CFG["text_cfg"]["context_length"])
+        recipe["metrics"] = evaluate(cpu, preprocess, tokenizer, load_emoji())
+    options = [f"--steps {steps}", f"--seed {recipe['seed']}", f"--lr {recipe['lr']}",
+               f"--prompted {recipe['prompted_share']}", f"--batch {recipe['batch']}",
+               f"--pictures {recipe['pictures_per_emoji']}", *(["--keywords"] if recipe["keywords"] else [])]
+    how = "python -m indexer.demo.train_emoji " + " ".join(options)
+    recipe["how"] = how
     if start is not None:  # the earlier stage's recipe, and both commands
         before = json.loads((start / "open_clip_config.json").read_text())["pixcept_training"]
         stage = f"STAGE{before['how'].count('&&') + 1}"
         recipe.update(before=before, how=f"{before['how']} --out {stage} && {how} --start {stage}")
-    save_checkpoint(model, MODEL_CFG, "pixcept-demo-emoji", recipe, out)
+    save_checkpoint(cpu, MODEL_CFG, "pixcept-demo-emoji", recipe, out)
     return recipe
+
+
+def _device_name(device: str) -> str:
+    import torch
+
+    return torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu"
 
 
 def multi_positive_loss(logits, truth):
@@ -192,6 +250,8 @@ def multi_positive_loss(logits, truth):
     return (images_to_texts + texts_to_images) / 2
 
 
+# Which CLDR keywords count (see Captions): only those that are already one of the world's words ("dog" of poodle).
+KEYWORD_RULE = "cldr-world-words"
 OUTSIDE_RULE = "covered-2"  # which words are trained as true of no picture (see outside_words); stages before it: none
 
 
@@ -203,7 +263,7 @@ def outside_words(emoji: tuple[Emoji, ...]) -> list[str]:
     untrained, such entries became the most distinctive words of whole concepts. Words for "no good match" tests
     are out of the vocabulary ("mortgage"): never seen at all. (Stages of the model trained before OUTSIDE_RULE saw
     every other entry that shares no word with any emoji; the rest never.)"""
-    from ..vocab import default_vocabulary
+    from ..words import default_vocabulary
 
     described = [set(words_of(" ".join((e.name, e.subgroup, e.group)))) for e in emoji]
     return sorted(entry for entry in default_vocabulary()[1]
@@ -242,10 +302,19 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=2400)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--pictures", type=int, default=8, help="pictures drawn of each emoji")
     parser.add_argument("--prompted", type=float, default=0.5, help="share of captions in vocabulary prompts")
+    parser.add_argument("--keywords", action="store_true", help="CLDR keywords that are world words count too")
     parser.add_argument("--start", type=Path, help="go on from this checkpoint (a folder this script wrote)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda (default: cuda where there is one)")
+    parser.add_argument("--workers", type=int, default=1, help="processes drawing the pictures")
+    parser.add_argument("--seconds", type=float, help="as many steps as fit in this many seconds (not --steps)")
+    parser.add_argument("--save-every", type=float, help="save a checkpoint every this many seconds on the way")
     args = parser.parse_args()
-    recipe = train(args.out, args.steps, args.seed, lr=args.lr, prompted_share=args.prompted, start=args.start)
+    recipe = train(args.out, args.steps, args.seed, batch=args.batch, lr=args.lr, per_emoji=args.pictures,
+                   prompted_share=args.prompted, start=args.start, use_keywords=args.keywords, device=args.device,
+                   workers=args.workers, seconds=args.seconds, save_every=args.save_every)
     print(json.dumps(recipe["metrics"]))
     return 0
 
