@@ -98,19 +98,17 @@ def search_disowns(library: Library, vectors: np.ndarray, texts: list[str]) -> n
     vocabulary's vectors average each word over prompt templates, search embeds the bare words: the two mostly
     agree, but 11 of the 118 held labels of one emoji demo run ("american black bear" for a family) rose above chance
     only templated, so a label named a concept that a search for the label does not show."""
-    from ..search import NEAR_EXACT, below_chance, chance_level
+    from ..search import no_good_match
 
     disowned = np.zeros(len(texts), bool)
-    centroid, chance = library.image_centroid(), chance_level(library)
-    if centroid is None or chance is None or not texts or not len(vectors):
+    if not texts or not len(vectors):
         return disowned
     bare = library.embedder().embed_texts(texts)
     for start in range(0, len(texts), WORD_BLOCK):
         block = bare[start:start + WORD_BLOCK]
-        best = (vectors @ block.T).max(axis=0)
-        disowned[start:start + len(block)] = [
-            score < NEAR_EXACT and below_chance(score, float(centroid @ vector), chance)
-            for score, vector in zip(best, block)]
+        best = (vectors @ block.T).max(axis=0)  # the best score search would find, on `vectors`
+        disowned[start:start + len(block)] = [no_good_match(library, vector, float(score))
+                                              for score, vector in zip(best, block)]
     return disowned
 
 

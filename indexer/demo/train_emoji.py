@@ -201,26 +201,23 @@ def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, 
         if step % log_every == 0 or step == steps - 1:
             print(f"step {step:5d}/{steps}  loss {loss.item():.3f}  {time.monotonic() - started:6.0f} s", flush=True)
         if save_every and time.monotonic() - saved > save_every:
-            _save(model, out, {**recipe, "steps": step + 1, "stopped_early": True}, start, steps=step + 1)
+            _save(model, out, {**recipe, "steps": step + 1, "stopped_early": True}, start)
             model.train()
             saved = time.monotonic()
         step += 1
     recipe["train_seconds"] = round(time.monotonic() - started)
-    return _save(model, out, {**recipe, "steps": steps}, start, steps=steps, evaluated=True)
+    return _save(model, out, {**recipe, "steps": steps}, start, judged_by=(preprocess, tokenizer))
 
 
-def _save(model, out: Path, recipe: dict, start: Path | None, steps: int, evaluated: bool = False) -> dict:
-    """The checkpoint (on the CPU, fp16) with its recipe, the command that makes it and, at the end, its metrics."""
-    import open_clip
-
+def _save(model, out: Path, recipe: dict, start: Path | None, judged_by: tuple[Any, Any] | None = None) -> dict:
+    """The checkpoint (on the CPU, fp16) with its recipe, the command that makes it and, given the preprocessing and
+    tokenizer to judge it with (at the end), its metrics."""
     model.eval()
     cpu = copy.deepcopy(model).cpu()
-    if evaluated:
-        preprocess = open_clip.image_transform(MODEL_CFG["vision_cfg"]["image_size"], is_train=False, mean=MEAN,
-                                               std=STD)
-        tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=MODEL_CFG["text_cfg"]["context_length"])
+    if judged_by is not None:
+        preprocess, tokenizer = judged_by
         recipe["metrics"] = evaluate(cpu, preprocess, tokenizer, load_emoji())
-    options = [f"--steps {steps}", f"--seed {recipe['seed']}", f"--lr {recipe['lr']}",
+    options = [f"--steps {recipe['steps']}", f"--seed {recipe['seed']}", f"--lr {recipe['lr']}",
                f"--prompted {recipe['prompted_share']}", f"--batch {recipe['batch']}",
                f"--pictures {recipe['pictures_per_emoji']}", *(["--keywords"] if recipe["keywords"] else [])]
     how = "python -m indexer.demo.train_emoji " + " ".join(options)
