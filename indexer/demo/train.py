@@ -18,7 +18,7 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .world import COLOURS, SHAPES, caption, grid_scenes, random_scene, render
 
@@ -52,7 +52,6 @@ def train(out: Path, steps: int, seed: int, batch: int = 128, lr: float = 2e-3, 
     tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=MODEL_CFG["text_cfg"]["context_length"])
     optimizer = clip_optimizer(model, lr)
     loss_fn = ClipLoss()
-    tokens = token_cache(tokenizer)
     model.train()
     started = time.monotonic()
     for step in range(steps):
@@ -60,7 +59,7 @@ def train(out: Path, steps: int, seed: int, batch: int = 128, lr: float = 2e-3, 
             group["lr"] = lr_at(step, steps, lr)
         scenes = [random_scene(rng) for _ in range(batch)]
         images = torch.stack([preprocess(render(scene, RENDER_SIZE)) for scene in scenes])
-        texts = torch.cat([tokens(caption(scene, rng)) for scene in scenes])
+        texts = tokenizer([caption(scene, rng) for scene in scenes])
         image_features, text_features, logit_scale = model(images, texts)[:3]  # features normalised, scale exp()
         loss = loss_fn(image_features, text_features, logit_scale)
         optimizer.zero_grad(set_to_none=True)
@@ -78,18 +77,6 @@ def train(out: Path, steps: int, seed: int, batch: int = 128, lr: float = 2e-3, 
               "how": "python -m indexer.demo.train --steps {} --seed {}".format(steps, seed)}
     save_checkpoint(model, MODEL_CFG, "pixcept-demo", recipe, out)
     return recipe
-
-
-def token_cache(tokenizer) -> Callable[[str], Any]:
-    """The tokens of a caption, each caption tokenized once: captions repeat, and the BPE tokenizer costs about 1 ms a
-    call."""
-    cache: dict[str, Any] = {}
-
-    def tokens(text: str) -> Any:
-        if text not in cache:
-            cache[text] = tokenizer([text])
-        return cache[text]
-    return tokens
 
 
 def clip_optimizer(model, lr: float):
