@@ -227,11 +227,41 @@ def test_pictures_drawn_in_parallel_are_the_ones_drawn_alone():
     assert alone.shape == (len(some), 2, 3, 64, 64) and (alone == parallel).all() and (alone[:, 0] != alone[:, 1]).any()
 
 
+def test_hard_batches_pit_a_word_against_emoji_it_is_not_true_of():
+    import random
+
+    import open_clip
+    import torch
+
+    from indexer.demo.train_emoji import MODEL_CFG, Captions, HardCases, outside_words
+
+    emoji = world.load_emoji()
+    captions = Captions(emoji, world.keywords())
+    outside = outside_words(emoji)[:60]
+    tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=MODEL_CFG["text_cfg"]["context_length"])
+    torch.manual_seed(0)
+    hard = HardCases(captions, outside, torch.randn(len(emoji), 3, 64, 64).half(), tokenizer,
+                     outside_kept=10)
+    hard.mine(open_clip.CLIP(**MODEL_CFG))
+    assert len(hard.impostors) == len(captions.words)
+    assert len(set(hard.outside)) == 10 and set(hard.outside) < set(outside)
+    assert not any(captions.has_word[row, word] for word, rows in enumerate(hard.impostors) for row in rows)
+    rows, kinds = hard.focused_rows(random.Random(1), groups=5)
+    assert len(rows) == len(kinds) == 40
+    for group in range(5):
+        word, members = kinds[group * 8], rows[group * 8:group * 8 + 8]
+        assert word >= 0 and members[0] in captions.rows_of[word]  # the word, captioning an emoji it is true of
+        truth = captions.truth(members, [word] * 8)[:, 0].tolist()
+        holders = min(4, len(captions.rows_of[word]))
+        assert truth == [True] * holders + [False] * (8 - holders)  # the rest are its impostors
+
+
 def test_emoji_training_runs_and_saves_a_loadable_checkpoint(tmp_path):
     from indexer.demo.train_emoji import train
 
-    recipe = train(tmp_path / "model", steps=2, seed=7, batch=16, per_emoji=1, log_every=100, use_keywords=True)
+    recipe = train(tmp_path / "model", steps=2, seed=7, batch=16, per_emoji=1, log_every=100, use_keywords=True,
+                   focus=1, hard_outside=0.5, mine_every=1)
     assert recipe["steps"] == 2 and set(recipe["metrics"]) >= {"name_top1", "subgroup_zero_shot"}
-    assert "--keywords" in recipe["how"] and recipe["device"] == "cpu"
+    assert "--keywords --focus 1 --hard-outside 0.5" in recipe["how"] and recipe["device"] == "cpu"
     embedder = load_embedder(f"local-dir:{tmp_path / 'model'}", device="cpu")  # loads through the normal path
     assert embedder.dim == 64

@@ -12,6 +12,8 @@ the loss is CLIP's contrastive loss with every true pair as a target (not only t
 away from the other animals in the batch.
 open_clip's small ResNet image tower and a 3-layer text tower; AdamW with warm-up and cosine decay; two CPU threads,
 or a GPU where there is one (`--device`; `--seconds` trains as many steps as fit, `--workers` draws in parallel).
+`--focus` and `--hard-outside` train on what the model gets wrong (`HardCases`); `bench/emoji_model.py` judges a
+checkpoint against the shipped one.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class Captions:
         for row, item in enumerate(emoji):  # a keyword counts only as one of the world's own words: no new words
             self.has_word[row, [index[k] for k in (keywords or {}).get(item.char, ()) if k in index]] = True
         self.word_ids = [self.has_word[row].nonzero().flatten().tolist() for row in range(len(emoji))]
+        self.rows_of = [self.has_word[:, word].nonzero().flatten().tolist() for word in range(len(self.words))]
 
     def text(self, row: int, kind: int) -> str:
         item = self.emoji[row]
@@ -85,6 +88,53 @@ class Captions:
         same = rows_t[:, None] == rows_t[None, :]
         words = self.has_word[rows_t][:, kinds_t.clamp(min=0)]
         return torch.where(kinds_t[None, :] < 0, same, words)
+
+
+class HardCases:
+    """What the model gets wrong now, found by its own search over one picture of each emoji (mined again every few
+    hundred steps): for each world word, the emoji it is not true of that score highest for it (hedgehog, chipmunk
+    and pig face for "dog": `impostors`), and the outside words that rise highest above the pictures' mean score
+    (those search would still answer: `outside`)."""
+
+    def __init__(self, world: Captions, outside: list[str], pictures, tokenizer, per_word: int = 16,
+                 outside_kept: int = 256) -> None:
+        self.world, self.all_outside, self.pictures, self.tokenizer = world, outside, pictures, tokenizer
+        self.per_word, self.outside_kept = per_word, outside_kept
+        self.impostors: list[list[int]] = []
+        self.outside: list[str] = []
+
+    def mine(self, model) -> None:
+        import torch
+
+        model.eval()
+        with torch.no_grad():
+            images = torch.cat([model.encode_image(chunk.float(), normalize=True)
+                                for chunk in self.pictures.split(512)])
+            words = self._texts(model, self.world.words) @ images.T
+            words[self.world.has_word.T.to(words.device)] = -2
+            self.impostors = words.topk(self.per_word, dim=1).indices.tolist()
+            outside = self._texts(model, self.all_outside) @ images.T
+            rise = outside.max(1).values - outside.mean(1)
+            self.outside = [self.all_outside[i] for i in rise.topk(self.outside_kept).indices.tolist()]
+        model.train()
+
+    def _texts(self, model, texts: list[str]):
+        import torch
+
+        tokens = self.tokenizer(texts).to(self.pictures.device)
+        return torch.cat([model.encode_text(chunk, normalize=True) for chunk in tokens.split(512)])
+
+    def focused_rows(self, rng: random.Random, groups: int, size: int = 8) -> tuple[list[int], list[int]]:
+        """`groups` groups of `size` rows: a world word with half as many emoji it is true of (one captioned with
+        the word) and its impostors for the other half, so that "dog" must rank the poodle above the eagle."""
+        rows, kinds = [], []
+        for _ in range(groups):
+            word = rng.randrange(len(self.world.words))
+            holders = rng.sample(self.world.rows_of[word], min(size // 2, len(self.world.rows_of[word])))
+            others = rng.sample(self.impostors[word], size - len(holders))
+            rows += holders + others
+            kinds += [word] + [self.world.sample(row, rng) for row in holders[1:] + others]
+        return rows, kinds
 
 
 def prompted(text: str, rng: random.Random, share: float) -> str:
@@ -141,13 +191,16 @@ def _draw(job) -> Any:
 def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, per_emoji: int = 8,
           outside_per_batch: int | None = None, prompted_share: float = 0.5, log_every: int = 100,
           start: Path | None = None, use_keywords: bool = False, device: str = "auto", workers: int = 1,
-          seconds: float | None = None, save_every: float | None = None) -> dict:
+          seconds: float | None = None, save_every: float | None = None, focus: int = 0,
+          hard_outside: float = 0.0, mine_every: int = 200, threads: int = 2) -> dict:
     """Train `steps` steps (or as many as fit in `seconds` of stepping, measured after the first 50), saving to
-    `out` at the end and every `save_every` seconds on the way (a run stopped early leaves a checkpoint)."""
+    `out` at the end and every `save_every` seconds on the way (a run stopped early leaves a checkpoint). With
+    `focus`, that many groups of eight rows of each batch pit a word against its impostors, and `hard_outside` is
+    the share of outside words drawn from those search still answers (`HardCases`, mined every `mine_every` steps)."""
     import open_clip
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = random.Random(seed)
     started = time.monotonic()
@@ -170,20 +223,26 @@ def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, 
     print(f"{len(emoji)} emoji x {per_emoji} pictures drawn in {time.monotonic() - started:.0f} s", flush=True)
     model.to(device)
     optimizer = clip_optimizer(model, lr)
+    hard = HardCases(world, outside, pool[:, 0], tokenizer)
     recipe = {"seed": seed, "batch": batch, "lr": lr, "render_size": RENDER_SIZE, "pictures_per_emoji": per_emoji,
               "outside_words_per_batch": outside_per_batch, "prompted_share": prompted_share,
               "outside_rule": OUTSIDE_RULE, "outside_words": len(outside),
-              "keywords": KEYWORD_RULE if use_keywords else None, "device": _device_name(device),
+              "keywords": KEYWORD_RULE if use_keywords else None, "focus_groups": focus,
+              "hard_outside": hard_outside, "mine_every": mine_every, "device": _device_name(device),
               "torch": torch.__version__, "open_clip": open_clip.__version__}
     model.train()
     stepping, saved, step = time.monotonic(), time.monotonic(), 0
     while step < steps:
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, steps, lr)
-        rows = [rng.randrange(len(emoji)) for _ in range(batch)]
-        kinds = [world.sample(row, rng) for row in rows]
+        if (focus or hard_outside) and step % mine_every == 0:
+            hard.mine(model)
+        rows, kinds = hard.focused_rows(rng, focus) if focus else ([], [])
+        rows += [rng.randrange(len(emoji)) for _ in range(batch - len(rows))]
+        kinds += [world.sample(row, rng) for row in rows[len(kinds):]]
         images = pool[torch.tensor(rows, device=device), torch.randint(0, per_emoji, (batch,), device=device)].float()
-        strangers = rng.sample(outside, outside_per_batch)
+        hard_count = round(outside_per_batch * hard_outside)
+        strangers = [*rng.sample(hard.outside, hard_count), *rng.sample(outside, outside_per_batch - hard_count)]
         captions = [prompted(text, rng, prompted_share)
                     for text in [*(world.text(r, k) for r, k in zip(rows, kinds)), *strangers]]
         texts = tokenizer(captions).to(device)  # in one call: 12 ms for a batch (a cache of them grew by GBs)
@@ -218,7 +277,10 @@ def _save(model, out: Path, recipe: dict, start: Path | None, judged_by: tuple[A
         recipe["metrics"] = evaluate(cpu, preprocess, tokenizer, load_emoji())
     options = [f"--steps {recipe['steps']}", f"--seed {recipe['seed']}", f"--lr {recipe['lr']}",
                f"--prompted {recipe['prompted_share']}", f"--batch {recipe['batch']}",
-               f"--pictures {recipe['pictures_per_emoji']}", *(["--keywords"] if recipe["keywords"] else [])]
+               f"--pictures {recipe['pictures_per_emoji']}", *(["--keywords"] if recipe["keywords"] else []),
+               *([f"--focus {recipe['focus_groups']}", f"--hard-outside {recipe['hard_outside']}",
+                  f"--mine-every {recipe['mine_every']}"] if recipe["focus_groups"] or recipe["hard_outside"]
+                 else [])]
     how = "python -m indexer.demo.train_emoji " + " ".join(options)
     recipe["how"] = how
     if start is not None:  # the earlier stage's recipe, and both commands
@@ -307,10 +369,17 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="processes drawing the pictures")
     parser.add_argument("--seconds", type=float, help="as many steps as fit in this many seconds (not --steps)")
     parser.add_argument("--save-every", type=float, help="save a checkpoint every this many seconds on the way")
+    parser.add_argument("--focus", type=int, default=0, help="groups of 8 rows a batch pitting a word against "
+                        "the emoji it is not true of that score highest for it")
+    parser.add_argument("--hard-outside", type=float, default=0.0, help="share of outside words drawn from "
+                        "those that rise highest above the pictures")
+    parser.add_argument("--mine-every", type=int, default=200, help="steps between minings of the hard cases")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads")
     args = parser.parse_args()
     recipe = train(args.out, args.steps, args.seed, batch=args.batch, lr=args.lr, per_emoji=args.pictures,
                    prompted_share=args.prompted, start=args.start, use_keywords=args.keywords, device=args.device,
-                   workers=args.workers, seconds=args.seconds, save_every=args.save_every)
+                   workers=args.workers, seconds=args.seconds, save_every=args.save_every, focus=args.focus,
+                   hard_outside=args.hard_outside, mine_every=args.mine_every, threads=args.threads)
     print(json.dumps(recipe["metrics"]))
     return 0
 
