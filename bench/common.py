@@ -68,10 +68,10 @@ def table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
-def build_world(folder: Path, world: str, size: int) -> Path:
+def build_world(folder: Path, world: str, size: int, model: str | None = None, seed: int = 0) -> Path:
     """A demo world as `pixcept demo` makes it: its pictures in FOLDER/photos (shapes: `size` per colour x shape;
-    emoji: `size` per emoji), indexed with its demo model and vocabulary (shapes: the demo model's words; emoji:
-    pixcept's default vocabulary) into FOLDER/data, which is returned."""
+    emoji: `size` per emoji, drawn with `seed`), indexed with its demo model (or `model`) and vocabulary (shapes: the
+    demo model's words; emoji: pixcept's default vocabulary) into FOLDER/data, which is returned."""
     from indexer.config import Settings
     from indexer.demo import demo_model_spec, demo_vocabulary, emoji, emoji_model_spec
     from indexer.demo import world as shapes
@@ -81,12 +81,12 @@ def build_world(folder: Path, world: str, size: int) -> Path:
     from indexer.words import default_vocabulary
 
     if world == "emoji":
-        emoji.write_library(folder / "photos", per_emoji=size)
-        model, (version, words), source = emoji_model_spec(), default_vocabulary(), DEFAULT_SOURCE
+        emoji.write_library(folder / "photos", per_emoji=size, seed=seed)
+        shipped, (version, words), source = emoji_model_spec(), default_vocabulary(), DEFAULT_SOURCE
     else:
         shapes.write_library(folder / "photos", per_pair=size)
-        model, (version, words), source = demo_model_spec(), ("demo-1", demo_vocabulary()), "demo"
-    with Library.open(Settings(data_dir=folder / "data", model=model, device="cpu")) as library:
+        shipped, (version, words), source = demo_model_spec(), ("demo-1", demo_vocabulary()), "demo"
+    with Library.open(Settings(data_dir=folder / "data", model=model or shipped, device="cpu")) as library:
         index_folders(library, [folder / "photos"])
         add_entries(library, words, source, version)
     return folder / "data"

@@ -1,0 +1,88 @@
+"""Benchmark: an emoji model's search, over several drawings of the emoji world, against the shipped model.
+
+    .venv/bin/python bench/emoji_model.py [CHECKPOINT ...] [--renders 4] [--work-dir DIR]
+
+Each drawing is the world as `pixcept demo --world emoji` makes it (one picture of each of 1,870 emoji), with draw
+seeds 0 (the demo's own) to RENDERS-1, indexed with each model. Per model: for "dog", how many of the first five are
+the five dogs (dog face, dog, guide dog, service dog, poodle) and where the poodle ranks (per drawing); the mean
+precision of the first ten for "cat", "car", "fruit", "flag", "bird" and "heart", and its ratio to the shipped model's
+(the baseline, first row). One drawing decides little: the demo's poodle is small and white on white, found 59th by
+"dog" where the three other drawings find it 7th to 13th. Then the cutoff's margins in the demo drawing (seed 0):
+the best score of the weakest of those words, of the strongest word the model never saw (`cutoff.UNKNOWN`), and the
+made-up words' line (`indexer.search.chance_level`): search answers the first only above the line, and says "no good
+match" to the second only below it, so a model needs words well above unknown words to be judged right reliably.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from cutoff import UNKNOWN
+
+from common import build_world, table
+
+DOGS = {"dog face", "dog", "guide dog", "service dog", "poodle"}
+WORDS = {"cat": lambda e: "cat" in e.name_words, "car": lambda e: e.subgroup == "transport-ground",
+         "fruit": lambda e: e.subgroup == "food-fruit", "flag": lambda e: e.group == "Flags",
+         "bird": lambda e: e.subgroup == "animal-bird", "heart": lambda e: "heart" in e.name_words}
+
+
+def main() -> None:
+    from indexer.demo import EMOJI_MODEL_DIR
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoints", nargs="*", type=Path, help="open_clip local-dir folders to compare")
+    parser.add_argument("--renders", type=int, default=4, help="drawings of the world (seeds 0..N-1)")
+    parser.add_argument("--work-dir", type=Path)
+    args = parser.parse_args()
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="pixcept-bench-emoji-model-"))
+    rows, margins = [], []
+    for n, folder in enumerate([EMOJI_MODEL_DIR, *args.checkpoints]):
+        name = "shipped" if n == 0 else folder.name
+        found = [judge(build_world(work / f"{n}-{seed}", "emoji", 1, f"local-dir:{folder.resolve()}", seed), seed == 0)
+                 for seed in range(args.renders)]
+        precision = float(np.mean([f["precision"] for f in found]))
+        baseline = rows[0]["mean P@10"] if rows else precision
+        rows.append({"model": name, "dogs in first 5": " ".join(str(f["dogs"]) for f in found),
+                     "poodle rank": " ".join(str(f["poodle"]) for f in found), "mean P@10": round(precision, 3),
+                     "vs shipped": f"{precision / baseline:.2f}x"})
+        margins.append({"model": name, **found[0]["margins"]})
+    print(table(rows, ["model", "dogs in first 5", "poodle rank", "mean P@10", "vs shipped"]))
+    print("\nIn the demo drawing (seed 0): best scores and the made-up words' line")
+    print(table(margins, ["model", "weakest word", "strongest unknown", "made-up line", "words above line",
+                          "unknown below line"]))
+
+
+def judge(data_dir: Path, demo: bool) -> dict:
+    from indexer.config import Settings
+    from indexer.demo.emoji import emoji_of
+    from indexer.library import Library
+    from indexer.search import chance_level
+    from indexer.store import IMAGES
+
+    with Library.open(Settings(data_dir=data_dir)) as library:
+        embedder = library.embedder()
+
+        def ranked(text: str, limit: int) -> list:
+            return library.store.search(IMAGES, embedder.embed_texts([text])[0], limit=limit, with_payload=True)
+
+        dogs = [emoji_of(hit.payload["path"]).name for hit in ranked("dog", 2000)]
+        found = {"dogs": len(DOGS & set(dogs[:5])), "poodle": dogs.index("poodle") + 1,
+                 "precision": np.mean([sum(map(truth, (emoji_of(h.payload["path"]) for h in ranked(word, 10)))) / 10
+                                       for word, truth in WORDS.items()])}
+        if demo:
+            words = [ranked(word, 1)[0].score for word in ["dog", *WORDS]]
+            unknown = [ranked(word, 1)[0].score for word in UNKNOWN["emoji"]]
+            line = chance_level(library).best_line
+            found["margins"] = {"weakest word": f"{min(words):.3f}", "strongest unknown": f"{max(unknown):.3f}",
+                                "made-up line": f"{line:.3f}",
+                                "words above line": f"{sum(s >= line for s in words)}/{len(words)}",
+                                "unknown below line": f"{sum(s < line for s in unknown)}/{len(unknown)}"}
+    return found
+
+
+if __name__ == "__main__":
+    main()
