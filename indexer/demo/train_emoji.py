@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import multiprocessing
 import random
 import sys
@@ -192,11 +193,13 @@ def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, 
           outside_per_batch: int | None = None, prompted_share: float = 0.5, log_every: int = 100,
           start: Path | None = None, use_keywords: bool = False, device: str = "auto", workers: int = 1,
           seconds: float | None = None, save_every: float | None = None, focus: int = 0,
-          hard_outside: float = 0.0, mine_every: int = 200, threads: int = 2) -> dict:
+          hard_outside: float = 0.0, mine_every: int = 200, threads: int = 2, max_scale: float = 100.0) -> dict:
     """Train `steps` steps (or as many as fit in `seconds` of stepping, measured after the first 50), saving to
     `out` at the end and every `save_every` seconds on the way (a run stopped early leaves a checkpoint). With
     `focus`, that many groups of eight rows of each batch pit a word against its impostors, and `hard_outside` is
-    the share of outside words drawn from those search still answers (`HardCases`, mined every `mine_every` steps)."""
+    the share of outside words drawn from those search still answers (`HardCases`, mined every `mine_every` steps).
+    `max_scale` caps the logit scale (CLIP: 100): at 10 the loss asks for wider cosine margins between true and false
+    pairs, which is what search's cutoff reads (a word's best picture far above what unknown words reach)."""
     import open_clip
     import torch
 
@@ -228,7 +231,8 @@ def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, 
               "outside_words_per_batch": outside_per_batch, "prompted_share": prompted_share,
               "outside_rule": OUTSIDE_RULE, "outside_words": len(outside),
               "keywords": KEYWORD_RULE if use_keywords else None, "focus_groups": focus,
-              "hard_outside": hard_outside, "mine_every": mine_every, "device": _device_name(device),
+              "hard_outside": hard_outside, "mine_every": mine_every, "max_logit_scale": max_scale,
+              "device": _device_name(device),
               "torch": torch.__version__, "open_clip": open_clip.__version__}
     model.train()
     stepping, saved, step = time.monotonic(), time.monotonic(), 0
@@ -253,7 +257,7 @@ def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, 
         loss.backward()
         optimizer.step()
         with torch.no_grad():
-            model.logit_scale.clamp_(0, 4.6052)  # at most 100, as CLIP
+            model.logit_scale.clamp_(0, math.log(max_scale))
         if seconds and step == 50:  # as many steps as the time left allows, at the pace of the first 50
             steps = 51 + int((seconds - (time.monotonic() - stepping)) / ((time.monotonic() - stepping) / 51))
         if step % log_every == 0 or step == steps - 1:
@@ -280,7 +284,8 @@ def _save(model, out: Path, recipe: dict, start: Path | None, judged_by: tuple[A
                f"--pictures {recipe['pictures_per_emoji']}", *(["--keywords"] if recipe["keywords"] else []),
                *([f"--focus {recipe['focus_groups']}", f"--hard-outside {recipe['hard_outside']}",
                   f"--mine-every {recipe['mine_every']}"] if recipe["focus_groups"] or recipe["hard_outside"]
-                 else [])]
+                 else []),
+               *([f"--max-scale {recipe['max_logit_scale']:g}"] if recipe["max_logit_scale"] != 100 else [])]
     how = "python -m indexer.demo.train_emoji " + " ".join(options)
     recipe["how"] = how
     if start is not None:  # the earlier stage's recipe, and both commands
@@ -375,11 +380,14 @@ def main() -> int:
                         "those that rise highest above the pictures")
     parser.add_argument("--mine-every", type=int, default=200, help="steps between minings of the hard cases")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads")
+    parser.add_argument("--max-scale", type=float, default=100.0, help="cap on the logit scale (CLIP: 100); lower "
+                        "asks for wider margins between true and false pairs")
     args = parser.parse_args()
     recipe = train(args.out, args.steps, args.seed, batch=args.batch, lr=args.lr, per_emoji=args.pictures,
                    prompted_share=args.prompted, start=args.start, use_keywords=args.keywords, device=args.device,
                    workers=args.workers, seconds=args.seconds, save_every=args.save_every, focus=args.focus,
-                   hard_outside=args.hard_outside, mine_every=args.mine_every, threads=args.threads)
+                   hard_outside=args.hard_outside, mine_every=args.mine_every, threads=args.threads,
+                   max_scale=args.max_scale)
     print(json.dumps(recipe["metrics"]))
     return 0
 
