@@ -7,10 +7,12 @@ seeds 0 (the demo's own) to RENDERS-1, indexed with each model. Per model: for "
 the five dogs (dog face, dog, guide dog, service dog, poodle) and where the poodle ranks (per drawing); the mean
 precision of the first ten for "cat", "car", "fruit", "flag", "bird" and "heart", and its ratio to the shipped model's
 (the baseline, first row). One drawing decides little: the demo's poodle is small and white on white, found 59th by
-"dog" where the three other drawings find it 7th to 13th. Then the cutoff's margins in the demo drawing (seed 0):
-the best score of the weakest of those words, of the strongest word the model never saw (`cutoff.UNKNOWN`), and the
-made-up words' line (`indexer.search.chance_level`): search answers the first only above the line, and says "no good
-match" to the second only below it, so a model needs words well above unknown words to be judged right reliably.
+"dog" with the fourth model stage where the three other drawings put it 7th to 13th. Then the cutoff's margins in
+the demo drawing (seed 0): the best score of the weakest of those words, of the strongest word the model never saw
+(`cutoff.UNKNOWN`), and the made-up words' line (`indexer.search.chance_level`). A broad word ("fruit", "flag": their
+pictures lift the library's mean score for them) is answered when its best picture reaches the line, and an unknown
+word gets "no good match" only below it: a model needs its words well above the words it never saw for search to
+judge both right.
 """
 
 from __future__ import annotations
