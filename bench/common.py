@@ -68,10 +68,12 @@ def table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
-def build_world(folder: Path, world: str, size: int, model: str | None = None, seed: int = 0) -> Path:
+def build_world(folder: Path, world: str, size: int, model: str | None = None, seed: int = 0,
+                vocabulary: bool = True) -> Path:
     """A demo world as `pixcept demo` makes it: its pictures in FOLDER/photos (shapes: `size` per colour x shape;
-    emoji: `size` per emoji, drawn with `seed`), indexed with its demo model (or `model`) and vocabulary (shapes: the
-    demo model's words; emoji: pixcept's default vocabulary) into FOLDER/data, which is returned."""
+    emoji: `size` per emoji, drawn with `seed`), indexed with its demo model (or `model`) and, unless `vocabulary` is
+    false (a benchmark that only searches pictures), its vocabulary (shapes: the demo model's words; emoji: pixcept's
+    default vocabulary) into FOLDER/data, which is returned."""
     from indexer.config import Settings
     from indexer.demo import demo_model_spec, demo_vocabulary, emoji, emoji_model_spec
     from indexer.demo import world as shapes
@@ -88,5 +90,6 @@ def build_world(folder: Path, world: str, size: int, model: str | None = None, s
         shipped, (version, words), source = demo_model_spec(), ("demo-1", demo_vocabulary()), "demo"
     with Library.open(Settings(data_dir=folder / "data", model=model or shipped, device="cpu")) as library:
         index_folders(library, [folder / "photos"])
-        add_entries(library, words, source, version)
+        if vocabulary:
+            add_entries(library, words, source, version)
     return folder / "data"

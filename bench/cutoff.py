@@ -26,6 +26,8 @@ UNKNOWN = {"shapes": ["giraffe", "banana", "piano", "volcano", "bicycle", "violi
                       "dragon"],
            "emoji": ["mortgage", "algebra", "sonnet", "velocity", "grammar", "pension", "syntax", "bureaucracy",
                      "photosynthesis", "tuesday"]}
+# The dog emoji issue 23 names: "dog" should find them before anything else.
+DOGS = {"dog face", "dog", "guide dog", "service dog", "poodle"}
 
 
 def truth_of(world: str):
@@ -43,7 +45,7 @@ def queries(world: str) -> list[tuple[str, str, callable]]:
 
         subgroups = sorted({e.subgroup for e in load_emoji()})
         named = [("subgroup", s.replace("-", " "), lambda t, s=s: t.subgroup == s) for s in subgroups]
-        words = [("word", "dog", lambda t: t.name in {"dog face", "dog", "guide dog", "service dog", "poodle"}),
+        words = [("word", "dog", lambda t: t.name in DOGS),
                  ("word", "fruit", lambda t: t.subgroup == "food-fruit"),
                  ("word", "flag", lambda t: t.group == "Flags")]
         return named + words + unknown

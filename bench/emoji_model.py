@@ -22,11 +22,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from cutoff import UNKNOWN
 
 from common import build_world, table
+from cutoff import DOGS, UNKNOWN
 
-DOGS = {"dog face", "dog", "guide dog", "service dog", "poodle"}
 WORDS = {"cat": lambda e: "cat" in e.name_words, "car": lambda e: e.subgroup == "transport-ground",
          "fruit": lambda e: e.subgroup == "food-fruit", "flag": lambda e: e.group == "Flags",
          "bird": lambda e: e.subgroup == "animal-bird", "heart": lambda e: "heart" in e.name_words}
@@ -44,7 +43,8 @@ def main() -> None:
     rows, margins = [], []
     for n, folder in enumerate([EMOJI_MODEL_DIR, *args.checkpoints]):
         name = "shipped" if n == 0 else folder.name
-        found = [judge(build_world(work / f"{n}-{seed}", "emoji", 1, f"local-dir:{folder.resolve()}", seed), seed == 0)
+        model = f"local-dir:{folder.resolve()}"
+        found = [judge(build_world(work / f"{n}-{seed}", "emoji", 1, model, seed, vocabulary=False), seed == 0)
                  for seed in range(args.renders)]
         precision = float(np.mean([f["precision"] for f in found]))
         baseline = rows[0]["mean P@10"] if rows else precision
