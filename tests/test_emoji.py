@@ -97,6 +97,26 @@ def test_cldr_keywords_reach_only_the_worlds_own_words():
     assert (keyed.has_word >= plain.has_word).all()  # only adds
 
 
+def test_a_name_that_is_a_world_word_is_taught_as_the_word():
+    """The emoji named "dog" is one of the dogs "dog" names: its name, when it captions a picture, is true of the
+    poodle too. Taught as a name (true of that one emoji) it contradicted the word, and "dog" found the dog far above
+    the other dogs."""
+    import random
+
+    from indexer.demo.train_emoji import NAME, Captions
+
+    emoji = world.load_emoji()
+    row = {e.name: i for i, e in enumerate(emoji)}
+    plain, fixed = Captions(emoji, world.keywords()), Captions(emoji, world.keywords(), names_as_words=True)
+    kinds = {fixed.sample(row["dog"], random.Random(seed)) for seed in range(200)}
+    assert fixed.words.index("dog") in kinds and NAME not in kinds
+    assert NAME in {fixed.sample(row["dog face"], random.Random(seed)) for seed in range(200)}  # not a world word
+    dog_as_named = [plain.name_kinds[row["dog"]], fixed.name_kinds[row["dog"]]]
+    truth = [captions.truth([row["poodle"], row["dog"]], [kind, kind])[0, 1].item()
+             for captions, kind in zip((plain, fixed), dog_as_named)]
+    assert truth == [False, True]  # the poodle's picture against the caption "dog" (the dog's name)
+
+
 def test_committed_emoji_checkpoint_is_small_and_documented():
     config = json.loads((EMOJI_MODEL_DIR / "open_clip_config.json").read_text())
     recipe = config["pixcept_training"]
@@ -262,8 +282,8 @@ def test_emoji_training_runs_and_saves_a_loadable_checkpoint(tmp_path):
     from indexer.demo.train_emoji import train
 
     recipe = train(tmp_path / "model", steps=2, seed=7, batch=16, per_emoji=1, log_every=100, use_keywords=True,
-                   focus=1, hard_outside=0.5, mine_every=1)
+                   focus=1, hard_outside=0.5, mine_every=1, names_as_words=True)
     assert recipe["steps"] == 2 and set(recipe["metrics"]) >= {"name_top1", "subgroup_zero_shot"}
-    assert "--keywords --focus 1 --hard-outside 0.5" in recipe["how"] and recipe["device"] == "cpu"
+    assert "--keywords --names-as-words --focus 1 --hard-outside 0.5" in recipe["how"] and recipe["device"] == "cpu"
     embedder = load_embedder(f"local-dir:{tmp_path / 'model'}", device="cpu")  # loads through the normal path
     assert embedder.dim == 64

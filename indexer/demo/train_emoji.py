@@ -48,7 +48,8 @@ NAME, DESCRIBED = -1, -2  # caption kinds beside a word's index
 class Captions:
     """Every caption of the world as (emoji, kind) and the truth of any caption for any emoji, as tensors."""
 
-    def __init__(self, emoji: tuple[Emoji, ...], keywords: dict[str, tuple[str, ...]] | None = None) -> None:
+    def __init__(self, emoji: tuple[Emoji, ...], keywords: dict[str, tuple[str, ...]] | None = None,
+                 names_as_words: bool = False) -> None:
         import torch
 
         self.emoji = emoji
@@ -66,6 +67,10 @@ class Captions:
             self.has_word[row, [index[k] for k in (keywords or {}).get(item.char, ()) if k in index]] = True
         self.word_ids = [self.has_word[row].nonzero().flatten().tolist() for row in range(len(emoji))]
         self.rows_of = [self.has_word[:, word].nonzero().flatten().tolist() for word in range(len(self.words))]
+        # A name that is one of the world's words ("dog", "person", "bird") is the same caption as the word; taught
+        # as a name it was true of that one emoji and false of the others the word is true of (the poodle, 362
+        # other people), against what the word teaches
+        self.name_kinds = [index.get(item.name.lower(), NAME) if names_as_words else NAME for item in emoji]
 
     def text(self, row: int, kind: int) -> str:
         item = self.emoji[row]
@@ -79,7 +84,7 @@ class Captions:
 
     def sample(self, row: int, rng: random.Random) -> int:
         roll = rng.random()
-        return NAME if roll < 0.4 else DESCRIBED if roll < 0.65 else rng.choice(self.word_ids[row])
+        return self.name_kinds[row] if roll < 0.4 else DESCRIBED if roll < 0.65 else rng.choice(self.word_ids[row])
 
     def truth(self, rows, kinds):
         """truth[i, j]: caption j (of emoji rows[j], of kind kinds[j]) is true of picture i."""
@@ -193,7 +198,8 @@ def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, 
           outside_per_batch: int | None = None, prompted_share: float = 0.5, log_every: int = 100,
           start: Path | None = None, use_keywords: bool = False, device: str = "auto", workers: int = 1,
           seconds: float | None = None, save_every: float | None = None, focus: int = 0,
-          hard_outside: float = 0.0, mine_every: int = 200, threads: int = 2, max_scale: float = 100.0) -> dict:
+          hard_outside: float = 0.0, mine_every: int = 200, threads: int = 2, max_scale: float = 100.0,
+          names_as_words: bool = False) -> dict:
     """Train `steps` steps (or as many as fit in `seconds` of stepping, measured after the first 50), saving to
     `out` at the end and every `save_every` seconds on the way (a run stopped early leaves a checkpoint). With
     `focus`, that many groups of eight rows of each batch pit a word against its impostors, and `hard_outside` is
@@ -217,7 +223,7 @@ def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, 
                                for k, v in load_file(str(start / "open_clip_model.safetensors")).items()})
     preprocess = open_clip.image_transform(MODEL_CFG["vision_cfg"]["image_size"], is_train=False, mean=MEAN, std=STD)
     tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=MODEL_CFG["text_cfg"]["context_length"])
-    world = Captions(emoji, keywords() if use_keywords else None)
+    world = Captions(emoji, keywords() if use_keywords else None, names_as_words)
     outside = outside_words(emoji)
     pool = picture_pool(emoji, per_emoji, seed, preprocess, workers)
     if device == "auto":  # asked only now: the drawing workers are forked before CUDA starts
@@ -232,6 +238,7 @@ def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, 
               "outside_rule": OUTSIDE_RULE, "outside_words": len(outside),
               "keywords": KEYWORD_RULE if use_keywords else None, "focus_groups": focus,
               "hard_outside": hard_outside, "mine_every": mine_every, "max_logit_scale": max_scale,
+              "names_as_words": names_as_words,
               "device": _device_name(device),
               "torch": torch.__version__, "open_clip": open_clip.__version__}
     model.train()
@@ -282,6 +289,7 @@ def _save(model, out: Path, recipe: dict, start: Path | None, judged_by: tuple[A
     options = [f"--steps {recipe['steps']}", f"--seed {recipe['seed']}", f"--lr {recipe['lr']}",
                f"--prompted {recipe['prompted_share']}", f"--batch {recipe['batch']}",
                f"--pictures {recipe['pictures_per_emoji']}", *(["--keywords"] if recipe["keywords"] else []),
+               *(["--names-as-words"] if recipe["names_as_words"] else []),
                *([f"--focus {recipe['focus_groups']}", f"--hard-outside {recipe['hard_outside']}",
                   f"--mine-every {recipe['mine_every']}"] if recipe["focus_groups"] or recipe["hard_outside"]
                  else []),
@@ -369,6 +377,8 @@ def main() -> int:
     parser.add_argument("--pictures", type=int, default=8, help="pictures drawn of each emoji")
     parser.add_argument("--prompted", type=float, default=0.5, help="share of captions in vocabulary prompts")
     parser.add_argument("--keywords", action="store_true", help="CLDR keywords that are world words count too")
+    parser.add_argument("--names-as-words", action="store_true", help="a name that is one of the world's words "
+                        "(\"dog\", \"person\") is trained as that word, true of every emoji the word is true of")
     parser.add_argument("--start", type=Path, help="go on from this checkpoint (a folder this script wrote)")
     parser.add_argument("--device", default="auto", help="cpu, cuda (default: cuda where there is one)")
     parser.add_argument("--workers", type=int, default=1, help="processes drawing the pictures")
@@ -387,7 +397,7 @@ def main() -> int:
                    prompted_share=args.prompted, start=args.start, use_keywords=args.keywords, device=args.device,
                    workers=args.workers, seconds=args.seconds, save_every=args.save_every, focus=args.focus,
                    hard_outside=args.hard_outside, mine_every=args.mine_every, threads=args.threads,
-                   max_scale=args.max_scale)
+                   max_scale=args.max_scale, names_as_words=args.names_as_words)
     print(json.dumps(recipe["metrics"]))
     return 0
 
