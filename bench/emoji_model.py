@@ -73,14 +73,16 @@ def judge(data_dir: Path, demo: bool) -> dict:
         def ranked(text: str, limit: int) -> list:
             return library.store.search(IMAGES, embedder.embed_texts([text])[0], limit=limit, with_payload=True)
 
-        dogs = [emoji_of(hit.payload["path"]).name for hit in ranked("dog", 2000)]
+        dog_hits = ranked("dog", 2000)
+        word_hits = {word: ranked(word, 10) for word in WORDS}
+        dogs = [emoji_of(hit.payload["path"]).name for hit in dog_hits]
         shown = [emoji_of(result.path).name for result in search_page(library, "dog", limit=5).results]
         found = {"dogs": len(DOGS & set(dogs[:5])), "shown": len(DOGS & set(shown)),
                  "poodle": dogs.index("poodle") + 1,
-                 "precision": np.mean([sum(map(truth, (emoji_of(h.payload["path"]) for h in ranked(word, 10)))) / 10
+                 "precision": np.mean([sum(map(truth, (emoji_of(h.payload["path"]) for h in word_hits[word]))) / 10
                                        for word, truth in WORDS.items()])}
         if demo:
-            words = [ranked(word, 1)[0].score for word in ["dog", *WORDS]]
+            words = [hits[0].score for hits in [dog_hits, *word_hits.values()]]
             unknown = [ranked(word, 1)[0].score for word in UNKNOWN["emoji"]]
             line = chance_level(library).best_line
             found["margins"] = {"weakest word": f"{min(words):.3f}", "strongest unknown": f"{max(unknown):.3f}",
