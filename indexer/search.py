@@ -29,10 +29,6 @@ GAP_APART = 3.0  # ... and only a gap this many times wider than the other drops
 # drops between its own members
 GAP_SHARE_NARROW = 0.04
 GAP_APART_NARROW = 20.0
-# Either gap ends a group only when it is this many times the widest step inside the group: scores that fall in steps
-# ("dog": the emoji named dog, 0.07 above dog face and guide dog, then 0.09 down to service dog and poodle) are not a
-# group standing apart; 1.5 leaves every cut of the shapes world as it was (bench/cutoff.py)
-GAP_COHESION = 1.5
 # Words no model knows. What they match in a library shows how far a query rises above the library's mean score by
 # chance; a query that rises no more (within the margin), and whose best picture scores no higher than theirs do,
 # matched nothing ("giraffe" to a model that never saw one).
@@ -168,7 +164,6 @@ def relevance_threshold(scores: np.ndarray, baseline: float, relative: float = R
        least `gap_share` of the top's rise above the baseline and `apart` times the mean of the other drops: a group
        that stands apart ("red circle": 4 red circles, then red squares) ends there; smooth scores are not cut. A
        narrower drop (GAP_SHARE_NARROW of the rise) ends it too when it is GAP_APART_NARROW times the other drops.
-       Either only when the group before it is tighter than the gap (GAP_COHESION times its widest step).
     """
     if len(scores) == 0:
         return 1.0
@@ -184,12 +179,9 @@ def relevance_threshold(scores: np.ndarray, baseline: float, relative: float = R
         others = np.delete(drops, widest)
         typical = float(others.mean()) if len(others) else 0.0
         gap = drops[widest]
-        group = kept[:min_results + widest]
-        inside = float(np.max(group[:-1] - group[1:])) if len(group) > 1 else 0.0
-        wide_enough = (gap >= gap_share * rise and gap >= apart * typical) or \
-            (gap >= GAP_SHARE_NARROW * rise and gap >= GAP_APART_NARROW * typical)
-        if wide_enough and gap >= GAP_COHESION * inside:
-            threshold = float(group[-1])
+        if (gap >= gap_share * rise and gap >= apart * typical) or \
+                (gap >= GAP_SHARE_NARROW * rise and gap >= GAP_APART_NARROW * typical):
+            threshold = float(kept[min_results + widest - 1])
     return float(threshold)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -16,7 +15,7 @@ from indexer.demo import demo_model_spec, demo_vocabulary
 from indexer.demo.world import COLOURS, SHAPES, write_library
 from indexer.index import index_folders
 from indexer.library import Library
-from indexer.search import WEAK_SHOWN, Chance, below_chance, relevance_threshold, search_page
+from indexer.search import WEAK_SHOWN, Chance, below_chance, search_page
 from indexer.store import IMAGES
 from indexer.vocab import add_entries
 
@@ -165,16 +164,3 @@ def test_a_broad_word_matches_when_its_best_picture_stands_above_every_made_up_w
     assert not below_chance(0.74, 0.44, chance)  # rises 0.30 only, but above the line: a broad word
     assert not below_chance(0.69, 0.05, chance)  # rises 0.64: a narrow word
     assert not below_chance(0.60, 0.10, None)  # an empty library has no chance level: never "no match"
-
-
-def test_a_gap_ends_a_group_only_when_the_group_holds_together():
-    """The gap rule ends the results after a group that stands apart ("red circle": the red circles close together,
-    then a drop to the red squares), but not after scores falling in steps: "dog" in the emoji demo scored the emoji
-    named dog 0.07 above dog face and guide dog, then 0.09 down to service dog and poodle; ending there hid two dogs."""
-    tail = np.linspace(0.58, 0.30, 60)
-    group = np.array([0.80, 0.79, 0.785, 0.78])
-    assert relevance_threshold(np.concatenate([group, tail]), baseline=-0.08) == pytest.approx(0.78)
-    steps = np.array([0.791, 0.720, 0.711, 0.617, 0.612])
-    threshold = relevance_threshold(np.concatenate([steps, tail]), baseline=-0.08)
-    assert threshold <= 0.612  # all five dogs
-    assert threshold > tail[-1]  # the relative line still ends it
