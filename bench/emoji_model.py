@@ -74,36 +74,35 @@ def judge(data_dir: Path, demo: bool) -> dict:
     from indexer.store import IMAGES
 
     with Library.open(Settings(data_dir=data_dir)) as library:
-        embedder = library.embedder()
+        words, unknown = ["dog", *WORDS], UNKNOWN["emoji"]
+        vectors = dict(zip([*words, *unknown], library.embedder().embed_texts([*words, *unknown])))
 
         def ranked(text: str, limit: int) -> list:
-            return library.store.search(IMAGES, embedder.embed_texts([text])[0], limit=limit, with_payload=True)
+            return library.store.search(IMAGES, vectors[text], limit=limit, with_payload=True)
 
-        dog_hits = ranked("dog", 2000)
-        word_hits = {word: ranked(word, 10) for word in WORDS}
-        dogs = [emoji_of(hit.payload["path"]).name for hit in dog_hits]
-        shown = [emoji_of(result.path).name for result in search_page(library, "dog", limit=5).results]
+        hits = {word: ranked(word, 2000 if word == "dog" else 10) for word in words}
+        pages = {text: search_page(library, text, limit=5) for text in [*words, *unknown]}  # what search shows
+        dogs = [emoji_of(hit.payload["path"]).name for hit in hits["dog"]]
+        shown = [emoji_of(result.path).name for result in pages["dog"].results]
         found = {"dogs": len(DOGS & set(dogs[:5])), "shown": len(DOGS & set(shown)),
                  "poodle": dogs.index("poodle") + 1,
-                 "precision": np.mean([sum(map(truth, (emoji_of(h.payload["path"]) for h in word_hits[word]))) / 10
-                                       for word, truth in WORDS.items()])}
-        words, unknown = ["dog", *WORDS], UNKNOWN["emoji"]
-        found["answered"] = sum(not search_page(library, word, limit=1).no_good_match for word in words)
-        found["refused"] = sum(search_page(library, word, limit=1).no_good_match for word in unknown)
+                 "precision": np.mean([sum(map(truth, (emoji_of(h.payload["path"]) for h in hits[word]))) / 10
+                                       for word, truth in WORDS.items()]),
+                 "answered": sum(not pages[word].no_good_match for word in words),
+                 "refused": sum(pages[word].no_good_match for word in unknown)}
         if demo:
             chance, centroid = chance_level(library), library.image_centroid()
+            best = {word: hits[word][0].score for word in words}
+            best |= {word: ranked(word, 1)[0].score for word in unknown}
 
-            def best_and_rise(text: str) -> tuple[float, float]:
-                vector = embedder.embed_texts([text])[0]
-                best = ranked(text, 1)[0].score
-                return best, (best - float(centroid @ vector)) / chance.rise
+            def rise(text: str) -> float:  # above the library's mean, in made-up words' median rises
+                return (best[text] - float(centroid @ vectors[text])) / chance.rise
 
-            known, strange = [best_and_rise(w) for w in words], [best_and_rise(w) for w in unknown]
-            found["margins"] = {"weakest word": f"{min(b for b, _ in known):.3f}",
-                                "strongest unknown": f"{max(b for b, _ in strange):.3f}",
+            found["margins"] = {"weakest word": f"{min(best[w] for w in words):.3f}",
+                                "strongest unknown": f"{max(best[w] for w in unknown):.3f}",
                                 "made-up line": f"{chance.best_line:.3f}",
-                                "least word rise": f"{min(r for _, r in known):.2f}x",
-                                "most unknown rise": f"{max(r for _, r in strange):.2f}x"}
+                                "least word rise": f"{min(map(rise, words)):.2f}x",
+                                "most unknown rise": f"{max(map(rise, unknown)):.2f}x"}
     return found
 
 
