@@ -287,3 +287,18 @@ def test_emoji_training_runs_and_saves_a_loadable_checkpoint(tmp_path):
     assert "--keywords --names-as-words --focus 1 --hard-outside 0.5" in recipe["how"] and recipe["device"] == "cpu"
     embedder = load_embedder(f"local-dir:{tmp_path / 'model'}", device="cpu")  # loads through the normal path
     assert embedder.dim == 64
+
+
+def test_a_stage_with_the_text_tower_frozen_moves_the_pictures_only(tmp_path):
+    from safetensors.torch import load_file
+
+    from indexer.demo.train_emoji import train
+
+    train(tmp_path / "before", steps=1, seed=7, batch=16, per_emoji=1, log_every=100)
+    recipe = train(tmp_path / "after", steps=2, seed=8, batch=16, per_emoji=1, log_every=100, lr=0.01,
+                   start=tmp_path / "before", freeze_text=True)
+    assert "--freeze-text --start STAGE1" in recipe["how"] and recipe["before"]["freeze_text"] is False
+    before, after = (load_file(str(tmp_path / name / "open_clip_model.safetensors")) for name in ("before", "after"))
+    moved = {key for key in before if not before[key].equal(after[key])}
+    assert moved and all(key.startswith("visual.") or key == "logit_scale" for key in moved)
+    assert "token_embedding.weight" in before and "positional_embedding" not in moved

@@ -83,8 +83,9 @@ def clip_optimizer(model, lr: float):
     """AdamW as CLIP trains: weight decay on weight matrices only."""
     import torch
 
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "logit_scale" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "logit_scale" not in n)]
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]  # frozen towers stay out
+    decay = [p for n, p in trained if p.ndim >= 2 and "logit_scale" not in n]
+    no_decay = [p for n, p in trained if not (p.ndim >= 2 and "logit_scale" not in n)]
     return torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
                              lr=lr, betas=(0.9, 0.98), eps=1e-6)
 

@@ -199,13 +199,15 @@ def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, 
           start: Path | None = None, use_keywords: bool = False, device: str = "auto", workers: int = 1,
           seconds: float | None = None, save_every: float | None = None, focus: int = 0,
           hard_outside: float = 0.0, mine_every: int = 200, threads: int = 2, max_scale: float = 100.0,
-          names_as_words: bool = False) -> dict:
+          names_as_words: bool = False, freeze_text: bool = False) -> dict:
     """Train `steps` steps (or as many as fit in `seconds` of stepping, measured after the first 50), saving to
     `out` at the end and every `save_every` seconds on the way (a run stopped early leaves a checkpoint). With
     `focus`, that many groups of eight rows of each batch pit a word against its impostors, and `hard_outside` is
     the share of outside words drawn from those search still answers (`HardCases`, mined every `mine_every` steps).
     `max_scale` caps the logit scale (CLIP: 100): at 10 the loss asks for wider cosine margins between true and false
-    pairs, which is what search's cutoff reads (a word's best picture far above what unknown words reach)."""
+    pairs, which is what search's cutoff reads (a word's best picture far above what unknown words reach).
+    `freeze_text` trains the image tower (and the logit scale) only: a later stage then teaches the pictures without
+    moving any word, so words the world never names stay where the earlier stage left them (below the line)."""
     import open_clip
     import torch
 
@@ -231,6 +233,9 @@ def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, 
     pool = pool.to(device)
     print(f"{len(emoji)} emoji x {per_emoji} pictures drawn in {time.monotonic() - started:.0f} s", flush=True)
     model.to(device)
+    if freeze_text:
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad_(name.startswith("visual.") or name == "logit_scale")
     optimizer = clip_optimizer(model, lr)
     hard = HardCases(world, outside, pool[:, 0], tokenizer)
     recipe = {"seed": seed, "batch": batch, "lr": lr, "render_size": RENDER_SIZE, "pictures_per_emoji": per_emoji,
@@ -238,7 +243,7 @@ def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, 
               "outside_rule": OUTSIDE_RULE, "outside_words": len(outside),
               "keywords": KEYWORD_RULE if use_keywords else None, "focus_groups": focus,
               "hard_outside": hard_outside, "mine_every": mine_every, "max_logit_scale": max_scale,
-              "names_as_words": names_as_words,
+              "names_as_words": names_as_words, "freeze_text": freeze_text,
               "device": _device_name(device),
               "torch": torch.__version__, "open_clip": open_clip.__version__}
     model.train()
@@ -290,6 +295,7 @@ def _save(model, out: Path, recipe: dict, start: Path | None, judged_by: tuple[A
                f"--prompted {recipe['prompted_share']}", f"--batch {recipe['batch']}",
                f"--pictures {recipe['pictures_per_emoji']}", *(["--keywords"] if recipe["keywords"] else []),
                *(["--names-as-words"] if recipe["names_as_words"] else []),
+               *(["--freeze-text"] if recipe.get("freeze_text") else []),
                *([f"--focus {recipe['focus_groups']}", f"--hard-outside {recipe['hard_outside']}",
                   f"--mine-every {recipe['mine_every']}"] if recipe["focus_groups"] or recipe["hard_outside"]
                  else []),
@@ -379,6 +385,8 @@ def main() -> int:
     parser.add_argument("--keywords", action="store_true", help="CLDR keywords that are world words count too")
     parser.add_argument("--names-as-words", action="store_true", help="a name that is one of the world's words "
                         "(\"dog\", \"person\") is trained as that word, true of every emoji the word is true of")
+    parser.add_argument("--freeze-text", action="store_true", help="train the image tower only (a later stage "
+                        "that must not move the words, e.g. those the world never names)")
     parser.add_argument("--start", type=Path, help="go on from this checkpoint (a folder this script wrote)")
     parser.add_argument("--device", default="auto", help="cpu, cuda (default: cuda where there is one)")
     parser.add_argument("--workers", type=int, default=1, help="processes drawing the pictures")
@@ -397,7 +405,8 @@ def main() -> int:
                    prompted_share=args.prompted, start=args.start, use_keywords=args.keywords, device=args.device,
                    workers=args.workers, seconds=args.seconds, save_every=args.save_every, focus=args.focus,
                    hard_outside=args.hard_outside, mine_every=args.mine_every, threads=args.threads,
-                   max_scale=args.max_scale, names_as_words=args.names_as_words)
+                   max_scale=args.max_scale, names_as_words=args.names_as_words,
+                   freeze_text=args.freeze_text)
     print(json.dumps(recipe["metrics"]))
     return 0
 
