@@ -13,7 +13,7 @@ poodle is small and white on white, found 59th by "dog" with the fourth model st
 it 7th to 13th. Then the cutoff's margins in the demo drawing (seed 0): the best score of the weakest of those words
 and of the strongest unknown word, the made-up words' line (`indexer.search.chance_level`), and how far the least
 rising word and the most rising unknown word rise above the library's mean, in made-up words' median rises. Search
-says "no good match" when a query rises less than PROBE_MARGIN (1.2) times that median and its best picture stays
+says "no good match" when a query rises less than PROBE_MARGIN (1.3) times that median and its best picture stays
 under the line: a broad word ("fruit", "flag": their pictures lift the library's mean score for them) is answered by
 its best picture, a narrow one by its rise; a model needs its words well clear of the words it never saw on one of
 the two for search to judge both right.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -15,7 +16,7 @@ from indexer.demo import demo_model_spec, demo_vocabulary
 from indexer.demo.world import COLOURS, SHAPES, write_library
 from indexer.index import index_folders
 from indexer.library import Library
-from indexer.search import WEAK_SHOWN, Chance, below_chance, search_page
+from indexer.search import WEAK_SHOWN, Chance, below_chance, relevance_threshold, search_page
 from indexer.store import IMAGES
 from indexer.vocab import add_entries
 
@@ -164,3 +165,14 @@ def test_a_broad_word_matches_when_its_best_picture_stands_above_every_made_up_w
     assert not below_chance(0.74, 0.44, chance)  # rises 0.30 only, but above the line: a broad word
     assert not below_chance(0.69, 0.05, chance)  # rises 0.64: a narrow word
     assert not below_chance(0.60, 0.10, None)  # an empty library has no chance level: never "no match"
+
+
+def test_a_narrow_gap_ends_a_group_that_holds_together_not_two_pictures_on_a_long_run():
+    """The narrow-gap rule ("red circle": 55 red circles, then red squares a twentieth of the rise lower) cuts where
+    the drop dwarfs the steps between the group's own members. Two flags 0.01 apart standing 0.02 above 250 more
+    flags (within the emoji model's flags concept) are no group: the search shows the flags."""
+    circles = np.linspace(0.80, 0.79, 55)
+    red = np.concatenate([circles, np.linspace(0.77, 0.74, 40)])  # then the red squares, 0.02 lower
+    assert relevance_threshold(red, baseline=0.40) == pytest.approx(0.79)  # rise 0.40: the drop is 1/20 of it
+    flags = np.concatenate([[0.791, 0.781], np.linspace(0.761, 0.62, 250)])
+    assert relevance_threshold(flags, baseline=0.383) == pytest.approx(0.383 + 0.5 * (0.791 - 0.383))
