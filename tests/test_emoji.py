@@ -171,10 +171,9 @@ def test_demo_draws_and_indexes_every_emoji(demo):
 def test_dog_finds_the_dogs_before_anything_else(demo):
     hits = json.loads(demo["run"]("search", "dog", "--limit", "10", "--json").stdout)
     names = _names(hits)
-    assert names[0] in DOGS, names
-    # measured: dog, cow face, dog face, guide dog, service dog; the poodle (small, white on white) 26th. The fourth
-    # stage's eagle came third, after two dogs, but its cutoff judged unknown words right by 0.001 (README)
-    assert len(set(names[:5]) & DOGS) >= 4, names
+    # measured: dog 0.775, dog face, guide dog, service dog, the poodle (small, white on white) 0.604, then an owl
+    # 0.598; before the image tower learnt on 64 pictures of each emoji the poodle came 26th (README)
+    assert set(names[:5]) == DOGS, names
 
 
 @pytest.mark.parametrize("word, truth, least", [

@@ -12,8 +12,8 @@ the loss is CLIP's contrastive loss with every true pair as a target (not only t
 away from the other animals in the batch.
 open_clip's small ResNet image tower and a 3-layer text tower; AdamW with warm-up and cosine decay; two CPU threads,
 or a GPU where there is one (`--device`; `--seconds` trains as many steps as fit, `--workers` draws in parallel).
-`--focus` and `--hard-outside` train on what the model gets wrong (`HardCases`); `bench/emoji_model.py` judges a
-checkpoint against the shipped one.
+`--focus` and `--hard-outside` train on what the model gets wrong (`HardCases`); `--freeze-text` trains the pictures
+only (the shipped model's last six stages); `bench/emoji_model.py` judges a checkpoint against the shipped one.
 """
 
 from __future__ import annotations
