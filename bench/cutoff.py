@@ -26,8 +26,6 @@ UNKNOWN = {"shapes": ["giraffe", "banana", "piano", "volcano", "bicycle", "violi
                       "dragon"],
            "emoji": ["mortgage", "algebra", "sonnet", "velocity", "grammar", "pension", "syntax", "bureaucracy",
                      "photosynthesis", "tuesday"]}
-# The dog emoji issue 23 names: "dog" should find them before anything else.
-DOGS = {"dog face", "dog", "guide dog", "service dog", "poodle"}
 
 
 def truth_of(world: str):
@@ -41,7 +39,7 @@ def truth_of(world: str):
 def queries(world: str) -> list[tuple[str, str, callable]]:
     unknown = [("unknown", w, lambda t: False) for w in UNKNOWN[world]]
     if world == "emoji":
-        from indexer.demo.emoji import load_emoji
+        from indexer.demo.emoji import DOGS, load_emoji
 
         subgroups = sorted({e.subgroup for e in load_emoji()})
         named = [("subgroup", s.replace("-", " "), lambda t, s=s: t.subgroup == s) for s in subgroups]

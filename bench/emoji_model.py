@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from common import build_world, table
-from cutoff import DOGS, UNKNOWN
+from cutoff import UNKNOWN
 
 WORDS = {"cat": lambda e: "cat" in e.name_words, "car": lambda e: e.subgroup == "transport-ground",
          "fruit": lambda e: e.subgroup == "food-fruit", "flag": lambda e: e.group == "Flags",
@@ -68,7 +68,7 @@ def main() -> None:
 
 def judge(data_dir: Path, demo: bool) -> dict:
     from indexer.config import Settings
-    from indexer.demo.emoji import emoji_of
+    from indexer.demo.emoji import DOGS, emoji_of
     from indexer.library import Library
     from indexer.search import chance_level, search_page
     from indexer.store import IMAGES

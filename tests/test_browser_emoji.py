@@ -15,6 +15,7 @@ from indexer.concepts.job import run_cluster
 from indexer.config import Settings
 from indexer.demo import emoji as world
 from indexer.demo import emoji_model_spec
+from indexer.demo.emoji import DOGS
 from indexer.demo.emoji_truth import label_true
 from indexer.index import index_folders
 from indexer.library import Library
@@ -29,7 +30,6 @@ from browsing import (
     wait_for_results,
 )
 from helpers import fit_seed
-from test_emoji import DOGS
 from test_serve import start_server, stop_server
 
 GROUPS = {"Animals & Nature", "Food & Drink", "Flags"}

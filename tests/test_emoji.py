@@ -17,10 +17,10 @@ from click.testing import CliRunner
 from indexer.cli import cli
 from indexer.demo import EMOJI_MODEL_DIR, emoji_model_spec
 from indexer.demo import emoji as world
+from indexer.demo.emoji import DOGS
 from indexer.demo.emoji_truth import label_true, purity
 from indexer.embed import load_embedder
 
-DOGS = {"dog face", "dog", "guide dog", "service dog", "poodle"}
 UNKNOWN = ("mortgage", "sonnet", "tuesday")  # neither in the world nor in the vocabulary: never seen in training
 
 
@@ -286,6 +286,16 @@ def test_emoji_training_runs_and_saves_a_loadable_checkpoint(tmp_path):
     assert "--keywords --names-as-words --focus 1 --hard-outside 0.5" in recipe["how"] and recipe["device"] == "cpu"
     embedder = load_embedder(f"local-dir:{tmp_path / 'model'}", device="cpu")  # loads through the normal path
     assert embedder.dim == 64
+
+
+def test_the_shipped_model_says_how_to_train_it_again():
+    from indexer.demo.train_emoji import stage_command
+
+    recipe = json.loads((EMOJI_MODEL_DIR / "open_clip_config.json").read_text())["pixcept_training"]
+    stages = recipe["how"].split(" && ")
+    assert len(stages) == 11 and stages[-1] == f"{stage_command(recipe)} --start STAGE10"
+    assert "--freeze-text" in stages[-1] and "--threads" not in stages[-1]  # two threads, the default
+    assert stage_command(recipe | {"threads": 1}).endswith("--max-scale 10 --threads 1")
 
 
 def test_a_stage_with_the_text_tower_frozen_moves_the_pictures_only(tmp_path):

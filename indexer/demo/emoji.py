@@ -25,6 +25,9 @@ EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 CLDR_ANNOTATIONS = Path("/usr/share/unicode/cldr/common")
 FONT_SIZE = 109  # the only size the bitmap font has; glyphs are scaled afterwards
 LEFT_OUT_GROUPS = {"Component"}
+# Every emoji that is a dog (issue 23: "dog" finds them before anything else); the poodle is one by its looks and
+# CLDR's keyword, not by its name
+DOGS = frozenset({"dog face", "dog", "guide dog", "service dog", "poodle"})
 
 # Unicode's group names as words a person would use of one of its emoji ("Animals & Nature": an animal, nature).
 _GROUP_WORDS = {"Smileys & Emotion": ("smiley", "emotion"), "People & Body": ("person", "body"),

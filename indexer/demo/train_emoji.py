@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .emoji import Emoji, keywords, load_emoji, render, words_of
+from .emoji import DOGS, Emoji, keywords, load_emoji, render, words_of
 from .train import MEAN, STD, clip_optimizer, lr_at, save_checkpoint
 
 MODEL_DIR = Path(__file__).with_name("emoji_model")
@@ -243,7 +243,7 @@ def train(out: Path, steps: int, seed: int, batch: int = 256, lr: float = 2e-3, 
               "outside_rule": OUTSIDE_RULE, "outside_words": len(outside),
               "keywords": KEYWORD_RULE if use_keywords else None, "focus_groups": focus,
               "hard_outside": hard_outside, "mine_every": mine_every, "max_logit_scale": max_scale,
-              "names_as_words": names_as_words, "freeze_text": freeze_text,
+              "names_as_words": names_as_words, "freeze_text": freeze_text, "threads": threads,
               "device": _device_name(device),
               "torch": torch.__version__, "open_clip": open_clip.__version__}
     model.train()
@@ -291,6 +291,17 @@ def _save(model, out: Path, recipe: dict, start: Path | None, judged_by: tuple[A
     if judged_by is not None:
         preprocess, tokenizer = judged_by
         recipe["metrics"] = evaluate(cpu, preprocess, tokenizer, load_emoji())
+    recipe["how"] = how = stage_command(recipe)
+    if start is not None:  # the earlier stage's recipe, and both commands
+        before = json.loads((start / "open_clip_config.json").read_text())["pixcept_training"]
+        stage = f"STAGE{before['how'].count('&&') + 1}"
+        recipe.update(before=before, how=f"{before['how']} --out {stage} && {how} --start {stage}")
+    save_checkpoint(cpu, MODEL_CFG, "pixcept-demo-emoji", recipe, out)
+    return recipe
+
+
+def stage_command(recipe: dict) -> str:
+    """The command that trains one stage again from its recipe (options at their defaults left out)."""
     options = [f"--steps {recipe['steps']}", f"--seed {recipe['seed']}", f"--lr {recipe['lr']}",
                f"--prompted {recipe['prompted_share']}", f"--batch {recipe['batch']}",
                f"--pictures {recipe['pictures_per_emoji']}", *(["--keywords"] if recipe["keywords"] else []),
@@ -299,15 +310,10 @@ def _save(model, out: Path, recipe: dict, start: Path | None, judged_by: tuple[A
                *([f"--focus {recipe['focus_groups']}", f"--hard-outside {recipe['hard_outside']}",
                   f"--mine-every {recipe['mine_every']}"] if recipe["focus_groups"] or recipe["hard_outside"]
                  else []),
-               *([f"--max-scale {recipe['max_logit_scale']:g}"] if recipe["max_logit_scale"] != 100 else [])]
-    how = "python -m indexer.demo.train_emoji " + " ".join(options)
-    recipe["how"] = how
-    if start is not None:  # the earlier stage's recipe, and both commands
-        before = json.loads((start / "open_clip_config.json").read_text())["pixcept_training"]
-        stage = f"STAGE{before['how'].count('&&') + 1}"
-        recipe.update(before=before, how=f"{before['how']} --out {stage} && {how} --start {stage}")
-    save_checkpoint(cpu, MODEL_CFG, "pixcept-demo-emoji", recipe, out)
-    return recipe
+               *([f"--max-scale {recipe['max_logit_scale']:g}"] if recipe["max_logit_scale"] != 100 else []),
+               # the number of threads orders the float sums, so it is part of what makes the same weights again
+               *([f"--threads {recipe['threads']}"] if recipe.get("threads", 2) != 2 else [])]
+    return "python -m indexer.demo.train_emoji " + " ".join(options)
 
 
 def _device_name(device: str) -> str:
@@ -359,7 +365,7 @@ def evaluate(model, preprocess, tokenizer, emoji: tuple[Emoji, ...]) -> dict:
         names = model.encode_text(tokenizer([e.name for e in emoji]), normalize=True)
         subgroups = sorted({e.subgroup for e in emoji})
         subgroup_texts = model.encode_text(tokenizer([s.replace("-", " ") for s in subgroups]), normalize=True)
-        queries = {"dog": lambda e: "dog" in e.name.split() and e.subgroup == "animal-mammal" or e.name == "poodle",
+        queries = {"dog": lambda e: e.name in DOGS,
                    "fruit": lambda e: e.subgroup == "food-fruit", "flag": lambda e: e.group == "Flags"}
         words = model.encode_text(tokenizer(list(queries)), normalize=True)
     name_hits = (images @ names.T).argmax(1) == torch.arange(len(emoji))
