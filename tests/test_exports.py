@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -368,3 +369,50 @@ def test_a_background_export_cancelled_leaves_no_file(client, everything, monkey
     assert wait_for(client, url, 10)["state"] == "cancelled"
     folder = served_data_dir(client) / "exports"
     assert not list(folder.glob("*.part")) and not list(folder.glob("*.file"))
+
+
+def test_background_exports_keep_room_on_the_disk_and_a_limit_on_how_many_run(client, everything, monkeypatch):
+    """Exports share the disk with the library: one that would leave less than DISK_RESERVE free fails with a clear
+    message and leaves no file, one is refused while the disk is that full, and at most MAX_RUNNING run at once."""
+    import shutil
+
+    from indexer.exports import Export, background
+
+    body = {"selection": "everything", "format": "zip"}
+    real = shutil.disk_usage(served_data_dir(client))
+    free = background.DISK_RESERVE + (1 << 20)  # 1 MiB above the reserve
+
+    def tight(path):
+        return real._replace(free=free)
+
+    monkeypatch.setattr(background.shutil, "disk_usage", tight)
+    monkeypatch.setattr(background, "export", lambda *args: Export("big.zip", "application/zip", iter([b"x"]),
+                                                                   2 << 20, 1, []))
+    run = wait_for(client, client.post("/api/exports", json=body, headers=csrf(client)).get_json()["url"])
+    assert run["state"] == "failed" and "Not enough disk space for this export: 2 MiB needed, 1.0 GiB free" in \
+        run["error"], run
+    folder = served_data_dir(client) / "exports"
+    assert not (folder / f"{run['id']}.part").exists() and not (folder / f"{run['id']}.file").exists()
+
+    free = background.DISK_RESERVE - 1
+    refused = client.post("/api/exports", json=body, headers=csrf(client))
+    assert refused.status_code == 409 and "Not enough disk space" in refused.get_json()["error"]["message"]
+
+    free = real.free
+    release = threading.Event()
+
+    def waiting(*args):
+        def chunks():
+            release.wait(30)
+            yield b"x"
+        return Export("wait.zip", "application/zip", chunks(), 1, 1, [])
+
+    monkeypatch.setattr(background, "export", waiting)
+    urls = [client.post("/api/exports", json=body, headers=csrf(client)).get_json()["url"]
+            for _ in range(background.MAX_RUNNING)]
+    over = client.post("/api/exports", json=body, headers=csrf(client))
+    assert over.status_code == 409
+    assert f"at most {background.MAX_RUNNING} at once" in over.get_json()["error"]["message"]
+    release.set()
+    assert all(wait_for(client, url)["state"] == "done" for url in urls)
+    assert client.post("/api/exports", json=body, headers=csrf(client)).status_code == 202  # room again

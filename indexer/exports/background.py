@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -29,6 +30,10 @@ FOLDER = "exports"
 KEEP_SECONDS = 24 * 3600  # a finished run's file is deleted a day after it finished
 REPORT_SECONDS = 0.5  # how often the writer records its progress
 STALE_SECONDS = 300  # a run not heard from for this long died with its process (a restart): it is interrupted
+MAX_RUNNING = 4  # exports written at once, all users together: each holds a thread and a file growing on disk
+# Exports share the disk with the library: one never leaves less than this free, so indexing, concept runs and Qdrant
+# keep room to write (a full disk mid-write is how a store gets damaged)
+DISK_RESERVE = 1 << 30
 
 
 @dataclass
@@ -62,6 +67,11 @@ def start(library: Library, source: Source, fmt: str, by: str, links: Links | No
     check_source(library, source)
     list_all(library)  # expired runs go
     folder = _folder(library)
+    running = sum(1 for path in folder.glob("*.json") if _state(path) == "running")
+    if running >= MAX_RUNNING:
+        raise ConflictError(f"{running} exports are being written (at most {MAX_RUNNING} at once): wait for one to "
+                            "finish, or cancel one.")
+    _check_room(folder, 0)
     run = ExportRun(secrets.token_hex(8), source.title, fmt, "running", by, utc_now(),
                     folders=list(scope_of(library) or ()))
     _save(folder, run)
@@ -135,6 +145,7 @@ def _write(library: Library, folder: Path, run: ExportRun, source: Source, links
     try:
         made = export(library, source, run.format, links)
         run.filename, run.images, run.total = made.filename, made.count, made.size
+        _check_room(folder, made.size or 0)
         reported = 0.0
         with open(part, "wb") as out:
             for chunk in made.chunks:
@@ -143,6 +154,8 @@ def _write(library: Library, folder: Path, run: ExportRun, source: Source, links
                 if time.monotonic() - reported > REPORT_SECONDS:
                     if (folder / f"{run.id}.cancel").exists():
                         raise _Cancelled()
+                    if made.size is None:  # a size known at the start was checked then
+                        _check_room(folder, 0)
                     _save(folder, run)
                     reported = time.monotonic()
         part.replace(folder / f"{run.id}.file")
@@ -160,6 +173,26 @@ def _write(library: Library, folder: Path, run: ExportRun, source: Source, links
 
 class _Cancelled(Exception):
     pass
+
+
+def _check_room(folder: Path, needed: int) -> None:
+    """ConflictError unless writing `needed` more bytes leaves DISK_RESERVE free on the library's disk."""
+    free = shutil.disk_usage(folder).free
+    if free - needed < DISK_RESERVE:
+        wanted = f"{_size(needed)} needed, " if needed else ""
+        raise ConflictError(f"Not enough disk space for this export: {wanted}{_size(free)} free, and exports leave "
+                            f"{_size(DISK_RESERVE)} for the library. Free some space, or export less.")
+
+
+def _size(count: int) -> str:
+    return f"{count / (1 << 30):.1f} GiB" if count >= 1 << 30 else f"{count / (1 << 20):.0f} MiB"
+
+
+def _state(path: Path) -> str | None:
+    try:
+        return _read(path).state
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def _folder(library: Library) -> Path:

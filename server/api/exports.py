@@ -167,7 +167,8 @@ def _run_json(run) -> dict:
 @api.post("/exports", tags=["exports"])
 @api.arguments(NewExport)
 @api.response(202, ExportRun, description="Started: follow its url; download its file_url once done")
-@access(api, errors={**NOT_FOUND, **NO_CONCEPTS})
+@access(api, errors={**NOT_FOUND, 409: f"{NO_CONCEPTS[409]}; or {background.MAX_RUNNING} exports are being "
+                     "written already; or the disk has no room for it"})
 def start_export(body: dict):
     """Export in the background (large archives): progress, cancel, and the file kept a day"""
     source = exports.Source(body.get("selection"), body.get("concept"), body.get("q"), tuple(body.get("ids") or ()),
