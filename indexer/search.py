@@ -182,7 +182,8 @@ def relevance_threshold(scores: np.ndarray, baseline: float, relative: float = R
         widest = int(np.argmax(drops))
         others = np.delete(drops, widest)
         typical = float(others.mean()) if len(others) else 0.0
-        inside = float(steps[:min_results - 1 + widest].mean())  # between the members of the group above the gap
+        members = steps[:min_results - 1 + widest]  # the steps between the members of the group above the gap
+        inside = float(members.mean()) if len(members) else 0.0
         gap = drops[widest]
         if (gap >= gap_share * rise and gap >= apart * typical) or \
                 (gap >= GAP_SHARE_NARROW * rise and gap >= GAP_APART_NARROW * max(typical, inside)):

@@ -4,6 +4,7 @@ model never learnt say "no good match" instead of showing confident-looking pict
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -176,3 +177,6 @@ def test_a_narrow_gap_ends_a_group_that_holds_together_not_two_pictures_on_a_lon
     assert relevance_threshold(red, baseline=0.40) == pytest.approx(0.79)  # rise 0.40: the drop is 1/20 of it
     flags = np.concatenate([[0.791, 0.781], np.linspace(0.761, 0.62, 250)])
     assert relevance_threshold(flags, baseline=0.383) == pytest.approx(0.383 + 0.5 * (0.791 - 0.383))
+    with warnings.catch_warnings():  # concept search lets a gap end the list after one: no group above it to weigh
+        warnings.simplefilter("error")
+        assert relevance_threshold(np.array([0.9, 0.6, 0.59, 0.58]), 0.2, min_results=1) == pytest.approx(0.9)
