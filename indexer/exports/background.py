@@ -65,9 +65,8 @@ class ExportRun:
 def start(library: Library, source: Source, fmt: str, by: str, links: Links | None = None) -> ExportRun:
     """Start writing the export in a thread of this process; the run as it starts."""
     check_source(library, source)
-    list_all(library)  # expired runs go
     folder = _folder(library)
-    running = sum(1 for path in folder.glob("*.json") if _state(path) == "running")
+    running = sum(run.state == "running" for run in _kept(folder))  # every user's; expired runs go on the way
     if running >= MAX_RUNNING:
         raise ConflictError(f"{running} exports are being written (at most {MAX_RUNNING} at once): wait for one to "
                             "finish, or cancel one.")
@@ -97,8 +96,13 @@ def _visible(library: Library, run: ExportRun) -> bool:
 
 
 def list_all(library: Library) -> list[ExportRun]:
-    """Every run kept, the newest first; expired ones are deleted on the way."""
-    folder = _folder(library)
+    """Every run kept that this token may see, the newest first; expired ones are deleted on the way."""
+    runs = [run for run in _kept(_folder(library)) if _visible(library, run)]
+    return sorted(runs, key=lambda run: run.started_at, reverse=True)
+
+
+def _kept(folder: Path) -> list[ExportRun]:
+    """Every run in the folder, whoever started it; expired ones are deleted instead."""
     runs = []
     for path in folder.glob("*.json"):
         try:
@@ -107,9 +111,9 @@ def list_all(library: Library) -> list[ExportRun]:
             continue  # being replaced, or not ours
         if run.expired:
             _delete(folder, run.id)
-        elif _visible(library, run):
+        else:
             runs.append(run)
-    return sorted(runs, key=lambda run: run.started_at, reverse=True)
+    return runs
 
 
 def _read(path: Path) -> ExportRun:
@@ -186,13 +190,6 @@ def _check_room(folder: Path, needed: int) -> None:
 
 def _size(count: int) -> str:
     return f"{count / (1 << 30):.1f} GiB" if count >= 1 << 30 else f"{count / (1 << 20):.0f} MiB"
-
-
-def _state(path: Path) -> str | None:
-    try:
-        return _read(path).state
-    except (OSError, ValueError, TypeError):
-        return None
 
 
 def _folder(library: Library) -> Path:
